@@ -1,0 +1,44 @@
+{
+  "variables": {
+    "ik_warnings": [
+      "-Wall", "-Wextra", "-Wno-unused-parameter",
+      "-Werror=return-type", "-Werror=format-security", "-Werror=shadow=local"
+    ],
+    "ik_c_warnings": [
+      "-Werror=implicit-function-declaration", "-Werror=incompatible-pointer-types",
+      "-Werror=int-conversion"
+    ]
+  },
+  "conditions": [
+    ["OS!='linux'", {
+      "targets": [{ "target_name": "isolate_kit", "type": "none",
+                    "actions": [{ "action_name": "linux_only", "inputs": [], "outputs": ["linux-only"],
+                                  "action": ["sh", "-c", "echo 'isolate-kit works on Linux only' >&2; exit 1"] }] }]
+    }],
+    ["OS=='linux'", {
+      "targets": [
+        {
+          "target_name": "isolate_kit",
+          "sources": ["csrc/addon.cc", "csrc/spawn.c", "csrc/loopback.c"],
+          "include_dirs": ["<!(node -e \"require('nan')\")"],
+          "cflags": ["<@(ik_warnings)", "-fvisibility=hidden"],
+          "cflags_c": ["-std=gnu11", "<@(ik_c_warnings)"],
+          "cflags_cc": ["-std=gnu++17", "-Wno-cast-function-type"]
+        },
+        {
+          "target_name": "isolate-kit-init",
+          "type": "executable",
+          "sources": [
+            "csrc/init/main.c",
+            "csrc/init/plan_reader.c",
+            "csrc/init/setup.c",
+            "csrc/init/process.c",
+            "csrc/loopback.c"
+          ],
+          "cflags": ["<@(ik_warnings)", "<@(ik_c_warnings)", "-std=gnu11", "-O2"],
+          "ldflags": ["-static", "-s"]
+        }
+      ]
+    }]
+  ]
+}

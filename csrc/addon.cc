@@ -1,0 +1,680 @@
+// The only nan file: argument checks, marshalling, and the per-container
+// watcher that turns init's pidfd and control socket into JS callbacks.
+// Policy (defaults, validation, plans) lives in lib/; see lib/native.ts for
+// the typed view of these exports.
+
+#include <nan.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <vector>
+
+#include "compat.h"
+#include <sched.h>
+#include "ik_plan.h"
+#include "ik_proto.h"
+#include "spawn.h"
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#define MFD_ALLOW_SEALING 0x0002U
+#endif
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+#ifndef F_ADD_SEALS
+#define F_ADD_SEALS 1033
+#define F_SEAL_SEAL 0x0001
+#define F_SEAL_SHRINK 0x0002
+#define F_SEAL_GROW 0x0004
+#define F_SEAL_WRITE 0x0008
+#endif
+
+namespace {
+
+// Event codes passed to the JS callback: IK_MSG_* for init's records, and:
+const int kEventInitExit = 100;  // a = si_code (CLD_*), b = si_status
+
+// Process-wide state shared by every JS thread (worker_threads included).
+std::mutex g_mutex;
+int g_init_fd = -1;
+int g_null_fd = -1;
+int g_self_pidfd = -2;  // -2: not tried yet
+struct stat g_mntns;
+bool g_have_mntns = false;
+
+// Network namespaces made ahead of time. Creating one costs about half a
+// millisecond of kernel work (every per-namespace subsystem initializes);
+// libuv's thread pool does it off the event loop, so a container only
+// setns()es into a fresh one. Each is used once, never shared or reused.
+const size_t kNetnsPoolSize = 2;
+std::vector<int> g_netns_pool;
+size_t g_netns_pending = 0;
+bool g_netns_broken = false;  // creation failed once: stop trying
+
+struct NetnsWork {
+  uv_work_t req;
+  int fd;
+};
+
+void NetnsFill(uv_loop_t* loop);
+
+void NetnsDone(uv_work_t* req, int status) {
+  NetnsWork* w = static_cast<NetnsWork*>(req->data);
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    g_netns_pending--;
+    if (w->fd >= 0)
+      g_netns_pool.push_back(w->fd);
+    else
+      g_netns_broken = true;
+  }
+  delete w;
+}
+
+void NetnsFill(uv_loop_t* loop) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  while (!g_netns_broken && g_netns_pool.size() + g_netns_pending < kNetnsPoolSize) {
+    NetnsWork* w = new NetnsWork;
+    w->fd = -1;
+    w->req.data = w;
+    if (uv_queue_work(loop, &w->req, [](uv_work_t* r) { static_cast<NetnsWork*>(r->data)->fd = ik_make_netns(); },
+                      NetnsDone) != 0) {
+      delete w;
+      break;
+    }
+    g_netns_pending++;
+  }
+}
+
+// A fresh namespace from the pool, or -1 (the child then makes its own).
+int NetnsTake() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_netns_pool.empty()) return -1;
+  int fd = g_netns_pool.back();
+  g_netns_pool.pop_back();
+  return fd;
+}
+
+v8::Local<v8::Value> ErrnoError(int err, const char* syscall, const char* message = nullptr) {
+  return Nan::ErrnoException(err, syscall, message ? message : strerror(err));
+}
+
+void CloseFd(int* fd) {
+  if (*fd >= 0) {
+    close(*fd);
+    *fd = -1;
+  }
+}
+
+int WriteAll(int fd, const void* buf, size_t len) {
+  const char* p = static_cast<const char*>(buf);
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -errno;
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+// Copies the init binary into a sealed memfd once: containers exec this
+// immutable copy, so replacing the file on disk (or a payload reaching
+// /proc/<init>/exe) cannot change what runs as PID 1.
+int LoadInit(const char* path, const char** failed) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_init_fd >= 0) return 0;
+  *failed = "open";
+  int src = open(path, O_RDONLY | O_CLOEXEC);
+  if (src < 0) return -errno;
+  struct stat st;
+  if (fstat(src, &st) < 0) {
+    int e = errno;
+    close(src);
+    return -e;
+  }
+  *failed = "memfd_create";
+  int mfd = static_cast<int>(
+      syscall(SYS_memfd_create, "isolate-kit-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC));
+  if (mfd < 0 && errno == EINVAL)  // kernels before 6.3 do not know MFD_EXEC
+    mfd = static_cast<int>(syscall(SYS_memfd_create, "isolate-kit-init", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (mfd < 0) {
+    // No memfd (or vm.memfd_noexec=2): exec the file itself.
+    g_init_fd = src;
+    return 0;
+  }
+  *failed = "read";
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(src, buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    int r = n < 0 ? -errno : WriteAll(mfd, buf, static_cast<size_t>(n));
+    if (r < 0) {
+      close(src);
+      close(mfd);
+      return n < 0 ? r : r;
+    }
+  }
+  close(src);
+  fchmod(mfd, 0555);
+  *failed = "fcntl";
+  if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+    int e = errno;
+    close(mfd);
+    return -e;
+  }
+  g_init_fd = mfd;
+  return 0;
+}
+
+// Lazily opened process-wide fds: /dev/null for 'ignore', our own pidfd for
+// the child's parent-death check, our mount namespace for init's refusal to
+// mount in it.
+int Prepare(const char** failed) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_null_fd < 0) {
+    *failed = "open /dev/null";
+    g_null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (g_null_fd < 0) return -errno;
+  }
+  if (g_self_pidfd == -2) {
+    g_self_pidfd = ik_pidfd_open(getpid());
+    if (g_self_pidfd < 0) g_self_pidfd = -1;  // pre-5.3 kernel: the race check is skipped
+  }
+  if (!g_have_mntns) {
+    *failed = "stat /proc/self/ns/mnt";
+    if (stat("/proc/self/ns/mnt", &g_mntns) < 0) return -errno;
+    g_have_mntns = true;
+  }
+  return 0;
+}
+
+// A pipe holding the spawn header and the plan, fully written before the
+// child exists, so nobody ever waits on anybody. Returns the read end.
+int PlanPipe(const char* plan, size_t len, const char** failed) {
+  int p[2];
+  *failed = "pipe2";
+  if (pipe2(p, O_CLOEXEC) < 0) return -errno;
+  struct ik_spawn_header h;
+  memset(&h, 0, sizeof h);
+  h.magic = IK_SPAWN_MAGIC;
+  h.plan_length = static_cast<uint32_t>(len);
+  h.host_mntns_dev = g_mntns.st_dev;
+  h.host_mntns_ino = g_mntns.st_ino;
+  size_t total = sizeof h + len;
+  if (total > 65536) {
+    *failed = "fcntl F_SETPIPE_SZ";
+    if (fcntl(p[1], F_SETPIPE_SZ, static_cast<int>(total)) < 0) {
+      int e = errno;
+      close(p[0]);
+      close(p[1]);
+      return -e;
+    }
+  }
+  *failed = "write";
+  int r = WriteAll(p[1], &h, sizeof h);
+  if (r == 0) r = WriteAll(p[1], plan, len);
+  close(p[1]);
+  if (r < 0) {
+    close(p[0]);
+    return r;
+  }
+  return p[0];
+}
+
+// stdio spec per fd: >= 0 use that fd, -1 make a pipe (the parent end is
+// returned), -2 /dev/null. child[] gets the fds the container receives,
+// owned[] the ones we must close once they are handed over.
+struct Stdio {
+  int child[3] = {-1, -1, -1};
+  int parent[3] = {-1, -1, -1};
+  int owned[3] = {-1, -1, -1};
+  void CloseAll() {
+    for (int i = 0; i < 3; i++) {
+      CloseFd(&parent[i]);
+      CloseFd(&owned[i]);
+    }
+  }
+  void CloseOwned() {
+    for (int i = 0; i < 3; i++) CloseFd(&owned[i]);
+  }
+};
+
+int MakeStdio(v8::Local<v8::Array> spec, Stdio* s, const char** failed) {
+  for (uint32_t i = 0; i < 3; i++) {
+    int v = Nan::To<int32_t>(Nan::Get(spec, i).ToLocalChecked()).FromJust();
+    if (v >= 0) {
+      s->child[i] = v;
+    } else if (v == -2) {
+      s->child[i] = g_null_fd;
+    } else {
+      int p[2];
+      *failed = "pipe2";
+      if (pipe2(p, O_CLOEXEC) < 0) {
+        int e = errno;
+        s->CloseAll();
+        return -e;
+      }
+      // fd 0 is read by the container; 1 and 2 are written by it.
+      int child_end = i == 0 ? p[0] : p[1];
+      int parent_end = i == 0 ? p[1] : p[0];
+      s->child[i] = child_end;
+      s->owned[i] = child_end;
+      s->parent[i] = parent_end;
+    }
+  }
+  return 0;
+}
+
+v8::Local<v8::Array> StdioArray(const Stdio& s) {
+  v8::Local<v8::Array> a = Nan::New<v8::Array>(3);
+  for (uint32_t i = 0; i < 3; i++) Nan::Set(a, i, Nan::New(s.parent[i]));
+  return a;
+}
+
+// Watches one container: its init's pidfd (exit) and control socket
+// (records). Lives until init has exited and both polls are closed.
+class Watch : public Nan::ObjectWrap {
+ public:
+  static Nan::Persistent<v8::Function> constructor;
+
+  static NAN_MODULE_INIT(Init) {
+    v8::Local<v8::FunctionTemplate> t = Nan::New<v8::FunctionTemplate>(New);
+    t->SetClassName(Nan::New("ContainerHandle").ToLocalChecked());
+    t->InstanceTemplate()->SetInternalFieldCount(1);
+    Nan::SetPrototypeMethod(t, "signal", Signal);
+    Nan::SetPrototypeMethod(t, "signalProcess", SignalProcess);
+    Nan::SetPrototypeMethod(t, "spawnProcess", SpawnProcess);
+    Nan::SetPrototypeMethod(t, "ref", JsRef);
+    Nan::SetPrototypeMethod(t, "unref", JsUnref);
+    Nan::SetPrototypeMethod(t, "close", Close);
+    constructor.Reset(Nan::GetFunction(t).ToLocalChecked());
+  }
+
+  static NAN_METHOD(New) {
+    if (!info.IsConstructCall()) return Nan::ThrowTypeError("Usage: new ContainerHandle()");
+    Watch* w = new Watch();
+    w->Wrap(info.This());
+    info.GetReturnValue().Set(info.This());
+  }
+
+  void Start(int pid, int pidfd, int ctrl, v8::Local<v8::Function> cb) {
+    pid_ = pid;
+    pidfd_ = pidfd;
+    ctrl_ = ctrl;
+    callback_.Reset(cb);
+    async_ = new Nan::AsyncResource("isolate-kit:container");
+    uv_loop_t* loop = Nan::GetCurrentEventLoop();
+    pid_poll_ = new uv_poll_t;
+    ctrl_poll_ = new uv_poll_t;
+    uv_poll_init(loop, pid_poll_, pidfd_);
+    uv_poll_init(loop, ctrl_poll_, ctrl_);
+    pid_poll_->data = this;
+    ctrl_poll_->data = this;
+    uv_poll_start(pid_poll_, UV_READABLE, OnPidfd);
+    uv_poll_start(ctrl_poll_, UV_READABLE | UV_DISCONNECT, OnCtrl);
+    ctrl_polling_ = true;
+    Ref();  // JS may drop its reference; we call back until init exits.
+  }
+
+ private:
+  // async_ is freed in OnClosed, on the loop: AsyncResource's destructor
+  // emits async_hooks' destroy, which must not run inside a GC callback.
+  ~Watch() override { callback_.Reset(); }
+
+  void Emit(int argc, v8::Local<v8::Value>* argv) {
+    Nan::HandleScope scope;
+    async_->runInAsyncScope(handle(), callback_.GetFunction(), argc, argv);
+  }
+
+  void EmitMsg(const ik_msg& m) {
+    Nan::HandleScope scope;
+    v8::Local<v8::Value> argv[] = {
+        Nan::New(static_cast<int32_t>(m.type)), Nan::New(static_cast<uint32_t>(m.id)),
+        Nan::New(m.a), Nan::New(m.b), Nan::New(m.c),
+        Nan::New(static_cast<double>(m.utime_us)), Nan::New(static_cast<double>(m.stime_us)),
+        Nan::New(static_cast<double>(m.maxrss_kb))};
+    Emit(8, argv);
+  }
+
+  // Reads every queued record; returns false on EOF.
+  bool DrainCtrl() {
+    for (;;) {
+      ik_msg m;
+      ssize_t n = recv(ctrl_, &m, sizeof m, MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+      if (n == 0) return false;
+      if (n == static_cast<ssize_t>(sizeof m) && !closed_) EmitMsg(m);
+    }
+  }
+
+  void StopCtrl() {
+    if (ctrl_polling_) {
+      uv_poll_stop(ctrl_poll_);
+      ctrl_polling_ = false;
+    }
+  }
+
+  static void OnCtrl(uv_poll_t* h, int status, int events) {
+    Watch* w = static_cast<Watch*>(h->data);
+    if (!w->DrainCtrl() || status < 0) w->StopCtrl();
+  }
+
+  static void OnPidfd(uv_poll_t* h, int status, int events) {
+    Watch* w = static_cast<Watch*>(h->data);
+    siginfo_t si;
+    struct rusage ru;
+    memset(&si, 0, sizeof si);
+    memset(&ru, 0, sizeof ru);
+    // waitid(2)'s fifth argument (rusage) is not in glibc's wrapper. init
+    // reaps everything in its namespace, so its rusage covers the sandbox.
+    long r;
+    do {
+      r = syscall(SYS_waitid, P_PIDFD, w->pidfd_, &si, WEXITED | WNOHANG | __WALL, &ru);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0 && si.si_pid == 0) return;  // spurious wake-up
+    w->exited_ = true;
+    if (w->ctrl_polling_) w->DrainCtrl();
+    w->StopCtrl();
+    uv_poll_stop(w->pid_poll_);
+    if (!w->closed_) {
+      Nan::HandleScope scope;
+      int code = r == 0 ? si.si_code : 0;
+      int st = r == 0 ? si.si_status : -1;
+      double ut = ru.ru_utime.tv_sec * 1e6 + ru.ru_utime.tv_usec;
+      double stt = ru.ru_stime.tv_sec * 1e6 + ru.ru_stime.tv_usec;
+      v8::Local<v8::Value> argv[] = {Nan::New(kEventInitExit), Nan::New(0u), Nan::New(code),
+                                     Nan::New(st), Nan::New(r == 0 ? 0 : errno),
+                                     Nan::New(ut), Nan::New(stt),
+                                     Nan::New(static_cast<double>(ru.ru_maxrss))};
+      w->Emit(8, argv);
+    }
+    w->Release();
+  }
+
+  // After init has exited: close both polls, then the fds; the last close
+  // callback drops our self-reference.
+  void Release() {
+    if (released_) return;
+    released_ = true;
+    closed_ = true;
+    StopCtrl();
+    uv_poll_stop(pid_poll_);
+    pending_closes_ = 2;
+    uv_close(reinterpret_cast<uv_handle_t*>(pid_poll_), OnClosed);
+    uv_close(reinterpret_cast<uv_handle_t*>(ctrl_poll_), OnClosed);
+  }
+
+  static void OnClosed(uv_handle_t* h) {
+    Watch* w = static_cast<Watch*>(h->data);
+    delete reinterpret_cast<uv_poll_t*>(h);
+    if (--w->pending_closes_ > 0) return;
+    w->pid_poll_ = w->ctrl_poll_ = nullptr;
+    CloseFd(&w->pidfd_);
+    CloseFd(&w->ctrl_);
+    {
+      Nan::HandleScope scope;
+      delete w->async_;
+      w->async_ = nullptr;
+    }
+    w->Unref();
+  }
+
+  static Watch* Self(Nan::NAN_METHOD_ARGS_TYPE info) {
+    return Nan::ObjectWrap::Unwrap<Watch>(info.Holder());
+  }
+
+  // signal(sig): to init itself (init forwards what it handles).
+  static NAN_METHOD(Signal) {
+    Watch* w = Self(info);
+    if (info.Length() < 1 || !info[0]->IsInt32()) return Nan::ThrowTypeError("Usage: signal(sig)");
+    if (w->exited_ || w->pidfd_ < 0) return info.GetReturnValue().Set(Nan::New(ESRCH));
+    int r = ik_pidfd_send_signal(w->pidfd_, Nan::To<int32_t>(info[0]).FromJust());
+    info.GetReturnValue().Set(Nan::New(r < 0 ? errno : 0));
+  }
+
+  static int SendReq(Watch* w, const ik_req& req, const int* fds, int nfds) {
+    struct iovec iov = {const_cast<ik_req*>(&req), sizeof req};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    union {
+      struct cmsghdr h;
+      char buf[CMSG_SPACE(4 * sizeof(int))];
+    } cm;
+    if (nfds > 0) {
+      memset(&cm, 0, sizeof cm);
+      msg.msg_control = cm.buf;
+      msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+      struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+      memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+    }
+    ssize_t n;
+    do {
+      n = sendmsg(w->ctrl_, &msg, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? errno : 0;
+  }
+
+  // signalProcess(id, sig, group): through init, to one process (its
+  // process group when `group`), or to every process.
+  static NAN_METHOD(SignalProcess) {
+    Watch* w = Self(info);
+    if (info.Length() < 3 || !info[0]->IsUint32() || !info[1]->IsInt32() || !info[2]->IsBoolean())
+      return Nan::ThrowTypeError("Usage: signalProcess(id, sig, group)");
+    if (w->exited_ || w->ctrl_ < 0) return info.GetReturnValue().Set(Nan::New(ESRCH));
+    ik_req req;
+    memset(&req, 0, sizeof req);
+    req.type = IK_REQ_SIGNAL;
+    req.id = Nan::To<uint32_t>(info[0]).FromJust();
+    req.sig = Nan::To<int32_t>(info[1]).FromJust();
+    req.flags = Nan::To<bool>(info[2]).FromJust() ? IK_REQ_F_GROUP : 0;
+    info.GetReturnValue().Set(Nan::New(SendReq(w, req, nullptr, 0)));
+  }
+
+  // spawnProcess(id, plan, stdio) -> parent stdio fds; init answers with
+  // READY or FAIL for `id` through the callback.
+  static NAN_METHOD(SpawnProcess) {
+    Watch* w = Self(info);
+    if (info.Length() < 3 || !info[0]->IsUint32() || !node::Buffer::HasInstance(info[1]) ||
+        !info[2]->IsArray())
+      return Nan::ThrowTypeError("Usage: spawnProcess(id, plan, stdio)");
+    if (w->exited_ || w->ctrl_ < 0) return Nan::ThrowError(ErrnoError(ESRCH, "spawnProcess"));
+    const char* failed = "prepare";
+    Stdio s;
+    int r = MakeStdio(info[2].As<v8::Array>(), &s, &failed);
+    if (r < 0) return Nan::ThrowError(ErrnoError(-r, failed));
+    int plan_fd = PlanPipe(node::Buffer::Data(info[1]), node::Buffer::Length(info[1]), &failed);
+    if (plan_fd < 0) {
+      s.CloseAll();
+      return Nan::ThrowError(ErrnoError(-plan_fd, failed));
+    }
+    ik_req req;
+    memset(&req, 0, sizeof req);
+    req.type = IK_REQ_SPAWN;
+    req.id = Nan::To<uint32_t>(info[0]).FromJust();
+    int fds[4] = {s.child[0], s.child[1], s.child[2], plan_fd};
+    int err = SendReq(w, req, fds, 4);
+    close(plan_fd);
+    s.CloseOwned();
+    if (err != 0) {
+      s.CloseAll();
+      return Nan::ThrowError(ErrnoError(err, "sendmsg"));
+    }
+    info.GetReturnValue().Set(StdioArray(s));
+  }
+
+  static NAN_METHOD(JsRef) {
+    Watch* w = Self(info);
+    if (!w->released_) {
+      uv_ref(reinterpret_cast<uv_handle_t*>(w->pid_poll_));
+      uv_ref(reinterpret_cast<uv_handle_t*>(w->ctrl_poll_));
+    }
+  }
+
+  static NAN_METHOD(JsUnref) {
+    Watch* w = Self(info);
+    if (!w->released_) {
+      uv_unref(reinterpret_cast<uv_handle_t*>(w->pid_poll_));
+      uv_unref(reinterpret_cast<uv_handle_t*>(w->ctrl_poll_));
+    }
+  }
+
+  // close(): no more callbacks. A running init is killed (which ends its
+  // namespace) and still reaped by OnPidfd, so no zombie stays behind.
+  static NAN_METHOD(Close) {
+    Watch* w = Self(info);
+    if (w->closed_) return;
+    w->closed_ = true;
+    if (!w->exited_) ik_pidfd_send_signal(w->pidfd_, SIGKILL);
+  }
+
+  int pid_ = -1;
+  int pidfd_ = -1;
+  int ctrl_ = -1;
+  uv_poll_t* pid_poll_ = nullptr;
+  uv_poll_t* ctrl_poll_ = nullptr;
+  bool ctrl_polling_ = false;
+  bool exited_ = false;
+  bool closed_ = false;
+  bool released_ = false;
+  int pending_closes_ = 0;
+  Nan::Callback callback_;
+  Nan::AsyncResource* async_ = nullptr;
+
+  friend NAN_METHOD(Spawn);
+};
+
+Nan::Persistent<v8::Function> Watch::constructor;
+
+// loadInit(path): prepare the init binary (once per process).
+NAN_METHOD(LoadInitJs) {
+  if (info.Length() < 1 || !info[0]->IsString()) return Nan::ThrowTypeError("Usage: loadInit(path)");
+  Nan::Utf8String path(info[0]);
+  const char* failed = "open";
+  int r = LoadInit(*path, &failed);
+  if (r < 0) return Nan::ThrowError(Nan::ErrnoException(-r, failed, strerror(-r), *path));
+}
+
+// spawn(nsFlags, plan, stdio, callback) -> { pid, handle, stdio }
+NAN_METHOD(Spawn) {
+  if (info.Length() < 4 || !info[0]->IsNumber() || !node::Buffer::HasInstance(info[1]) ||
+      !info[2]->IsArray() || !info[3]->IsFunction())
+    return Nan::ThrowTypeError("Usage: spawn(nsFlags, plan, stdio, callback)");
+  if (g_init_fd < 0) return Nan::ThrowError(ErrnoError(ENOEXEC, "spawn", "loadInit() was not called"));
+  unsigned long flags = static_cast<unsigned long>(Nan::To<int64_t>(info[0]).FromJust());
+  const char* failed = "prepare";
+  int r = Prepare(&failed);
+  if (r < 0) return Nan::ThrowError(ErrnoError(-r, failed));
+
+  Stdio s;
+  r = MakeStdio(info[2].As<v8::Array>(), &s, &failed);
+  if (r < 0) return Nan::ThrowError(ErrnoError(-r, failed));
+  int plan_fd = PlanPipe(node::Buffer::Data(info[1]), node::Buffer::Length(info[1]), &failed);
+  if (plan_fd < 0) {
+    s.CloseAll();
+    return Nan::ThrowError(ErrnoError(-plan_fd, failed));
+  }
+  int ctrl[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctrl) < 0) {
+    int e = errno;
+    close(plan_fd);
+    s.CloseAll();
+    return Nan::ThrowError(ErrnoError(e, "socketpair"));
+  }
+
+  ik_spawn_args a;
+  memset(&a, 0, sizeof a);
+  a.netns_fd = -1;
+  if (flags & CLONE_NEWNET) {
+    a.netns_fd = NetnsTake();
+    if (a.netns_fd >= 0) flags &= ~static_cast<unsigned long>(CLONE_NEWNET);
+  }
+  a.init_fd = g_init_fd;
+  for (int i = 0; i < 3; i++) a.stdio[i] = s.child[i];
+  a.plan_fd = plan_fd;
+  a.ctrl_fd = ctrl[1];
+  a.parent_pidfd = g_self_pidfd;
+  int pidfd = -1;
+  int pid = ik_spawn(flags, &a, &pidfd);
+  if (a.netns_fd >= 0) close(a.netns_fd);
+  // Refill after the clone, so the pool's work does not compete with it.
+  if (flags & CLONE_NEWNET || a.netns_fd >= 0) NetnsFill(Nan::GetCurrentEventLoop());
+  close(plan_fd);
+  close(ctrl[1]);
+  s.CloseOwned();
+  if (pid < 0) {
+    close(ctrl[0]);
+    s.CloseAll();
+    return Nan::ThrowError(ErrnoError(-pid, a.err ? "execveat" : "clone"));
+  }
+
+  v8::Local<v8::Function> ctor = Nan::New(Watch::constructor);
+  v8::Local<v8::Object> handle = Nan::NewInstance(ctor, 0, nullptr).ToLocalChecked();
+  Watch* w = Nan::ObjectWrap::Unwrap<Watch>(handle);
+  w->Start(pid, pidfd, ctrl[0], info[3].As<v8::Function>());
+
+  v8::Local<v8::Object> out = Nan::New<v8::Object>();
+  Nan::Set(out, Nan::New("pid").ToLocalChecked(), Nan::New(pid));
+  Nan::Set(out, Nan::New("handle").ToLocalChecked(), handle);
+  Nan::Set(out, Nan::New("stdio").ToLocalChecked(), StdioArray(s));
+  info.GetReturnValue().Set(out);
+}
+
+// probeUnshare(flags) -> 0 or errno
+NAN_METHOD(ProbeUnshare) {
+  if (info.Length() < 1 || !info[0]->IsNumber()) return Nan::ThrowTypeError("Usage: probeUnshare(flags)");
+  unsigned long flags = static_cast<unsigned long>(Nan::To<int64_t>(info[0]).FromJust());
+  info.GetReturnValue().Set(Nan::New(ik_probe_unshare(flags)));
+}
+
+// libseccomp(): null when libseccomp.so.2 loads, else dlerror()'s text.
+NAN_METHOD(Libseccomp) {
+  void* h = dlopen("libseccomp.so.2", RTLD_LAZY | RTLD_LOCAL);
+  if (h != nullptr) {
+    dlclose(h);
+    return info.GetReturnValue().SetNull();
+  }
+  const char* e = dlerror();
+  info.GetReturnValue().Set(Nan::New(e ? e : "dlopen failed").ToLocalChecked());
+}
+
+// fdCount(): open fds of this process, for leak checks.
+NAN_METHOD(OpenFds) {
+  v8::Local<v8::Array> a = Nan::New<v8::Array>();
+  uint32_t n = 0;
+  for (int fd = 0; fd < 4096; fd++)
+    if (fcntl(fd, F_GETFD) >= 0) Nan::Set(a, n++, Nan::New(fd));
+  info.GetReturnValue().Set(a);
+}
+
+NAN_MODULE_INIT(InitModule) {
+  Watch::Init(target);
+  Nan::SetMethod(target, "loadInit", LoadInitJs);
+  Nan::SetMethod(target, "spawn", Spawn);
+  Nan::SetMethod(target, "probeUnshare", ProbeUnshare);
+  Nan::SetMethod(target, "libseccomp", Libseccomp);
+  Nan::SetMethod(target, "openFds", OpenFds);
+}
+
+}  // namespace
+
+NODE_MODULE(isolate_kit, InitModule)

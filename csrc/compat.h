@@ -1,0 +1,103 @@
+/* Syscalls and flags that older libc headers lack, called through syscall(2)
+ * so the build does not depend on the libc version (crun's syscalls.h). */
+#ifndef IK_COMPAT_H
+#define IK_COMPAT_H
+
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef __NR_open_tree
+#define __NR_open_tree 428
+#endif
+#ifndef __NR_move_mount
+#define __NR_move_mount 429
+#endif
+#ifndef __NR_pidfd_send_signal
+#define __NR_pidfd_send_signal 424
+#endif
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
+#endif
+#ifndef __NR_close_range
+#define __NR_close_range 436
+#endif
+#ifndef __NR_mount_setattr
+#define __NR_mount_setattr 442
+#endif
+
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC 02000000
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#define MOUNT_ATTR_NOSUID 0x00000002
+#define MOUNT_ATTR_NODEV 0x00000004
+#define MOUNT_ATTR_NOEXEC 0x00000008
+#endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+struct ik_mount_attr {
+  uint64_t attr_set;
+  uint64_t attr_clr;
+  uint64_t propagation;
+  uint64_t userns_fd;
+};
+
+static inline int ik_open_tree(int dfd, const char *path, unsigned flags) {
+  return (int)syscall(__NR_open_tree, dfd, path, flags);
+}
+
+static inline int ik_move_mount(int from_dfd, const char *from, int to_dfd, const char *to,
+                                unsigned flags) {
+  return (int)syscall(__NR_move_mount, from_dfd, from, to_dfd, to, flags);
+}
+
+static inline int ik_mount_setattr(int dfd, const char *path, unsigned flags, uint64_t set,
+                                   uint64_t clr) {
+  struct ik_mount_attr attr = {set, clr, 0, 0};
+  return (int)syscall(__NR_mount_setattr, dfd, path, flags, &attr, sizeof attr);
+}
+
+static inline int ik_pivot_root(const char *new_root, const char *put_old) {
+  return (int)syscall(__NR_pivot_root, new_root, put_old);
+}
+
+static inline int ik_close_range(unsigned first, unsigned last, unsigned flags) {
+  return (int)syscall(__NR_close_range, first, last, flags);
+}
+
+static inline int ik_pidfd_send_signal(int pidfd, int sig) {
+  return (int)syscall(__NR_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+static inline int ik_pidfd_open(int pid) {
+  return (int)syscall(__NR_pidfd_open, pid, 0);
+}
+
+#endif

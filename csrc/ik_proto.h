@@ -1,0 +1,45 @@
+/* Messages on the control socket (SOCK_SEQPACKET) between init and the
+ * Node process. One struct per datagram; fds travel as SCM_RIGHTS.
+ * Keep in sync with lib/native.ts.
+ */
+#ifndef IK_PROTO_H
+#define IK_PROTO_H
+
+#include <stdint.h>
+
+/* init -> parent */
+enum ik_msg_type {
+  IK_MSG_READY = 1, /* process `id` exec'd (a = its pid inside), or the container is set up (id = IK_ID_CONTAINER) */
+  IK_MSG_FAIL = 2,  /* process `id` (or the container, id = 0xffffffff) failed: a = op index, b = IK_SC_*, c = errno */
+  IK_MSG_EXIT = 3,  /* process `id` ended: a = wait status; utime/stime in usec, maxrss in KiB */
+};
+
+#define IK_ID_CONTAINER 0xffffffffu
+
+struct ik_msg {
+  uint32_t type;
+  uint32_t id;
+  int32_t a, b, c, d;
+  int64_t utime_us, stime_us, maxrss_kb;
+};
+
+/* parent -> init */
+enum ik_req_type {
+  IK_REQ_SPAWN = 1,  /* start process `id`; fds: stdin, stdout, stderr, plan pipe */
+  IK_REQ_SIGNAL = 2, /* send `sig` to process `id`, or to every process if id = IK_ID_CONTAINER */
+};
+
+struct ik_req {
+  uint32_t type;
+  uint32_t id;
+  int32_t sig;
+  uint32_t flags; /* IK_REQ_F_* */
+};
+
+#define IK_REQ_F_GROUP 0x1u /* SIGNAL: to the process's whole process group */
+
+/* Exit statuses of init itself that mean "no payload status": the parent
+ * learns the real cause from an IK_MSG_FAIL record. */
+#define IK_INIT_EXIT_SETUP_FAILED 125
+
+#endif

@@ -1,0 +1,358 @@
+/* isolate-kit-init: PID 1 of a container.
+ *
+ * The addon clones it into fresh namespaces and execs it by fd (a sealed
+ * memfd), so no image has to contain it. It then
+ *   1. reads the plan (fd 3) and runs its container phase (mounts, pivot_root,
+ *      hostname, loopback);
+ *   2. starts the main process, if the plan has one, and later any process the
+ *      parent asks for on the control socket (fd 4);
+ *   3. reaps every process in the namespace, forwards termination signals,
+ *      reports each exit, and exits with the main process's status (128+n for
+ *      signal n), which takes every other process in the namespace with it.
+ *
+ * The payload cannot make it lie: it is not dumpable (no ptrace, no
+ * /proc/1/mem), the kernel drops signals from inside the namespace that init
+ * does not handle (SIGKILL and SIGSTOP included), and its control socket and
+ * binary are not reachable from the payload (see docs/security.md).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../ik_plan.h"
+#include "../ik_proto.h"
+#include "plan_reader.h"
+#include "process.h"
+#include "setup.h"
+
+#define PLAN_FD 3
+#define CTRL_FD 4
+
+struct child {
+  uint32_t id;
+  pid_t pid;
+};
+
+static struct child *children;
+static size_t n_children, cap_children;
+static pid_t main_pid = -1;
+static uint32_t main_id;
+static int in_pidns; /* PID 1 of our own pid namespace */
+static int stopping;
+
+static void send_msg(const struct ik_msg *m) {
+  while (send(CTRL_FD, m, sizeof *m, MSG_NOSIGNAL) < 0 && errno == EINTR)
+    ;
+}
+
+static void report_fail(uint32_t id, const struct ik_fail *f) {
+  struct ik_msg m;
+  memset(&m, 0, sizeof m);
+  m.type = IK_MSG_FAIL;
+  m.id = id;
+  m.a = (int32_t)f->op;
+  m.b = (int32_t)f->sc;
+  m.c = f->err;
+  send_msg(&m);
+}
+
+/* Ends the container. In our own pid namespace the kernel kills everything
+ * left when PID 1 exits; without one, kill the process groups we started. */
+static void __attribute__((noreturn)) finish(int code) {
+  if (!in_pidns)
+    for (size_t k = 0; k < n_children; k++)
+      kill(-children[k].pid, SIGKILL);
+  _exit(code);
+}
+
+static int add_child(uint32_t id, pid_t pid) {
+  if (n_children == cap_children) {
+    size_t cap = cap_children ? cap_children * 2 : 8;
+    struct child *c = realloc(children, cap * sizeof *c);
+    if (c == NULL)
+      return -1;
+    children = c;
+    cap_children = cap;
+  }
+  children[n_children].id = id;
+  children[n_children].pid = pid;
+  n_children++;
+  return 0;
+}
+
+static pid_t start(const struct ik_plan *plan, uint32_t first_op, uint32_t id, const int stdio[3]) {
+  struct ik_proc p;
+  memset(&p, 0, sizeof p);
+  p.id = id;
+  memcpy(p.stdio, stdio, sizeof p.stdio);
+  pid_t pid = -1;
+  if (ik_process_prepare(&p, plan, first_op) == 0)
+    pid = ik_process_start(&p);
+  if (pid > 0 && add_child(id, pid) < 0) {
+    /* Out of memory for bookkeeping: do not run what we could not track. */
+    kill(pid, SIGKILL);
+    p.fail.op = p.exec_op;
+    p.fail.sc = IK_SC_FORK;
+    p.fail.err = ENOMEM;
+    pid = -1;
+  }
+  if (pid < 0) {
+    report_fail(id, &p.fail);
+  } else {
+    struct ik_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = IK_MSG_READY;
+    m.id = id;
+    m.a = pid;
+    send_msg(&m);
+  }
+  ik_process_free(&p);
+  return pid;
+}
+
+static void signal_all(int sig) {
+  if (in_pidns) {
+    kill(-1, sig); /* every process in our namespace but us */
+    return;
+  }
+  for (size_t k = 0; k < n_children; k++)
+    kill(children[k].pid, sig);
+}
+
+static int is_stop_signal(int sig) {
+  return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT;
+}
+
+static void forward(int sig) {
+  if (main_pid > 0) {
+    kill(main_pid, sig);
+    return;
+  }
+  signal_all(sig);
+  if (is_stop_signal(sig)) {
+    stopping = 1;
+    if (n_children == 0)
+      finish(128 + sig);
+  }
+}
+
+static void reap(void) {
+  int status;
+  struct rusage ru;
+  pid_t pid;
+  while ((pid = wait4(-1, &status, WNOHANG | __WALL, &ru)) > 0) {
+    for (size_t k = 0; k < n_children; k++) {
+      if (children[k].pid != pid)
+        continue;
+      struct ik_msg m;
+      memset(&m, 0, sizeof m);
+      m.type = IK_MSG_EXIT;
+      m.id = children[k].id;
+      m.a = status;
+      m.utime_us = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
+      m.stime_us = (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+      m.maxrss_kb = ru.ru_maxrss;
+      send_msg(&m);
+      children[k] = children[--n_children];
+      if (pid == main_pid)
+        finish(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+      break;
+    }
+  }
+  if (stopping && n_children == 0)
+    finish(128 + SIGTERM);
+}
+
+static void handle_spawn(const struct ik_req *req, int *fds, int nfds) {
+  struct ik_fail f = {0, IK_SC_RECVMSG, EBADF};
+  if (nfds != 4) {
+    report_fail(req->id, &f);
+    return;
+  }
+  struct ik_plan plan;
+  int r = ik_plan_read(fds[3], &plan);
+  long bad = r < 0 ? 0 : ik_plan_validate(&plan);
+  if (r < 0 || bad >= 0 || plan.op_count == 0 || plan.ops[0].type != IK_OP_PROCESS) {
+    f.op = bad > 0 ? (uint32_t)bad : 0;
+    f.sc = r < 0 ? IK_SC_READ : IK_SC_PLAN;
+    f.err = r < 0 ? -r : EINVAL;
+    report_fail(req->id, &f);
+  } else {
+    start(&plan, 1, req->id, fds);
+  }
+  free(plan.buf);
+}
+
+static void handle_ctrl(void) {
+  struct ik_req req;
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(4 * sizeof(int))];
+  } cm;
+  struct iovec iov = {&req, sizeof req};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cm.buf;
+  msg.msg_controllen = sizeof cm.buf;
+  ssize_t n = recvmsg(CTRL_FD, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return;
+  if (n <= 0)
+    finish(128 + SIGKILL); /* the parent is gone: so is the container */
+
+  int fds[4];
+  int nfds = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+      continue;
+    int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (int j = 0; j < k; j++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c) + j * sizeof(int), sizeof fd);
+      if (nfds < 4)
+        fds[nfds++] = fd;
+      else
+        close(fd);
+    }
+  }
+  if (n == sizeof req && req.type == IK_REQ_SPAWN) {
+    handle_spawn(&req, fds, nfds);
+  } else if (n == sizeof req && req.type == IK_REQ_SIGNAL) {
+    if (req.id == IK_ID_CONTAINER) {
+      signal_all(req.sig);
+    } else {
+      for (size_t k = 0; k < n_children; k++)
+        if (children[k].id == req.id)
+          kill((req.flags & IK_REQ_F_GROUP) ? -children[k].pid : children[k].pid, req.sig);
+    }
+  }
+  for (int j = 0; j < nfds; j++)
+    close(fds[j]);
+}
+
+int main(void) {
+  /* Both are per-process and survive nothing the payload can do to us. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, NULL);
+  fcntl(CTRL_FD, F_SETFD, FD_CLOEXEC);
+  /* Modes in the plan are exact (mkdir, mknod); payloads get 022 back. */
+  umask(0);
+
+  struct ik_fail f = {0, IK_SC_READ, 0};
+  struct ik_plan plan;
+  int r = ik_plan_read(PLAN_FD, &plan);
+  close(PLAN_FD);
+  if (r < 0) {
+    f.err = -r;
+    report_fail(IK_ID_CONTAINER, &f);
+    _exit(IK_INIT_EXIT_SETUP_FAILED);
+  }
+  long bad = ik_plan_validate(&plan);
+  if (bad >= 0) {
+    f.op = (uint32_t)bad;
+    f.sc = IK_SC_PLAN;
+    f.err = EINVAL;
+    report_fail(IK_ID_CONTAINER, &f);
+    _exit(IK_INIT_EXIT_SETUP_FAILED);
+  }
+  in_pidns = (plan.flags & IK_PLAN_F_PIDNS) && getpid() == 1;
+  if (!in_pidns)
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+  uint32_t end = plan.op_count;
+  for (uint32_t i = 0; i < plan.op_count; i++)
+    if (plan.ops[i].type == IK_OP_PROCESS) {
+      end = i;
+      break;
+    }
+  if (ik_setup_container(&plan, end, &f) < 0) {
+    report_fail(IK_ID_CONTAINER, &f);
+    _exit(IK_INIT_EXIT_SETUP_FAILED);
+  }
+
+  sigset_t handled;
+  sigemptyset(&handled);
+  int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+  sigaddset(&handled, SIGCHLD);
+  for (size_t k = 0; k < sizeof forwarded / sizeof forwarded[0]; k++)
+    sigaddset(&handled, forwarded[k]);
+  int sfd = signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) {
+    f.op = end;
+    f.sc = IK_SC_SIGNALFD;
+    f.err = errno;
+    report_fail(IK_ID_CONTAINER, &f);
+    _exit(IK_INIT_EXIT_SETUP_FAILED);
+  }
+
+  if (end < plan.op_count) {
+    int stdio[3] = {0, 1, 2};
+    main_id = (uint32_t)plan.ops[end].num[0];
+    main_pid = start(&plan, end + 1, main_id, stdio);
+    if (main_pid < 0)
+      _exit(IK_INIT_EXIT_SETUP_FAILED);
+  } else {
+    /* No main process: tell the parent the container is ready for some. */
+    struct ik_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = IK_MSG_READY;
+    m.id = IK_ID_CONTAINER;
+    m.a = getpid();
+    send_msg(&m);
+  }
+  free(plan.buf);
+  /* init keeps no end of the payload's stdio: EOF then means the payload and
+   * its children closed theirs. */
+  int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int k = 0; k < 3; k++) {
+    if (null_fd >= 0)
+      dup2(null_fd, k);
+    else
+      close(k);
+  }
+  if (null_fd > 2)
+    close(null_fd);
+
+  int ctrl_open = 1;
+  for (;;) {
+    struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {CTRL_FD, POLLIN, 0}};
+    if (poll(pfd, ctrl_open ? 2 : 1, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      finish(128 + SIGKILL);
+    }
+    if (pfd[0].revents & POLLIN) {
+      struct signalfd_siginfo si[8];
+      ssize_t n;
+      int chld = 0;
+      while ((n = read(sfd, si, sizeof si)) > 0) {
+        for (size_t k = 0; k < (size_t)n / sizeof si[0]; k++) {
+          if (si[k].ssi_signo == SIGCHLD)
+            chld = 1;
+          else
+            forward((int)si[k].ssi_signo);
+        }
+      }
+      if (chld)
+        reap();
+    }
+    if (ctrl_open && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
+      handle_ctrl();
+  }
+}

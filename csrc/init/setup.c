@@ -1,0 +1,255 @@
+/* Container-phase steps. Policy lives in lib/plan.ts; this file only does
+ * what an op says, in order, and names the op and the call when one fails.
+ *
+ * Mount safety: any op that touches the filesystem first proves that init is
+ * in a mount namespace other than the Node process's (the addon, not TS,
+ * supplies the host namespace's inode) and makes "/" recursively private, so
+ * neither a plan bug nor a hostile payload can propagate a mount to the host.
+ */
+#define _GNU_SOURCE
+#include "setup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../compat.h"
+#include "../loopback.h"
+
+#define FAIL(i, s)                                                                                 \
+  do {                                                                                             \
+    fail->op = (i);                                                                                \
+    fail->sc = (s);                                                                                \
+    fail->err = errno;                                                                             \
+    goto out;                                                                                      \
+  } while (0)
+
+static int is_fs_op(uint32_t type) {
+  switch (type) {
+  case IK_OP_BIND:
+  case IK_OP_MOUNT:
+  case IK_OP_MASK:
+  case IK_OP_READONLY:
+  case IK_OP_MKDIR:
+  case IK_OP_MKNOD:
+  case IK_OP_SYMLINK:
+  case IK_OP_PIVOT_ROOT:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* Creates `path` as an empty directory or file to match `like`, unless it exists. */
+static int make_mountpoint(const char *path, mode_t like) {
+  if (S_ISDIR(like))
+    return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
+  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+  if (fd < 0)
+    return errno == EEXIST || errno == EISDIR ? 0 : -1;
+  close(fd);
+  return 0;
+}
+
+/* pivot_root(".", ".") stacks the old root under the new one; detaching it
+ * leaves no path back to the host tree (runc does the same). */
+static int pivot(const char *new_root) {
+  if (chdir(new_root) < 0)
+    return -IK_SC_CHDIR;
+  if (ik_pivot_root(".", ".") < 0)
+    return -IK_SC_PIVOT_ROOT;
+  if (umount2(".", MNT_DETACH) < 0)
+    return -IK_SC_UMOUNT;
+  if (chdir("/") < 0)
+    return -IK_SC_CHDIR;
+  return 0;
+}
+
+/* Clones every bind source while the mount table is still the host's copy:
+ * later mounts (the new root lands on an existing host path) can then
+ * neither shadow a source nor leak into a recursive clone. */
+static int pin_sources(const struct ik_plan *plan, uint32_t end, int *trees, struct ik_fail *fail) {
+  for (uint32_t i = 0; i < end; i++) {
+    const struct ik_op *op = &plan->ops[i];
+    if (op->type != IK_OP_BIND && op->type != IK_OP_MASK)
+      continue;
+    int rec = op->type == IK_OP_BIND && (op->flags & IK_F_RECURSIVE);
+    const char *src = ik_plan_str(plan, op->str[0]);
+    int fd = ik_open_tree(AT_FDCWD, src,
+                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+    if (fd < 0) {
+      if (errno == ENOENT && (op->flags & IK_F_OPTIONAL))
+        continue;
+      FAIL(i, IK_SC_OPEN_TREE);
+    }
+    trees[i] = fd;
+    uint64_t attrs = op->type == IK_OP_MASK ? MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC
+                                            : op->num[0];
+    if (attrs != 0 &&
+        ik_mount_setattr(fd, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), attrs, 0) < 0)
+      FAIL(i, IK_SC_MOUNT_SETATTR);
+  }
+  return 0;
+out:
+  return -1;
+}
+
+static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fail *fail) {
+  const struct ik_op *op = &plan->ops[i];
+  const char *s0 = ik_plan_str(plan, op->str[0]);
+  const char *s1 = ik_plan_str(plan, op->str[1]);
+  struct stat st;
+  int r;
+  switch (op->type) {
+  case IK_OP_BIND:
+    if (tree < 0)
+      return 0; /* optional source that does not exist */
+    if (op->flags & (IK_F_MKDIR | IK_F_MKFILE)) {
+      if (fstat(tree, &st) < 0)
+        FAIL(i, IK_SC_STAT);
+      if (make_mountpoint(s1, st.st_mode) < 0)
+        FAIL(i, S_ISDIR(st.st_mode) ? IK_SC_MKDIR : IK_SC_OPEN);
+    }
+    if (ik_move_mount(tree, "", AT_FDCWD, s1, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+      FAIL(i, IK_SC_MOVE_MOUNT);
+    return 0;
+  case IK_OP_MOUNT:
+    if ((op->flags & IK_F_MKDIR) && mkdir(s1, 0755) < 0 && errno != EEXIST)
+      FAIL(i, IK_SC_MKDIR);
+    if (mount(s0 ? s0 : "none", s1, ik_plan_str(plan, op->str[2]), (unsigned long)op->num[0],
+              ik_plan_str(plan, op->str[3])) < 0)
+      FAIL(i, IK_SC_MOUNT);
+    return 0;
+  case IK_OP_MASK:
+    if (stat(s1, &st) < 0) {
+      if (errno == ENOENT || errno == ENOTDIR)
+        return 0;
+      FAIL(i, IK_SC_STAT);
+    }
+    if (S_ISDIR(st.st_mode)) {
+      if (mount("tmpfs", s1, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "size=0,nr_inodes=1,mode=0555") < 0)
+        FAIL(i, IK_SC_MOUNT);
+    } else if (ik_move_mount(tree, "", AT_FDCWD, s1, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+      FAIL(i, IK_SC_MOVE_MOUNT);
+    }
+    return 0;
+  case IK_OP_READONLY: {
+    int rec = (op->flags & IK_F_RECURSIVE) != 0;
+    int fd = ik_open_tree(AT_FDCWD, s1, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+    if (fd < 0) {
+      if (errno == ENOENT)
+        return 0;
+      FAIL(i, IK_SC_OPEN_TREE);
+    }
+    r = ik_mount_setattr(fd, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0),
+                         MOUNT_ATTR_RDONLY | op->num[0], 0);
+    if (r == 0)
+      r = ik_move_mount(fd, "", AT_FDCWD, s1, MOVE_MOUNT_F_EMPTY_PATH);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    if (r < 0)
+      FAIL(i, IK_SC_MOUNT_SETATTR);
+    return 0;
+  }
+  case IK_OP_MKDIR:
+    if (mkdir(s1, (mode_t)op->num[0]) < 0 && errno != EEXIST)
+      FAIL(i, IK_SC_MKDIR);
+    return 0;
+  case IK_OP_MKNOD:
+    if (mknod(s1, (mode_t)op->num[0], (dev_t)op->num[1]) < 0)
+      FAIL(i, IK_SC_MKNOD);
+    return 0;
+  case IK_OP_SYMLINK:
+    if (symlink(s0, s1) < 0)
+      FAIL(i, IK_SC_SYMLINK);
+    return 0;
+  case IK_OP_PIVOT_ROOT:
+    r = pivot(s1);
+    if (r < 0)
+      FAIL(i, (uint32_t)-r);
+    return 0;
+  case IK_OP_HOSTNAME:
+    if (sethostname(s0, strlen(s0)) < 0)
+      FAIL(i, IK_SC_SETHOSTNAME);
+    return 0;
+  case IK_OP_UNSHARE:
+    if (unshare((int)op->num[0]) < 0)
+      FAIL(i, IK_SC_UNSHARE);
+    return 0;
+  case IK_OP_LOOPBACK:
+    if (ik_loopback_up() < 0)
+      FAIL(i, IK_SC_IOCTL);
+    return 0;
+  default:
+    errno = EINVAL;
+    FAIL(i, IK_SC_PLAN);
+  }
+out:
+  return -1;
+}
+
+int ik_setup_container(const struct ik_plan *plan, uint32_t end, struct ik_fail *fail) {
+  int ret = -1;
+  int *trees = NULL;
+  long first_fs = -1;
+  for (uint32_t i = 0; i < end && first_fs < 0; i++)
+    if (is_fs_op(plan->ops[i].type))
+      first_fs = i;
+
+  if (first_fs >= 0) {
+    struct stat st;
+    if (stat("/proc/self/ns/mnt", &st) < 0)
+      FAIL((uint32_t)first_fs, IK_SC_NS_CHECK);
+    if (plan->spawn.host_mntns_ino == 0 ||
+        (st.st_dev == plan->spawn.host_mntns_dev && st.st_ino == plan->spawn.host_mntns_ino)) {
+      errno = EPERM;
+      FAIL((uint32_t)first_fs, IK_SC_NS_CHECK);
+    }
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+      FAIL((uint32_t)first_fs, IK_SC_MOUNT);
+  }
+
+  trees = malloc((end ? end : 1) * sizeof *trees);
+  if (trees == NULL) {
+    errno = ENOMEM;
+    FAIL(0, IK_SC_PLAN);
+  }
+  for (uint32_t i = 0; i < end; i++)
+    trees[i] = -1;
+  if (pin_sources(plan, end, trees, fail) < 0)
+    goto out;
+  for (uint32_t i = 0; i < end; i++) {
+    struct timespec t0, t1;
+    if (plan->flags & IK_PLAN_F_TRACE)
+      clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (run_op(plan, i, trees[i], fail) < 0)
+      goto out;
+    if (plan->flags & IK_PLAN_F_TRACE) {
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      char line[96];
+      int n = snprintf(line, sizeof line, "isolate-kit-init: step %u (op %u) %ld us\n", i, plan->ops[i].type,
+                       (long)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
+      if (n > 0 && write(2, line, (size_t)n) < 0) {
+        /* tracing is best effort */
+      }
+    }
+  }
+  ret = 0;
+out:
+  if (trees != NULL) {
+    for (uint32_t i = 0; i < end; i++)
+      if (trees[i] >= 0)
+        close(trees[i]);
+    free(trees);
+  }
+  return ret;
+}

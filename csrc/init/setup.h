@@ -1,0 +1,19 @@
+/* The container phase of a plan: namespaces' contents, run once by init. */
+#ifndef IK_SETUP_H
+#define IK_SETUP_H
+
+#include <stdint.h>
+#include "plan_reader.h"
+
+/* Where a plan failed: op index, IK_SC_* and errno, as sent to the parent. */
+struct ik_fail {
+  uint32_t op;
+  uint32_t sc;
+  int32_t err;
+};
+
+/* Runs ops [0, end). Returns 0, or -1 with *fail set; mounts already made
+ * stay in the container's own mount namespace and vanish with it. */
+int ik_setup_container(const struct ik_plan *plan, uint32_t end, struct ik_fail *fail);
+
+#endif

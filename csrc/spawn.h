@@ -1,0 +1,37 @@
+/* Parent side of a container start: clone init into its namespaces without
+ * copying Node's address space, and exec it by fd. */
+#ifndef IK_SPAWN_H
+#define IK_SPAWN_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ik_spawn_args {
+  int init_fd;      /* sealed memfd (or file) holding the init binary */
+  int stdio[3];     /* become the container's fds 0, 1, 2 */
+  int plan_fd;      /* becomes fd 3 */
+  int ctrl_fd;      /* becomes fd 4 */
+  int parent_pidfd; /* pidfd of this process, to close the PDEATHSIG race */
+  int netns_fd;     /* >= 0: join this (fresh, pre-made) network namespace */
+  /* out: set by the child when it could not exec init */
+  int err;
+};
+
+/* Clones init with `ns_flags` (CLONE_NEW*). Returns the pid and sets
+ * *pidfd_out, or returns -errno (a->err also set when the exec failed). */
+int ik_spawn(unsigned long ns_flags, struct ik_spawn_args *a, int *pidfd_out);
+
+/* Runs unshare(flags) in a throw-away child; returns 0 or the errno. */
+int ik_probe_unshare(unsigned long flags);
+
+/* Makes a fresh network namespace with `lo` up, without leaving the calling
+ * thread in it. Returns an fd of it, or -errno. Slow (the kernel sets up
+ * every per-namespace subsystem): call it off the event loop. */
+int ik_make_netns(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

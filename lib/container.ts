@@ -1,0 +1,548 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'eventemitter3';
+import { IsolateError, describeErrno, fromSystemError, invalidOption } from './errors';
+import { planFilesystem, resolveMounts, stagingDir, type MountSpec, type ResolvedMount } from './filesystem';
+import { LayerStack } from './layer-stack';
+import { Namespace, toNamespace, type NamespaceKind } from './namespace';
+import { CONTAINER_ID, NativeEvent, nativeForSpawn, type NativeHandle, type NativeStdio } from './native';
+import { Op, PLAN_F_MNTNS, PLAN_F_PIDNS, PLAN_F_TRACE, PlanBuilder, SYSCALL_NAMES, type PlanStep } from './plan';
+import { ContainerProcess, decodeWaitStatus, signalName, signalNumber } from './process';
+import {
+  DEFAULT_ENV,
+  NOBODY,
+  checkCapabilities,
+  checkCommand,
+  checkCwd,
+  checkRlimits,
+  checkUser,
+  mergeEnv,
+  planProcess,
+  type ProcessSpec,
+  type RlimitOptions,
+  type UserOptions,
+} from './process-options';
+import { RUN_LIMIT_KEYS, collect, resolveLimits, type RunLimits, type RunResult } from './run';
+
+/** Options of a container. Every field is optional; see docs/api.md for each default. */
+export interface ContainerOptions {
+  /** Namespaces to create. @default pid, mnt, uts, ipc, net, cgroup */
+  namespaces?: Namespace | NamespaceKind[] | Partial<Record<NamespaceKind, boolean>>;
+  /** The root filesystem. @default LayerStack.host(): the host root, read-only */
+  rootfs?: LayerStack;
+  /** Extra bind and tmpfs mounts. @default [] */
+  mounts?: MountSpec[];
+  /** Hostname inside (needs the uts namespace). @default 'isolate-kit' */
+  hostname?: string;
+  /** Environment, merged over PATH and HOME=/tmp; null removes one. Never the host's. */
+  env?: Record<string, string | null | undefined>;
+  /** Working directory inside. @default '/' */
+  cwd?: string;
+  /** User of the payload. @default { uid: 65534, gid: 65534 } (nobody) on the host root */
+  user?: UserOptions;
+  /** 'none': own network namespace with only loopback, up; 'host': the host's network. @default 'none' */
+  network?: 'none' | 'host';
+  /** Capabilities the payload keeps, e.g. ['CAP_NET_BIND_SERVICE']. @default [] (none, in all five sets) */
+  capabilities?: string[];
+  /** Set no_new_privs: setuid binaries and file capabilities grant nothing. @default true */
+  noNewPrivileges?: boolean;
+  /** Resource limits (setrlimit). @default { core: 0, nofile: [1024, 4096] } */
+  rlimits?: RlimitOptions;
+  /** Keep the root read-only (the host root always is). @default true */
+  readonlyRootfs?: boolean;
+  /** Seccomp filter. Only 'unconfined' for now. @default 'unconfined' */
+  seccomp?: 'unconfined';
+}
+
+/** Per-process options of spawn() and run(); they override the container's. */
+export interface ProcessOptions {
+  env?: Record<string, string | null | undefined>;
+  cwd?: string;
+  user?: UserOptions;
+}
+
+/** stdio of one fd: a new pipe, /dev/null, this process's own fd, or any fd number. */
+export type StdioOption = 'pipe' | 'ignore' | 'inherit' | number;
+
+export interface SpawnOptions extends ProcessOptions {
+  /** @default ['pipe', 'pipe', 'pipe'] */
+  stdio?: StdioOption | [StdioOption, StdioOption, StdioOption];
+}
+
+export type RunOptions = ProcessOptions & RunLimits;
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'stopped' | 'destroyed';
+
+export interface ContainerEvents {
+  /** The container is set up (its first process, if any, is about to run). */
+  start: () => void;
+  /** The container ended: its main process's status, or init's. */
+  exit: (exitCode: number | null, signalCode: NodeJS.Signals | null) => void;
+  /** The container could not be set up. */
+  error: (err: IsolateError) => void;
+}
+
+interface ResolvedConfig {
+  namespaces: Namespace;
+  rootfs: LayerStack;
+  mounts: ResolvedMount[];
+  hostname: string | undefined;
+  env: Record<string, string>;
+  cwd: string;
+  user: Required<UserOptions>;
+  network: 'none' | 'host';
+  capabilities: bigint;
+  noNewPrivileges: boolean;
+  rlimits: [number, bigint, bigint][];
+}
+
+const CONTAINER_KEYS = [
+  'namespaces',
+  'rootfs',
+  'mounts',
+  'hostname',
+  'env',
+  'cwd',
+  'user',
+  'network',
+  'capabilities',
+  'noNewPrivileges',
+  'rlimits',
+  'readonlyRootfs',
+  'seccomp',
+  'cgroup',
+] as const;
+const PROCESS_KEYS = ['env', 'cwd', 'user'] as const;
+
+function checkKeys(where: string, value: object, allowed: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new IsolateError('ERR_INVALID_OPTION', `Unknown ${where} option \`${key}\` (misspelled?); known: ${allowed.join(', ')}`, {
+        option: key,
+      });
+    }
+  }
+}
+
+const HOSTNAME_RE = /^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+
+/** Validates every container option; nothing is created. */
+function resolveConfig(options: ContainerOptions): ResolvedConfig {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+  checkKeys('container', options, CONTAINER_KEYS);
+  let namespaces = toNamespace(options.namespaces);
+  if (options.network !== undefined && options.network !== 'none' && options.network !== 'host') {
+    throw invalidOption('network', "'none' or 'host'", options.network);
+  }
+  if (options.network === 'host') namespaces = namespaces.without('net');
+  if (options.network === 'none') namespaces = namespaces.with('net');
+  const network = namespaces.has('net') ? 'none' : 'host';
+  if (namespaces.has('user')) {
+    throw new IsolateError('ERR_UNSUPPORTED', 'User namespaces (rootless containers) are not supported yet', { option: 'namespaces' });
+  }
+  if ((options as { cgroup?: unknown }).cgroup !== undefined) {
+    throw new IsolateError('ERR_UNSUPPORTED', 'cgroup limits are not supported yet', { option: 'cgroup' });
+  }
+  if (options.seccomp !== undefined && options.seccomp !== 'unconfined') {
+    throw new IsolateError('ERR_UNSUPPORTED', `seccomp ${JSON.stringify(options.seccomp)} is not supported yet; only 'unconfined'`, {
+      option: 'seccomp',
+    });
+  }
+  const rootfs = options.rootfs ?? LayerStack.host();
+  if (!(rootfs instanceof LayerStack)) throw invalidOption('rootfs', 'a LayerStack', rootfs);
+  if (options.readonlyRootfs !== undefined && typeof options.readonlyRootfs !== 'boolean') {
+    throw invalidOption('readonlyRootfs', 'a boolean', options.readonlyRootfs);
+  }
+  if (options.readonlyRootfs === false && rootfs.readonly) {
+    throw invalidOption('readonlyRootfs', 'true for the host root, which is always read-only', false);
+  }
+  const mounts = resolveMounts(options.mounts, rootfs);
+  if (!namespaces.has('mnt') && (mounts.length > 0 || options.rootfs !== undefined)) {
+    throw invalidOption('namespaces', "to include 'mnt' when `rootfs` or `mounts` are given", namespaces.kinds);
+  }
+  let hostname: string | undefined;
+  if (options.hostname !== undefined) {
+    if (typeof options.hostname !== 'string' || !HOSTNAME_RE.test(options.hostname)) {
+      throw invalidOption('hostname', 'a host name (letters, digits, "-" and ".", at most 64 characters)', options.hostname);
+    }
+    if (!namespaces.has('uts')) throw invalidOption('namespaces', "to include 'uts' when `hostname` is given", namespaces.kinds);
+    hostname = options.hostname;
+  } else if (namespaces.has('uts')) {
+    hostname = 'isolate-kit';
+  }
+  if (options.noNewPrivileges !== undefined && typeof options.noNewPrivileges !== 'boolean') {
+    throw invalidOption('noNewPrivileges', 'a boolean', options.noNewPrivileges);
+  }
+  return {
+    namespaces,
+    rootfs,
+    mounts,
+    hostname,
+    env: mergeEnv(DEFAULT_ENV, options.env),
+    cwd: options.cwd === undefined ? '/' : checkCwd(options.cwd),
+    user: options.user === undefined ? { ...NOBODY } : checkUser(options.user),
+    network,
+    capabilities: checkCapabilities(options.capabilities),
+    noNewPrivileges: options.noNewPrivileges ?? true,
+    rlimits: checkRlimits(options.rlimits),
+  };
+}
+
+function stdioSpec(value: SpawnOptions['stdio']): NativeStdio {
+  const list = value === undefined ? ['pipe', 'pipe', 'pipe'] : Array.isArray(value) ? value : [value, value, value];
+  if (list.length !== 3) throw invalidOption('stdio', 'a stdio value or an array of three', value);
+  return list.map((s, i) => {
+    if (s === 'pipe') return -1;
+    if (s === 'ignore') return -2;
+    if (s === 'inherit') return i;
+    if (Number.isInteger(s) && (s as number) >= 0) return s as number;
+    throw invalidOption(`stdio[${i}]`, "'pipe', 'ignore', 'inherit' or an fd number", s);
+  }) as NativeStdio;
+}
+
+/** Turns an init failure record into an IsolateError naming the step. */
+function stepError(steps: readonly PlanStep[], command: readonly string[] | undefined, index: number, sc: number, errno: number): IsolateError {
+  const step = steps[index];
+  const syscall = SYSCALL_NAMES[sc] ?? `syscall ${sc}`;
+  const [name, text] = describeErrno(errno);
+  const details = { step: step?.description, stepIndex: index, syscall, path: step?.path, errno, errnoCode: name };
+  if (sc === 22 /* IK_SC_EXECVE */ && command) {
+    return new IsolateError('ERR_EXEC_FAILED', `Cannot run \`${command[0]}\` in the container: ${syscall}: ${name} (${text})`, details);
+  }
+  const what = step ? `\`${step.description}\`` : `step ${index}`;
+  return new IsolateError('ERR_SETUP_FAILED', `Container setup failed at ${what}: ${syscall}: ${name} (${text})`, details);
+}
+
+function spawnError(err: unknown, namespaces: Namespace): IsolateError {
+  const e = err as NodeJS.ErrnoException;
+  const errno = Math.abs(typeof e.errno === 'number' ? e.errno : 0);
+  if (e.code === 'EPERM' && e.syscall === 'clone') {
+    return fromSystemError('ERR_PERMISSION', `Creating ${namespaces.kinds.join(', ')} namespaces needs root (CAP_SYS_ADMIN); rootless containers are not supported yet`, err);
+  }
+  if (e.code === 'EINVAL' || e.code === 'ENOSYS') {
+    return fromSystemError('ERR_UNSUPPORTED', `This kernel cannot create ${namespaces.kinds.join(', ')} namespaces`, err);
+  }
+  return fromSystemError(errno ? 'ERR_SETUP_FAILED' : 'ERR_NATIVE', 'Cannot start the container', err);
+}
+
+/**
+ * A sandbox: namespaces, a root filesystem and the processes inside it.
+ *
+ * `spawn()` or `run()` on a new container starts it with that command as its
+ * main process; the container ends when the main process does (like
+ * `docker run`). `start()` starts it empty; processes spawned then come and go
+ * (like `docker exec`) until `stop()`.
+ */
+export class Container extends EventEmitter<ContainerEvents> {
+  /** Random id, for logs. */
+  readonly id: string = randomBytes(6).toString('hex');
+  /** init's pid on the host, while running. */
+  pid: number | undefined;
+  private currentState: ContainerState = 'created';
+  private readonly config: ResolvedConfig;
+  private handle: NativeHandle | undefined;
+  private readonly processes = new Map<number, { proc: ContainerProcess; steps: readonly PlanStep[] }>();
+  private mainId: number | undefined;
+  private nextId = 1;
+  private containerSteps: readonly PlanStep[] = [];
+  private setupError: IsolateError | undefined;
+  private readonly exited: Promise<void>;
+  private resolveExited!: () => void;
+  private startWaiters: { resolve: () => void; reject: (e: IsolateError) => void }[] = [];
+  private refed = true;
+
+  /** Validates every option; throws IsolateError ERR_INVALID_OPTION. Creates nothing. */
+  constructor(options: ContainerOptions = {}) {
+    super();
+    this.config = resolveConfig(options);
+    this.exited = new Promise((resolve) => (this.resolveExited = resolve));
+  }
+
+  /** created → running → stopped → destroyed. */
+  get state(): ContainerState {
+    return this.currentState;
+  }
+
+  /** The namespaces this container gets. */
+  get namespaces(): Namespace {
+    return this.config.namespaces;
+  }
+
+  /** Starts the container with no process in it yet. */
+  start(): Promise<void> {
+    if (this.currentState !== 'created') {
+      return Promise.reject(new IsolateError('ERR_STATE', `Cannot start a container that is ${this.currentState}`));
+    }
+    const ready = new Promise<void>((resolve, reject) => this.startWaiters.push({ resolve, reject }));
+    try {
+      this.launch(undefined, [-2, -2, -2]);
+    } catch (err) {
+      this.startWaiters = [];
+      return Promise.reject(err);
+    }
+    return ready;
+  }
+
+  /**
+   * Starts `command` inside. On a new container it becomes the main process;
+   * on a running one it joins the others. Throws IsolateError for bad input.
+   */
+  spawn(command: readonly string[], options: SpawnOptions = {}): ContainerProcess {
+    if (this.currentState !== 'created' && this.currentState !== 'running') {
+      throw new IsolateError('ERR_STATE', `Cannot spawn in a container that is ${this.currentState}`);
+    }
+    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+    checkKeys('spawn', options, [...PROCESS_KEYS, 'stdio']);
+    const spec = this.processSpec(command, options);
+    const stdio = stdioSpec(options.stdio);
+    const id = this.nextId++;
+    if (this.currentState === 'created') {
+      const fds = this.launch({ id, spec }, stdio);
+      return this.processes.get(id)?.proc ?? this.track(id, spec.argv, fds, this.containerSteps);
+    }
+    const b = new PlanBuilder();
+    planProcess(b, id, spec);
+    let fds: NativeStdio;
+    try {
+      fds = this.handle!.spawnProcess(id, b.build(), stdio);
+    } catch (err) {
+      throw fromSystemError('ERR_SETUP_FAILED', `Cannot start \`${spec.argv[0]}\` in the container`, err);
+    }
+    return this.track(id, spec.argv, fds, b.steps);
+  }
+
+  /** spawn() into a running container (like `docker exec`). */
+  exec(command: readonly string[], options: SpawnOptions = {}): ContainerProcess {
+    if (this.currentState !== 'running') throw new IsolateError('ERR_STATE', `Cannot exec in a container that is ${this.currentState}`);
+    return this.spawn(command, options);
+  }
+
+  /**
+   * Runs `command` to its end and collects its output. Resolves with a
+   * RunResult (status 'error' when the command could not start); rejects on
+   * bad input, on ERR_ABORTED, or when the container cannot start at all.
+   */
+  async run(command: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+    checkKeys('run', options, [...PROCESS_KEYS, ...RUN_LIMIT_KEYS]);
+    const limits = resolveLimits(options);
+    if (limits.signal?.aborted) {
+      throw new IsolateError('ERR_ABORTED', `Run of \`${command.join(' ')}\` was aborted before it started`, { cause: limits.signal.reason });
+    }
+    const { env, cwd, user } = options;
+    const isMain = this.currentState === 'created';
+    const proc = this.spawn(command, { env, cwd, user, stdio: [limits.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    return collect(proc, limits, () => {
+      if (isMain) this.kill('SIGKILL');
+      else proc.killGroup('SIGKILL');
+    });
+  }
+
+  /**
+   * Signals every process in the container (default SIGKILL, which ends the
+   * container at once). Returns false when it is not running.
+   */
+  kill(signal: NodeJS.Signals | number = 'SIGKILL'): boolean {
+    const n = signalNumber(signal);
+    if (n === undefined) throw new TypeError(`Unknown signal: ${String(signal)}`);
+    if (!this.handle || (this.currentState !== 'running' && this.currentState !== 'paused')) return false;
+    if (n === 9) return this.handle.signal(9) === 0;
+    return this.handle.signalProcess(CONTAINER_ID, n, false) === 0;
+  }
+
+  /** SIGTERM to the processes, SIGKILL after `timeout` ms; resolves once stopped. @default timeout 10000 */
+  async stop(options: { timeout?: number } = {}): Promise<void> {
+    const timeout = options.timeout ?? 10_000;
+    if (!Number.isFinite(timeout) || timeout < 0) throw invalidOption('timeout', 'a non-negative number of milliseconds', timeout);
+    if (!this.handle || this.currentState === 'stopped' || this.currentState === 'destroyed') return;
+    this.handle.signal(15);
+    const timer = setTimeout(() => this.handle?.signal(9), timeout);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** Kills everything inside and releases every resource. Idempotent. */
+  async destroy(): Promise<void> {
+    if (this.currentState === 'destroyed') return;
+    if (this.handle && this.currentState !== 'stopped') {
+      this.handle.signal(9);
+      await this.exited;
+    }
+    this.currentState = 'destroyed';
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.destroy();
+  }
+
+  /** A running container keeps Node's event loop alive unless unref()'d. */
+  unref(): this {
+    this.refed = false;
+    this.handle?.unref();
+    return this;
+  }
+
+  ref(): this {
+    this.refed = true;
+    this.handle?.ref();
+    return this;
+  }
+
+  /** Creates a container, runs `command` in it, destroys it. The one-liner. */
+  static async run(command: readonly string[], options: ContainerOptions & RunOptions = {}): Promise<RunResult> {
+    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+    const runOptions: Record<string, unknown> = {};
+    const containerOptions: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(options)) {
+      if ((RUN_LIMIT_KEYS as readonly string[]).includes(k)) runOptions[k] = v;
+      else containerOptions[k] = v;
+    }
+    const c = new Container(containerOptions as ContainerOptions);
+    try {
+      return await c.run(command, runOptions as RunOptions);
+    } finally {
+      await c.destroy();
+    }
+  }
+
+  private processSpec(command: readonly string[], o: ProcessOptions): ProcessSpec {
+    const argv = checkCommand(command);
+    const env = mergeEnv(this.config.env, o.env);
+    return {
+      argv,
+      env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      cwd: o.cwd === undefined ? this.config.cwd : checkCwd(o.cwd),
+      user: o.user === undefined ? this.config.user : checkUser(o.user),
+      capabilities: this.config.capabilities,
+      noNewPrivileges: this.config.noNewPrivileges,
+      rlimits: this.config.rlimits,
+    };
+  }
+
+  /** Compiles the container's plan (plus its main process) and clones init. */
+  private launch(main: { id: number; spec: ProcessSpec } | undefined, stdio: NativeStdio): NativeStdio {
+    const cfg = this.config;
+    const b = new PlanBuilder();
+    if (cfg.namespaces.has('pid')) b.flags |= PLAN_F_PIDNS;
+    // ISOLATE_KIT_TRACE=1: init reports each setup step's duration on the container's stderr.
+    if (process.env.ISOLATE_KIT_TRACE === '1') b.flags |= PLAN_F_TRACE;
+    if (cfg.namespaces.has('mnt')) {
+      b.flags |= PLAN_F_MNTNS;
+      planFilesystem(b, { rootfs: cfg.rootfs, mounts: cfg.mounts, staging: stagingDir(), ownNetwork: cfg.namespaces.has('net') });
+    }
+    if (cfg.hostname !== undefined) b.add(Op.Hostname, { description: `set hostname ${cfg.hostname}` }, { str: [cfg.hostname] });
+    if (cfg.namespaces.has('net')) b.add(Op.Loopback, { description: 'bring up lo' });
+    if (cfg.namespaces.has('time')) b.add(Op.Unshare, { description: 'unshare the time namespace' }, { num: [0x80] });
+    const containerOps = b.length;
+    if (main) planProcess(b, main.id, main.spec);
+    const plan = b.build();
+    this.containerSteps = b.steps.slice(0, containerOps);
+
+    const nat = nativeForSpawn();
+    let r: ReturnType<typeof nat.spawn>;
+    try {
+      r = nat.spawn(cfg.namespaces.cloneFlags(), plan, stdio, this.onNative.bind(this));
+    } catch (err) {
+      throw spawnError(err, cfg.namespaces);
+    }
+    this.handle = r.handle;
+    this.pid = r.pid;
+    this.currentState = 'running';
+    if (!this.refed) r.handle.unref();
+    if (main) {
+      this.mainId = main.id;
+      this.track(main.id, main.spec.argv, r.stdio, b.steps);
+    }
+    return r.stdio;
+  }
+
+  private track(id: number, argv: readonly string[], fds: readonly number[], steps: readonly PlanStep[]): ContainerProcess {
+    const proc = new ContainerProcess(id, argv, fds, (sig, group) => {
+      if (!this.handle) return false;
+      // init forwards what it gets to the main process; SIGKILL ends the container.
+      if (id === this.mainId && !group) return this.handle.signal(sig) === 0;
+      return this.handle.signalProcess(id, sig, group) === 0;
+    });
+    this.processes.set(id, { proc, steps });
+    return proc;
+  }
+
+  private onNative(event: NativeEvent, id: number, a: number, b: number, c: number, utimeUs: number, stimeUs: number, maxrssKb: number): void {
+    const now = performance.now();
+    const entry = this.processes.get(id);
+    switch (event) {
+      case NativeEvent.Ready:
+        if (id === CONTAINER_ID) {
+          this.emit('start');
+          this.settleStart();
+        } else if (entry) {
+          if (id === this.mainId) {
+            this.emit('start');
+            this.settleStart();
+          }
+          entry.proc._ready(a, now);
+        }
+        break;
+      case NativeEvent.Fail:
+        if (id === CONTAINER_ID) {
+          this.setupError = stepError(this.containerSteps, undefined, a, b, c);
+          this.emit('error', this.setupError);
+          this.settleStart(this.setupError);
+        } else if (entry) {
+          const err = stepError(entry.steps, entry.proc.command, a, b, c);
+          if (id === this.mainId) this.settleStart(err);
+          entry.proc._fail(err);
+        }
+        break;
+      case NativeEvent.Exit:
+        if (entry) {
+          const [code, sig] = decodeWaitStatus(a);
+          entry.proc._exit(code, sig, usage(utimeUs, stimeUs, maxrssKb), now);
+          this.processes.delete(id);
+        }
+        break;
+      case NativeEvent.InitExit:
+        this.onInitExit(a, b, usage(utimeUs, stimeUs, maxrssKb), now);
+        break;
+    }
+  }
+
+  private onInitExit(siCode: number, siStatus: number, initUsage: ReturnType<typeof usage>, now: number): void {
+    // CLD_EXITED = 1: siStatus is the exit code; otherwise a signal number.
+    const exitCode = siCode === 1 ? siStatus : null;
+    const signal = siCode === 1 ? null : siStatus;
+    for (const [id, { proc }] of this.processes) {
+      if (proc.spawned) {
+        // No exit record: the container was killed (or its main process ended) first.
+        if (id === this.mainId) proc._exit(exitCode, signal, initUsage, now);
+        else proc._exit(null, 9, undefined, now);
+      } else {
+        proc._fail(this.setupError ?? new IsolateError('ERR_STATE', 'The container ended before the process started'));
+      }
+    }
+    this.processes.clear();
+    this.settleStart(this.setupError ?? new IsolateError('ERR_SETUP_FAILED', 'The container ended during setup'));
+    this.handle = undefined;
+    this.pid = undefined;
+    if (this.currentState !== 'destroyed') this.currentState = 'stopped';
+    this.emit('exit', exitCode, signal === null ? null : signalName(signal));
+    this.resolveExited();
+  }
+
+  private settleStart(err?: IsolateError): void {
+    const waiters = this.startWaiters;
+    this.startWaiters = [];
+    for (const w of waiters) {
+      if (err) w.reject(err);
+      else w.resolve();
+    }
+  }
+}
+
+function usage(utimeUs: number, stimeUs: number, maxrssKb: number) {
+  return {
+    cpuTimeMs: (utimeUs + stimeUs) / 1000,
+    userTimeMs: utimeUs / 1000,
+    systemTimeMs: stimeUs / 1000,
+    maxRssBytes: maxrssKb * 1024,
+  };
+}

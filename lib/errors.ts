@@ -1,0 +1,115 @@
+import { getSystemErrorMap } from 'node:util';
+
+/** Stable error codes: match on these, never on messages. See docs/errors.md. */
+export type IsolateErrorCode =
+  /** An option, path or value was rejected before anything was created. */
+  | 'ERR_INVALID_OPTION'
+  /** This kernel, host or build cannot do what was asked. */
+  | 'ERR_UNSUPPORTED'
+  /** The caller lacks a privilege the operation needs (e.g. root for namespaces). */
+  | 'ERR_PERMISSION'
+  /** A setup step failed inside the new container; `step` names it. */
+  | 'ERR_SETUP_FAILED'
+  /** The command could not be started inside the container (not found, not executable). */
+  | 'ERR_EXEC_FAILED'
+  /** An image, layer or tarball is malformed or hostile. */
+  | 'ERR_BAD_IMAGE'
+  /** The call does not fit the object's state (e.g. spawn() after destroy()). */
+  | 'ERR_STATE'
+  /** The native addon is missing or failed in a way that is not the container's fault. */
+  | 'ERR_NATIVE'
+  /** The operation was cancelled through an AbortSignal. */
+  | 'ERR_ABORTED';
+
+export interface IsolateErrorDetails {
+  /** The setup step that failed, as the plan describes it, e.g. "bind /nope on /data". */
+  step?: string;
+  /** Index of that step in the container's plan. */
+  stepIndex?: number;
+  /** The system call that failed, e.g. "mount". */
+  syscall?: string;
+  /** The path involved, where there is one. */
+  path?: string;
+  /** errno of the failed call (positive, as in C). */
+  errno?: number;
+  /** errno's name, e.g. "ENOENT". */
+  errnoCode?: string;
+  /** The option that was rejected, e.g. "mounts[0].source". */
+  option?: string;
+  cause?: unknown;
+}
+
+const brand = Symbol.for('isolate-kit.IsolateError');
+
+/** The one error class isolate-kit throws; `code` says what kind of failure it is. */
+export class IsolateError extends Error {
+  readonly code: IsolateErrorCode;
+  // `declare`: absent fields stay absent instead of being defined as undefined.
+  declare step?: string;
+  declare stepIndex?: number;
+  declare syscall?: string;
+  declare path?: string;
+  declare errno?: number;
+  declare errnoCode?: string;
+  declare option?: string;
+
+  constructor(code: IsolateErrorCode, message: string, details: IsolateErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    for (const key of ['step', 'stepIndex', 'syscall', 'path', 'errno', 'errnoCode', 'option'] as const) {
+      if (details[key] !== undefined) (this as Record<string, unknown>)[key] = details[key];
+    }
+  }
+}
+Object.defineProperty(IsolateError.prototype, 'name', { value: 'IsolateError', enumerable: false });
+Object.defineProperty(IsolateError.prototype, brand, { value: true, enumerable: false });
+
+/** True for an IsolateError, also one from another copy of the module or realm. */
+export function isIsolateError(value: unknown): value is IsolateError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+}
+
+let errnoMap: Map<number, [string, string]> | undefined;
+
+/** [name, text] of an errno (positive), e.g. [ 'ENOENT', 'no such file or directory' ]. */
+export function describeErrno(errno: number): [string, string] {
+  errnoMap ??= getSystemErrorMap();
+  return errnoMap.get(-errno) ?? [`E${errno}`, `error ${errno}`];
+}
+
+/** Throws ERR_INVALID_OPTION in execa's wording: "Expected `x` to be …, got `v` (type)". */
+export function invalidOption(option: string, expected: string, value: unknown, extra?: string): IsolateError {
+  return new IsolateError(
+    'ERR_INVALID_OPTION',
+    `Expected the \`${option}\` option to be ${expected}, got ${showValue(value)}${extra ? `: ${extra}` : ''}`,
+    { option },
+  );
+}
+
+/** `value` (type) for messages, shortened. */
+export function showValue(value: unknown): string {
+  let text: string;
+  try {
+    text = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : String(JSON.stringify(value) ?? value);
+  } catch {
+    text = String(value);
+  }
+  if (text.length > 60) text = `${text.slice(0, 57)}...`;
+  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  return `\`${text}\` (${type})`;
+}
+
+/** Wraps a Node/addon system error (with errno/code/syscall) as an IsolateError. */
+export function fromSystemError(code: IsolateErrorCode, what: string, err: unknown, extra: IsolateErrorDetails = {}): IsolateError {
+  const e = err as NodeJS.ErrnoException;
+  const errno = typeof e?.errno === 'number' ? Math.abs(e.errno) : undefined;
+  const [name, text] = errno !== undefined ? describeErrno(errno) : [e?.code ?? 'UNKNOWN', e?.message ?? String(err)];
+  return new IsolateError(code, `${what}: ${e?.syscall ? `${e.syscall}: ` : ''}${name} (${text})`, {
+    syscall: e?.syscall,
+    path: e?.path,
+    errno,
+    errnoCode: name,
+    cause: err,
+    ...extra,
+  });
+}

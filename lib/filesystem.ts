@@ -1,0 +1,314 @@
+/**
+ * The container's filesystem: the root from a LayerStack, then the kernel
+ * filesystems every container gets (/proc, /dev, /sys), private tmpfs, the
+ * paths runc masks or makes read-only, the user's mounts, and pivot_root.
+ */
+import { lstatSync, realpathSync, statSync } from 'node:fs';
+import { posix, resolve } from 'node:path';
+import { IsolateError, invalidOption } from './errors';
+import { LayerStack } from './layer-stack';
+import { MOUNT_ATTR, MS, Op, OpFlag, PlanBuilder } from './plan';
+import { parseSize, type Size } from './units';
+
+/** Bind a host path into the container. */
+export interface BindMount {
+  type: 'bind';
+  /** Host path (resolved against the current directory). Must exist. */
+  source: string;
+  /** Absolute path inside the container. */
+  target: string;
+  /** Mount read-only. @default false (as Docker's -v) */
+  readonly?: boolean;
+  /** Include mounts under `source`. @default true */
+  recursive?: boolean;
+}
+
+/** A private tmpfs inside the container. */
+export interface TmpfsMount {
+  type: 'tmpfs';
+  /** Absolute path inside the container. */
+  target: string;
+  /** Size limit. @default '64M' */
+  size?: Size;
+  /** Permissions of its root directory. @default 0o1777 */
+  mode?: number;
+}
+
+export type MountSpec = BindMount | TmpfsMount;
+
+/** A validated mount: target normalized, source resolved. */
+export type ResolvedMount =
+  | { type: 'bind'; source: string; target: string; readonly: boolean; recursive: boolean }
+  | { type: 'tmpfs'; target: string; size: number; mode: number };
+
+/** Default sizes of the private tmpfs mounts. */
+export const DEFAULT_TMP_SIZE = 64 * 1024 * 1024;
+const RUN_SIZE = 16 * 1024 * 1024;
+const SHM_SIZE = 64 * 1024 * 1024;
+
+/** Paths that are private tmpfs in every container (so mounts below them can be created). */
+const DEFAULT_TMPFS = ['/tmp', '/run', '/dev', '/dev/shm'];
+
+/** runc's default masked paths: hidden (empty and read-only) inside the container. */
+export const MASKED_PATHS: readonly string[] = [
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+
+/** runc's default read-only paths. */
+export const READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/** The minimal /dev: character devices with their major and minor numbers. */
+export const DEVICES: readonly (readonly [name: string, major: number, minor: number])[] = [
+  ['null', 1, 3],
+  ['zero', 1, 5],
+  ['full', 1, 7],
+  ['random', 1, 8],
+  ['urandom', 1, 9],
+  ['tty', 5, 0],
+];
+
+const S_IFCHR = 0o020000;
+
+const MAX_PATH = 4096;
+
+/** Checks an absolute in-container path and returns it normalized. */
+export function checkContainerPath(option: string, value: unknown, allowRoot = false): string {
+  if (typeof value !== 'string' || !value.startsWith('/') || value.includes('\0') || value.length > MAX_PATH) {
+    throw invalidOption(option, 'an absolute path', value);
+  }
+  const p = posix.normalize(value).replace(/\/+$/, '') || '/';
+  if (p === '/' && !allowRoot) throw invalidOption(option, 'an absolute path other than /', value);
+  return p;
+}
+
+function isUnder(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`);
+}
+
+/** Validates the `mounts` option against the root it will land in. */
+export function resolveMounts(value: unknown, rootfs: LayerStack): ResolvedMount[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw invalidOption('mounts', 'an array of mounts', value);
+  const out: ResolvedMount[] = value.map((m: unknown, i): ResolvedMount => {
+    const name = `mounts[${i}]`;
+    if (typeof m !== 'object' || m === null) throw invalidOption(name, "a mount ({ type: 'bind' | 'tmpfs', … })", m);
+    const spec = m as Record<string, unknown>;
+    const known = spec.type === 'bind' ? ['type', 'source', 'target', 'readonly', 'recursive'] : ['type', 'target', 'size', 'mode'];
+    for (const key of Object.keys(spec)) {
+      if (!known.includes(key)) throw invalidOption(`${name}.${key}`, `one of ${known.join(', ')} (misspelled?)`, key);
+    }
+    const target = checkContainerPath(`${name}.target`, spec.target);
+    if (spec.type === 'bind') {
+      if (typeof spec.source !== 'string' || spec.source === '' || spec.source.includes('\0')) {
+        throw invalidOption(`${name}.source`, 'a host path', spec.source);
+      }
+      const source = resolve(spec.source);
+      try {
+        lstatSync(source);
+      } catch (err) {
+        throw new IsolateError('ERR_INVALID_OPTION', `Bind source ${source} (${name}.source) does not exist on the host`, {
+          option: `${name}.source`,
+          path: source,
+          cause: err,
+        });
+      }
+      for (const key of ['readonly', 'recursive'] as const) {
+        if (spec[key] !== undefined && typeof spec[key] !== 'boolean') throw invalidOption(`${name}.${key}`, 'a boolean', spec[key]);
+      }
+      return { type: 'bind', source, target, readonly: spec.readonly === true, recursive: spec.recursive !== false };
+    }
+    if (spec.type === 'tmpfs') {
+      const size = spec.size === undefined ? DEFAULT_TMP_SIZE : parseSize(`${name}.size`, spec.size);
+      if (size === 0) throw invalidOption(`${name}.size`, 'a size above 0', spec.size);
+      const mode = spec.mode ?? 0o1777;
+      if (!Number.isInteger(mode) || (mode as number) < 0 || (mode as number) > 0o7777) {
+        throw invalidOption(`${name}.mode`, 'a file mode (an integer from 0 to 0o7777)', spec.mode);
+      }
+      return { type: 'tmpfs', target, size, mode: mode as number };
+    }
+    throw invalidOption(`${name}.type`, "'bind' or 'tmpfs'", spec.type);
+  });
+  // Parents before children, so a bind inside a tmpfs lands on the tmpfs.
+  out.sort((a, b) => depth(a.target) - depth(b.target));
+  checkTargets(out, rootfs);
+  return out;
+}
+
+function depth(p: string): number {
+  return p.split('/').length;
+}
+
+/**
+ * A target must be creatable: inside a tmpfs the container makes, or an
+ * existing path of a read-only root. Host-root targets are resolved through
+ * their symlinks here, because init would resolve them against the host.
+ */
+function checkTargets(mounts: ResolvedMount[], rootfs: LayerStack): void {
+  const tmpfs = [...DEFAULT_TMPFS];
+  mounts.forEach((m, i) => {
+    const inTmpfs = tmpfs.some((d) => isUnder(m.target, d) && m.target !== d);
+    if (m.type === 'tmpfs') tmpfs.push(m.target);
+    if (inTmpfs || DEFAULT_TMPFS.includes(m.target)) return;
+    const hostPath = rootfs.hostPathFor(m.target);
+    if (hostPath === null) return;
+    let real: string;
+    try {
+      real = realpathSync(hostPath);
+      statSync(real);
+    } catch (err) {
+      throw new IsolateError(
+        'ERR_INVALID_OPTION',
+        `Mount target ${m.target} does not exist in the container's read-only root; use an existing path or one under /tmp`,
+        { option: `mounts[${i}].target`, path: m.target, cause: err },
+      );
+    }
+    if (real === '/') throw invalidOption(`mounts[${i}].target`, 'a path that does not resolve to /', m.target);
+    m.target = real;
+  });
+}
+
+export interface FilesystemPlan {
+  rootfs: LayerStack;
+  mounts: ResolvedMount[];
+  /** Existing host directory init mounts the new root on before pivot_root. */
+  staging: string;
+  /** The container has its own network namespace. */
+  ownNetwork: boolean;
+}
+
+/** Emits every filesystem op of a container, ending with pivot_root. */
+export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
+  const root = fs.staging;
+  const at = (p: string) => (p === '/' ? root : `${root}${p}`);
+  fs.rootfs.planRoot(b, root);
+
+  const nosuidNodevNoexec = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  b.add(Op.Mount, { description: 'mount proc on /proc', path: '/proc' }, { str: ['proc', at('/proc'), 'proc'], num: [nosuidNodevNoexec] });
+
+  // /dev: a tiny tmpfs with only harmless device nodes. mknod (init is
+  // root) costs a fraction of a bind mount each, here and at teardown.
+  b.add(Op.Mount, { description: 'mount tmpfs on /dev', path: '/dev' }, {
+    str: ['tmpfs', at('/dev'), 'tmpfs', 'mode=0755,size=64k,nr_inodes=64'],
+    num: [MS.NOSUID | MS.NOEXEC],
+  });
+  for (const [name, major, minor] of DEVICES) {
+    b.add(Op.Mknod, { description: `mknod /dev/${name}`, path: `/dev/${name}` }, {
+      str: [undefined, at(`/dev/${name}`)],
+      num: [S_IFCHR | 0o666, (major << 8) | minor],
+    });
+  }
+  b.add(Op.Mkdir, { description: 'mkdir /dev/pts', path: '/dev/pts' }, { str: [undefined, at('/dev/pts')], num: [0o755] });
+  b.add(Op.Mount, { description: 'mount devpts on /dev/pts', path: '/dev/pts' }, {
+    str: ['devpts', at('/dev/pts'), 'devpts', 'newinstance,ptmxmode=0666,mode=0620'],
+    num: [MS.NOSUID | MS.NOEXEC],
+  });
+  b.add(Op.Mkdir, { description: 'mkdir /dev/shm', path: '/dev/shm' }, { str: [undefined, at('/dev/shm')], num: [0o1777] });
+  b.add(Op.Mount, { description: 'mount tmpfs on /dev/shm', path: '/dev/shm' }, {
+    str: ['tmpfs', at('/dev/shm'), 'tmpfs', `mode=1777,size=${SHM_SIZE}`],
+    num: [nosuidNodevNoexec],
+  });
+  const links: [string, string][] = [
+    ['pts/ptmx', '/dev/ptmx'],
+    ['/proc/self/fd', '/dev/fd'],
+    ['/proc/self/fd/0', '/dev/stdin'],
+    ['/proc/self/fd/1', '/dev/stdout'],
+    ['/proc/self/fd/2', '/dev/stderr'],
+  ];
+  for (const [to, p] of links) {
+    b.add(Op.Symlink, { description: `symlink ${p} -> ${to}`, path: p }, { str: [to, at(p)] });
+  }
+
+  // A fresh sysfs shows only the container's own network devices; without a
+  // network namespace the kernel refuses a second sysfs (EBUSY), and the
+  // host's, read-only from the root bind, stays.
+  if (fs.ownNetwork) {
+    b.add(Op.Mount, { description: 'mount sysfs on /sys', path: '/sys' }, {
+      str: ['sysfs', at('/sys'), 'sysfs'],
+      num: [MS.RDONLY | nosuidNodevNoexec],
+    });
+  }
+  b.add(Op.Mount, { description: 'mount tmpfs on /tmp', path: '/tmp' }, {
+    flags: OpFlag.Mkdir,
+    str: ['tmpfs', at('/tmp'), 'tmpfs', `mode=1777,size=${DEFAULT_TMP_SIZE}`],
+    num: [MS.NOSUID | MS.NODEV],
+  });
+  // /run holds the host's sockets (D-Bus, container engines): never show them.
+  b.add(Op.Mount, { description: 'mount tmpfs on /run', path: '/run' }, {
+    flags: OpFlag.Mkdir,
+    str: ['tmpfs', at('/run'), 'tmpfs', `mode=0755,size=${RUN_SIZE}`],
+    num: [MS.NOSUID | MS.NODEV],
+  });
+
+  for (const p of existingOnHost(MASKED_PATHS)) {
+    b.add(Op.Mask, { description: `mask ${p}`, path: p }, { str: ['/dev/null', at(p)] });
+  }
+  for (const p of READONLY_PATHS) {
+    b.add(Op.Readonly, { description: `make ${p} read-only`, path: p }, {
+      flags: OpFlag.Recursive,
+      str: [undefined, at(p)],
+      num: [MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC],
+    });
+  }
+
+  for (const m of fs.mounts) {
+    if (m.type === 'bind') {
+      const attrs = (m.readonly ? MOUNT_ATTR.RDONLY : 0) | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV;
+      b.add(Op.Bind, { description: `bind ${m.source} on ${m.target}`, path: m.target }, {
+        flags: OpFlag.Mkdir | OpFlag.Mkfile | (m.recursive ? OpFlag.Recursive : 0),
+        str: [m.source, at(m.target)],
+        num: [attrs],
+      });
+    } else {
+      b.add(Op.Mount, { description: `mount tmpfs on ${m.target}`, path: m.target }, {
+        flags: OpFlag.Mkdir,
+        str: ['tmpfs', at(m.target), 'tmpfs', `mode=${m.mode.toString(8).padStart(4, '0')},size=${m.size}`],
+        num: [MS.NOSUID | MS.NODEV],
+      });
+    }
+  }
+  b.add(Op.PivotRoot, { description: 'pivot_root into the new root', path: '/' }, { str: [undefined, root] });
+}
+
+const hostExists = new Map<string, boolean>();
+
+/** The paths that exist in the host's /proc and /sys, which show the same kernel (cached). */
+function existingOnHost(paths: readonly string[]): string[] {
+  return paths.filter((p) => {
+    let known = hostExists.get(p);
+    if (known === undefined) {
+      try {
+        lstatSync(p);
+        known = true;
+      } catch {
+        known = false;
+      }
+      hostExists.set(p, known);
+    }
+    return known;
+  });
+}
+
+let staging: string | undefined;
+
+/** The host directory init stages the new root on (inside its own mount namespace only). */
+export function stagingDir(): string {
+  if (staging) return staging;
+  for (const dir of ['/tmp', '/mnt', '/media']) {
+    try {
+      if (lstatSync(dir).isDirectory()) return (staging = dir);
+    } catch {
+      /* try the next */
+    }
+  }
+  throw new IsolateError('ERR_UNSUPPORTED', 'None of /tmp, /mnt, /media is a directory on this host; init needs one to stage the container root');
+}

@@ -1,0 +1,24 @@
+/** isolate-kit: sandboxed child processes from Node.js. Public exports only. */
+export { Container } from './container';
+export type {
+  ContainerEvents,
+  ContainerOptions,
+  ContainerState,
+  ProcessOptions,
+  RunOptions,
+  SpawnOptions,
+  StdioOption,
+} from './container';
+export { ContainerProcess } from './process';
+export type { ContainerProcessEvents, ProcessUsage } from './process';
+export type { RunLimits, RunResult, RunStatus } from './run';
+export { Namespace, NAMESPACE_KINDS, DEFAULT_KINDS } from './namespace';
+export type { IdMap, NamespaceKind, NamespaceOptions } from './namespace';
+export { LayerStack } from './layer-stack';
+export type { BindMount, MountSpec, TmpfsMount } from './filesystem';
+export type { RlimitName, RlimitOptions, RlimitValue, UserOptions } from './process-options';
+export { IsolateError, isIsolateError } from './errors';
+export type { IsolateErrorCode, IsolateErrorDetails } from './errors';
+export { probe } from './probe';
+export type { ProbeReport } from './probe';
+export type { Duration, Size } from './units';

@@ -1,0 +1,141 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { IsolateError } from './errors';
+
+/** Records init sends about a process (csrc/ik_proto.h), plus init's own exit. */
+export const enum NativeEvent {
+  Ready = 1,
+  Fail = 2,
+  Exit = 3,
+  InitExit = 100,
+}
+
+/** id of the container itself in Fail records (csrc/ik_proto.h IK_ID_CONTAINER). */
+export const CONTAINER_ID = 0xffffffff;
+
+/**
+ * Callback of a container handle: (event, id, a, b, c, utimeUs, stimeUs, maxrssKb).
+ * Ready: a = pid inside. Fail: a = step index, b = IK_SC_*, c = errno.
+ * Exit: a = wait status. InitExit: a = si_code (CLD_*), b = si_status.
+ */
+export type NativeCallback = (
+  event: NativeEvent,
+  id: number,
+  a: number,
+  b: number,
+  c: number,
+  utimeUs: number,
+  stimeUs: number,
+  maxrssKb: number,
+) => void;
+
+/** stdio spec per fd: an fd to pass as is, -1 for a new pipe, -2 for /dev/null. */
+export type NativeStdio = [number, number, number];
+
+export interface NativeHandle {
+  /** Signals init (pidfd_send_signal); returns 0 or errno. */
+  signal(sig: number): number;
+  /** Asks init to signal process `id` (its process group when `group`; CONTAINER_ID: every process); returns 0 or errno. */
+  signalProcess(id: number, sig: number, group: boolean): number;
+  /** Asks init to start process `id` from a process-only plan; returns our ends of new pipes (-1 where none). */
+  spawnProcess(id: number, plan: Buffer, stdio: NativeStdio): NativeStdio;
+  ref(): void;
+  unref(): void;
+  /** No more callbacks; kills init if it still runs (it is still reaped). */
+  close(): void;
+}
+
+export interface NativeBinding {
+  loadInit(path: string): void;
+  spawn(nsFlags: number, plan: Buffer, stdio: NativeStdio, callback: NativeCallback): {
+    pid: number;
+    handle: NativeHandle;
+    stdio: NativeStdio;
+  };
+  /** unshare(flags) in a throw-away child: 0 or errno. */
+  probeUnshare(flags: number): number;
+  /** null when libseccomp.so.2 can be loaded, else why not. */
+  libseccomp(): string | null;
+  /** This process's open fds (for leak checks). */
+  openFds(): number[];
+}
+
+/** The package's root directory (the one with our package.json). */
+export function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if (JSON.parse(readFileSync(pkg, 'utf8')).name === 'isolate-kit') return dir;
+      } catch {
+        /* keep looking */
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) return join(__dirname, '..');
+    dir = up;
+  }
+}
+
+let binding: NativeBinding | undefined;
+let initLoaded = false;
+
+/** Loads the addon (once), saying every path it tried when it cannot. */
+export function native(): NativeBinding {
+  if (binding) return binding;
+  if (process.platform !== 'linux') {
+    throw new IsolateError('ERR_UNSUPPORTED', `isolate-kit runs on Linux only (this is ${process.platform})`);
+  }
+  const root = packageRoot();
+  const tried: string[] = [];
+  for (const dir of candidateDirs(root)) {
+    const file = join(dir, 'isolate_kit.node');
+    tried.push(file);
+    if (!existsSync(file)) continue;
+    try {
+      binding = require(file) as NativeBinding;
+      return binding;
+    } catch (err) {
+      throw new IsolateError('ERR_NATIVE', `Cannot load the isolate-kit addon ${file}: ${(err as Error).message}`, {
+        cause: err,
+        path: file,
+      });
+    }
+  }
+  throw new IsolateError(
+    'ERR_NATIVE',
+    `The isolate-kit addon is not built; tried ${tried.join(', ')}. Run \`npm rebuild isolate-kit\` (needs python3, make and a C compiler).`,
+  );
+}
+
+function candidateDirs(root: string): string[] {
+  const dirs = [join(root, 'build', 'Release'), join(root, 'build', 'Debug')];
+  const override = process.env.ISOLATE_KIT_NATIVE_DIR;
+  return override ? [override, ...dirs] : dirs;
+}
+
+/** The addon with init loaded, ready to spawn containers. */
+export function nativeForSpawn(): NativeBinding {
+  const b = native();
+  if (!initLoaded) {
+    const tried: string[] = [];
+    for (const dir of candidateDirs(packageRoot())) {
+      const file = join(dir, 'isolate-kit-init');
+      tried.push(file);
+      if (!existsSync(file)) continue;
+      try {
+        b.loadInit(file);
+      } catch (err) {
+        throw new IsolateError('ERR_NATIVE', `Cannot load the container init ${file}: ${(err as Error).message}`, {
+          cause: err,
+          path: file,
+        });
+      }
+      initLoaded = true;
+      return b;
+    }
+    throw new IsolateError('ERR_NATIVE', `The container init binary is not built; tried ${tried.join(', ')}`);
+  }
+  return b;
+}

@@ -1,0 +1,209 @@
+/**
+ * The plan: setup steps compiled to the fixed binary layout that the
+ * container's init executes (csrc/ik_plan.h; keep the two in sync). Every
+ * step carries a human description so a failure inside the container comes
+ * back as "bind /nope on /data: ENOENT", not as an op number.
+ */
+
+export const enum Op {
+  Bind = 1,
+  Mount = 2,
+  Mask = 3,
+  Readonly = 4,
+  Mkdir = 5,
+  Symlink = 6,
+  PivotRoot = 7,
+  Hostname = 8,
+  Loopback = 9,
+  Process = 10,
+  Unshare = 11,
+  Mknod = 12,
+  Rlimit = 20,
+  Creds = 21,
+  Chdir = 22,
+  NoNewPrivs = 23,
+  Exec = 24,
+}
+
+/** Op flags (IK_F_*). */
+export const OpFlag = {
+  Recursive: 0x1,
+  Optional: 0x2,
+  Mkdir: 0x4,
+  Mkfile: 0x8,
+  SetGroups: 0x10,
+} as const;
+
+/** mount(2) flags used by plans. */
+export const MS = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  RELATIME: 0x200000,
+} as const;
+
+/** mount_setattr(2) attributes. */
+export const MOUNT_ATTR = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+} as const;
+
+/** Names of IK_SC_* (csrc/ik_plan.h enum ik_syscall), by value. */
+export const SYSCALL_NAMES: readonly string[] = [
+  '',
+  'plan',
+  'mount namespace check',
+  'mount',
+  'umount2',
+  'open_tree',
+  'mount_setattr',
+  'move_mount',
+  'mkdir',
+  'open',
+  'symlink',
+  'pivot_root',
+  'chdir',
+  'sethostname',
+  'socket',
+  'ioctl',
+  'setrlimit',
+  'setgroups',
+  'setresgid',
+  'setresuid',
+  'capset',
+  'prctl',
+  'execve',
+  'clone',
+  'read',
+  'stat',
+  'signalfd',
+  'execveat',
+  'dup2',
+  'recvmsg',
+  'unshare',
+  'mknod',
+];
+
+export const PLAN_MAGIC = 0x314b5049;
+export const PLAN_VERSION = 1;
+export const PLAN_MAX_BYTES = 1 << 20;
+export const PLAN_F_PIDNS = 0x1;
+export const PLAN_F_MNTNS = 0x2;
+export const PLAN_F_TRACE = 0x4;
+
+const HEADER_SIZE = 32;
+const OP_SIZE = 48;
+
+/** A number field, or a list stored in the plan's data area. */
+type Num = number | bigint | { strings: readonly string[] } | { ids: readonly number[] };
+
+interface PlanOp {
+  type: Op;
+  flags: number;
+  str: (string | undefined)[];
+  num: Num[];
+}
+
+/** A step as errors describe it. */
+export interface PlanStep {
+  /** "bind /nope on /data", "exec python3", … */
+  description: string;
+  /** The path the step is about, as seen from inside the container where there is one. */
+  path?: string;
+}
+
+/** Collects ops, then serializes them with their strings and lists. */
+export class PlanBuilder {
+  readonly steps: PlanStep[] = [];
+  private readonly ops: PlanOp[] = [];
+  flags = 0;
+
+  /** Appends an op; returns its index. */
+  add(type: Op, step: PlanStep, fields: { flags?: number; str?: (string | undefined)[]; num?: Num[] } = {}): number {
+    this.ops.push({ type, flags: fields.flags ?? 0, str: fields.str ?? [], num: fields.num ?? [] });
+    this.steps.push(step);
+    return this.ops.length - 1;
+  }
+
+  get length(): number {
+    return this.ops.length;
+  }
+
+  /** The plan as the bytes init reads. Throws RangeError past PLAN_MAX_BYTES. */
+  build(): Buffer {
+    const opsEnd = HEADER_SIZE + this.ops.length * OP_SIZE;
+    // Lay out the data area: strings (NUL-terminated) and 4-aligned lists.
+    const chunks: Buffer[] = [];
+    let size = opsEnd;
+    const strOffsets = new Map<string, number>();
+    const putString = (s: string): number => {
+      const known = strOffsets.get(s);
+      if (known !== undefined) return known;
+      const b = Buffer.from(`${s}\0`, 'utf8');
+      const off = size;
+      chunks.push(b);
+      size += b.length;
+      strOffsets.set(s, off);
+      return off;
+    };
+    const align4 = () => {
+      const pad = (4 - (size % 4)) % 4;
+      if (pad) {
+        chunks.push(Buffer.alloc(pad));
+        size += pad;
+      }
+    };
+    const putList = (items: number[]): number => {
+      align4();
+      const b = Buffer.alloc(4 + items.length * 4);
+      b.writeUInt32LE(items.length, 0);
+      items.forEach((v, i) => b.writeUInt32LE(v >>> 0, 4 + i * 4));
+      const off = size;
+      chunks.push(b);
+      size += b.length;
+      return off;
+    };
+
+    const encoded = this.ops.map((op) => {
+      const str = [0, 0, 0, 0];
+      op.str.forEach((s, i) => {
+        if (s !== undefined) str[i] = putString(s);
+      });
+      const num = [0n, 0n, 0n];
+      op.num.forEach((n, i) => {
+        if (typeof n === 'number') num[i] = BigInt(n);
+        else if (typeof n === 'bigint') num[i] = n;
+        else if ('strings' in n) num[i] = BigInt(putList(n.strings.map(putString)));
+        else num[i] = BigInt(putList([...n.ids]));
+      });
+      return { op, str, num };
+    });
+
+    if (size > PLAN_MAX_BYTES) {
+      throw new RangeError(`The container plan is ${size} bytes; the limit is ${PLAN_MAX_BYTES} (arguments and environment too large?)`);
+    }
+    const buf = Buffer.alloc(size);
+    buf.writeUInt32LE(PLAN_MAGIC, 0);
+    buf.writeUInt32LE(PLAN_VERSION, 4);
+    buf.writeUInt32LE(size, 8);
+    buf.writeUInt32LE(this.ops.length, 12);
+    buf.writeUInt32LE(HEADER_SIZE, 16);
+    buf.writeUInt32LE(this.flags, 20);
+    encoded.forEach(({ op, str, num }, i) => {
+      const o = HEADER_SIZE + i * OP_SIZE;
+      buf.writeUInt32LE(op.type, o);
+      buf.writeUInt32LE(op.flags, o + 4);
+      str.forEach((v, k) => buf.writeUInt32LE(v, o + 8 + k * 4));
+      num.forEach((v, k) => buf.writeBigUInt64LE(BigInt.asUintN(64, v), o + 24 + k * 8));
+    });
+    let off = opsEnd;
+    for (const c of chunks) {
+      c.copy(buf, off);
+      off += c.length;
+    }
+    return buf;
+  }
+}

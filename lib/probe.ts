@@ -1,0 +1,143 @@
+/**
+ * probe(): what this kernel and this caller can do, and why not. Every
+ * answer comes from trying or reading the kernel's own files, never from
+ * guessing by version alone.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { arch, release } from 'node:os';
+import { Namespace, NAMESPACE_KINDS, type NamespaceKind } from './namespace';
+import { native, nativeForSpawn } from './native';
+
+export interface Capability {
+  ok: boolean;
+  /** Why not (or a note when ok). */
+  reason?: string;
+}
+
+export interface CgroupReport {
+  /** 'v2': unified only; 'hybrid': v1 controllers plus a v2 mount; 'v1': v1 only. */
+  layout: 'v2' | 'hybrid' | 'v1' | 'none';
+  /** Where cgroup2 is mounted, if it is. */
+  v2Mount?: string;
+  /** Controllers enabled at the v2 root. */
+  v2Controllers: string[];
+  /** v1 controllers and where each hierarchy is mounted. */
+  v1Controllers: Record<string, string>;
+}
+
+export interface ProbeReport {
+  kernel: string;
+  arch: string;
+  node: string;
+  uid: number;
+  root: boolean;
+  /** The native addon and the init binary. */
+  addon: Capability;
+  /** Each namespace kind: created for real by a throw-away child. */
+  namespaces: Record<NamespaceKind, Capability>;
+  /** open_tree, move_mount, mount_setattr (Linux 5.12+), used for every bind. */
+  mountApi: Capability;
+  overlayfs: Capability;
+  unprivilegedUserNamespaces: Capability;
+  cgroup: CgroupReport;
+  libseccomp: Capability;
+}
+
+function read(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function kernelAtLeast(major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release());
+  if (!m) return false;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a > major || (a === major && b >= minor);
+}
+
+/** Reads the cgroup mounts of this process's mount namespace. */
+export function probeCgroups(mountinfo = read('/proc/self/mountinfo') ?? ''): CgroupReport {
+  const report: CgroupReport = { layout: 'none', v2Controllers: [], v1Controllers: {} };
+  for (const line of mountinfo.split('\n')) {
+    const parts = line.split(' ');
+    const sep = parts.indexOf('-');
+    if (sep < 0) continue;
+    const fstype = parts[sep + 1];
+    const mountPoint = parts[4]!;
+    if (fstype === 'cgroup2' && report.v2Mount === undefined) {
+      report.v2Mount = mountPoint;
+    } else if (fstype === 'cgroup') {
+      const opts = (parts[sep + 3] ?? '').split(',');
+      for (const o of opts) {
+        if (['rw', 'ro', 'relatime', 'nosuid', 'nodev', 'noexec', 'noatime'].includes(o) || o.startsWith('name=') || o.startsWith('release_agent')) continue;
+        report.v1Controllers[o] = mountPoint;
+      }
+    }
+  }
+  if (report.v2Mount) report.v2Controllers = (read(`${report.v2Mount}/cgroup.controllers`) ?? '').split(/\s+/).filter(Boolean);
+  const hasV1 = Object.keys(report.v1Controllers).length > 0;
+  report.layout = hasV1 ? (report.v2Mount ? 'hybrid' : 'v1') : report.v2Mount ? 'v2' : 'none';
+  return report;
+}
+
+function userns(): Capability {
+  const max = read('/proc/sys/user/max_user_namespaces');
+  if (max === '0') return { ok: false, reason: 'user.max_user_namespaces is 0' };
+  if (read('/proc/sys/kernel/unprivileged_userns_clone') === '0') {
+    return { ok: false, reason: 'kernel.unprivileged_userns_clone is 0 (Debian): sysctl -w kernel.unprivileged_userns_clone=1' };
+  }
+  if (read('/proc/sys/kernel/apparmor_restrict_unprivileged_userns') === '1') {
+    return { ok: false, reason: 'AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1)' };
+  }
+  return { ok: true };
+}
+
+/** Everything isolate-kit can find out about this host. */
+export function probe(): ProbeReport {
+  const uid = process.getuid?.() ?? -1;
+  let addon: Capability = { ok: true };
+  try {
+    nativeForSpawn();
+  } catch (err) {
+    addon = { ok: false, reason: (err as Error).message };
+  }
+  const namespaces = {} as Record<NamespaceKind, Capability>;
+  for (const kind of NAMESPACE_KINDS) {
+    if (!addon.ok) {
+      namespaces[kind] = { ok: false, reason: 'the addon is not available' };
+      continue;
+    }
+    const why = Namespace.probe(kind);
+    namespaces[kind] = why === null ? { ok: true } : { ok: false, reason: why };
+  }
+  const filesystems = read('/proc/filesystems') ?? '';
+  const overlayModule = existsSync(`/lib/modules/${release()}/kernel/fs/overlayfs`);
+  let libseccomp: Capability;
+  try {
+    const why = native().libseccomp();
+    libseccomp = why === null ? { ok: true } : { ok: false, reason: why };
+  } catch (err) {
+    libseccomp = { ok: false, reason: (err as Error).message };
+  }
+  return {
+    kernel: release(),
+    arch: arch(),
+    node: process.version,
+    uid,
+    root: uid === 0,
+    addon,
+    namespaces,
+    mountApi: kernelAtLeast(5, 12) ? { ok: true } : { ok: false, reason: `Linux ${release()} is older than 5.12 (mount_setattr)` },
+    overlayfs: /\boverlay\b/.test(filesystems)
+      ? { ok: true }
+      : overlayModule
+        ? { ok: true, reason: 'as a module, loaded on first use' }
+        : { ok: false, reason: 'overlay is not in /proc/filesystems' },
+    unprivilegedUserNamespaces: userns(),
+    cgroup: probeCgroups(),
+    libseccomp,
+  };
+}
