@@ -321,7 +321,9 @@ export class Container extends EventEmitter<ContainerEvents> {
    * RunResult (status 'error' when the command could not start); rejects on
    * bad input, on ERR_ABORTED, or when the container cannot start at all.
    */
-  async run(command: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  run(command: readonly string[], options: RunOptions & { encoding: 'buffer' }): Promise<RunResult<Buffer>>;
+  run(command: readonly string[], options?: RunOptions): Promise<RunResult<string>>;
+  async run(command: readonly string[], options: RunOptions = {}): Promise<RunResult<string | Buffer>> {
     if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
     checkKeys('run', options, [...PROCESS_KEYS, ...RUN_LIMIT_KEYS]);
     const limits = resolveLimits(options);
@@ -388,7 +390,9 @@ export class Container extends EventEmitter<ContainerEvents> {
   }
 
   /** Creates a container, runs `command` in it, destroys it. The one-liner. */
-  static async run(command: readonly string[], options: ContainerOptions & RunOptions = {}): Promise<RunResult> {
+  static run(command: readonly string[], options: ContainerOptions & RunOptions & { encoding: 'buffer' }): Promise<RunResult<Buffer>>;
+  static run(command: readonly string[], options?: ContainerOptions & RunOptions): Promise<RunResult<string>>;
+  static async run(command: readonly string[], options: ContainerOptions & RunOptions = {}): Promise<RunResult<string | Buffer>> {
     if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
     const runOptions: Record<string, unknown> = {};
     const containerOptions: Record<string, unknown> = {};
@@ -398,7 +402,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     }
     const c = new Container(containerOptions as ContainerOptions);
     try {
-      return await c.run(command, runOptions as RunOptions);
+      return await c.run(command, runOptions as unknown as RunOptions & { encoding: 'buffer' });
     } finally {
       await c.destroy();
     }

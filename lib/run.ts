@@ -9,7 +9,7 @@ import { parseDuration, parseSize, type Duration, type Size } from './units';
 /** How a run ended. */
 export type RunStatus = 'ok' | 'nonzero' | 'signaled' | 'timeout' | 'output-limit' | 'error';
 
-export interface RunResult {
+export interface RunResult<Output extends string | Buffer = string> {
   /**
    * 'ok' exit 0; 'nonzero' other exit codes; 'signaled' killed by a signal;
    * 'timeout' the `timeout` passed and the sandbox was killed; 'output-limit'
@@ -20,8 +20,8 @@ export interface RunResult {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   /** Output, decoded with `encoding` (a Buffer for 'buffer'), at most `maxOutput` bytes. */
-  stdout: string | Buffer;
-  stderr: string | Buffer;
+  stdout: Output;
+  stderr: Output;
   stdoutTruncated: boolean;
   stderrTruncated: boolean;
   /** From exec of the command to its exit. */
@@ -87,7 +87,7 @@ export function resolveLimits(o: RunLimits): ResolvedLimits {
 export type RunKiller = () => void;
 
 /** Collects a started process into a RunResult under the limits. */
-export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: RunKiller): Promise<RunResult> {
+export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: RunKiller): Promise<RunResult<string | Buffer>> {
   return new Promise((resolve, reject) => {
     const out = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
     const size = { stdout: 0, stderr: 0 };
@@ -161,7 +161,7 @@ export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: Ru
       else if (proc.signalCode) status = 'signaled';
       else status = proc.exitCode === 0 ? 'ok' : 'nonzero';
       const u = proc.usage;
-      const result: RunResult = {
+      const result: RunResult<string | Buffer> = {
         status,
         exitCode: proc.exitCode,
         signal: proc.signalCode,

@@ -1,0 +1,83 @@
+/**
+ * The suite checks itself for leaks after every test: no container init
+ * left running, no mount added to the host's table, no fd of ours left open,
+ * no test temp dir left behind.
+ */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
+/** Processes running our init (comm from the memfd name), with their pids. */
+export function initProcesses(): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
+      if (comm.startsWith('memfd:isolate') || comm === 'isolate-kit-ini') pids.push(Number(d));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return pids;
+}
+
+/** Children of this process (any command). */
+export function childProcesses(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid) out.push(Number(d));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+/** The host mount table (mount point, fs type, source), as a sorted list. */
+export function hostMounts(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const f = l.split(' ');
+      const sep = f.indexOf('-');
+      return `${f[4]} ${f[sep + 1]} ${f[sep + 2]}`;
+    })
+    .sort();
+}
+
+/** Our fds that are pipes, sockets or pidfds: the kinds a container holds. */
+export function containerishFds(): Map<number, string> {
+  const m = new Map<number, string>();
+  for (const d of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${d}`);
+      if (/^(pipe|socket):|pidfd/.test(target)) m.set(Number(d), target);
+    } catch {
+      /* closed meanwhile (the readdir fd itself) */
+    }
+  }
+  return m;
+}
+
+export const TEMP_PREFIX = 'isolate-kit-test-';
+
+/** Test temp dirs still present in the system temp dir. */
+export function tempDirs(): string[] {
+  return readdirSync(tmpdir()).filter((n) => n.startsWith(TEMP_PREFIX));
+}
+
+/** Polls `check` until it returns '' (no leak) or the deadline passes; returns the last complaint. */
+export async function settle(check: () => string, ms = 2000): Promise<string> {
+  const deadline = Date.now() + ms;
+  let why = check();
+  while (why && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    why = check();
+  }
+  return why;
+}

@@ -1,0 +1,151 @@
+/**
+ * What the payload sees, checked from inside the sandbox with the default
+ * options: its own pid namespace with init as PID 1, hostname, network,
+ * read-only host root, private /tmp, masked /proc paths, no capabilities.
+ */
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Container } from '../../lib';
+import { needContainers } from '../helpers/caps';
+import { TEMP_PREFIX } from '../helpers/leaks';
+
+async function sh(script: string, options: Parameters<typeof Container.run>[1] = {}) {
+  const r = await Container.run(['sh', '-c', script], { timeout: 10_000, ...options });
+  if (r.status === 'error') throw r.error;
+  return r;
+}
+
+describe('Container isolation (default options)', function () {
+  before(function () {
+    needContainers(this);
+  });
+
+  it('should run the payload as pid 2 under our init as pid 1, with no host pid visible', async function () {
+    const r = await sh('echo $$; cat /proc/1/comm 2>&1; ls /proc | grep -E "^[0-9]+$" | sort -n | tr "\\n" " "');
+    const [self, initComm, pids] = r.stdout.split('\n');
+    expect(self).to.equal('2');
+    // init is not dumpable: the payload cannot even read its comm's owner details, but comm is world-readable
+    expect(initComm).to.match(/isolate|memfd/);
+    const visible = pids!.trim().split(' ').map(Number);
+    expect(visible).to.include(1);
+    expect(visible.every((p) => p < 20), `pids seen: ${pids}`).to.equal(true);
+    expect(visible).to.not.include(process.pid);
+  });
+
+  it('should give the container its own hostname', async function () {
+    const r = await sh('hostname; cat /proc/sys/kernel/hostname');
+    expect(r.stdout).to.equal('isolate-kit\nisolate-kit\n');
+    const named = await sh('hostname', { hostname: 'judge-7' });
+    expect(named.stdout).to.equal('judge-7\n');
+    expect(hostname()).to.not.equal('judge-7');
+  });
+
+  it('should have only a loopback interface, up', async function () {
+    const r = await sh('cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " "; cat /sys/class/net/lo/operstate; ls /sys/class/net');
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).to.equal('lo');
+    expect(lines).to.have.length(3);
+    expect(lines[1]).to.match(/unknown|up/);
+    expect(lines[2]).to.equal('lo');
+  });
+
+  it('should reach its own loopback and nothing of the host', async function () {
+    const r = await sh(
+      'python3 -c "import socket; s=socket.socket(); s.bind((\'127.0.0.1\', 0)); s.listen(); c=socket.create_connection(s.getsockname()); print(\'loopback ok\')"',
+    );
+    expect(r.stdout).to.equal('loopback ok\n');
+  });
+
+  it('should see the host root read-only, nosuid and nodev', async function () {
+    const r = await sh('touch /etc/isolate-kit-probe 2>&1; touch /usr/x 2>&1; grep " / / " /proc/self/mountinfo');
+    expect(r.stdout).to.match(/Read-only file system/);
+    expect(r.stdout.split('\n').filter((l) => l.includes('Read-only')).length).to.equal(2);
+    expect(r.stdout).to.match(/ro,nosuid,nodev/);
+  });
+
+  it('should give it a private, writable, size-limited /tmp', async function () {
+    const dir = mkdtempSync(join(tmpdir(), TEMP_PREFIX));
+    try {
+      writeFileSync(join(dir, 'host-secret'), 'x');
+      const r = await sh(`ls ${dir} 2>&1; echo inside > /tmp/file && cat /tmp/file; df -k /tmp | tail -1 | tr -s " " | cut -d" " -f2`);
+      const [ls, content, size] = r.stdout.trim().split('\n');
+      expect(ls).to.match(/No such file/);
+      expect(content).to.equal('inside');
+      expect(Number(size)).to.equal(64 * 1024);
+      expect(() => readFileSync('/tmp/file', 'utf8')).to.throw();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('should mask runc\'s masked paths and keep /proc/sys read-only', async function () {
+    const r = await sh(
+      'cat /proc/kcore 2>&1 | wc -c; cat /proc/keys | wc -c; ls /proc/acpi | wc -l; echo 1 > /proc/sys/kernel/domainname; grep " /proc/sys " /proc/self/mountinfo',
+    );
+    const lines = r.stdout.trim().split('\n');
+    expect(Number(lines[0])).to.be.lessThan(200); // absent or empty, never kernel memory
+    expect(lines[1]).to.equal('0');
+    expect(lines[2]).to.equal('0');
+    expect(lines[3]).to.match(/ \/proc\/sys ro,nosuid,nodev,noexec/);
+    // the shell reports a failed redirection on its own stderr
+    expect(r.stderr).to.match(/Read-only file system|Permission denied/);
+  });
+
+  it('should drop every capability and set no_new_privs', async function () {
+    const r = await sh('grep -E "^(Cap|NoNewPrivs)" /proc/self/status');
+    expect(r.stdout).to.equal(
+      [
+        'CapInh:\t0000000000000000',
+        'CapPrm:\t0000000000000000',
+        'CapEff:\t0000000000000000',
+        'CapBnd:\t0000000000000000',
+        'CapAmb:\t0000000000000000',
+        'NoNewPrivs:\t1',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('should keep capabilities it is asked to keep, and nothing else', async function () {
+    const r = await sh('grep -E "^Cap(Eff|Bnd)" /proc/self/status', { capabilities: ['CAP_NET_BIND_SERVICE'], user: { uid: 0 } });
+    expect(r.stdout).to.equal('CapEff:\t0000000000000400\nCapBnd:\t0000000000000400\n');
+    const nobody = await sh('grep -E "^Cap(Eff|Amb)" /proc/self/status', { capabilities: ['net_bind_service'] });
+    expect(nobody.stdout).to.equal('CapEff:\t0000000000000400\nCapAmb:\t0000000000000400\n');
+  });
+
+  it('should run as nobody by default and as the user asked for', async function () {
+    expect((await sh('id -u; id -g; id -G')).stdout).to.equal('65534\n65534\n65534\n');
+    expect((await sh('id -u; id -g; id -G', { user: { uid: 1000, gid: 1001, groups: [5, 6] } })).stdout).to.equal('1000\n1001\n1001 5 6\n');
+  });
+
+  it('should not inherit the host environment', async function () {
+    process.env.ISOLATE_KIT_HOST_SECRET = 'leak';
+    try {
+      const r = await Container.run(['env']);
+      expect(r.stdout).to.equal('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nHOME=/tmp\n');
+      const custom = await sh('echo $A-$HOME', { env: { A: 'b', HOME: null } });
+      expect(custom.stdout).to.equal('b-\n');
+    } finally {
+      delete process.env.ISOLATE_KIT_HOST_SECRET;
+    }
+  });
+
+  it('should hide the host /run (its sockets) behind a private tmpfs', async function () {
+    const r = await sh('ls -A /run | wc -l; ls /var/run/ 2>/dev/null | wc -l');
+    expect(r.stdout).to.equal('0\n0\n');
+  });
+
+  it('should apply rlimits, with no core dumps and 1024 files by default', async function () {
+    expect((await sh('ulimit -c; ulimit -n')).stdout).to.equal('0\n1024\n');
+    expect((await sh('ulimit -n; ulimit -Hn', { rlimits: { nofile: [64, 128] } })).stdout).to.equal('64\n128\n');
+  });
+
+  it('should give each container its own IPC namespace and /dev/shm', async function () {
+    const r = await sh('ls /dev; mount | grep -c " /dev/shm "; echo x > /dev/null && echo null-ok; head -c 4 /dev/zero | wc -c');
+    expect(r.stdout).to.include('null\n');
+    expect(r.stdout).to.include('null-ok\n4\n');
+    expect(r.stdout).to.not.include('sda');
+  });
+});
