@@ -347,7 +347,12 @@ export class Container extends EventEmitter<ContainerEvents> {
     const n = signalNumber(signal);
     if (n === undefined) throw new TypeError(`Unknown signal: ${String(signal)}`);
     if (!this.handle || (this.currentState !== 'running' && this.currentState !== 'paused')) return false;
-    if (n === 9) return this.handle.signal(9) === 0;
+    if (n === 9) {
+      // Without a pid namespace init's death does not take the rest along:
+      // have it kill every process group it started first.
+      if (!this.config.namespaces.has('pid')) this.handle.signalProcess(CONTAINER_ID, 9, false);
+      return this.handle.signal(9) === 0;
+    }
     return this.handle.signalProcess(CONTAINER_ID, n, false) === 0;
   }
 
