@@ -6,19 +6,20 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
-/** Processes running our init (comm from the memfd name), with their pids. */
+/**
+ * Container inits of this process: our children running init (its comm is
+ * "isolate-kit-ini", or the memfd's name when exec'd directly). Only our own:
+ * other test runs on the machine have theirs.
+ */
 export function initProcesses(): number[] {
-  const pids: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
+  return childProcesses().filter((pid) => {
     try {
-      const comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
-      if (comm.startsWith('memfd:isolate') || comm === 'isolate-kit-ini') pids.push(Number(d));
+      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      return comm === 'isolate-kit-ini' || comm.startsWith('memfd:isolate');
     } catch {
-      /* gone meanwhile */
+      return false; /* gone meanwhile */
     }
-  }
-  return pids;
+  });
 }
 
 /** Children of this process (any command). */
