@@ -1,0 +1,432 @@
+/**
+ * Container.run() and container.run(): one command to its end, its output
+ * collected under limits, one RunResult whatever happened.
+ */
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { Container, IsolateError, type RunResult } from '../../lib';
+import { needContainers } from '../helpers/caps';
+import { markerProcesses, sleepMarker, waitFor } from '../fixtures/procs';
+
+const MiB = 1024 * 1024;
+
+function sh(script: string, options: Parameters<typeof Container.run>[1] = {}): Promise<RunResult> {
+  return Container.run(['sh', '-c', script], { timeout: 20_000, ...options });
+}
+
+/** The nested children every grandchild test starts: two in the background and an orphan (double fork). */
+function children(marker: string): string {
+  return `sleep ${marker} & sleep ${marker} & (sleep ${marker} &) ;`;
+}
+
+describe('Container.run()', function () {
+  before(function () {
+    needContainers(this);
+  });
+
+  describe('status', function () {
+    it("should report 'ok' for exit 0, with every field of the result", async function () {
+      const r = await Container.run(['true']);
+      expect(r).to.include({
+        status: 'ok',
+        exitCode: 0,
+        signal: null,
+        stdout: '',
+        stderr: '',
+        stdoutTruncated: false,
+        stderrTruncated: false,
+        oomKilled: false,
+        timedOut: false,
+      });
+      expect(r.command).to.deep.equal(['true']);
+      expect(r.error).to.equal(undefined);
+      expect(r.wallTimeMs).to.be.a('number').and.at.least(0);
+      expect(r.cpuTimeMs).to.be.a('number').and.at.least(0);
+      expect(r.memoryPeakBytes).to.be.a('number').and.above(0);
+      expect(Object.keys(r).sort()).to.deep.equal(
+        ['command', 'cpuTimeMs', 'exitCode', 'memoryPeakBytes', 'oomKilled', 'signal', 'status', 'stderr', 'stderrTruncated', 'stdout', 'stdoutTruncated', 'timedOut', 'wallTimeMs'].sort(),
+      );
+    });
+
+    it("should report 'nonzero' with the exit code", async function () {
+      const r = await sh('exit 3');
+      expect(r).to.include({ status: 'nonzero', exitCode: 3, signal: null, timedOut: false });
+      expect((await sh('exit 255')).exitCode).to.equal(255);
+      expect((await Container.run(['false'])).exitCode).to.equal(1);
+    });
+
+    it("should report 'signaled' with the signal name and a null exit code", async function () {
+      expect(await sh('kill -KILL $$')).to.include({ status: 'signaled', exitCode: null, signal: 'SIGKILL' });
+      expect(await sh('kill -SEGV $$')).to.include({ status: 'signaled', exitCode: null, signal: 'SIGSEGV' });
+      expect(await sh('kill -TERM $$')).to.include({ status: 'signaled', exitCode: null, signal: 'SIGTERM' });
+    });
+
+    it('should copy the command into the result', async function () {
+      const cmd = ['sh', '-c', 'exit 0', 'arg0'];
+      const r = await Container.run(cmd);
+      cmd.push('changed');
+      expect(r.command).to.deep.equal(['sh', '-c', 'exit 0', 'arg0']);
+    });
+  });
+
+  describe('output', function () {
+    it('should collect stdout and stderr separately as strings', async function () {
+      const r = await sh('printf out1; printf err1 >&2; printf out2; printf err2 >&2');
+      expect(r.stdout).to.equal('out1out2');
+      expect(r.stderr).to.equal('err1err2');
+    });
+
+    it("should return Buffers with encoding 'buffer', byte for byte", async function () {
+      const r = await Container.run(['sh', '-c', "printf '\\377\\000\\001\\n'; printf '\\200' >&2"], { encoding: 'buffer' });
+      expect(Buffer.isBuffer(r.stdout)).to.equal(true);
+      expect([...r.stdout]).to.deep.equal([255, 0, 1, 10]);
+      expect([...r.stderr]).to.deep.equal([128]);
+    });
+
+    it('should decode with other Buffer encodings', async function () {
+      expect((await Container.run(['sh', '-c', "printf '\\377\\001'"], { encoding: 'hex' })).stdout).to.equal('ff01');
+      expect((await Container.run(['sh', '-c', "printf '\\351'"], { encoding: 'latin1' })).stdout).to.equal('é');
+      expect((await Container.run(['printf', 'hi'], { encoding: 'base64' })).stdout).to.equal('aGk=');
+    });
+
+    it('should not split multi-byte UTF-8 characters across chunks', async function () {
+      // 300,000 two-byte characters arrive in many pipe-sized chunks.
+      const r = await Container.run(['python3', '-c', "import sys; sys.stdout.write('é' * 300000)"], { env: { PYTHONIOENCODING: 'utf-8' } });
+      expect(r.status).to.equal('ok');
+      expect(r.stdout.length).to.equal(300_000);
+      expect(r.stdout).to.equal('é'.repeat(300_000));
+    });
+  });
+
+  describe('input', function () {
+    it('should write `input` to stdin and close it', async function () {
+      expect((await Container.run(['cat'], { input: 'hello\n' })).stdout).to.equal('hello\n');
+      expect((await Container.run(['wc', '-c'], { input: Buffer.from('abc') })).stdout.trim()).to.equal('3');
+      expect((await Container.run(['wc', '-c'], { input: new Uint8Array([1, 2, 3, 4]) })).stdout.trim()).to.equal('4');
+      expect((await Container.run(['wc', '-c'], { input: new Uint8Array(new ArrayBuffer(16), 4, 5) })).stdout.trim()).to.equal('5');
+    });
+
+    it('should pass 4 MiB of binary input through intact while reading the output', async function () {
+      const input = randomBytes(4 * MiB);
+      const r = await Container.run(['cat'], { input, encoding: 'buffer' });
+      expect(r.status).to.equal('ok');
+      expect(r.stdout.length).to.equal(input.length);
+      expect(r.stdout.equals(input)).to.equal(true);
+    });
+
+    it("should give an empty, closed stdin for input ''", async function () {
+      const r = await sh('cat | wc -c; stat -L -c %F /proc/self/fd/0', { input: '' });
+      expect(r.stdout).to.equal('0\nfifo\n');
+    });
+
+    it('should make stdin /dev/null without `input`', async function () {
+      const r = await sh('cat | wc -c; stat -L -c %t,%T /proc/self/fd/0; readlink /proc/self/fd/0');
+      expect(r.stdout).to.equal('0\n1,3\n/dev/null\n');
+    });
+
+    it('should not fail when the payload exits without reading its input', async function () {
+      const r = await Container.run(['true'], { input: randomBytes(4 * MiB) });
+      expect(r.status).to.equal('ok');
+    });
+  });
+
+  describe('maxOutput', function () {
+    it('should keep output of exactly maxOutput bytes whole', async function () {
+      const r = await sh('head -c 1000 /dev/zero; head -c 1000 /dev/zero >&2', { maxOutput: 1000 });
+      expect(r).to.include({ status: 'ok', stdoutTruncated: false, stderrTruncated: false });
+      expect(r.stdout.length).to.equal(1000);
+      expect(r.stderr.length).to.equal(1000);
+    });
+
+    it("should truncate stdout past maxOutput and kill the sandbox: status 'output-limit'", async function () {
+      const r = await Container.run(['yes'], { maxOutput: '64k' });
+      expect(r).to.include({ status: 'output-limit', stdoutTruncated: true, stderrTruncated: false, timedOut: false });
+      expect(r.stdout.length).to.equal(64 * 1024);
+      expect(r.stdout).to.equal('y\n'.repeat(32 * 1024));
+      expect(r.signal).to.equal('SIGKILL');
+      expect(r.exitCode).to.equal(null);
+    });
+
+    it('should truncate at one byte past the limit even when the payload exits by itself', async function () {
+      const r = await sh('head -c 1001 /dev/zero', { maxOutput: 1000 });
+      expect(r).to.include({ status: 'output-limit', stdoutTruncated: true });
+      expect(r.stdout.length).to.equal(1000);
+    });
+
+    it('should truncate stderr separately', async function () {
+      const r = await sh('echo fine; yes err >&2', { maxOutput: 100 });
+      expect(r).to.include({ status: 'output-limit', stdoutTruncated: false, stderrTruncated: true, stdout: 'fine\n' });
+      expect(r.stderr).to.equal('err\n'.repeat(25));
+    });
+
+    it('should count bytes, not characters, and keep Buffers exact', async function () {
+      const r = await Container.run(['sh', '-c', "yes 'é' | head -c 100000"], { maxOutput: 11, encoding: 'buffer' });
+      expect(r.status).to.equal('output-limit');
+      expect(r.stdout.length).to.equal(11);
+      expect(r.stdout.equals(Buffer.from('é\né\né\né\n').subarray(0, 11))).to.equal(true);
+    });
+
+    it('should treat maxOutput 0 as "no output allowed"', async function () {
+      expect((await Container.run(['true'], { maxOutput: 0 })).status).to.equal('ok');
+      const r = await Container.run(['echo', 'x'], { maxOutput: 0 });
+      expect(r).to.include({ status: 'output-limit', stdout: '', stdoutTruncated: true });
+    });
+  });
+
+  describe('large output', function () {
+    this.timeout(120_000);
+
+    it('should stream 64 MiB of stdout and 64 MiB of stderr from spawn() without deadlock', async function () {
+      const c = new Container();
+      try {
+        const p = c.spawn(['sh', '-c', 'head -c 64M /dev/zero & head -c 64M /dev/zero >&2; wait']);
+        const counts = { stdout: 0, stderr: 0 };
+        p.stdout!.on('data', (d: Buffer) => (counts.stdout += d.length));
+        p.stderr!.on('data', (d: Buffer) => (counts.stderr += d.length));
+        const { exitCode, signalCode } = await p.wait();
+        expect(exitCode).to.equal(0);
+        expect(signalCode).to.equal(null);
+        expect(counts).to.deep.equal({ stdout: 64 * MiB, stderr: 64 * MiB });
+      } finally {
+        await c.destroy();
+      }
+    });
+
+    it("should collect 64 MiB on both streams at once with maxOutput '128M'", async function () {
+      const r = await Container.run(['sh', '-c', 'head -c 64M /dev/zero & head -c 64M /dev/zero >&2; wait'], {
+        maxOutput: '128M',
+        encoding: 'buffer',
+      });
+      expect(r).to.include({ status: 'ok', stdoutTruncated: false, stderrTruncated: false });
+      expect(r.stdout.length).to.equal(64 * MiB);
+      expect(r.stderr.length).to.equal(64 * MiB);
+      expect(r.stdout.every((b) => b === 0)).to.equal(true);
+    });
+
+    it('should stop at the default maxOutput of 16 MiB', async function () {
+      const r = await Container.run(['head', '-c', '17M', '/dev/zero'], { encoding: 'buffer' });
+      expect(r).to.include({ status: 'output-limit', stdoutTruncated: true });
+      expect(r.stdout.length).to.equal(16 * MiB);
+    });
+  });
+
+  describe('timeout', function () {
+    it("should kill the sandbox after `timeout`: status 'timeout', timedOut true", async function () {
+      const r = await Container.run(['sleep', '1000'], { timeout: 200 });
+      expect(r).to.include({ status: 'timeout', timedOut: true, exitCode: null, signal: 'SIGKILL', stdoutTruncated: false });
+      expect(r.wallTimeMs).to.be.below(10_000);
+    });
+
+    it('should accept a duration string', async function () {
+      const r = await Container.run(['sleep', '1000'], { timeout: '0.2s' });
+      expect(r.status).to.equal('timeout');
+    });
+
+    it('should keep the output written before the timeout', async function () {
+      const r = await sh('echo before; echo err >&2; sleep 1000', { timeout: 300 });
+      expect(r).to.include({ status: 'timeout', stdout: 'before\n', stderr: 'err\n' });
+    });
+
+    it('should not time out a command that ends in time', async function () {
+      const r = await Container.run(['true'], { timeout: 5000 });
+      expect(r).to.include({ status: 'ok', timedOut: false });
+    });
+
+    it('should kill the grandchildren too, also those in a new session, leaving nothing on the host', async function () {
+      const marker = sleepMarker();
+      const run = sh(`${children(marker)} setsid sleep ${marker} & echo started; wait`, { timeout: 1500 });
+      const started = await waitFor(() => markerProcesses(marker).length === 4, 1400);
+      const r = await run;
+      expect(started, 'all four grandchildren ran before the timeout').to.equal(true);
+      expect(r).to.include({ status: 'timeout', timedOut: true, stdout: 'started\n' });
+      expect(markerProcesses(marker), 'payload processes left on the host').to.deep.equal([]);
+    });
+  });
+
+  describe('signal (AbortSignal)', function () {
+    it('should kill the sandbox and reject with ERR_ABORTED when aborted', async function () {
+      const marker = sleepMarker();
+      const ac = new AbortController();
+      const run = sh(`${children(marker)} wait`, { signal: ac.signal });
+      expect(await waitFor(() => markerProcesses(marker).length === 3, 5000), 'payload started').to.equal(true);
+      const reason = new Error('enough');
+      ac.abort(reason);
+      const err = (await run.then(
+        () => null,
+        (e: unknown) => e,
+      )) as IsolateError;
+      expect(err).to.be.instanceOf(IsolateError);
+      expect(err.code).to.equal('ERR_ABORTED');
+      expect(err.message).to.equal(`Run of \`sh -c ${children(marker)} wait\` was aborted`);
+      expect(err.cause).to.equal(reason);
+      expect(markerProcesses(marker), 'payload processes left on the host').to.deep.equal([]);
+    });
+
+    it('should reject an already-aborted signal before starting anything', async function () {
+      const reason = new Error('too late');
+      const err = (await Container.run(['sleep', '1'], { signal: AbortSignal.abort(reason) }).then(
+        () => null,
+        (e: unknown) => e,
+      )) as IsolateError;
+      expect(err.code).to.equal('ERR_ABORTED');
+      expect(err.message).to.equal('Run of `sleep 1` was aborted before it started');
+      expect(err.cause).to.equal(reason);
+      const c = new Container();
+      await c.run(['true'], { signal: AbortSignal.abort() }).catch(() => {});
+      expect(c.state).to.equal('created');
+      expect(c.pid).to.equal(undefined);
+    });
+
+    it('should ignore an abort after the run finished', async function () {
+      const ac = new AbortController();
+      const r = await Container.run(['true'], { signal: ac.signal });
+      ac.abort();
+      expect(r.status).to.equal('ok');
+    });
+  });
+
+  describe('measurements', function () {
+    it('should measure wall time from exec to exit', async function () {
+      const r = await Container.run(['sleep', '0.3']);
+      expect(r.status).to.equal('ok');
+      expect(r.wallTimeMs).to.be.at.least(100).and.below(10_000);
+    });
+
+    it('should measure CPU time of the command', async function () {
+      const r = await Container.run(['python3', '-c', 'import time\nt = time.process_time()\nwhile time.process_time() - t < 0.25: pass']);
+      expect(r.status).to.equal('ok');
+      expect(r.cpuTimeMs).to.be.at.least(100);
+      // CPU of the command and the children it waited for
+      const kids = await sh('python3 -c "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.25: pass"; true');
+      expect(kids.cpuTimeMs).to.be.at.least(100);
+    });
+
+    it('should measure the peak memory of a process touching 64 MiB', async function () {
+      const r = await Container.run(['python3', '-c', "b = b'x' * (64 << 20)"]);
+      expect(r.status).to.equal('ok');
+      expect(r.memoryPeakBytes).to.be.at.least(64 * MiB);
+      const small = await Container.run(['true']);
+      expect(small.memoryPeakBytes).to.be.below(64 * MiB);
+    });
+  });
+
+  describe('per-run options', function () {
+    it('should apply the container env, cwd and user, and let each run override them', async function () {
+      const c = new Container({ env: { A: '1', B: '2' }, cwd: '/tmp', user: { uid: 1000, gid: 1000 } });
+      try {
+        await c.start();
+        const script = 'echo $A $B $C; pwd; id -u; id -g';
+        expect((await c.run(['sh', '-c', script])).stdout).to.equal('1 2\n/tmp\n1000\n1000\n');
+        const over = await c.run(['sh', '-c', script], { env: { B: '3', C: '4' }, cwd: '/', user: { uid: 1001 } });
+        expect(over.stdout).to.equal('1 3 4\n/\n1001\n1001\n');
+        const removed = await c.run(['sh', '-c', 'echo ${A-unset}'], { env: { A: null } });
+        expect(removed.stdout).to.equal('unset\n');
+        // the next run sees the container's settings again
+        expect((await c.run(['sh', '-c', script])).stdout).to.equal('1 2\n/tmp\n1000\n1000\n');
+      } finally {
+        await c.destroy();
+      }
+    });
+
+    it('should apply env, cwd and user given to Container.run()', async function () {
+      const r = await Container.run(['sh', '-c', 'echo $X; pwd; id -u'], { env: { X: 'y' }, cwd: '/etc', user: { uid: 123 } });
+      expect(r.stdout).to.equal('y\n/etc\n123\n');
+    });
+  });
+});
+
+describe('Container#run()', function () {
+  before(function () {
+    needContainers(this);
+  });
+
+  it('should make the command the main process of a new container, which then stops', async function () {
+    const c = new Container();
+    try {
+      const r = await c.run(['sh', '-c', 'echo $$']);
+      expect(r.stdout).to.equal('2\n');
+      await waitFor(() => c.state === 'stopped', 2000);
+      expect(c.state).to.equal('stopped');
+      const err = await c.run(['true']).then(
+        () => null,
+        (e: IsolateError) => e,
+      );
+      expect(err?.code).to.equal('ERR_STATE');
+      expect(err?.message).to.equal('Cannot spawn in a container that is stopped');
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  it('should report every status for commands exec\'d into a running container, which keeps running', async function () {
+    const c = new Container();
+    try {
+      await c.start();
+      expect((await c.run(['true'])).status).to.equal('ok');
+      expect(await c.run(['sh', '-c', 'exit 4'])).to.include({ status: 'nonzero', exitCode: 4 });
+      expect(await c.run(['sh', '-c', 'kill -USR1 $$'])).to.include({ status: 'signaled', signal: 'SIGUSR1' });
+      expect(await c.run(['yes'], { maxOutput: 10 })).to.include({ status: 'output-limit', stdout: 'y\ny\ny\ny\ny\n' });
+      expect(await c.run(['sleep', '1000'], { timeout: 100 })).to.include({ status: 'timeout', signal: 'SIGKILL' });
+      expect(await c.run(['cat'], { input: 'x' })).to.include({ status: 'ok', stdout: 'x' });
+      expect(c.state).to.equal('running');
+      expect((await c.run(['echo', 'still here'])).stdout).to.equal('still here\n');
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  it('should kill the grandchildren of an exec\'d command in its process group on timeout', async function () {
+    const c = new Container();
+    const marker = sleepMarker();
+    try {
+      await c.start();
+      const run = c.run(['sh', '-c', `${children(marker)} echo started; wait`], { timeout: 1500 });
+      expect(await waitFor(() => markerProcesses(marker).length === 3, 1400)).to.equal(true);
+      const r = await run;
+      expect(r).to.include({ status: 'timeout', stdout: 'started\n' });
+      expect(markerProcesses(marker)).to.deep.equal([]);
+      expect(c.state).to.equal('running');
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  it('should end a timed-out exec\'d run and kill all it started, even a child in a new session', async function () {
+    // The exec'd run is killed with its process group only: a child that called
+    // setsid() survives, keeps the stdout pipe open, and the run never settles.
+    this.timeout(15_000);
+    const c = new Container();
+    const marker = sleepMarker();
+    try {
+      await c.start();
+      const run = c.run(['sh', '-c', `setsid sleep ${marker} & echo started; wait`], { timeout: 500 });
+      const settled = await Promise.race([run.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+      expect(settled, 'the run resolved within 5 s of a 0.5 s timeout').to.equal(true);
+      expect((await run).status).to.equal('timeout');
+      expect(markerProcesses(marker), 'processes of the run left in the container').to.deep.equal([]);
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  it('should abort an exec\'d run, leaving the container running', async function () {
+    const c = new Container();
+    const marker = sleepMarker();
+    try {
+      await c.start();
+      const ac = new AbortController();
+      const run = c.run(['sh', '-c', `${children(marker)} wait`], { signal: ac.signal });
+      expect(await waitFor(() => markerProcesses(marker).length === 3, 5000)).to.equal(true);
+      ac.abort();
+      const err = await run.then(
+        () => null,
+        (e: IsolateError) => e,
+      );
+      expect(err?.code).to.equal('ERR_ABORTED');
+      expect(markerProcesses(marker)).to.deep.equal([]);
+      expect(c.state).to.equal('running');
+    } finally {
+      await c.destroy();
+    }
+  });
+});

@@ -1,0 +1,558 @@
+/**
+ * Every bad input gets an IsolateError with a stable code and an exact
+ * message before anything is created: Container options, spawn()/run()
+ * options, commands, and the Namespace class. Constructing or spawning with
+ * bad input must leave no process and no fd behind (checked here and by the
+ * root hook).
+ */
+import { expect } from 'chai';
+import { Container, IsolateError, Namespace } from '../../lib';
+import { CLONE_FLAGS, DEFAULT_KINDS, NAMESPACE_KINDS, type NamespaceKind } from '../../lib/namespace';
+import { containersUnavailable } from '../helpers/caps';
+import { childProcesses, containerishFds } from '../helpers/leaks';
+
+type Code = IsolateError['code'];
+
+interface Expected {
+  code?: Code;
+  message: string;
+  option?: string;
+}
+
+/** "Expected the `option` option to be …, got …" as lib/errors.ts words it. */
+function msg(option: string, expected: string, shown: string): Expected {
+  return { message: `Expected the \`${option}\` option to be ${expected}, got ${shown}`, option };
+}
+
+function check(err: unknown, e: Expected): void {
+  expect(err, 'should have failed').to.be.instanceOf(IsolateError);
+  const ie = err as IsolateError;
+  expect(ie.message).to.equal(e.message);
+  expect(ie.code).to.equal(e.code ?? 'ERR_INVALID_OPTION');
+  if (e.option !== undefined) expect(ie.option).to.equal(e.option);
+}
+
+/** fn must throw synchronously. */
+function throwsSync(fn: () => unknown, e: Expected): IsolateError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  check(caught, e);
+  return caught as IsolateError;
+}
+
+/** fn must return a promise that rejects (async APIs do not throw synchronously). */
+async function rejects(fn: () => Promise<unknown>, e: Expected): Promise<IsolateError> {
+  let p: Promise<unknown>;
+  try {
+    p = fn();
+  } catch (err) {
+    throw new Error(`threw synchronously instead of rejecting: ${String(err)}`);
+  }
+  expect(p).to.be.instanceOf(Promise);
+  let caught: unknown;
+  try {
+    await p;
+  } catch (err) {
+    caught = err;
+  }
+  check(caught, e);
+  return caught as IsolateError;
+}
+
+const CONTAINER_KEYS = 'namespaces, rootfs, mounts, hostname, env, cwd, user, network, capabilities, noNewPrivileges, rlimits, readonlyRootfs, seccomp, cgroup';
+const KINDS = 'pid, net, ipc, mnt, uts, user, cgroup, time';
+const HOSTNAME = 'a host name (letters, digits, "-" and ".", at most 64 characters)';
+const ID = 'an integer id from 0 to 4294967294';
+const RLIMIT_NAMES = 'cpu, fsize, data, stack, core, rss, nproc, nofile, memlock, as, locks, sigpending, msgqueue, nice, rtprio, rttime';
+const RLIMIT_VALUE = "a non-negative integer or 'unlimited'";
+const STDIO = "'pipe', 'ignore', 'inherit' or an fd number";
+const DURATION = 'a duration (milliseconds as a positive number, or a string like "2s" or "500ms")';
+const SIZE = 'a byte count (a non-negative integer, or a string like "64M" or "1.5G")';
+const MISSING = '/nonexistent-isolate-kit-path';
+
+type C = ConstructorParameters<typeof Container>[0];
+const make = (o: unknown) => () => new Container(o as C);
+
+describe('new Container() with invalid options', function () {
+  const cases: [string, unknown, Expected][] = [
+    // the options object and its keys
+    ['options null', null, msg('options', 'an object', '`null` (null)')],
+    ['options a string', 'pid', msg('options', 'an object', '`"pid"` (string)')],
+    [
+      'misspelled key hostName',
+      { hostName: 'x' },
+      { message: `Unknown container option \`hostName\` (misspelled?); known: ${CONTAINER_KEYS}`, option: 'hostName' },
+    ],
+    ['misspelled key mount', { mount: [] }, { message: `Unknown container option \`mount\` (misspelled?); known: ${CONTAINER_KEYS}`, option: 'mount' }],
+    ['run-only key timeout', { timeout: 5 }, { message: `Unknown container option \`timeout\` (misspelled?); known: ${CONTAINER_KEYS}`, option: 'timeout' }],
+    // unsupported features
+    ['user namespace (array)', { namespaces: ['pid', 'mnt', 'user'] }, { code: 'ERR_UNSUPPORTED', message: 'User namespaces (rootless containers) are not supported yet', option: 'namespaces' }],
+    ['user namespace (object)', { namespaces: { pid: true, user: true } }, { code: 'ERR_UNSUPPORTED', message: 'User namespaces (rootless containers) are not supported yet', option: 'namespaces' }],
+    ['user namespace (Namespace)', { namespaces: new Namespace().with('user') }, { code: 'ERR_UNSUPPORTED', message: 'User namespaces (rootless containers) are not supported yet', option: 'namespaces' }],
+    ['cgroup limits', { cgroup: { memory: '64M' } }, { code: 'ERR_UNSUPPORTED', message: 'cgroup limits are not supported yet', option: 'cgroup' }],
+    ["seccomp 'default'", { seccomp: 'default' }, { code: 'ERR_UNSUPPORTED', message: `seccomp "default" is not supported yet; only 'unconfined'`, option: 'seccomp' }],
+    ['seccomp profile object', { seccomp: { defaultAction: 'SCMP_ACT_ALLOW' } }, { code: 'ERR_UNSUPPORTED', message: `seccomp {"defaultAction":"SCMP_ACT_ALLOW"} is not supported yet; only 'unconfined'`, option: 'seccomp' }],
+    // namespaces
+    ['namespaces a string', { namespaces: 'pid' }, msg('namespaces', 'a Namespace, an array of kinds or an object of booleans', '`"pid"` (string)')],
+    ['namespaces null', { namespaces: null }, msg('namespaces', 'a Namespace, an array of kinds or an object of booleans', '`null` (null)')],
+    ['namespaces a number', { namespaces: 42 }, msg('namespaces', 'a Namespace, an array of kinds or an object of booleans', '`42` (number)')],
+    ['unknown kind in an array', { namespaces: ['pid', 'pidd'] }, msg('namespaces[1]', `one of ${KINDS}`, '`"pidd"` (string)')],
+    ['unknown kind in an object', { namespaces: { foo: true } }, msg('namespaces.foo', `a namespace kind (${KINDS})`, '`"foo"` (string)')],
+    ['non-boolean kind', { namespaces: { pid: 'yes' } }, msg('namespaces.pid', 'a boolean', '`"yes"` (string)')],
+    ['hostname without uts', { namespaces: ['pid', 'mnt', 'net'], hostname: 'box' }, msg('namespaces', "to include 'uts' when `hostname` is given", '`["pid","net","mnt"]` (array)')],
+    ['mounts without mnt', { namespaces: ['pid'], mounts: [{ type: 'tmpfs', target: '/tmp/x' }] }, msg('namespaces', "to include 'mnt' when `rootfs` or `mounts` are given", '`["pid"]` (array)')],
+    // network, rootfs and booleans
+    ["network 'bridge'", { network: 'bridge' }, msg('network', "'none' or 'host'", '`"bridge"` (string)')],
+    ['network true', { network: true }, msg('network', "'none' or 'host'", '`true` (boolean)')],
+    ['rootfs a path', { rootfs: '/' }, msg('rootfs', 'a LayerStack', '`"/"` (string)')],
+    ['readonlyRootfs a string', { readonlyRootfs: 'yes' }, msg('readonlyRootfs', 'a boolean', '`"yes"` (string)')],
+    ['readonlyRootfs false on the host root', { readonlyRootfs: false }, msg('readonlyRootfs', 'true for the host root, which is always read-only', '`false` (boolean)')],
+    ['noNewPrivileges a number', { noNewPrivileges: 1 }, msg('noNewPrivileges', 'a boolean', '`1` (number)')],
+    // hostnames
+    ['hostname with _', { hostname: 'bad_host' }, msg('hostname', HOSTNAME, '`"bad_host"` (string)')],
+    ['hostname starting with -', { hostname: '-box' }, msg('hostname', HOSTNAME, '`"-box"` (string)')],
+    ['hostname ending with -', { hostname: 'box-' }, msg('hostname', HOSTNAME, '`"box-"` (string)')],
+    ['hostname with an empty label', { hostname: 'a..b' }, msg('hostname', HOSTNAME, '`"a..b"` (string)')],
+    ['hostname ending with .', { hostname: 'box.' }, msg('hostname', HOSTNAME, '`"box."` (string)')],
+    ['empty hostname', { hostname: '' }, msg('hostname', HOSTNAME, '`""` (string)')],
+    ['hostname with a space', { hostname: 'my box' }, msg('hostname', HOSTNAME, '`"my box"` (string)')],
+    ['hostname with non-ASCII', { hostname: 'bôx' }, msg('hostname', HOSTNAME, '`"bôx"` (string)')],
+    ['hostname of 65 characters', { hostname: 'a'.repeat(65) }, msg('hostname', HOSTNAME, `\`"${'a'.repeat(56)}...\` (string)`)],
+    ['hostname a number', { hostname: 42 }, msg('hostname', HOSTNAME, '`42` (number)')],
+    // cwd
+    ['relative cwd', { cwd: 'tmp' }, msg('cwd', 'an absolute path', '`"tmp"` (string)')],
+    ['cwd ./x', { cwd: './x' }, msg('cwd', 'an absolute path', '`"./x"` (string)')],
+    ['empty cwd', { cwd: '' }, msg('cwd', 'an absolute path', '`""` (string)')],
+    ['cwd with NUL', { cwd: '/a\0b' }, msg('cwd', 'an absolute path', '`"/a\\u0000b"` (string)')],
+    ['cwd a number', { cwd: 1 }, msg('cwd', 'an absolute path', '`1` (number)')],
+    ['cwd longer than PATH_MAX', { cwd: `/${'a'.repeat(4096)}` }, msg('cwd', 'an absolute path', `\`"/${'a'.repeat(55)}...\` (string)`)],
+    // user
+    ['user null', { user: null }, msg('user', '{ uid, gid?, groups? }', '`null` (null)')],
+    ['user a number', { user: 0 }, msg('user', '{ uid, gid?, groups? }', '`0` (number)')],
+    ['user without uid', { user: {} }, msg('user.uid', ID, '`undefined` (undefined)')],
+    ['negative uid', { user: { uid: -1 } }, msg('user.uid', ID, '`-1` (number)')],
+    ['fractional uid', { user: { uid: 1.5 } }, msg('user.uid', ID, '`1.5` (number)')],
+    ['uid 2^32', { user: { uid: 2 ** 32 } }, msg('user.uid', ID, '`4294967296` (number)')],
+    ['uid -1 as unsigned (4294967295)', { user: { uid: 4294967295 } }, msg('user.uid', ID, '`4294967295` (number)')],
+    ['uid a string', { user: { uid: '0' } }, msg('user.uid', ID, '`"0"` (string)')],
+    ['negative gid', { user: { uid: 0, gid: -1 } }, msg('user.gid', ID, '`-1` (number)')],
+    ['groups not an array', { user: { uid: 0, groups: '5' } }, msg('user.groups', 'an array of group ids', '`"5"` (string)')],
+    ['a bad group id', { user: { uid: 0, groups: [1, -2] } }, msg('user.groups[1]', ID, '`-2` (number)')],
+    ['misspelled user key', { user: { uid: 0, name: 'root' } }, msg('user.name', 'one of uid, gid, groups (misspelled?)', '`"name"` (string)')],
+    // env
+    ['env an array', { env: [] }, msg('env', 'an object of strings ({ NAME: "value" })', '`[]` (array)')],
+    ['env a string', { env: 'A=1' }, msg('env', 'an object of strings ({ NAME: "value" })', '`"A=1"` (string)')],
+    ['env null', { env: null }, msg('env', 'an object of strings ({ NAME: "value" })', '`null` (null)')],
+    ["env name with '='", { env: { 'A=B': 'x' } }, msg('env name', 'a name without "=" or NUL', '`"A=B"` (string)')],
+    ['empty env name', { env: { '': 'x' } }, msg('env name', 'a name without "=" or NUL', '`""` (string)')],
+    ['env name with NUL', { env: { 'A\0': 'x' } }, msg('env name', 'a name without "=" or NUL', '`"A\\u0000"` (string)')],
+    ['env value with NUL', { env: { A: 'x\0y' } }, msg('env.A', 'a string without NUL bytes', '`"x\\u0000y"` (string)')],
+    ['env value a number', { env: { A: 1 } }, msg('env.A', 'a string without NUL bytes', '`1` (number)')],
+    ['env value a boolean', { env: { A: true } }, msg('env.A', 'a string without NUL bytes', '`true` (boolean)')],
+    // capabilities
+    ['capabilities a string', { capabilities: 'CAP_CHOWN' }, msg('capabilities', 'an array of capability names', '`"CAP_CHOWN"` (string)')],
+    ['unknown capability', { capabilities: ['CAP_FOO'] }, msg('capabilities[0]', 'a capability name such as "CAP_NET_BIND_SERVICE"', '`"CAP_FOO"` (string)')],
+    ['capability a number', { capabilities: ['chown', 7] }, msg('capabilities[1]', 'a capability name such as "CAP_NET_BIND_SERVICE"', '`7` (number)')],
+    ['capability CAP_', { capabilities: ['CAP_'] }, msg('capabilities[0]', 'a capability name such as "CAP_NET_BIND_SERVICE"', '`"CAP_"` (string)')],
+    ['capability ALL', { capabilities: ['ALL'] }, msg('capabilities[0]', 'a capability name such as "CAP_NET_BIND_SERVICE"', '`"ALL"` (string)')],
+    // rlimits
+    ['rlimits a number', { rlimits: 5 }, msg('rlimits', 'an object such as { nofile: 1024, core: 0 }', '`5` (number)')],
+    ['rlimits an array', { rlimits: [] }, msg('rlimits', 'an object such as { nofile: 1024, core: 0 }', '`[]` (array)')],
+    ['unknown rlimit', { rlimits: { files: 10 } }, msg('rlimits.files', `a limit name (${RLIMIT_NAMES})`, '`"files"` (string)')],
+    ['negative rlimit', { rlimits: { nofile: -1 } }, msg('rlimits.nofile', RLIMIT_VALUE, '`-1` (number)')],
+    ['fractional rlimit', { rlimits: { nofile: 1.5 } }, msg('rlimits.nofile', RLIMIT_VALUE, '`1.5` (number)')],
+    ['rlimit a word', { rlimits: { nofile: 'lots' } }, msg('rlimits.nofile', RLIMIT_VALUE, '`"lots"` (string)')],
+    ['rlimit null', { rlimits: { cpu: null } }, msg('rlimits.cpu', RLIMIT_VALUE, '`null` (null)')],
+    ['rlimit soft > hard', { rlimits: { nofile: [10, 5] } }, msg('rlimits.nofile', 'a soft limit not above the hard limit', '`[10,5]` (array)')],
+    ['rlimit unlimited soft > hard', { rlimits: { stack: { soft: 'unlimited', hard: 5 } } }, msg('rlimits.stack', 'a soft limit not above the hard limit', '`{"soft":"unlimited","hard":5}` (object)')],
+    ['rlimit soft > hard (Infinity)', { rlimits: { cpu: [Infinity, 10] } }, msg('rlimits.cpu', 'a soft limit not above the hard limit', '`[null,10]` (array)')],
+    ['rlimit of three numbers', { rlimits: { nofile: [1, 2, 3] } }, msg('rlimits.nofile', RLIMIT_VALUE, '`[1,2,3]` (array)')],
+    ['bad soft rlimit', { rlimits: { nofile: [-1, 5] } }, msg('rlimits.nofile[0]', RLIMIT_VALUE, '`-1` (number)')],
+    ['missing hard rlimit', { rlimits: { nofile: { soft: 1 } } }, msg('rlimits.nofile.hard', RLIMIT_VALUE, '`undefined` (undefined)')],
+    // mounts
+    ['mounts a string', { mounts: '/data' }, msg('mounts', 'an array of mounts', '`"/data"` (string)')],
+    ['a null mount', { mounts: [null] }, msg('mounts[0]', "a mount ({ type: 'bind' | 'tmpfs', … })", '`null` (null)')],
+    ['an unknown mount type', { mounts: [{ type: 'nfs', target: '/mnt' }] }, msg('mounts[0].type', "'bind' or 'tmpfs'", '`"nfs"` (string)')],
+    ['a mount without type', { mounts: [{ target: '/mnt' }] }, msg('mounts[0].type', "'bind' or 'tmpfs'", '`undefined` (undefined)')],
+    ['a relative target', { mounts: [{ type: 'tmpfs', target: 'data' }] }, msg('mounts[0].target', 'an absolute path', '`"data"` (string)')],
+    ['a missing target', { mounts: [{ type: 'bind', source: '/etc' }] }, msg('mounts[0].target', 'an absolute path', '`undefined` (undefined)')],
+    ["target '/'", { mounts: [{ type: 'bind', source: '/etc', target: '/' }] }, msg('mounts[0].target', 'an absolute path other than /', '`"/"` (string)')],
+    ["target '//'", { mounts: [{ type: 'tmpfs', target: '//' }] }, msg('mounts[0].target', 'an absolute path other than /', '`"//"` (string)')],
+    ["target '/tmp/..'", { mounts: [{ type: 'tmpfs', target: '/tmp/..' }] }, msg('mounts[0].target', 'an absolute path other than /', '`"/tmp/.."` (string)')],
+    ['a bind without source', { mounts: [{ type: 'bind', target: '/tmp/x' }] }, msg('mounts[0].source', 'a host path', '`undefined` (undefined)')],
+    ['an empty source', { mounts: [{ type: 'bind', source: '', target: '/tmp/x' }] }, msg('mounts[0].source', 'a host path', '`""` (string)')],
+    ['a source with NUL', { mounts: [{ type: 'bind', source: '/etc\0', target: '/tmp/x' }] }, msg('mounts[0].source', 'a host path', '`"/etc\\u0000"` (string)')],
+    [
+      'a source that does not exist',
+      { mounts: [{ type: 'tmpfs', target: '/tmp/a' }, { type: 'bind', source: MISSING, target: '/tmp/x' }] },
+      { message: `Bind source ${MISSING} (mounts[1].source) does not exist on the host`, option: 'mounts[1].source' },
+    ],
+    ['a misspelled bind key', { mounts: [{ type: 'bind', source: '/etc', target: '/tmp/x', ro: true }] }, msg('mounts[0].ro', 'one of type, source, target, readonly, recursive (misspelled?)', '`"ro"` (string)')],
+    ['a source on a tmpfs', { mounts: [{ type: 'tmpfs', source: '/etc', target: '/tmp/x' }] }, msg('mounts[0].source', 'one of type, target, size, mode (misspelled?)', '`"source"` (string)')],
+    ['readonly a string', { mounts: [{ type: 'bind', source: '/etc', target: '/tmp/x', readonly: 'yes' }] }, msg('mounts[0].readonly', 'a boolean', '`"yes"` (string)')],
+    ['recursive a number', { mounts: [{ type: 'bind', source: '/etc', target: '/tmp/x', recursive: 1 }] }, msg('mounts[0].recursive', 'a boolean', '`1` (number)')],
+    ['tmpfs size 0', { mounts: [{ type: 'tmpfs', target: '/tmp/x', size: 0 }] }, msg('mounts[0].size', 'a size above 0', '`0` (number)')],
+    ["tmpfs size '0M'", { mounts: [{ type: 'tmpfs', target: '/tmp/x', size: '0M' }] }, msg('mounts[0].size', 'a size above 0', '`"0M"` (string)')],
+    ["tmpfs size 'big'", { mounts: [{ type: 'tmpfs', target: '/tmp/x', size: 'big' }] }, msg('mounts[0].size', SIZE, '`"big"` (string)')],
+    ['negative tmpfs size', { mounts: [{ type: 'tmpfs', target: '/tmp/x', size: -1 }] }, msg('mounts[0].size', SIZE, '`-1` (number)')],
+    ['tmpfs mode 0o10000', { mounts: [{ type: 'tmpfs', target: '/tmp/x', mode: 0o10000 }] }, msg('mounts[0].mode', 'a file mode (an integer from 0 to 0o7777)', '`4096` (number)')],
+    ['negative tmpfs mode', { mounts: [{ type: 'tmpfs', target: '/tmp/x', mode: -1 }] }, msg('mounts[0].mode', 'a file mode (an integer from 0 to 0o7777)', '`-1` (number)')],
+    ['tmpfs mode a string', { mounts: [{ type: 'tmpfs', target: '/tmp/x', mode: '755' }] }, msg('mounts[0].mode', 'a file mode (an integer from 0 to 0o7777)', '`"755"` (string)')],
+    ['fractional tmpfs mode', { mounts: [{ type: 'tmpfs', target: '/tmp/x', mode: 1.5 }] }, msg('mounts[0].mode', 'a file mode (an integer from 0 to 0o7777)', '`1.5` (number)')],
+    [
+      'a target missing from the read-only host root',
+      { mounts: [{ type: 'tmpfs', target: MISSING }] },
+      {
+        message: `Mount target ${MISSING} does not exist in the container's read-only root; use an existing path or one under /tmp`,
+        option: 'mounts[0].target',
+      },
+    ],
+    [
+      'a missing target below an existing host directory',
+      { mounts: [{ type: 'bind', source: '/etc', target: `/etc${MISSING}` }] },
+      {
+        message: `Mount target /etc${MISSING} does not exist in the container's read-only root; use an existing path or one under /tmp`,
+        option: 'mounts[0].target',
+      },
+    ],
+  ];
+
+  for (const [title, options, expected] of cases) {
+    it(`should reject ${title}`, function () {
+      const err = throwsSync(make(options), expected);
+      expect(err.stack).to.be.a('string');
+    });
+  }
+
+  it('should name the mount by the index the caller gave, also after sorting by depth', function () {
+    // resolveMounts() sorts mounts parents-first before checking targets;
+    // the error must still point at the caller's mounts[1], not the sorted index.
+    throwsSync(make({ mounts: [{ type: 'tmpfs', target: '/tmp/a/b/c' }, { type: 'tmpfs', target: MISSING }] }), {
+      message: `Mount target ${MISSING} does not exist in the container's read-only root; use an existing path or one under /tmp`,
+      option: 'mounts[1].target',
+    });
+  });
+
+  it('should treat an undefined rlimit like an absent one (the default stays)', function () {
+    // Every other option treats `undefined` as "not given"; rlimits rejects it.
+    expect(() => new Container({ rlimits: { nofile: undefined } })).to.not.throw();
+  });
+
+  it('should say which path a missing bind source or target is about', function () {
+    const src = throwsSync(make({ mounts: [{ type: 'bind', source: MISSING, target: '/tmp/x' }] }), {
+      message: `Bind source ${MISSING} (mounts[0].source) does not exist on the host`,
+      option: 'mounts[0].source',
+    });
+    expect(src.path).to.equal(MISSING);
+    expect((src.cause as NodeJS.ErrnoException).code).to.equal('ENOENT');
+    const dst = throwsSync(make({ mounts: [{ type: 'tmpfs', target: MISSING }] }), {
+      message: `Mount target ${MISSING} does not exist in the container's read-only root; use an existing path or one under /tmp`,
+    });
+    expect(dst.path).to.equal(MISSING);
+  });
+
+  it('should accept valid edge cases', function () {
+    const ok: C[] = [
+      {},
+      { hostname: 'a'.repeat(64) },
+      { hostname: 'judge-7.example.org' },
+      { hostname: '7' },
+      { user: { uid: 0 } },
+      { user: { uid: 4294967294, gid: 0, groups: [] } },
+      { env: { A: '', B: null, C: undefined, 'weird name!': 'x' } },
+      { cwd: '/tmp/../etc/' },
+      { capabilities: ['chown', 'CAP_KILL', 'Net_Raw', 'cap_checkpoint_restore'] },
+      { rlimits: { nofile: 'unlimited', cpu: Infinity, stack: { soft: 10, hard: 'unlimited' }, core: [0, 0] } },
+      { mounts: [{ type: 'tmpfs', target: '/tmp/new/deep/dir', size: '1k', mode: 0 }] },
+      { mounts: [{ type: 'tmpfs', target: '/mnt' }, { type: 'bind', source: '/etc', target: '/mnt/not/on/the/host', readonly: true }] },
+      { mounts: [{ type: 'bind', source: '.', target: '/tmp/cwd', recursive: false }] },
+      { seccomp: 'unconfined', noNewPrivileges: false, readonlyRootfs: true, network: 'host' },
+      { namespaces: [], network: 'host' },
+      { namespaces: new Namespace(['pid', 'mnt']) },
+    ];
+    for (const o of ok) {
+      const c = new Container(o);
+      expect(c.state, JSON.stringify(o)).to.equal('created');
+      expect(c.pid).to.equal(undefined);
+    }
+  });
+
+  it('should derive the namespaces from `network`', function () {
+    expect(new Container().namespaces.kinds).to.deep.equal(['pid', 'net', 'ipc', 'mnt', 'uts', 'cgroup']);
+    expect(new Container({ network: 'host' }).namespaces.kinds).to.deep.equal(['pid', 'ipc', 'mnt', 'uts', 'cgroup']);
+    expect(new Container({ namespaces: ['pid', 'mnt'], network: 'none' }).namespaces.kinds).to.deep.equal(['pid', 'net', 'mnt']);
+    expect(new Container({ namespaces: ['pid', 'mnt'] }).namespaces.kinds).to.deep.equal(['pid', 'mnt']);
+  });
+});
+
+describe('Container#spawn() with invalid input', function () {
+  const cmd = ['true'];
+  const cases: [string, (c: Container) => unknown, Expected][] = [
+    ['options null', (c) => c.spawn(cmd, null as never), msg('options', 'an object', '`null` (null)')],
+    ['a misspelled key', (c) => c.spawn(cmd, { cwdd: '/' } as never), { message: 'Unknown spawn option `cwdd` (misspelled?); known: env, cwd, user, stdio', option: 'cwdd' }],
+    ['a run-only key', (c) => c.spawn(cmd, { timeout: 5 } as never), { message: 'Unknown spawn option `timeout` (misspelled?); known: env, cwd, user, stdio', option: 'timeout' }],
+    ['an empty command', (c) => c.spawn([]), msg('command', 'a non-empty array of strings', '`[]` (array)')],
+    ['a command string', (c) => c.spawn('ls' as never), msg('command', 'a non-empty array of strings', '`"ls"` (string)')],
+    ['an undefined command', (c) => c.spawn(undefined as never), msg('command', 'a non-empty array of strings', '`undefined` (undefined)')],
+    ['a number argument', (c) => c.spawn(['ls', 1] as never), msg('command[1]', 'a string without NUL bytes', '`1` (number)')],
+    ['a null argument', (c) => c.spawn([null] as never), msg('command[0]', 'a string without NUL bytes', '`null` (null)')],
+    ['an argument with NUL', (c) => c.spawn(['echo', 'a\0b']), msg('command[1]', 'a string without NUL bytes', '`"a\\u0000b"` (string)')],
+    ['an empty program', (c) => c.spawn(['', 'x']), msg('command[0]', 'a program name or path', '`""` (string)')],
+    ['a relative cwd', (c) => c.spawn(cmd, { cwd: 'tmp' }), msg('cwd', 'an absolute path', '`"tmp"` (string)')],
+    ["an env name with '='", (c) => c.spawn(cmd, { env: { 'A=B': '1' } }), msg('env name', 'a name without "=" or NUL', '`"A=B"` (string)')],
+    ['an env value with NUL', (c) => c.spawn(cmd, { env: { A: '\0' } }), msg('env.A', 'a string without NUL bytes', '`"\\u0000"` (string)')],
+    ['a negative uid', (c) => c.spawn(cmd, { user: { uid: -1 } }), msg('user.uid', ID, '`-1` (number)')],
+    ['a bad group', (c) => c.spawn(cmd, { user: { uid: 1, groups: [0.5] } }), msg('user.groups[0]', ID, '`0.5` (number)')],
+    ["stdio 'foo'", (c) => c.spawn(cmd, { stdio: 'foo' as never }), msg('stdio[0]', STDIO, '`"foo"` (string)')],
+    ['stdio of two', (c) => c.spawn(cmd, { stdio: ['pipe', 'pipe'] as never }), msg('stdio', 'a stdio value or an array of three', '`["pipe","pipe"]` (array)')],
+    ['stdio of four', (c) => c.spawn(cmd, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] as never }), msg('stdio', 'a stdio value or an array of three', '`["pipe","pipe","pipe","pipe"]` (array)')],
+    ['a negative stdio fd', (c) => c.spawn(cmd, { stdio: ['pipe', 'pipe', -1] }), msg('stdio[2]', STDIO, '`-1` (number)')],
+    ['a fractional stdio fd', (c) => c.spawn(cmd, { stdio: ['pipe', 1.5, 'pipe'] }), msg('stdio[1]', STDIO, '`1.5` (number)')],
+    ['stdio null', (c) => c.spawn(cmd, { stdio: null as never }), msg('stdio[0]', STDIO, '`null` (null)')],
+    ["stdio 'overlapped'", (c) => c.spawn(cmd, { stdio: ['pipe', 'overlapped', 'pipe'] as never }), msg('stdio[1]', STDIO, '`"overlapped"` (string)')],
+  ];
+
+  for (const [title, fn, expected] of cases) {
+    it(`should throw synchronously for ${title} and start nothing`, function () {
+      const c = new Container();
+      throwsSync(() => fn(c), expected);
+      expect(c.state).to.equal('created');
+      expect(c.pid).to.equal(undefined);
+    });
+  }
+
+  it('should throw ERR_STATE for exec() on a container that is not running', function () {
+    throwsSync(() => new Container().exec(['true']), { code: 'ERR_STATE', message: 'Cannot exec in a container that is created' });
+  });
+
+  it('should throw TypeError for unknown signals before looking at the state', function () {
+    const c = new Container();
+    expect(() => c.kill('SIGFOO' as never)).to.throw(TypeError, 'Unknown signal: SIGFOO');
+    expect(() => c.kill(99)).to.throw(TypeError, 'Unknown signal: 99');
+    expect(() => c.kill(-1)).to.throw(TypeError, 'Unknown signal: -1');
+    expect(c.kill('SIGTERM')).to.equal(false);
+    expect(c.kill('term' as never)).to.equal(false);
+  });
+
+  it('should reject stop() with a bad timeout', async function () {
+    const c = new Container();
+    await rejects(() => c.stop({ timeout: -1 }), msg('timeout', 'a non-negative number of milliseconds', '`-1` (number)'));
+    await rejects(() => c.stop({ timeout: '1s' as never }), msg('timeout', 'a non-negative number of milliseconds', '`"1s"` (string)'));
+  });
+});
+
+describe('Container#run() and Container.run() with invalid input', function () {
+  const RUN_KEYS = 'env, cwd, user, timeout, maxOutput, input, encoding, signal';
+  const cases: [string, Record<string, unknown> | null, Expected][] = [
+    ['options null', null, msg('options', 'an object', '`null` (null)')],
+    ['a misspelled key', { timout: 5 }, { message: `Unknown run option \`timout\` (misspelled?); known: ${RUN_KEYS}`, option: 'timout' }],
+    ['stdio', { stdio: 'pipe' }, { message: `Unknown run option \`stdio\` (misspelled?); known: ${RUN_KEYS}`, option: 'stdio' }],
+    ['timeout 0', { timeout: 0 }, msg('timeout', DURATION, '`0` (number)')],
+    ['a negative timeout', { timeout: -5 }, msg('timeout', DURATION, '`-5` (number)')],
+    ["timeout 'abc'", { timeout: 'abc' }, msg('timeout', DURATION, '`"abc"` (string)')],
+    ["timeout '0s'", { timeout: '0s' }, msg('timeout', DURATION, '`"0s"` (string)')],
+    ['timeout null', { timeout: null }, msg('timeout', DURATION, '`null` (null)')],
+    ['a timeout past 2^31-1 ms', { timeout: '1000h' }, msg('timeout', DURATION, '`"1000h"` (string)')],
+    ['a negative maxOutput', { maxOutput: -1 }, msg('maxOutput', SIZE, '`-1` (number)')],
+    ["maxOutput 'lots'", { maxOutput: 'lots' }, msg('maxOutput', SIZE, '`"lots"` (string)')],
+    ['a fractional maxOutput', { maxOutput: 1.5 }, msg('maxOutput', SIZE, '`1.5` (number)')],
+    ['an unknown encoding', { encoding: 'latin2' }, msg('encoding', "a Buffer encoding or 'buffer'", '`"latin2"` (string)')],
+    ["encoding 'BUFFER'", { encoding: 'BUFFER' }, msg('encoding', "a Buffer encoding or 'buffer'", '`"BUFFER"` (string)')],
+    ['a numeric encoding', { encoding: 8 }, msg('encoding', "a Buffer encoding or 'buffer'", '`8` (number)')],
+    ['a signal that is not an AbortSignal', { signal: {} }, msg('signal', 'an AbortSignal', '`{}` (object)')],
+    ['an AbortController as signal', { signal: new AbortController() }, msg('signal', 'an AbortSignal', '`{}` (object)')],
+    ['a string signal', { signal: 'SIGTERM' }, msg('signal', 'an AbortSignal', '`"SIGTERM"` (string)')],
+    ['a numeric input', { input: 42 }, msg('input', 'a string, Buffer or Uint8Array', '`42` (number)')],
+    ['an array input', { input: [1, 2] }, msg('input', 'a string, Buffer or Uint8Array', '`[1,2]` (array)')],
+    ['a relative cwd', { cwd: 'x' }, msg('cwd', 'an absolute path', '`"x"` (string)')],
+    ['a bad uid', { user: { uid: 'root' } }, msg('user.uid', ID, '`"root"` (string)')],
+  ];
+
+  for (const [title, options, expected] of cases) {
+    it(`container.run() should reject ${title}, starting nothing`, async function () {
+      const c = new Container();
+      await rejects(() => c.run(['true'], options as never), expected);
+      expect(c.state).to.equal('created');
+    });
+  }
+
+  it('container.run() should reject invalid commands', async function () {
+    const c = new Container();
+    await rejects(() => c.run([] as never), msg('command', 'a non-empty array of strings', '`[]` (array)'));
+    await rejects(() => c.run(['a\0']), msg('command[0]', 'a string without NUL bytes', '`"a\\u0000"` (string)'));
+    expect(c.state).to.equal('created');
+  });
+
+  it('Container.run() should reject bad run limits, bad container options and bad commands', async function () {
+    await rejects(() => Container.run(['true'], null as never), msg('options', 'an object', '`null` (null)'));
+    await rejects(() => Container.run(['true'], { timeout: 0 }), msg('timeout', DURATION, '`0` (number)'));
+    await rejects(() => Container.run(['true'], { maxOutput: 'x' }), msg('maxOutput', SIZE, '`"x"` (string)'));
+    await rejects(() => Container.run(['true'], { hostname: '_' }), msg('hostname', HOSTNAME, '`"_"` (string)'));
+    await rejects(() => Container.run([], {}), msg('command', 'a non-empty array of strings', '`[]` (array)'));
+    await rejects(() => Container.run(['true'], { seccomp: 'default' as never }), {
+      code: 'ERR_UNSUPPORTED',
+      message: `seccomp "default" is not supported yet; only 'unconfined'`,
+    });
+    // A misspelled key is unknown to both lists; it is reported against the container's.
+    await rejects(() => Container.run(['true'], { timout: 5 } as never), {
+      message: `Unknown container option \`timout\` (misspelled?); known: ${CONTAINER_KEYS}`,
+      option: 'timout',
+    });
+  });
+
+  it('should accept valid edge cases of the run limits without starting anything', async function () {
+    // An already-aborted signal makes run() reject after validation, before spawning.
+    const aborted = AbortSignal.abort();
+    for (const o of [
+      { timeout: 1 },
+      { timeout: '2s' },
+      { maxOutput: 0 },
+      { maxOutput: Infinity },
+      { maxOutput: '1.5G' },
+      { encoding: 'UTF8' },
+      { encoding: 'buffer' },
+      { encoding: 'base64' },
+      { input: '' },
+      { input: new Uint8Array(3) },
+      { input: Buffer.alloc(0) },
+    ]) {
+      const c = new Container();
+      await rejects(() => c.run(['true'], { ...o, signal: aborted } as never), { code: 'ERR_ABORTED', message: 'Run of `true` was aborted before it started' });
+      expect(c.state, JSON.stringify(o)).to.equal('created');
+    }
+  });
+});
+
+describe('Invalid input', function () {
+  it('should create nothing: no child process, no fd', async function () {
+    const fdsBefore = [...containerishFds().entries()].sort();
+    const kidsBefore = childProcesses().sort();
+    for (let i = 0; i < 20; i++) {
+      expect(() => new Container({ hostname: 'bad_name' })).to.throw(IsolateError);
+      expect(() => new Container({ mounts: [{ type: 'bind', source: MISSING, target: '/tmp/x' }] })).to.throw(IsolateError);
+      expect(() => new Container({ namespaces: ['user'] })).to.throw(IsolateError);
+      const c = new Container();
+      expect(() => c.spawn(['true'], { stdio: 'nope' as never })).to.throw(IsolateError);
+      expect(() => c.spawn(['true'], { cwd: 'rel' })).to.throw(IsolateError);
+      await c.run(['true'], { timeout: -1 }).then(
+        () => expect.fail('resolved'),
+        (e) => expect(e).to.be.instanceOf(IsolateError),
+      );
+      await Container.run(['true'], { rlimits: { nofile: [2, 1] } }).then(
+        () => expect.fail('resolved'),
+        (e) => expect(e).to.be.instanceOf(IsolateError),
+      );
+      expect(c.state).to.equal('created');
+      await c.destroy();
+      expect(c.state).to.equal('destroyed');
+    }
+    expect([...containerishFds().entries()].sort()).to.deep.equal(fdsBefore);
+    expect(childProcesses().sort()).to.deep.equal(kidsBefore);
+  });
+});
+
+describe('Namespace', function () {
+  it('should default to pid, net, ipc, mnt, uts and cgroup, in NAMESPACE_KINDS order', function () {
+    expect(new Namespace().kinds).to.deep.equal(['pid', 'net', 'ipc', 'mnt', 'uts', 'cgroup']);
+    expect([...DEFAULT_KINDS].sort()).to.deep.equal(['cgroup', 'ipc', 'mnt', 'net', 'pid', 'uts']);
+    expect(NAMESPACE_KINDS).to.deep.equal(['pid', 'net', 'ipc', 'mnt', 'uts', 'user', 'cgroup', 'time']);
+  });
+
+  it('should take an array in any order, without duplicates', function () {
+    expect(new Namespace(['uts', 'pid', 'pid', 'time']).kinds).to.deep.equal(['pid', 'uts', 'time']);
+    expect(new Namespace([]).kinds).to.deep.equal([]);
+  });
+
+  it('should take an object of booleans', function () {
+    expect(new Namespace({ mnt: true, pid: true, net: false, uts: undefined }).kinds).to.deep.equal(['pid', 'mnt']);
+    expect(new Namespace({}).kinds).to.deep.equal([]);
+  });
+
+  it('should answer has()', function () {
+    const ns = new Namespace(['pid', 'mnt']);
+    expect(ns.has('pid')).to.equal(true);
+    expect(ns.has('net')).to.equal(false);
+  });
+
+  it('should return new objects from with() and without(), leaving the original unchanged', function () {
+    const ns = new Namespace(['pid', 'mnt']);
+    const more = ns.with('net', 'uts', 'pid');
+    const less = more.without('pid', 'time');
+    expect(more).to.not.equal(ns);
+    expect(more.kinds).to.deep.equal(['pid', 'net', 'mnt', 'uts']);
+    expect(less.kinds).to.deep.equal(['net', 'mnt', 'uts']);
+    expect(ns.kinds).to.deep.equal(['pid', 'mnt']);
+    expect(ns.with().kinds).to.deep.equal(['pid', 'mnt']);
+  });
+
+  it('should be immutable', function () {
+    const ns = new Namespace(['pid']);
+    expect(Object.isFrozen(ns)).to.equal(true);
+    expect(Object.isFrozen(ns.kinds)).to.equal(true);
+    expect(() => {
+      (ns as { kinds: unknown }).kinds = ['net'];
+    }).to.throw(TypeError);
+    expect(() => (ns.kinds as NamespaceKind[]).push('net')).to.throw(TypeError);
+    expect(() => {
+      (ns as unknown as Record<string, unknown>).extra = 1;
+    }).to.throw(TypeError);
+    expect(ns.kinds).to.deep.equal(['pid']);
+  });
+
+  it('should keep and freeze id maps across with() and without()', function () {
+    const uidMap = [{ inside: 0, outside: 1000, count: 1 }];
+    const ns = new Namespace(['user', 'pid'], { uidMap, gidMap: [{ inside: 0, outside: 100, count: 10 }] });
+    uidMap[0]!.outside = 0; // the caller's array is copied
+    expect(ns.uidMap).to.deep.equal([{ inside: 0, outside: 1000, count: 1 }]);
+    expect(Object.isFrozen(ns.uidMap)).to.equal(true);
+    expect(ns.with('mnt').uidMap).to.deep.equal(ns.uidMap);
+    expect(ns.without('pid').gidMap).to.deep.equal([{ inside: 0, outside: 100, count: 10 }]);
+  });
+
+  it('should reject unknown kinds and bad maps with ERR_INVALID_OPTION', function () {
+    throwsSync(() => new Namespace(['pid', 'bogus' as NamespaceKind]), msg('namespaces[1]', `one of ${KINDS}`, '`"bogus"` (string)'));
+    throwsSync(() => new Namespace({ bogus: true } as never), msg('namespaces.bogus', `a namespace kind (${KINDS})`, '`"bogus"` (string)'));
+    throwsSync(() => new Namespace({ pid: 1 } as never), msg('namespaces.pid', 'a boolean', '`1` (number)'));
+    throwsSync(() => new Namespace('pid' as never), msg('namespaces', 'an array of namespace kinds or an object of booleans', '`"pid"` (string)'));
+    throwsSync(() => new Namespace(null as never), msg('namespaces', 'an array of namespace kinds or an object of booleans', '`null` (null)'));
+    throwsSync(() => new Namespace(['pid']).with('bogus' as NamespaceKind), msg('namespaces[1]', `one of ${KINDS}`, '`"bogus"` (string)'));
+    throwsSync(() => new Namespace(['pid']).without('net', 'bogus' as NamespaceKind), msg('without(…)[1]', `one of ${KINDS}`, '`"bogus"` (string)'));
+    throwsSync(() => new Namespace(['user'], { uidMap: [] }), msg('uidMap', 'a non-empty array of { inside, outside, count }', '`[]` (array)'));
+    throwsSync(
+      () => new Namespace(['user'], { gidMap: [{ inside: 0, outside: 0, count: 0 }] }),
+      msg('gidMap[0]', '{ inside, outside, count } with ids in 0..4294967294 and count > 0', '`{"inside":0,"outside":0,"count":0}` (object)'),
+    );
+    throwsSync(
+      () => new Namespace(['user'], { uidMap: [{ inside: -1, outside: 0, count: 1 }] }),
+      msg('uidMap[0]', '{ inside, outside, count } with ids in 0..4294967294 and count > 0', '`{"inside":-1,"outside":0,"count":1}` (object)'),
+    );
+  });
+
+  it('should compute CLONE_NEW* flags, leaving time to init', function () {
+    expect(new Namespace().cloneFlags()).to.equal(0x6e020000);
+    expect(new Namespace([]).cloneFlags()).to.equal(0);
+    expect(new Namespace(['time']).cloneFlags()).to.equal(0);
+    expect(new Namespace(['user']).cloneFlags()).to.equal(0x10000000);
+    expect(new Namespace(['mnt', 'time']).cloneFlags()).to.equal(0x00020000);
+    for (const k of NAMESPACE_KINDS) {
+      if (k !== 'time') expect(new Namespace([k]).cloneFlags(), k).to.equal(CLONE_FLAGS[k]);
+    }
+    const all = NAMESPACE_KINDS.filter((k) => k !== 'time').reduce((f, k) => f | CLONE_FLAGS[k], 0);
+    expect(new Namespace([...NAMESPACE_KINDS]).cloneFlags()).to.equal(all);
+  });
+
+  it('should refuse join() with ERR_UNSUPPORTED', function () {
+    throwsSync(() => Namespace.join('net', 1), { code: 'ERR_UNSUPPORTED', message: 'Joining an existing net namespace is not supported yet' });
+  });
+
+  it('should report the kinds this kernel supports', function () {
+    if (containersUnavailable() !== null) this.skip();
+    const kinds = Namespace.supported();
+    for (const k of ['pid', 'mnt', 'uts', 'ipc', 'net', 'cgroup'] as const) expect(kinds).to.include(k);
+    expect(Namespace.probe('pid')).to.equal(null);
+  });
+});
