@@ -1,0 +1,91 @@
+/** Help texts and the version. docs/cli.md is the long form; keep both in step. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../native';
+
+const EXIT_STATUS = `Exit status:
+  N      the command exited with status N
+  128+N  signal N killed the command (137: SIGKILL)
+  2      the command line is malformed (unknown command or option, missing value)
+  124    --timeout passed or --max-output was exceeded; the container was killed
+  125    isolate-kit failed: an option value was rejected or is not supported yet,
+         or the container could not be set up
+  126    the command was found but cannot be executed
+  127    the command was not found
+A command can exit with these numbers itself; --json tells the cases apart.
+`;
+
+export const MAIN_USAGE = `Usage: isolate-kit <command> [options]
+
+Commands:
+  run [options] [--] CMD [ARGS...]  run CMD in a new sandbox
+  probe [--json]                    show what this kernel and user can do, and why not
+  help [COMMAND]                    show help for isolate-kit or a command
+
+Options:
+  -h, --help     show this help
+  --version      print the version
+
+${EXIT_STATUS}`;
+
+export const RUN_USAGE = `Usage: isolate-kit run [options] [--] CMD [ARGS...]
+
+Runs CMD in new pid, mount, uts, ipc, net and cgroup namespaces, on the host
+root read-only with a private /tmp, as nobody (65534:65534), without
+capabilities and with only PATH and HOME=/tmp in its environment. Its output
+streams to this terminal; isolate-kit exits with its status.
+
+Options:
+  --hostname NAME            hostname inside (default: isolate-kit)
+  --bind SRC:DST[:ro|:rw]    bind host path SRC on DST, read-write unless :ro (repeatable)
+  --tmpfs DST[:SIZE]         a private tmpfs on DST (default size 64M) (repeatable)
+  --env K=V                  set K; --env K copies K from this environment if set (repeatable)
+  --cwd DIR                  working directory inside (default: /)
+  --user UID[:GID]           numeric user and group inside (default: 65534; GID defaults to UID)
+  --timeout DURATION         kill the container after DURATION, e.g. 500ms, 2s, 1.5m (default: none)
+  --max-output SIZE          kill the container once stdout or stderr passes SIZE bytes, e.g. 1M
+                             (default: unlimited; 16M with --json)
+  --net none|host            none: own network, loopback only (default); host: the host's network
+  --cap CAP                  keep capability CAP, e.g. NET_BIND_SERVICE (repeatable; default: none)
+  --rlimit NAME=SOFT[:HARD]  set a resource limit, e.g. nofile=256 or as=unlimited (repeatable;
+                             defaults: core=0, nofile=1024:4096)
+  --json                     print the RunResult as JSON on stdout instead of the output
+  -i, --interactive          connect this stdin to CMD (default: /dev/null)
+  -h, --help                 show this help
+
+Not supported yet (exit 125): --memory, --cpus, --pids, --image.
+SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to every process in the
+container; a second signal kills the container.
+
+${EXIT_STATUS}`;
+
+export const PROBE_USAGE = `Usage: isolate-kit probe [--json]
+
+Reports the kernel, the native addon, each namespace kind (created for real),
+the mount API, overlayfs, unprivileged user namespaces, the cgroup layout and
+libseccomp, with the reason for each thing that is missing.
+
+Options:
+  --json       print the report as JSON
+  -h, --help   show this help
+
+Exit status: 0, or 1 when the native addon cannot be loaded.
+`;
+
+export const HELP_TOPICS: Readonly<Record<string, string>> = { '': MAIN_USAGE, run: RUN_USAGE, probe: PROBE_USAGE, help: MAIN_USAGE };
+
+/**
+ * What a usage error prints after its message: the synopsis and where the
+ * rest is, so the message itself stays on screen (as docker and git do).
+ */
+export function usageHint(topic: string): string {
+  const text = HELP_TOPICS[topic] ?? MAIN_USAGE;
+  const synopsis = text.slice(0, text.indexOf('\n') + 1);
+  const more = topic && topic !== 'help' ? `isolate-kit help ${topic}` : 'isolate-kit help';
+  return `${synopsis}Run '${more}' for more information.\n`;
+}
+
+/** The version in our package.json. */
+export function version(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
