@@ -26,6 +26,7 @@
 #include "ik_plan.h"
 #include "ik_proto.h"
 #include "spawn.h"
+#include "zygote_client.h"
 
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U
@@ -106,6 +107,16 @@ int NetnsTake() {
   int fd = g_netns_pool.back();
   g_netns_pool.pop_back();
   return fd;
+}
+
+// Container inits come from the zygote (a fork instead of an exec per start);
+// ISOLATE_KIT_NO_ZYGOTE=1 clones and execs init directly from here instead.
+bool UseZygote() {
+  static const bool use = [] {
+    const char* v = getenv("ISOLATE_KIT_NO_ZYGOTE");
+    return v == nullptr || strcmp(v, "1") != 0;
+  }();
+  return use;
 }
 
 v8::Local<v8::Value> ErrnoError(int err, const char* syscall, const char* message = nullptr) {
@@ -608,13 +619,20 @@ NAN_METHOD(Spawn) {
     a.netns_fd = NetnsTake();
     if (a.netns_fd >= 0) flags &= ~static_cast<unsigned long>(CLONE_NEWNET);
   }
-  a.init_fd = g_init_fd;
-  for (int i = 0; i < 3; i++) a.stdio[i] = s.child[i];
-  a.plan_fd = plan_fd;
-  a.ctrl_fd = ctrl[1];
-  a.parent_pidfd = g_self_pidfd;
   int pidfd = -1;
-  int pid = ik_spawn(flags, &a, &pidfd);
+  int pid;
+  if (UseZygote()) {
+    int fds[5] = {s.child[0], s.child[1], s.child[2], plan_fd, ctrl[1]};
+    pid = ik_zygote_clone(flags, fds, a.netns_fd, g_init_fd, g_null_fd, g_self_pidfd, &pidfd);
+  } else {
+    a.argv0 = "isolate-kit-init";
+    a.init_fd = g_init_fd;
+    for (int i = 0; i < 3; i++) a.stdio[i] = s.child[i];
+    a.plan_fd = plan_fd;
+    a.ctrl_fd = ctrl[1];
+    a.parent_pidfd = g_self_pidfd;
+    pid = ik_spawn(flags, &a, &pidfd);
+  }
   if (a.netns_fd >= 0) close(a.netns_fd);
   // Refill after the clone, so the pool's work does not compete with it.
   if (flags & CLONE_NEWNET || a.netns_fd >= 0) NetnsFill(Nan::GetCurrentEventLoop());

@@ -8,6 +8,7 @@ extern "C" {
 #endif
 
 struct ik_spawn_args {
+  const char *argv0; /* "isolate-kit-init", or "isolate-kit-zygote" for the zygote */
   int init_fd;      /* sealed memfd (or file) holding the init binary */
   int stdio[3];     /* become the container's fds 0, 1, 2 */
   int plan_fd;      /* becomes fd 3 */

@@ -35,6 +35,7 @@
 #include "plan_reader.h"
 #include "process.h"
 #include "setup.h"
+#include "zygote.h"
 
 #define PLAN_FD 3
 #define CTRL_FD 4
@@ -95,6 +96,7 @@ static pid_t start(const struct ik_plan *plan, uint32_t first_op, uint32_t id, c
   struct ik_proc p;
   memset(&p, 0, sizeof p);
   p.id = id;
+  p.die_with_init = !in_pidns;
   memcpy(p.stdio, stdio, sizeof p.stdio);
   pid_t pid = -1;
   if (ik_process_prepare(&p, plan, first_op) == 0)
@@ -126,8 +128,9 @@ static void signal_all(int sig) {
     kill(-1, sig); /* every process in our namespace but us */
     return;
   }
+  /* Each process we start leads its own process group (setsid). */
   for (size_t k = 0; k < n_children; k++)
-    kill(children[k].pid, sig);
+    kill(-children[k].pid, sig);
 }
 
 static int is_stop_signal(int sig) {
@@ -243,10 +246,12 @@ static void handle_ctrl(void) {
     close(fds[j]);
 }
 
-int main(void) {
-  /* Both are per-process and survive nothing the payload can do to us. */
-  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+/* PID 1 of a container: fds 0-2 the main process's stdio, 3 the plan, 4 the
+ * control socket. */
+static void __attribute__((noreturn)) container_main(void) {
+  /* Per-process, and nothing the payload can do changes it. */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  prctl(PR_SET_NAME, "isolate-kit-ini", 0, 0, 0);
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, NULL);
@@ -355,4 +360,13 @@ int main(void) {
     if (ctrl_open && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
       handle_ctrl();
   }
+}
+
+int main(int argc, char **argv) {
+  (void)argc;
+  if (argv[0] != NULL && strcmp(argv[0], "isolate-kit-zygote") == 0)
+    ik_zygote_main(container_main);
+  /* Started directly by the addon: it armed PR_SET_PDEATHSIG, which exec
+   * keeps. */
+  container_main();
 }

@@ -189,6 +189,12 @@ static int child_main(void *arg) {
   /* Own session and process group, so a group signal reaches its children. */
   setsid();
   umask(022);
+  /* In a pid namespace init's death kills everything; without one, at
+   * least the process init started goes with it. */
+  if (p->die_with_init && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+    fail_with(p, p->first_op ? p->first_op - 1 : 0, IK_SC_PRCTL);
+    _exit(127);
+  }
   for (uint32_t i = p->first_op; i < p->exec_op; i++) {
     const struct ik_op *op = &plan->ops[i];
     switch (op->type) {
