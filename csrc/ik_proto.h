@@ -21,6 +21,7 @@ struct ik_msg {
   uint32_t id;
   int32_t a, b, c, d;
   int64_t utime_us, stime_us, maxrss_kb;
+  int64_t t_ns; /* CLOCK_MONOTONIC when it happened (READY: exec'd; EXIT: reaped) */
 };
 
 /* parent -> init */

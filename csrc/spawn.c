@@ -29,7 +29,6 @@
 
 #include "compat.h"
 #include "fds.h"
-#include "loopback.h"
 
 #define CHILD_STACK_SIZE (64 * 1024)
 #define N_FIXED_FDS 6 /* 0-2 stdio, 3 plan, 4 control socket, 5 init binary */
@@ -116,33 +115,6 @@ int ik_spawn(unsigned long ns_flags, struct ik_spawn_args *a, int *pidfd_out) {
   }
   *pidfd_out = pidfd;
   return pid;
-}
-
-int ik_make_netns(void) {
-  int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (self < 0)
-    return -errno;
-  int err = 0, fd = -1;
-  if (unshare(CLONE_NEWNET) < 0) {
-    err = errno;
-    close(self);
-    return -err;
-  }
-  fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    err = errno;
-  if (fd >= 0 && ik_loopback_up() < 0)
-    err = errno;
-  /* Back to where this thread was: it belongs to libuv's pool. */
-  if (setns(self, CLONE_NEWNET) < 0 && err == 0)
-    err = errno;
-  close(self);
-  if (err != 0) {
-    if (fd >= 0)
-      close(fd);
-    return -err;
-  }
-  return fd;
 }
 
 static int probe_child(void *arg) {

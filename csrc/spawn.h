@@ -26,10 +26,6 @@ int ik_spawn(unsigned long ns_flags, struct ik_spawn_args *a, int *pidfd_out);
 /* Runs unshare(flags) in a throw-away child; returns 0 or the errno. */
 int ik_probe_unshare(unsigned long flags);
 
-/* Makes a fresh network namespace with `lo` up, without leaving the calling
- * thread in it. Returns an fd of it, or -errno. Slow (the kernel sets up
- * every per-namespace subsystem): call it off the event loop. */
-int ik_make_netns(void);
 
 #ifdef __cplusplus
 }

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../ik_plan.h"
@@ -51,6 +52,12 @@ static pid_t main_pid = -1;
 static uint32_t main_id;
 static int in_pidns; /* PID 1 of our own pid namespace */
 static int stopping;
+
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 
 static void send_msg(const struct ik_msg *m) {
   while (send(CTRL_FD, m, sizeof *m, MSG_NOSIGNAL) < 0 && errno == EINTR)
@@ -117,6 +124,7 @@ static pid_t start(const struct ik_plan *plan, uint32_t first_op, uint32_t id, c
     m.type = IK_MSG_READY;
     m.id = id;
     m.a = pid;
+    m.t_ns = now_ns();
     send_msg(&m);
   }
   ik_process_free(&p);
@@ -166,6 +174,7 @@ static void reap(void) {
       m.utime_us = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
       m.stime_us = (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
       m.maxrss_kb = ru.ru_maxrss;
+      m.t_ns = now_ns();
       send_msg(&m);
       children[k] = children[--n_children];
       if (pid == main_pid)
@@ -350,7 +359,10 @@ static void __attribute__((noreturn)) container_main(void) {
         for (size_t k = 0; k < (size_t)n / sizeof si[0]; k++) {
           if (si[k].ssi_signo == SIGCHLD)
             chld = 1;
-          else
+          else if (!in_pidns || si[k].ssi_pid == 0)
+            /* Only signals from outside (the Node process, or the kernel)
+             * count: ssi_pid is 0 for senders our namespace cannot see. A
+             * payload signalling PID 1 gets nothing done, not even a stop. */
             forward((int)si[k].ssi_signo);
         }
       }
