@@ -19,7 +19,7 @@
       "targets": [
         {
           "target_name": "isolate_kit",
-          "sources": ["csrc/addon.cc", "csrc/spawn.c", "csrc/loopback.c"],
+          "sources": ["csrc/addon.cc", "csrc/spawn.c", "csrc/zygote_client.c", "csrc/netns_pool.c", "csrc/fds.c", "csrc/loopback.c"],
           "include_dirs": ["<!(node -e \"require('nan')\")"],
           "cflags": ["<@(ik_warnings)", "-fvisibility=hidden"],
           "cflags_c": ["-std=gnu11", "<@(ik_c_warnings)"],
@@ -33,6 +33,8 @@
             "csrc/init/plan_reader.c",
             "csrc/init/setup.c",
             "csrc/init/process.c",
+            "csrc/init/zygote.c",
+            "csrc/fds.c",
             "csrc/loopback.c"
           ],
           "cflags": ["<@(ik_warnings)", "<@(ik_c_warnings)", "-std=gnu11", "-O2"],

@@ -19,13 +19,14 @@
 #include <unistd.h>
 
 #include <mutex>
-#include <vector>
 
 #include "compat.h"
 #include <sched.h>
 #include "ik_plan.h"
 #include "ik_proto.h"
+#include "netns_pool.h"
 #include "spawn.h"
+#include "zygote_client.h"
 
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U
@@ -55,57 +56,14 @@ int g_self_pidfd = -2;  // -2: not tried yet
 struct stat g_mntns;
 bool g_have_mntns = false;
 
-// Network namespaces made ahead of time. Creating one costs about half a
-// millisecond of kernel work (every per-namespace subsystem initializes);
-// libuv's thread pool does it off the event loop, so a container only
-// setns()es into a fresh one. Each is used once, never shared or reused.
-const size_t kNetnsPoolSize = 2;
-std::vector<int> g_netns_pool;
-size_t g_netns_pending = 0;
-bool g_netns_broken = false;  // creation failed once: stop trying
-
-struct NetnsWork {
-  uv_work_t req;
-  int fd;
-};
-
-void NetnsFill(uv_loop_t* loop);
-
-void NetnsDone(uv_work_t* req, int status) {
-  NetnsWork* w = static_cast<NetnsWork*>(req->data);
-  {
-    std::lock_guard<std::mutex> lock(g_mutex);
-    g_netns_pending--;
-    if (w->fd >= 0)
-      g_netns_pool.push_back(w->fd);
-    else
-      g_netns_broken = true;
-  }
-  delete w;
-}
-
-void NetnsFill(uv_loop_t* loop) {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  while (!g_netns_broken && g_netns_pool.size() + g_netns_pending < kNetnsPoolSize) {
-    NetnsWork* w = new NetnsWork;
-    w->fd = -1;
-    w->req.data = w;
-    if (uv_queue_work(loop, &w->req, [](uv_work_t* r) { static_cast<NetnsWork*>(r->data)->fd = ik_make_netns(); },
-                      NetnsDone) != 0) {
-      delete w;
-      break;
-    }
-    g_netns_pending++;
-  }
-}
-
-// A fresh namespace from the pool, or -1 (the child then makes its own).
-int NetnsTake() {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_netns_pool.empty()) return -1;
-  int fd = g_netns_pool.back();
-  g_netns_pool.pop_back();
-  return fd;
+// Container inits come from the zygote (a fork instead of an exec per start);
+// ISOLATE_KIT_NO_ZYGOTE=1 clones and execs init directly from here instead.
+bool UseZygote() {
+  static const bool use = [] {
+    const char* v = getenv("ISOLATE_KIT_NO_ZYGOTE");
+    return v == nullptr || strcmp(v, "1") != 0;
+  }();
+  return use;
 }
 
 v8::Local<v8::Value> ErrnoError(int err, const char* syscall, const char* message = nullptr) {
@@ -289,9 +247,8 @@ v8::Local<v8::Array> StdioArray(const Stdio& s) {
 // (records). Lives until init has exited and both polls are closed.
 class Watch : public Nan::ObjectWrap {
  public:
-  static Nan::Persistent<v8::Function> constructor;
-
-  static NAN_MODULE_INIT(Init) {
+  // The ContainerHandle constructor of this isolate (each worker has its own).
+  static v8::Local<v8::Function> Init() {
     v8::Local<v8::FunctionTemplate> t = Nan::New<v8::FunctionTemplate>(New);
     t->SetClassName(Nan::New("ContainerHandle").ToLocalChecked());
     t->InstanceTemplate()->SetInternalFieldCount(1);
@@ -301,7 +258,7 @@ class Watch : public Nan::ObjectWrap {
     Nan::SetPrototypeMethod(t, "ref", JsRef);
     Nan::SetPrototypeMethod(t, "unref", JsUnref);
     Nan::SetPrototypeMethod(t, "close", Close);
-    constructor.Reset(Nan::GetFunction(t).ToLocalChecked());
+    return Nan::GetFunction(t).ToLocalChecked();
   }
 
   static NAN_METHOD(New) {
@@ -328,6 +285,8 @@ class Watch : public Nan::ObjectWrap {
     uv_poll_start(ctrl_poll_, UV_READABLE | UV_DISCONNECT, OnCtrl);
     ctrl_polling_ = true;
     Ref();  // JS may drop its reference; we call back until init exits.
+    // A worker thread can end with its containers running: they go with it.
+    node::AddEnvironmentCleanupHook(v8::Isolate::GetCurrent(), OnEnvCleanup, this);
   }
 
  private:
@@ -346,8 +305,8 @@ class Watch : public Nan::ObjectWrap {
         Nan::New(static_cast<int32_t>(m.type)), Nan::New(static_cast<uint32_t>(m.id)),
         Nan::New(m.a), Nan::New(m.b), Nan::New(m.c),
         Nan::New(static_cast<double>(m.utime_us)), Nan::New(static_cast<double>(m.stime_us)),
-        Nan::New(static_cast<double>(m.maxrss_kb))};
-    Emit(8, argv);
+        Nan::New(static_cast<double>(m.maxrss_kb)), Nan::New(static_cast<double>(m.t_ns) / 1e6)};
+    Emit(9, argv);
   }
 
   // Reads every queued record; returns false on EOF.
@@ -400,8 +359,9 @@ class Watch : public Nan::ObjectWrap {
       v8::Local<v8::Value> argv[] = {Nan::New(kEventInitExit), Nan::New(0u), Nan::New(code),
                                      Nan::New(st), Nan::New(r == 0 ? 0 : errno),
                                      Nan::New(ut), Nan::New(stt),
-                                     Nan::New(static_cast<double>(ru.ru_maxrss))};
-      w->Emit(8, argv);
+                                     Nan::New(static_cast<double>(ru.ru_maxrss)),
+                                     Nan::New(static_cast<double>(uv_hrtime()) / 1e6)};
+      w->Emit(9, argv);
     }
     w->Release();
   }
@@ -419,6 +379,23 @@ class Watch : public Nan::ObjectWrap {
     uv_close(reinterpret_cast<uv_handle_t*>(ctrl_poll_), OnClosed);
   }
 
+  // The JS environment (a worker thread) is going away with init running:
+  // kill and reap it, close the polls. No JS and no V8 from here on.
+  static void OnEnvCleanup(void* arg) {
+    Watch* w = static_cast<Watch*>(arg);
+    w->teardown_ = true;
+    w->closed_ = true;
+    if (!w->exited_) {
+      ik_pidfd_send_signal(w->pidfd_, SIGKILL);
+      siginfo_t si;
+      while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(w->pidfd_), &si, WEXITED | __WALL) < 0 &&
+             errno == EINTR) {
+      }
+      w->exited_ = true;
+    }
+    w->Release();
+  }
+
   static void OnClosed(uv_handle_t* h) {
     Watch* w = static_cast<Watch*>(h->data);
     delete reinterpret_cast<uv_poll_t*>(h);
@@ -426,6 +403,8 @@ class Watch : public Nan::ObjectWrap {
     w->pid_poll_ = w->ctrl_poll_ = nullptr;
     CloseFd(&w->pidfd_);
     CloseFd(&w->ctrl_);
+    if (w->teardown_) return;  // the isolate is being disposed: leave V8 alone
+    node::RemoveEnvironmentCleanupHook(v8::Isolate::GetCurrent(), OnEnvCleanup, w);
     {
       Nan::HandleScope scope;
       delete w->async_;
@@ -524,7 +503,7 @@ class Watch : public Nan::ObjectWrap {
 
   static NAN_METHOD(JsRef) {
     Watch* w = Self(info);
-    if (!w->released_) {
+    if (w->pid_poll_ != nullptr && !w->released_) {
       uv_ref(reinterpret_cast<uv_handle_t*>(w->pid_poll_));
       uv_ref(reinterpret_cast<uv_handle_t*>(w->ctrl_poll_));
     }
@@ -532,7 +511,7 @@ class Watch : public Nan::ObjectWrap {
 
   static NAN_METHOD(JsUnref) {
     Watch* w = Self(info);
-    if (!w->released_) {
+    if (w->pid_poll_ != nullptr && !w->released_) {
       uv_unref(reinterpret_cast<uv_handle_t*>(w->pid_poll_));
       uv_unref(reinterpret_cast<uv_handle_t*>(w->ctrl_poll_));
     }
@@ -556,6 +535,7 @@ class Watch : public Nan::ObjectWrap {
   bool exited_ = false;
   bool closed_ = false;
   bool released_ = false;
+  bool teardown_ = false;
   int pending_closes_ = 0;
   Nan::Callback callback_;
   Nan::AsyncResource* async_ = nullptr;
@@ -563,7 +543,6 @@ class Watch : public Nan::ObjectWrap {
   friend NAN_METHOD(Spawn);
 };
 
-Nan::Persistent<v8::Function> Watch::constructor;
 
 // loadInit(path): prepare the init binary (once per process).
 NAN_METHOD(LoadInitJs) {
@@ -605,19 +584,26 @@ NAN_METHOD(Spawn) {
   memset(&a, 0, sizeof a);
   a.netns_fd = -1;
   if (flags & CLONE_NEWNET) {
-    a.netns_fd = NetnsTake();
+    a.netns_fd = ik_netns_take();
     if (a.netns_fd >= 0) flags &= ~static_cast<unsigned long>(CLONE_NEWNET);
   }
-  a.init_fd = g_init_fd;
-  for (int i = 0; i < 3; i++) a.stdio[i] = s.child[i];
-  a.plan_fd = plan_fd;
-  a.ctrl_fd = ctrl[1];
-  a.parent_pidfd = g_self_pidfd;
   int pidfd = -1;
-  int pid = ik_spawn(flags, &a, &pidfd);
+  int pid;
+  if (UseZygote()) {
+    int fds[5] = {s.child[0], s.child[1], s.child[2], plan_fd, ctrl[1]};
+    pid = ik_zygote_clone(flags, fds, a.netns_fd, g_init_fd, g_null_fd, g_self_pidfd, &pidfd);
+  } else {
+    a.argv0 = "isolate-kit-init";
+    a.init_fd = g_init_fd;
+    for (int i = 0; i < 3; i++) a.stdio[i] = s.child[i];
+    a.plan_fd = plan_fd;
+    a.ctrl_fd = ctrl[1];
+    a.parent_pidfd = g_self_pidfd;
+    pid = ik_spawn(flags, &a, &pidfd);
+  }
   if (a.netns_fd >= 0) close(a.netns_fd);
   // Refill after the clone, so the pool's work does not compete with it.
-  if (flags & CLONE_NEWNET || a.netns_fd >= 0) NetnsFill(Nan::GetCurrentEventLoop());
+  if (flags & CLONE_NEWNET || a.netns_fd >= 0) ik_netns_refill();
   close(plan_fd);
   close(ctrl[1]);
   s.CloseOwned();
@@ -627,7 +613,7 @@ NAN_METHOD(Spawn) {
     return Nan::ThrowError(ErrnoError(-pid, a.err ? "execveat" : "clone"));
   }
 
-  v8::Local<v8::Function> ctor = Nan::New(Watch::constructor);
+  v8::Local<v8::Function> ctor = info.Data().As<v8::Function>();
   v8::Local<v8::Object> handle = Nan::NewInstance(ctor, 0, nullptr).ToLocalChecked();
   Watch* w = Nan::ObjectWrap::Unwrap<Watch>(handle);
   w->Start(pid, pidfd, ctrl[0], info[3].As<v8::Function>());
@@ -667,9 +653,11 @@ NAN_METHOD(OpenFds) {
 }
 
 NAN_MODULE_INIT(InitModule) {
-  Watch::Init(target);
+  v8::Local<v8::Function> ctor = Watch::Init();
+  Nan::Set(target, Nan::New("ContainerHandle").ToLocalChecked(), ctor);
+  Nan::Set(target, Nan::New("spawn").ToLocalChecked(),
+           Nan::GetFunction(Nan::New<v8::FunctionTemplate>(Spawn, ctor)).ToLocalChecked());
   Nan::SetMethod(target, "loadInit", LoadInitJs);
-  Nan::SetMethod(target, "spawn", Spawn);
   Nan::SetMethod(target, "probeUnshare", ProbeUnshare);
   Nan::SetMethod(target, "libseccomp", Libseccomp);
   Nan::SetMethod(target, "openFds", OpenFds);
@@ -677,4 +665,5 @@ NAN_MODULE_INIT(InitModule) {
 
 }  // namespace
 
-NODE_MODULE(isolate_kit, InitModule)
+// Context-aware: worker threads load it too; process-wide state is mutex-guarded.
+NAN_MODULE_WORKER_ENABLED(isolate_kit, InitModule)

@@ -21,6 +21,7 @@ struct ik_msg {
   uint32_t id;
   int32_t a, b, c, d;
   int64_t utime_us, stime_us, maxrss_kb;
+  int64_t t_ns; /* CLOCK_MONOTONIC when it happened (READY: exec'd; EXIT: reaped) */
 };
 
 /* parent -> init */
@@ -37,6 +38,21 @@ struct ik_req {
 };
 
 #define IK_REQ_F_GROUP 0x1u /* SIGNAL: to the process's whole process group */
+
+/* Node -> zygote (fd 3 of the zygote): clone a container init with
+ * `clone_flags` (CLONE_NEW*); fds: stdin, stdout, stderr, plan pipe, the
+ * init's end of its control socket, and optionally a network namespace to
+ * join. The reply carries the pid (or -errno) and, as SCM_RIGHTS, a pidfd. */
+struct ik_zygote_req {
+  uint64_t clone_flags;
+  uint32_t has_netns;
+  uint32_t reserved;
+};
+
+struct ik_zygote_rep {
+  int32_t pid; /* > 0, or -errno */
+  int32_t reserved;
+};
 
 /* Exit statuses of init itself that mean "no payload status": the parent
  * learns the real cause from an IK_MSG_FAIL record. */

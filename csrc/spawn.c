@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "compat.h"
-#include "loopback.h"
+#include "fds.h"
 
 #define CHILD_STACK_SIZE (64 * 1024)
 #define N_FIXED_FDS 6 /* 0-2 stdio, 3 plan, 4 control socket, 5 init binary */
@@ -51,7 +51,7 @@ static char *get_stack_top(void) {
 static int child_main(void *arg) {
   struct ik_spawn_args *a = arg;
   int src[N_FIXED_FDS] = {a->stdio[0], a->stdio[1], a->stdio[2], a->plan_fd, a->ctrl_fd, a->init_fd};
-  static char *const init_argv[] = {"isolate-kit-init", NULL};
+  char *const init_argv[] = {(char *)a->argv0, NULL};
   static char *const init_envp[] = {NULL};
 
   for (int sig = 1; sig < 32; sig++)
@@ -73,30 +73,11 @@ static int child_main(void *arg) {
   if (a->netns_fd >= 0 && setns(a->netns_fd, CLONE_NEWNET) < 0)
     goto fail;
 
-  /* Move every source out of 0..5 first, so no dup2 below clobbers another. */
-  for (int i = 0; i < N_FIXED_FDS; i++) {
-    if (src[i] != i && src[i] < N_FIXED_FDS) {
-      int fd = fcntl(src[i], F_DUPFD_CLOEXEC, N_FIXED_FDS);
-      if (fd < 0)
-        goto fail;
-      src[i] = fd;
-    }
-  }
-  for (int i = 0; i < N_FIXED_FDS; i++) {
-    if (src[i] == i) {
-      if (fcntl(i, F_SETFD, 0) < 0)
-        goto fail;
-    } else if (dup2(src[i], i) < 0) {
-      goto fail;
-    }
-  }
+  if (ik_place_fds(src, N_FIXED_FDS) < 0)
+    goto fail;
   /* Exec'ing an ELF binary from a close-on-exec fd is fine; init never sees it. */
   if (fcntl(5, F_SETFD, FD_CLOEXEC) < 0)
     goto fail;
-  if (ik_close_range(N_FIXED_FDS, ~0u, 0) < 0) {
-    for (int fd = N_FIXED_FDS; fd < 65536; fd++)
-      close(fd);
-  }
 
   sigset_t none;
   sigemptyset(&none);
@@ -116,8 +97,9 @@ int ik_spawn(unsigned long ns_flags, struct ik_spawn_args *a, int *pidfd_out) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  /* Exit signal 0: init's exit does not raise SIGCHLD in Node (libuv's
-   * handler would look for its own children); we learn of it by pidfd. */
+  /* We learn of init's exit by pidfd. (Exit signal 0 would not help: execve
+   * resets it to SIGCHLD, which libuv's handler, if any, shrugs off: it only
+   * waits for its own pids.) */
   int pid = clone(child_main, stack_top,
                   (int)(ns_flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD), a, &pidfd);
   int saved = errno;
@@ -133,33 +115,6 @@ int ik_spawn(unsigned long ns_flags, struct ik_spawn_args *a, int *pidfd_out) {
   }
   *pidfd_out = pidfd;
   return pid;
-}
-
-int ik_make_netns(void) {
-  int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (self < 0)
-    return -errno;
-  int err = 0, fd = -1;
-  if (unshare(CLONE_NEWNET) < 0) {
-    err = errno;
-    close(self);
-    return -err;
-  }
-  fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    err = errno;
-  if (fd >= 0 && ik_loopback_up() < 0)
-    err = errno;
-  /* Back to where this thread was: it belongs to libuv's pool. */
-  if (setns(self, CLONE_NEWNET) < 0 && err == 0)
-    err = errno;
-  close(self);
-  if (err != 0) {
-    if (fd >= 0)
-      close(fd);
-    return -err;
-  }
-  return fd;
 }
 
 static int probe_child(void *arg) {

@@ -8,6 +8,7 @@ extern "C" {
 #endif
 
 struct ik_spawn_args {
+  const char *argv0; /* "isolate-kit-init", or "isolate-kit-zygote" for the zygote */
   int init_fd;      /* sealed memfd (or file) holding the init binary */
   int stdio[3];     /* become the container's fds 0, 1, 2 */
   int plan_fd;      /* becomes fd 3 */
@@ -25,10 +26,6 @@ int ik_spawn(unsigned long ns_flags, struct ik_spawn_args *a, int *pidfd_out);
 /* Runs unshare(flags) in a throw-away child; returns 0 or the errno. */
 int ik_probe_unshare(unsigned long flags);
 
-/* Makes a fresh network namespace with `lo` up, without leaving the calling
- * thread in it. Returns an fd of it, or -errno. Slow (the kernel sets up
- * every per-namespace subsystem): call it off the event loop. */
-int ik_make_netns(void);
 
 #ifdef __cplusplus
 }

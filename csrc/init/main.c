@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../ik_plan.h"
@@ -35,6 +36,7 @@
 #include "plan_reader.h"
 #include "process.h"
 #include "setup.h"
+#include "zygote.h"
 
 #define PLAN_FD 3
 #define CTRL_FD 4
@@ -50,6 +52,12 @@ static pid_t main_pid = -1;
 static uint32_t main_id;
 static int in_pidns; /* PID 1 of our own pid namespace */
 static int stopping;
+
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
 
 static void send_msg(const struct ik_msg *m) {
   while (send(CTRL_FD, m, sizeof *m, MSG_NOSIGNAL) < 0 && errno == EINTR)
@@ -95,6 +103,7 @@ static pid_t start(const struct ik_plan *plan, uint32_t first_op, uint32_t id, c
   struct ik_proc p;
   memset(&p, 0, sizeof p);
   p.id = id;
+  p.die_with_init = !in_pidns;
   memcpy(p.stdio, stdio, sizeof p.stdio);
   pid_t pid = -1;
   if (ik_process_prepare(&p, plan, first_op) == 0)
@@ -115,6 +124,7 @@ static pid_t start(const struct ik_plan *plan, uint32_t first_op, uint32_t id, c
     m.type = IK_MSG_READY;
     m.id = id;
     m.a = pid;
+    m.t_ns = now_ns();
     send_msg(&m);
   }
   ik_process_free(&p);
@@ -126,8 +136,9 @@ static void signal_all(int sig) {
     kill(-1, sig); /* every process in our namespace but us */
     return;
   }
+  /* Each process we start leads its own process group (setsid). */
   for (size_t k = 0; k < n_children; k++)
-    kill(children[k].pid, sig);
+    kill(-children[k].pid, sig);
 }
 
 static int is_stop_signal(int sig) {
@@ -163,6 +174,7 @@ static void reap(void) {
       m.utime_us = (int64_t)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec;
       m.stime_us = (int64_t)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
       m.maxrss_kb = ru.ru_maxrss;
+      m.t_ns = now_ns();
       send_msg(&m);
       children[k] = children[--n_children];
       if (pid == main_pid)
@@ -243,10 +255,12 @@ static void handle_ctrl(void) {
     close(fds[j]);
 }
 
-int main(void) {
-  /* Both are per-process and survive nothing the payload can do to us. */
-  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+/* PID 1 of a container: fds 0-2 the main process's stdio, 3 the plan, 4 the
+ * control socket. */
+static void __attribute__((noreturn)) container_main(void) {
+  /* Per-process, and nothing the payload can do changes it. */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  prctl(PR_SET_NAME, "isolate-kit-ini", 0, 0, 0);
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, NULL);
@@ -345,7 +359,10 @@ int main(void) {
         for (size_t k = 0; k < (size_t)n / sizeof si[0]; k++) {
           if (si[k].ssi_signo == SIGCHLD)
             chld = 1;
-          else
+          else if (!in_pidns || si[k].ssi_pid == 0)
+            /* Only signals from outside (the Node process, or the kernel)
+             * count: ssi_pid is 0 for senders our namespace cannot see. A
+             * payload signalling PID 1 gets nothing done, not even a stop. */
             forward((int)si[k].ssi_signo);
         }
       }
@@ -355,4 +372,13 @@ int main(void) {
     if (ctrl_open && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
       handle_ctrl();
   }
+}
+
+int main(int argc, char **argv) {
+  (void)argc;
+  if (argv[0] != NULL && strcmp(argv[0], "isolate-kit-zygote") == 0)
+    ik_zygote_main(container_main);
+  /* Started directly by the addon: it armed PR_SET_PDEATHSIG, which exec
+   * keeps. */
+  container_main();
 }

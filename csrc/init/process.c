@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +26,9 @@
 
 #define CHILD_STACK_SIZE (64 * 1024)
 #define IK_PATH_BUF 4096
+#ifndef PIPEFS_MAGIC
+#define PIPEFS_MAGIC 0x50495045
+#endif
 
 static int fail_with(struct ik_proc *p, uint32_t op, uint32_t sc) {
   p->fail.op = op;
@@ -98,6 +102,14 @@ static int set_creds(struct ik_proc *p, uint32_t i) {
   }
   if (uid != 0 && keep != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
     return fail_with(p, i, IK_SC_PRCTL);
+  /* Our stdio pipes are root's, mode 0600: give them to the payload so it
+   * can reopen them (/dev/stdout, /proc/self/fd/1) as any user. Only
+   * anonymous pipes: an inherited tty or file keeps its owner. */
+  for (int k = 0; k < 3; k++) {
+    struct statfs sfs;
+    if (fstatfs(k, &sfs) == 0 && sfs.f_type == PIPEFS_MAGIC)
+      fchown(k, uid, gid);
+  }
   /* Raw syscalls: glibc's wrappers would try to sync other threads. */
   if (syscall(SYS_setgroups, (size_t)groups.count, groups.items) < 0)
     return fail_with(p, i, IK_SC_SETGROUPS);
@@ -189,6 +201,12 @@ static int child_main(void *arg) {
   /* Own session and process group, so a group signal reaches its children. */
   setsid();
   umask(022);
+  /* In a pid namespace init's death kills everything; without one, at
+   * least the process init started goes with it. */
+  if (p->die_with_init && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+    fail_with(p, p->first_op ? p->first_op - 1 : 0, IK_SC_PRCTL);
+    _exit(127);
+  }
   for (uint32_t i = p->first_op; i < p->exec_op; i++) {
     const struct ik_op *op = &plan->ops[i];
     switch (op->type) {

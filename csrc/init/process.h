@@ -18,6 +18,7 @@ struct ik_proc {
   char *path_buf;
   struct ik_fail fail; /* written by the child when it cannot exec */
   int failed;
+  int die_with_init;   /* no pid namespace: PR_SET_PDEATHSIG, so killing init kills it */
 };
 
 /* Finds the process ops that start at `first_op` and prepares argv/envp.

@@ -1,0 +1,133 @@
+/* The zygote.
+ *
+ * exec is the most expensive step of a container start (here ~0.3 ms of the
+ * kernel loading a binary), and init needs none: the zygote is init already
+ * loaded. For each request it clones itself into the new namespaces with
+ * CLONE_PARENT, so the container's init is a child of the Node process (which
+ * reaps it through the pidfd we hand back) and the zygote never has children
+ * to reap. The zygote never reads a plan or any other container data: a child
+ * inherits nothing but the zygote's own memory.
+ *
+ * It exits when Node hangs up its socket (fd 3) or dies (PR_SET_PDEATHSIG,
+ * armed by the addon before exec).
+ */
+#define _GNU_SOURCE
+#include "zygote.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../compat.h"
+#include "../fds.h"
+#include "../ik_plan.h"
+#include "../ik_proto.h"
+
+#define ZYGOTE_FD 3
+#define MAX_FDS 6
+
+static void reply(int32_t pid, int pidfd) {
+  struct ik_zygote_rep rep = {pid, 0};
+  struct iovec iov = {&rep, sizeof rep};
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } cm;
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  memset(&cm, 0, sizeof cm);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (pidfd >= 0) {
+    msg.msg_control = cm.buf;
+    msg.msg_controllen = sizeof cm.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &pidfd, sizeof pidfd);
+  }
+  while (sendmsg(ZYGOTE_FD, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
+    ;
+}
+
+/* In the new container: the received fds become 0-4, then init runs. A
+ * failure before init can report is sent as init would send it. */
+static void __attribute__((noreturn)) become_init(int *fds, int netns, void (*container_main)(void)) {
+  int err = 0;
+  if (netns >= 0 && setns(netns, CLONE_NEWNET) < 0)
+    err = errno;
+  if (err == 0 && ik_place_fds(fds, 5) < 0)
+    err = errno;
+  if (err != 0) {
+    struct ik_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = IK_MSG_FAIL;
+    m.id = IK_ID_CONTAINER;
+    m.b = IK_SC_EXEC_INIT;
+    m.c = err;
+    send(fds[4], &m, sizeof m, MSG_NOSIGNAL);
+    _exit(IK_INIT_EXIT_SETUP_FAILED);
+  }
+  container_main();
+  _exit(IK_INIT_EXIT_SETUP_FAILED);
+}
+
+void ik_zygote_main(void (*container_main)(void)) {
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  prctl(PR_SET_NAME, "isolate-kit-zyg", 0, 0, 0);
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, NULL);
+  for (;;) {
+    struct ik_zygote_req req;
+    union {
+      struct cmsghdr h;
+      char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
+    } cm;
+    struct iovec iov = {&req, sizeof req};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cm.buf;
+    msg.msg_controllen = sizeof cm.buf;
+    ssize_t n = recvmsg(ZYGOTE_FD, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      _exit(0); /* Node hung up */
+
+    int fds[MAX_FDS];
+    int nfds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+        continue;
+      int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+      for (int j = 0; j < k && nfds < MAX_FDS; j++)
+        memcpy(&fds[nfds++], CMSG_DATA(c) + j * sizeof(int), sizeof(int));
+    }
+    int want = 5 + (req.has_netns ? 1 : 0);
+    if (n != sizeof req || nfds != want || (msg.msg_flags & MSG_CTRUNC)) {
+      reply(-EPROTO, -1);
+    } else {
+      int pidfd = -1;
+      /* A fork of this small process (no CLONE_VM: the child needs its own
+       * copy to become init). Exit signal: CLONE_PARENT takes ours. */
+      long pid = syscall(SYS_clone, (unsigned long)req.clone_flags | CLONE_PARENT | CLONE_PIDFD, NULL,
+                         &pidfd, NULL, 0);
+      if (pid == 0)
+        become_init(fds, req.has_netns ? fds[5] : -1, container_main);
+      reply(pid < 0 ? -errno : (int32_t)pid, pidfd);
+      if (pidfd >= 0)
+        close(pidfd);
+    }
+    for (int j = 0; j < nfds; j++)
+      close(fds[j]);
+  }
+}

@@ -1,0 +1,91 @@
+#define _GNU_SOURCE
+#include "netns_pool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "loopback.h"
+
+#define POOL_SIZE 2
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wanted = PTHREAD_COND_INITIALIZER;
+static int pool[POOL_SIZE];
+static int count;
+static int started;
+static int broken; /* creation failed once (no permission, no netns): stop */
+
+/* Makes a namespace with `lo` up without leaving this thread in it. */
+static int make_netns(void) {
+  int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (self < 0)
+    return -1;
+  if (unshare(CLONE_NEWNET) < 0) {
+    close(self);
+    return -1;
+  }
+  int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0 && ik_loopback_up() < 0) {
+    close(fd);
+    fd = -1;
+  }
+  if (setns(self, CLONE_NEWNET) < 0) {
+    /* Stuck in the wrong namespace: this thread must make no more. */
+    if (fd >= 0)
+      close(fd);
+    fd = -1;
+  }
+  close(self);
+  return fd;
+}
+
+static void *filler(void *arg) {
+  (void)arg;
+  for (;;) {
+    pthread_mutex_lock(&lock);
+    while (count >= POOL_SIZE)
+      pthread_cond_wait(&wanted, &lock);
+    pthread_mutex_unlock(&lock);
+    int fd = make_netns();
+    pthread_mutex_lock(&lock);
+    if (fd < 0) {
+      broken = 1;
+      pthread_mutex_unlock(&lock);
+      return NULL;
+    }
+    pool[count++] = fd;
+    pthread_mutex_unlock(&lock);
+  }
+}
+
+int ik_netns_take(void) {
+  pthread_mutex_lock(&lock);
+  int fd = count > 0 ? pool[--count] : -1;
+  pthread_mutex_unlock(&lock);
+  return fd;
+}
+
+void ik_netns_refill(void) {
+  pthread_mutex_lock(&lock);
+  if (!started && !broken) {
+    /* No signal handler of Node's may run on this thread. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    if (pthread_create(&t, NULL, filler, NULL) == 0) {
+      pthread_detach(t);
+      started = 1;
+    } else {
+      broken = 1;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+  }
+  if (count < POOL_SIZE)
+    pthread_cond_signal(&wanted);
+  pthread_mutex_unlock(&lock);
+}

@@ -1,0 +1,142 @@
+#define _GNU_SOURCE
+#include "zygote_client.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "ik_proto.h"
+#include "spawn.h"
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int zsock = -1;   /* our end of the zygote's socket */
+static int zpidfd = -1;  /* the zygote itself, to reap it if it dies */
+
+static void stop_zygote(void) {
+  if (zsock >= 0)
+    close(zsock);
+  zsock = -1;
+  if (zpidfd >= 0) {
+    /* It hung up or died: make sure it is gone, and reap it (our child). */
+    ik_pidfd_send_signal(zpidfd, SIGKILL);
+    siginfo_t si;
+    while (waitid((idtype_t)P_PIDFD, (id_t)zpidfd, &si, WEXITED | __WALL) < 0 && errno == EINTR)
+      ;
+    close(zpidfd);
+  }
+  zpidfd = -1;
+}
+
+static int start_zygote(int init_fd, int null_fd, int self_pidfd) {
+  int sp[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+    return -errno;
+  struct ik_spawn_args a;
+  memset(&a, 0, sizeof a);
+  a.argv0 = "isolate-kit-zygote";
+  a.init_fd = init_fd;
+  a.stdio[0] = a.stdio[1] = a.stdio[2] = null_fd;
+  a.plan_fd = sp[1]; /* the zygote's fd 3 */
+  a.ctrl_fd = null_fd;
+  a.parent_pidfd = self_pidfd;
+  a.netns_fd = -1;
+  int pidfd = -1;
+  int pid = ik_spawn(0, &a, &pidfd);
+  close(sp[1]);
+  if (pid < 0) {
+    close(sp[0]);
+    return pid;
+  }
+  zsock = sp[0];
+  zpidfd = pidfd;
+  return 0;
+}
+
+static int request(unsigned long ns_flags, const int fds[5], int netns_fd, int *pidfd_out) {
+  struct ik_zygote_req req = {ns_flags, netns_fd >= 0, 0};
+  int all[6];
+  memcpy(all, fds, 5 * sizeof(int));
+  all[5] = netns_fd;
+  int nfds = netns_fd >= 0 ? 6 : 5;
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(6 * sizeof(int))];
+  } cm;
+  memset(&cm, 0, sizeof cm);
+  struct iovec iov = {&req, sizeof req};
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cm.buf;
+  msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+  memcpy(CMSG_DATA(c), all, nfds * sizeof(int));
+  ssize_t n;
+  do {
+    n = sendmsg(zsock, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return -errno;
+
+  struct ik_zygote_rep rep;
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } rcm;
+  struct iovec riov = {&rep, sizeof rep};
+  struct msghdr rmsg;
+  memset(&rmsg, 0, sizeof rmsg);
+  rmsg.msg_iov = &riov;
+  rmsg.msg_iovlen = 1;
+  rmsg.msg_control = rcm.buf;
+  rmsg.msg_controllen = sizeof rcm.buf;
+  do {
+    n = recvmsg(zsock, &rmsg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return -errno;
+  if (n == 0)
+    return -EPIPE;
+  int pidfd = -1;
+  struct cmsghdr *rc = CMSG_FIRSTHDR(&rmsg);
+  if (rc != NULL && rc->cmsg_level == SOL_SOCKET && rc->cmsg_type == SCM_RIGHTS)
+    memcpy(&pidfd, CMSG_DATA(rc), sizeof pidfd);
+  if (n != (ssize_t)sizeof rep || rep.pid <= 0 || pidfd < 0) {
+    if (pidfd >= 0)
+      close(pidfd);
+    /* A clone failure (EPERM, ENOSPC…) is the container's, not the zygote's. */
+    return n == (ssize_t)sizeof rep && rep.pid < 0 ? rep.pid : -EPROTO;
+  }
+  *pidfd_out = pidfd;
+  return rep.pid;
+}
+
+int ik_zygote_clone(unsigned long ns_flags, const int fds[5], int netns_fd, int init_fd, int null_fd,
+                    int self_pidfd, int *pidfd_out) {
+  pthread_mutex_lock(&lock);
+  int r = 0;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if (zsock < 0) {
+      r = start_zygote(init_fd, null_fd, self_pidfd);
+      if (r < 0)
+        break;
+    }
+    r = request(ns_flags, fds, netns_fd, pidfd_out);
+    /* The zygote is gone (killed, or its thread's PDEATHSIG fired): once more. */
+    if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
+      stop_zygote();
+      continue;
+    }
+    break;
+  }
+  pthread_mutex_unlock(&lock);
+  return r;
+}

@@ -1,0 +1,21 @@
+/* The Node side of the zygote (csrc/init/zygote.c): starts it on first use,
+ * asks it for container inits, restarts it if it died. Thread-safe. */
+#ifndef IK_ZYGOTE_CLIENT_H
+#define IK_ZYGOTE_CLIENT_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* fds: stdin, stdout, stderr, plan pipe, init's control socket end, and
+ * netns_fd unless it is -1. Returns the new init's pid (a child of this
+ * process) and sets *pidfd_out, or returns -errno. init_fd and null_fd are
+ * the addon's init memfd and /dev/null, used to start the zygote. */
+int ik_zygote_clone(unsigned long ns_flags, const int fds[5], int netns_fd, int init_fd, int null_fd,
+                    int self_pidfd, int *pidfd_out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
