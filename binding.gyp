@@ -23,7 +23,8 @@
           "include_dirs": ["<!(node -e \"require('nan')\")"],
           "cflags": ["<@(ik_warnings)", "-fvisibility=hidden"],
           "cflags_c": ["-std=gnu11", "<@(ik_c_warnings)"],
-          "cflags_cc": ["-std=gnu++17", "-Wno-cast-function-type"]
+          "cflags_cc": ["-std=gnu++17", "-Wno-cast-function-type"],
+          "ldflags": ["-Wl,-z,nodelete"]
         },
         {
           "target_name": "isolate-kit-init",

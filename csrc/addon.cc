@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -387,8 +388,13 @@ class Watch : public Nan::ObjectWrap {
     w->closed_ = true;
     if (!w->exited_) {
       ik_pidfd_send_signal(w->pidfd_, SIGKILL);
+      // libuv made the pidfd non-blocking (waitid would say EAGAIN): wait
+      // for it to become readable, i.e. for init and its namespace to die.
+      struct pollfd p = {w->pidfd_, POLLIN, 0};
+      while (poll(&p, 1, 10000) < 0 && errno == EINTR) {
+      }
       siginfo_t si;
-      while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(w->pidfd_), &si, WEXITED | __WALL) < 0 &&
+      while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(w->pidfd_), &si, WEXITED | WNOHANG | __WALL) < 0 &&
              errno == EINTR) {
       }
       w->exited_ = true;
@@ -453,19 +459,19 @@ class Watch : public Nan::ObjectWrap {
     return n < 0 ? errno : 0;
   }
 
-  // signalProcess(id, sig, group): through init, to one process (its
-  // process group when `group`), or to every process.
+  // signalProcess(id, sig, tree): through init, to one process (and all
+  // its descendants when `tree`), or to every process.
   static NAN_METHOD(SignalProcess) {
     Watch* w = Self(info);
     if (info.Length() < 3 || !info[0]->IsUint32() || !info[1]->IsInt32() || !info[2]->IsBoolean())
-      return Nan::ThrowTypeError("Usage: signalProcess(id, sig, group)");
+      return Nan::ThrowTypeError("Usage: signalProcess(id, sig, tree)");
     if (w->exited_ || w->ctrl_ < 0) return info.GetReturnValue().Set(Nan::New(ESRCH));
     ik_req req;
     memset(&req, 0, sizeof req);
     req.type = IK_REQ_SIGNAL;
     req.id = Nan::To<uint32_t>(info[0]).FromJust();
     req.sig = Nan::To<int32_t>(info[1]).FromJust();
-    req.flags = Nan::To<bool>(info[2]).FromJust() ? IK_REQ_F_GROUP : 0;
+    req.flags = Nan::To<bool>(info[2]).FromJust() ? IK_REQ_F_TREE : 0;
     info.GetReturnValue().Set(Nan::New(SendReq(w, req, nullptr, 0)));
   }
 

@@ -37,7 +37,7 @@ struct ik_req {
   uint32_t flags; /* IK_REQ_F_* */
 };
 
-#define IK_REQ_F_GROUP 0x1u /* SIGNAL: to the process's whole process group */
+#define IK_REQ_F_TREE 0x1u /* SIGNAL: to the process and every process descended from it */
 
 /* Node -> zygote (fd 3 of the zygote): clone a container init with
  * `clone_flags` (CLONE_NEW*); fds: stdin, stdout, stderr, plan pipe, the

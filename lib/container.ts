@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { fstatSync } from 'node:fs';
 import { EventEmitter } from 'eventemitter3';
-import { IsolateError, describeErrno, fromSystemError, invalidOption } from './errors';
+import { IsolateError, describeErrno, fromSystemError, invalidOption, showValue } from './errors';
 import { planFilesystem, resolveMounts, stagingDir, type MountSpec, type ResolvedMount } from './filesystem';
 import { LayerStack } from './layer-stack';
 import { Namespace, toNamespace, type NamespaceKind } from './namespace';
@@ -113,6 +114,10 @@ const CONTAINER_KEYS = [
 ] as const;
 const PROCESS_KEYS = ['env', 'cwd', 'user'] as const;
 
+function optionsNotObject(value: unknown): IsolateError {
+  return new IsolateError('ERR_INVALID_OPTION', `Expected the options to be an object, got ${showValue(value)}`, { option: 'options' });
+}
+
 function checkKeys(where: string, value: object, allowed: readonly string[]): void {
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) {
@@ -127,7 +132,7 @@ const HOSTNAME_RE = /^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za
 
 /** Validates every container option; nothing is created. */
 function resolveConfig(options: ContainerOptions): ResolvedConfig {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+  if (typeof options !== 'object' || options === null) throw optionsNotObject(options);
   checkKeys('container', options, CONTAINER_KEYS);
   let namespaces = toNamespace(options.namespaces);
   if (options.network !== undefined && options.network !== 'none' && options.network !== 'host') {
@@ -157,14 +162,20 @@ function resolveConfig(options: ContainerOptions): ResolvedConfig {
   }
   const mounts = resolveMounts(options.mounts, rootfs);
   if (!namespaces.has('mnt') && (mounts.length > 0 || options.rootfs !== undefined)) {
-    throw invalidOption('namespaces', "to include 'mnt' when `rootfs` or `mounts` are given", namespaces.kinds);
+    throw new IsolateError('ERR_INVALID_OPTION', "`rootfs` and `mounts` need the 'mnt' namespace, which `namespaces` leaves out", {
+      option: 'namespaces',
+    });
   }
   let hostname: string | undefined;
   if (options.hostname !== undefined) {
     if (typeof options.hostname !== 'string' || !HOSTNAME_RE.test(options.hostname)) {
       throw invalidOption('hostname', 'a host name (letters, digits, "-" and ".", at most 64 characters)', options.hostname);
     }
-    if (!namespaces.has('uts')) throw invalidOption('namespaces', "to include 'uts' when `hostname` is given", namespaces.kinds);
+    if (!namespaces.has('uts')) {
+      throw new IsolateError('ERR_INVALID_OPTION', "`hostname` needs the 'uts' namespace, which `namespaces` leaves out", {
+        option: 'namespaces',
+      });
+    }
     hostname = options.hostname;
   } else if (namespaces.has('uts')) {
     hostname = 'isolate-kit';
@@ -193,9 +204,14 @@ function stdioSpec(value: SpawnOptions['stdio']): NativeStdio {
   return list.map((s, i) => {
     if (s === 'pipe') return -1;
     if (s === 'ignore') return -2;
-    if (s === 'inherit') return i;
-    if (Number.isInteger(s) && (s as number) >= 0) return s as number;
-    throw invalidOption(`stdio[${i}]`, "'pipe', 'ignore', 'inherit' or an fd number", s);
+    const fd = s === 'inherit' ? i : s;
+    if (!Number.isInteger(fd) || (fd as number) < 0) throw invalidOption(`stdio[${i}]`, "'pipe', 'ignore', 'inherit' or an fd number", s);
+    try {
+      fstatSync(fd as number);
+    } catch (err) {
+      throw new IsolateError('ERR_INVALID_OPTION', `stdio[${i}]: fd ${fd} is not open in this process`, { option: `stdio[${i}]`, cause: err });
+    }
+    return fd as number;
   }) as NativeStdio;
 }
 
@@ -249,6 +265,10 @@ export class Container extends EventEmitter<ContainerEvents> {
   private resolveExited!: () => void;
   private startWaiters: { resolve: () => void; reject: (e: IsolateError) => void }[] = [];
   private refed = true;
+  /** The main process's [exitCode, signal], once its exit record came. */
+  private mainExit: [number | null, number | null] | undefined;
+  /** kill()/stop()/destroy() ended it (so an unfinished start is ERR_STATE, not a setup failure). */
+  private killedByUs = false;
 
   /** Validates every option; throws IsolateError ERR_INVALID_OPTION. Creates nothing. */
   constructor(options: ContainerOptions = {}) {
@@ -290,7 +310,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     if (this.currentState !== 'created' && this.currentState !== 'running') {
       throw new IsolateError('ERR_STATE', `Cannot spawn in a container that is ${this.currentState}`);
     }
-    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+    if (typeof options !== 'object' || options === null) throw optionsNotObject(options);
     checkKeys('spawn', options, [...PROCESS_KEYS, 'stdio']);
     const spec = this.processSpec(command, options);
     const stdio = stdioSpec(options.stdio);
@@ -324,7 +344,7 @@ export class Container extends EventEmitter<ContainerEvents> {
   run(command: readonly string[], options: RunOptions & { encoding: 'buffer' }): Promise<RunResult<Buffer>>;
   run(command: readonly string[], options?: RunOptions): Promise<RunResult<string>>;
   async run(command: readonly string[], options: RunOptions = {}): Promise<RunResult<string | Buffer>> {
-    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+    if (typeof options !== 'object' || options === null) throw optionsNotObject(options);
     checkKeys('run', options, [...PROCESS_KEYS, ...RUN_LIMIT_KEYS]);
     const limits = resolveLimits(options);
     if (limits.signal?.aborted) {
@@ -334,8 +354,20 @@ export class Container extends EventEmitter<ContainerEvents> {
     const isMain = this.currentState === 'created';
     const proc = this.spawn(command, { env, cwd, user, stdio: [limits.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     return collect(proc, limits, () => {
-      if (isMain) this.kill('SIGKILL');
-      else proc.killGroup('SIGKILL');
+      if (isMain) {
+        this.kill('SIGKILL'); // the whole sandbox, grandchildren included
+        return;
+      }
+      // In a shared container only what this command started can go. A
+      // process it orphaned before the timeout would still hold our pipes:
+      // stop reading instead of waiting for it.
+      proc.killTree('SIGKILL');
+      const stopReading = () => {
+        proc.stdout?.destroy();
+        proc.stderr?.destroy();
+      };
+      if (proc._ended) stopReading();
+      else proc.once('exit', stopReading);
     });
   }
 
@@ -347,6 +379,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     const n = signalNumber(signal);
     if (n === undefined) throw new TypeError(`Unknown signal: ${String(signal)}`);
     if (!this.handle || (this.currentState !== 'running' && this.currentState !== 'paused')) return false;
+    this.killedByUs = true;
     if (n === 9) {
       // Without a pid namespace init's death does not take the rest along:
       // have it kill every process group it started first.
@@ -361,6 +394,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     const timeout = options.timeout ?? 10_000;
     if (!Number.isFinite(timeout) || timeout < 0) throw invalidOption('timeout', 'a non-negative number of milliseconds', timeout);
     if (!this.handle || this.currentState === 'stopped' || this.currentState === 'destroyed') return;
+    this.killedByUs = true;
     this.handle.signal(15);
     const timer = setTimeout(() => this.handle?.signal(9), timeout);
     await this.exited;
@@ -371,6 +405,7 @@ export class Container extends EventEmitter<ContainerEvents> {
   async destroy(): Promise<void> {
     if (this.currentState === 'destroyed') return;
     if (this.handle && this.currentState !== 'stopped') {
+      this.killedByUs = true;
       this.handle.signal(9);
       await this.exited;
     }
@@ -398,9 +433,10 @@ export class Container extends EventEmitter<ContainerEvents> {
   static run(command: readonly string[], options: ContainerOptions & RunOptions & { encoding: 'buffer' }): Promise<RunResult<Buffer>>;
   static run(command: readonly string[], options?: ContainerOptions & RunOptions): Promise<RunResult<string>>;
   static async run(command: readonly string[], options: ContainerOptions & RunOptions = {}): Promise<RunResult<string | Buffer>> {
-    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+    if (typeof options !== 'object' || options === null) throw optionsNotObject(options);
     const runOptions: Record<string, unknown> = {};
     const containerOptions: Record<string, unknown> = {};
+    checkKeys('Container.run', options, [...CONTAINER_KEYS, ...RUN_LIMIT_KEYS]);
     for (const [k, v] of Object.entries(options)) {
       if ((RUN_LIMIT_KEYS as readonly string[]).includes(k)) runOptions[k] = v;
       else containerOptions[k] = v;
@@ -465,18 +501,28 @@ export class Container extends EventEmitter<ContainerEvents> {
   }
 
   private track(id: number, argv: readonly string[], fds: readonly number[], steps: readonly PlanStep[]): ContainerProcess {
-    const proc = new ContainerProcess(id, argv, fds, (sig, group) => {
+    const proc = new ContainerProcess(id, argv, fds, (sig, tree) => {
       if (!this.handle) return false;
       // init forwards what it gets to the main process; SIGKILL ends the container.
-      if (id === this.mainId && !group) return this.handle.signal(sig) === 0;
-      return this.handle.signalProcess(id, sig, group) === 0;
+      if (id === this.mainId && !tree) return this.handle.signal(sig) === 0;
+      return this.handle.signalProcess(id, sig, tree) === 0;
     });
     this.processes.set(id, { proc, steps });
     return proc;
   }
 
-  private onNative(event: NativeEvent, id: number, a: number, b: number, c: number, utimeUs: number, stimeUs: number, maxrssKb: number): void {
-    const now = performance.now();
+  private onNative(
+    event: NativeEvent,
+    id: number,
+    a: number,
+    b: number,
+    c: number,
+    utimeUs: number,
+    stimeUs: number,
+    maxrssKb: number,
+    atMs: number,
+  ): void {
+    const now = atMs || monotonicMs();
     const entry = this.processes.get(id);
     switch (event) {
       case NativeEvent.Ready:
@@ -505,6 +551,7 @@ export class Container extends EventEmitter<ContainerEvents> {
       case NativeEvent.Exit:
         if (entry) {
           const [code, sig] = decodeWaitStatus(a);
+          if (id === this.mainId) this.mainExit = [code, sig];
           entry.proc._exit(code, sig, usage(utimeUs, stimeUs, maxrssKb), now);
           this.processes.delete(id);
         }
@@ -516,20 +563,26 @@ export class Container extends EventEmitter<ContainerEvents> {
   }
 
   private onInitExit(siCode: number, siStatus: number, initUsage: ReturnType<typeof usage>, now: number): void {
-    // CLD_EXITED = 1: siStatus is the exit code; otherwise a signal number.
-    const exitCode = siCode === 1 ? siStatus : null;
-    const signal = siCode === 1 ? null : siStatus;
+    // The container's status is its main process's when that one was seen
+    // exiting; otherwise init's (CLD_EXITED = 1: an exit code, else a signal).
+    const [exitCode, signal] = this.mainExit ?? (siCode === 1 ? [siStatus, null] : [null, siStatus]);
     for (const [id, { proc }] of this.processes) {
       if (proc.spawned) {
         // No exit record: the container was killed (or its main process ended) first.
-        if (id === this.mainId) proc._exit(exitCode, signal, initUsage, now);
+        // init's CPU figure covers everything it reaped; its peak RSS is its own.
+        if (id === this.mainId) proc._exit(exitCode, signal, { ...initUsage, maxRssBytes: null }, now);
         else proc._exit(null, 9, undefined, now);
       } else {
         proc._fail(this.setupError ?? new IsolateError('ERR_STATE', 'The container ended before the process started'));
       }
     }
     this.processes.clear();
-    this.settleStart(this.setupError ?? new IsolateError('ERR_SETUP_FAILED', 'The container ended during setup'));
+    this.settleStart(
+      this.setupError ??
+        (this.killedByUs
+          ? new IsolateError('ERR_STATE', 'The container was killed or destroyed before it was set up')
+          : new IsolateError('ERR_SETUP_FAILED', 'The container ended during setup')),
+    );
     this.handle = undefined;
     this.pid = undefined;
     if (this.currentState !== 'destroyed') this.currentState = 'stopped';
@@ -545,6 +598,11 @@ export class Container extends EventEmitter<ContainerEvents> {
       else w.resolve();
     }
   }
+}
+
+/** CLOCK_MONOTONIC in ms, the clock init stamps its records with. */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
 }
 
 function usage(utimeUs: number, stimeUs: number, maxrssKb: number) {

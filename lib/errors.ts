@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 
 /** Stable error codes: match on these, never on messages. See docs/errors.md. */
@@ -70,11 +71,17 @@ export function isIsolateError(value: unknown): value is IsolateError {
 }
 
 let errnoMap: Map<number, [string, string]> | undefined;
+let errnoNames: Map<number, string> | undefined;
 
 /** [name, text] of an errno (positive), e.g. [ 'ENOENT', 'no such file or directory' ]. */
 export function describeErrno(errno: number): [string, string] {
   errnoMap ??= getSystemErrorMap();
-  return errnoMap.get(-errno) ?? [`E${errno}`, `error ${errno}`];
+  const known = errnoMap.get(-errno);
+  if (known) return known;
+  // libuv names only the errnos it uses; os.constants has the rest (ENOEXEC…).
+  errnoNames ??= new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+  const name = errnoNames.get(errno);
+  return name ? [name, `errno ${errno}`] : [`E${errno}`, `error ${errno}`];
 }
 
 /** Throws ERR_INVALID_OPTION in execa's wording: "Expected `x` to be …, got `v` (type)". */
@@ -86,14 +93,21 @@ export function invalidOption(option: string, expected: string, value: unknown, 
   );
 }
 
+/** A value as code would write it (JSON, but NaN, Infinity and bigints as themselves). */
+function literal(value: unknown, depth = 0): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (Array.isArray(value) && depth < 3) return `[${value.map((v) => literal(v, depth + 1)).join(',')}]`;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
 /** `value` (type) for messages, shortened. */
 export function showValue(value: unknown): string {
-  let text: string;
-  try {
-    text = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'bigint' ? `${value}n` : String(JSON.stringify(value) ?? value);
-  } catch {
-    text = String(value);
-  }
+  let text = literal(value);
   if (text.length > 60) text = `${text.slice(0, 57)}...`;
   const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
   return `\`${text}\` (${type})`;

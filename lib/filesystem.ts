@@ -138,10 +138,11 @@ export function resolveMounts(value: unknown, rootfs: LayerStack): ResolvedMount
     }
     throw invalidOption(`${name}.type`, "'bind' or 'tmpfs'", spec.type);
   });
-  // Parents before children, so a bind inside a tmpfs lands on the tmpfs.
-  out.sort((a, b) => depth(a.target) - depth(b.target));
-  checkTargets(out, rootfs);
-  return out;
+  // Parents before children, so a bind inside a tmpfs lands on the tmpfs;
+  // errors keep naming the caller's index.
+  const order = out.map((m, i) => ({ m, i })).sort((a, b) => depth(a.m.target) - depth(b.m.target));
+  checkTargets(order, rootfs);
+  return order.map(({ m }) => m);
 }
 
 function depth(p: string): number {
@@ -153,9 +154,9 @@ function depth(p: string): number {
  * existing path of a read-only root. Host-root targets are resolved through
  * their symlinks here, because init would resolve them against the host.
  */
-function checkTargets(mounts: ResolvedMount[], rootfs: LayerStack): void {
+function checkTargets(mounts: { m: ResolvedMount; i: number }[], rootfs: LayerStack): void {
   const tmpfs = [...DEFAULT_TMPFS];
-  mounts.forEach((m, i) => {
+  mounts.forEach(({ m, i }) => {
     const inTmpfs = tmpfs.some((d) => isUnder(m.target, d) && m.target !== d);
     if (m.type === 'tmpfs') tmpfs.push(m.target);
     if (inTmpfs || DEFAULT_TMPFS.includes(m.target)) return;

@@ -14,9 +14,11 @@ export const enum NativeEvent {
 export const CONTAINER_ID = 0xffffffff;
 
 /**
- * Callback of a container handle: (event, id, a, b, c, utimeUs, stimeUs, maxrssKb).
+ * Callback of a container handle: (event, id, a, b, c, utimeUs, stimeUs, maxrssKb, atMs).
  * Ready: a = pid inside. Fail: a = step index, b = IK_SC_*, c = errno.
  * Exit: a = wait status. InitExit: a = si_code (CLD_*), b = si_status.
+ * atMs: CLOCK_MONOTONIC in ms when it happened (Ready, Exit: taken by init;
+ * InitExit: when the addon saw it), 0 for Fail.
  */
 export type NativeCallback = (
   event: NativeEvent,
@@ -27,6 +29,7 @@ export type NativeCallback = (
   utimeUs: number,
   stimeUs: number,
   maxrssKb: number,
+  atMs: number,
 ) => void;
 
 /** stdio spec per fd: an fd to pass as is, -1 for a new pipe, -2 for /dev/null. */
@@ -35,8 +38,8 @@ export type NativeStdio = [number, number, number];
 export interface NativeHandle {
   /** Signals init (pidfd_send_signal); returns 0 or errno. */
   signal(sig: number): number;
-  /** Asks init to signal process `id` (its process group when `group`; CONTAINER_ID: every process); returns 0 or errno. */
-  signalProcess(id: number, sig: number, group: boolean): number;
+  /** Asks init to signal process `id` (and its descendants when `tree`; CONTAINER_ID: every process); returns 0 or errno. */
+  signalProcess(id: number, sig: number, tree: boolean): number;
   /** Asks init to start process `id` from a process-only plan; returns our ends of new pipes (-1 where none). */
   spawnProcess(id: number, plan: Buffer, stdio: NativeStdio): NativeStdio;
   ref(): void;

@@ -174,7 +174,8 @@ export function checkRlimits(value: unknown): [number, bigint, bigint][] {
   if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
     throw invalidOption('rlimits', 'an object such as { nofile: 1024, core: 0 }', value);
   }
-  const merged: Record<string, unknown> = { ...DEFAULT_RLIMITS, ...(value as object | undefined) };
+  const merged: Record<string, unknown> = { ...DEFAULT_RLIMITS };
+  for (const [name, v] of Object.entries((value as object | undefined) ?? {})) if (v !== undefined) merged[name] = v;
   return Object.entries(merged).map(([name, v]) => {
     const option = `rlimits.${name}`;
     const resource = RLIMITS[name as RlimitName];

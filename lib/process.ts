@@ -22,12 +22,12 @@ export interface ProcessUsage {
   cpuTimeMs: number;
   userTimeMs: number;
   systemTimeMs: number;
-  /** Peak resident set of the largest single process. */
-  maxRssBytes: number;
+  /** Peak resident set of the largest single process; null when it was killed with its container (no figure of its own came back). */
+  maxRssBytes: number | null;
 }
 
 /** Sends a signal on behalf of a ContainerProcess; returns false when nothing was signalled. */
-export type Signaller = (signal: number, group: boolean) => boolean;
+export type Signaller = (signal: number, tree: boolean) => boolean;
 
 const signalNames = new Map<number, NodeJS.Signals>(
   Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
@@ -64,7 +64,7 @@ export class ContainerProcess extends EventEmitter<ContainerProcessEvents> {
   error: IsolateError | undefined;
   /** Resource use, once it exited. */
   usage: ProcessUsage | undefined;
-  /** performance.now() when it was exec'd and when it ended. */
+  /** When it was exec'd and when it ended: CLOCK_MONOTONIC in ms (process.hrtime's clock), as init saw it. */
   spawnedAt: number | undefined;
   exitedAt: number | undefined;
 
@@ -102,8 +102,13 @@ export class ContainerProcess extends EventEmitter<ContainerProcessEvents> {
     return this.signaller(n, false);
   }
 
-  /** Signals the process's whole process group (it and the children that stayed in it). */
-  killGroup(signal: NodeJS.Signals | number = 'SIGKILL'): boolean {
+  /**
+   * Signals the process and every process descended from it (default
+   * SIGKILL; for SIGKILL they are all stopped first, so none slips away by
+   * forking). A descendant whose parent already exited belongs to the
+   * container and ends with it.
+   */
+  killTree(signal: NodeJS.Signals | number = 'SIGKILL'): boolean {
     if (this.ended) return false;
     const n = signalNumber(signal);
     if (n === undefined) throw new TypeError(`Unknown signal: ${String(signal)}`);
@@ -129,6 +134,18 @@ export class ContainerProcess extends EventEmitter<ContainerProcessEvents> {
     return s;
   }
 
+  /**
+   * Output nobody reads would keep the pipes (and so 'close') open forever
+   * once the process is gone: drain it, as Node's ChildProcess does.
+   */
+  private flushUnread(): void {
+    for (const s of [this.stdout, this.stderr]) {
+      if (s && !s.destroyed && s.readableFlowing === null && s.listenerCount('data') === 0 && s.listenerCount('readable') === 0) {
+        s.resume();
+      }
+    }
+  }
+
   private maybeClose(): void {
     if (this.ended && this.openStreams === 0 && !this.closed) {
       this.closed = true;
@@ -149,9 +166,10 @@ export class ContainerProcess extends EventEmitter<ContainerProcessEvents> {
     if (this.ended) return;
     this.ended = true;
     this.error = err;
-    this.exitedAt = performance.now();
+    this.exitedAt = Number(process.hrtime.bigint()) / 1e6;
     this.stdin?.destroy();
     this.emit('error', err);
+    this.flushUnread();
     this.maybeClose();
   }
 
@@ -165,6 +183,7 @@ export class ContainerProcess extends EventEmitter<ContainerProcessEvents> {
     this.usage = usage;
     this.stdin?.destroy();
     this.emit('exit', this.exitCode, this.signalCode);
+    this.flushUnread();
     this.maybeClose();
   }
 

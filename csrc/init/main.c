@@ -16,10 +16,12 @@
  * binary are not reachable from the payload (see docs/security.md).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -141,6 +143,78 @@ static void signal_all(int sig) {
     kill(-children[k].pid, sig);
 }
 
+/* Adds to `set` (of `*n`, capacity `cap`) every process whose parent is in
+ * it, reading /proc; returns how many were added. */
+static size_t add_descendants(pid_t *set, size_t *n, size_t cap) {
+  size_t added = 0;
+  DIR *d = opendir("/proc");
+  if (d == NULL)
+    return 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    pid_t pid = (pid_t)atoi(e->d_name);
+    if (pid <= 1)
+      continue;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      continue;
+    ssize_t len = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (len <= 0)
+      continue;
+    buf[len] = 0;
+    char *rp = strrchr(buf, ')'); /* the command may contain anything */
+    int ppid;
+    if (rp == NULL || sscanf(rp + 1, " %*c %d", &ppid) != 1)
+      continue;
+    int in_set = 0, parent_in = 0;
+    for (size_t k = 0; k < *n; k++) {
+      in_set |= set[k] == pid;
+      parent_in |= set[k] == ppid;
+    }
+    if (!in_set && parent_in && *n < cap) {
+      set[(*n)++] = pid;
+      added++;
+    }
+  }
+  closedir(d);
+  return added;
+}
+
+/* Signals a process, its process group and all its descendants. For
+ * SIGKILL they are stopped first, the tree re-read until nothing new
+ * appears, then killed: a process that forks while we look cannot slip out,
+ * and a child whose parent is killed first is not orphaned out of sight. An
+ * orphan that left both the tree (reparented to us) and the group (setsid)
+ * is the container's to end. */
+static void signal_tree(pid_t root, int sig) {
+  enum { CAP = 4096 };
+  static pid_t set[CAP];
+  size_t n = 0;
+  set[n++] = root;
+  if (sig == SIGKILL) {
+    kill(-root, SIGSTOP); /* each process we start leads its own group */
+    kill(root, SIGSTOP);
+    for (int pass = 0; pass < 16; pass++) {
+      size_t before = n;
+      add_descendants(set, &n, CAP);
+      for (size_t k = before; k < n; k++)
+        kill(set[k], SIGSTOP);
+      if (n == before)
+        break;
+    }
+  } else {
+    add_descendants(set, &n, CAP);
+    while (add_descendants(set, &n, CAP) > 0)
+      ;
+  }
+  kill(-root, sig);
+  for (size_t k = 0; k < n; k++)
+    kill(set[k], sig);
+}
+
 static int is_stop_signal(int sig) {
   return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT;
 }
@@ -246,9 +320,14 @@ static void handle_ctrl(void) {
     if (req.id == IK_ID_CONTAINER) {
       signal_all(req.sig);
     } else {
-      for (size_t k = 0; k < n_children; k++)
-        if (children[k].id == req.id)
-          kill((req.flags & IK_REQ_F_GROUP) ? -children[k].pid : children[k].pid, req.sig);
+      for (size_t k = 0; k < n_children; k++) {
+        if (children[k].id != req.id)
+          continue;
+        if (req.flags & IK_REQ_F_TREE)
+          signal_tree(children[k].pid, req.sig);
+        else
+          kill(children[k].pid, req.sig);
+      }
     }
   }
   for (int j = 0; j < nfds; j++)

@@ -8,8 +8,8 @@
  * to reap. The zygote never reads a plan or any other container data: a child
  * inherits nothing but the zygote's own memory.
  *
- * It exits when Node hangs up its socket (fd 3) or dies (PR_SET_PDEATHSIG,
- * armed by the addon before exec).
+ * It exits when Node hangs up its socket (fd 3), which the kernel does when
+ * Node dies.
  */
 #define _GNU_SOURCE
 #include "zygote.h"
@@ -79,6 +79,10 @@ static void __attribute__((noreturn)) become_init(int *fds, int netns, void (*co
 }
 
 void ik_zygote_main(void (*container_main)(void)) {
+  /* The addon armed PR_SET_PDEATHSIG for the thread that started us, which
+   * may be a worker thread that ends long before Node does. Our socket
+   * hanging up is the one sign that Node is gone, whatever its threads do. */
+  prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   prctl(PR_SET_NAME, "isolate-kit-zyg", 0, 0, 0);
   sigset_t all;

@@ -194,10 +194,11 @@ describe('Container failures', function () {
         err = e as IsolateError;
       }
       expect(err).to.be.instanceOf(IsolateError);
-      expect(err!.errnoCode).to.equal('EBADF');
+      expect(err!.code).to.equal('ERR_INVALID_OPTION');
+      expect(err!.message).to.equal('stdio[0]: fd 9999 is not open in this process');
       expect(c.state).to.equal('created');
       await c.start();
-      expect(() => c.exec(['true'], { stdio: ['ignore', 9999, 'ignore'] })).to.throw(IsolateError, /EBADF/);
+      expect(() => c.exec(['true'], { stdio: ['ignore', 9999, 'ignore'] })).to.throw(IsolateError, /stdio\[1\]: fd 9999 is not open/);
       expect(c.state).to.equal('running');
       await c.destroy();
     });

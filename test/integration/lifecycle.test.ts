@@ -510,16 +510,16 @@ describe('Container lifecycle', function () {
       }
     });
 
-    it('should killGroup() a process and the children in its process group', async function () {
+    it('should killTree() a process and every process it started', async function () {
       const c = track(new Container());
       const marker = sleepMarker();
       try {
         await c.start();
-        const p = c.exec(['sh', '-c', `sleep ${marker} & sleep ${marker} & echo ready; wait`]);
+        const p = c.exec(['sh', '-c', `sleep ${marker} & setsid sleep ${marker} & echo ready; wait`]);
         await waitForOutput(p.stdout!, /ready/);
         // 'ready' can come before the children have exec'd sleep
         expect(await waitFor(() => markerProcesses(marker).length === 2, 2000)).to.equal(true);
-        expect(p.killGroup('SIGTERM')).to.equal(true);
+        expect(p.killTree('SIGTERM')).to.equal(true);
         expect((await p.wait()).signalCode).to.equal('SIGTERM');
         expect(await waitFor(() => markerProcesses(marker).length === 0, 1000)).to.equal(true);
       } finally {

@@ -46,7 +46,14 @@ function descendants(): number[] {
   for (const pid of parent.keys()) {
     for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
       if (p === process.pid) {
-        out.push(pid);
+        // the zygote is resident: one per Node process, not per container
+        let comm = '';
+        try {
+          comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+        } catch {
+          /* gone meanwhile */
+        }
+        if (comm !== 'isolate-kit-zyg') out.push(pid);
         break;
       }
     }

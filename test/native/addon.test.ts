@@ -152,9 +152,9 @@ describe('Native addon', function () {
       usage(() => h.signal!(), 'Usage: signal(sig)');
       usage(() => h.signal!('SIGTERM'), 'Usage: signal(sig)');
       usage(() => h.signal!(1.5), 'Usage: signal(sig)');
-      usage(() => h.signalProcess!(1, 9), 'Usage: signalProcess(id, sig, group)');
-      usage(() => h.signalProcess!(-1, 9, false), 'Usage: signalProcess(id, sig, group)');
-      usage(() => h.signalProcess!(1, 9, 'yes'), 'Usage: signalProcess(id, sig, group)');
+      usage(() => h.signalProcess!(1, 9), 'Usage: signalProcess(id, sig, tree)');
+      usage(() => h.signalProcess!(-1, 9, false), 'Usage: signalProcess(id, sig, tree)');
+      usage(() => h.signalProcess!(1, 9, 'yes'), 'Usage: signalProcess(id, sig, tree)');
       usage(() => h.spawnProcess!(), 'Usage: spawnProcess(id, plan, stdio)');
       usage(() => h.spawnProcess!(1, 'plan', [-2, -2, -2]), 'Usage: spawnProcess(id, plan, stdio)');
       usage(() => h.spawnProcess!(1, Buffer.alloc(0), 'ignore'), 'Usage: spawnProcess(id, plan, stdio)');
