@@ -649,6 +649,22 @@ NAN_METHOD(Libseccomp) {
   info.GetReturnValue().Set(Nan::New(e ? e : "dlopen failed").ToLocalChecked());
 }
 
+// mountsChanged(): whether this process's mount table changed since the
+// last call (true the first time). The kernel flags an open mountinfo file
+// with POLLPRI on every change, so callers may cache what they derived from it.
+NAN_METHOD(MountsChanged) {
+  static std::mutex m;
+  static int fd = -1;
+  std::lock_guard<std::mutex> lock(m);
+  if (fd < 0) {
+    fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+    return info.GetReturnValue().Set(Nan::True());
+  }
+  struct pollfd p = {fd, POLLPRI, 0};
+  int r = poll(&p, 1, 0);
+  info.GetReturnValue().Set(Nan::New(r != 0));  // on error, assume a change
+}
+
 // fdCount(): open fds of this process, for leak checks.
 NAN_METHOD(OpenFds) {
   v8::Local<v8::Array> a = Nan::New<v8::Array>();
@@ -667,6 +683,7 @@ NAN_MODULE_INIT(InitModule) {
   Nan::SetMethod(target, "probeUnshare", ProbeUnshare);
   Nan::SetMethod(target, "libseccomp", Libseccomp);
   Nan::SetMethod(target, "openFds", OpenFds);
+  Nan::SetMethod(target, "mountsChanged", MountsChanged);
 }
 
 }  // namespace

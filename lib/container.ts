@@ -299,7 +299,11 @@ export class Container extends EventEmitter<ContainerEvents> {
       this.startWaiters = [];
       return Promise.reject(err);
     }
-    return ready;
+    // A failed start settles once the container has stopped, so `state` is true then.
+    return ready.catch(async (err) => {
+      await this.exited;
+      throw err;
+    });
   }
 
   /**
@@ -353,9 +357,15 @@ export class Container extends EventEmitter<ContainerEvents> {
     const { env, cwd, user } = options;
     const isMain = this.currentState === 'created';
     const proc = this.spawn(command, { env, cwd, user, stdio: [limits.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-    return collect(proc, limits, () => {
+    const result = collect(proc, limits, () => {
       if (isMain) {
-        this.kill('SIGKILL'); // the whole sandbox, grandchildren included
+        // init kills the command's tree and reaps it, which reports its CPU
+        // and memory (killing init itself would lose them), then exits, and
+        // the kernel ends everything else in the sandbox. Should init not be
+        // done within a second, it goes too.
+        proc.killTree('SIGKILL');
+        const hard = setTimeout(() => this.kill('SIGKILL'), 1000);
+        proc.once('close', () => clearTimeout(hard));
         return;
       }
       // In a shared container only what this command started can go. A
@@ -369,6 +379,10 @@ export class Container extends EventEmitter<ContainerEvents> {
       if (proc._ended) stopReading();
       else proc.once('exit', stopReading);
     });
+    // A main process takes its container with it: settle once it has
+    // stopped, so `state` is true when the result is seen.
+    if (isMain) await result.finally(() => this.exited);
+    return result;
   }
 
   /**
@@ -503,8 +517,9 @@ export class Container extends EventEmitter<ContainerEvents> {
   private track(id: number, argv: readonly string[], fds: readonly number[], steps: readonly PlanStep[]): ContainerProcess {
     const proc = new ContainerProcess(id, argv, fds, (sig, tree) => {
       if (!this.handle) return false;
-      // init forwards what it gets to the main process; SIGKILL ends the container.
-      if (id === this.mainId && !tree) return this.handle.signal(sig) === 0;
+      // Through init, which signals it by its pid: any signal, and init
+      // reaps it and reports its usage (for the main process, init then
+      // exits and ends the container).
       return this.handle.signalProcess(id, sig, tree) === 0;
     });
     this.processes.set(id, { proc, steps });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { native } from './native';
 import { MOUNT_ATTR, Op, OpFlag, PlanBuilder } from './plan';
 
 /** Directories every container replaces with its own mounts: host mounts below them are not carried in. */
@@ -23,6 +24,14 @@ export function hostSubmounts(mountinfo: string = readFileSync('/proc/self/mount
   const seen = new Set<string>();
   for (const r of rows) if (r.parent === root.id && r.point !== '/' && !replaced(r.point)) seen.add(r.point);
   return [...seen];
+}
+
+let submounts: string[] | undefined;
+
+/** hostSubmounts(), read again only when the kernel says the mount table changed. */
+function cachedHostSubmounts(): string[] {
+  if (submounts === undefined || native().mountsChanged()) submounts = hostSubmounts();
+  return submounts;
 }
 
 /** mountinfo escapes space, tab, newline and backslash as octal. */
@@ -63,7 +72,7 @@ export class LayerStack {
   planRoot(b: PlanBuilder, newRoot: string): void {
     const attrs = MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV;
     b.add(Op.Bind, { description: 'bind the host root read-only on /', path: '/' }, { str: ['/', newRoot], num: [attrs] });
-    for (const p of hostSubmounts()) {
+    for (const p of cachedHostSubmounts()) {
       // Optional: a host mount that went away since mountinfo was read is simply absent.
       b.add(Op.Bind, { description: `bind the host's ${p} read-only`, path: p }, {
         flags: OpFlag.Recursive | OpFlag.Optional,

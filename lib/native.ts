@@ -61,6 +61,8 @@ export interface NativeBinding {
   libseccomp(): string | null;
   /** This process's open fds (for leak checks). */
   openFds(): number[];
+  /** Whether the mount table changed since the last call (true the first time). */
+  mountsChanged(): boolean;
 }
 
 /** The package's root directory (the one with our package.json). */

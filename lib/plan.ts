@@ -134,57 +134,40 @@ export class PlanBuilder {
 
   /** The plan as the bytes init reads. Throws RangeError past PLAN_MAX_BYTES. */
   build(): Buffer {
-    const opsEnd = HEADER_SIZE + this.ops.length * OP_SIZE;
-    // Lay out the data area: strings (NUL-terminated) and 4-aligned lists.
-    const chunks: Buffer[] = [];
-    let size = opsEnd;
+    // Pass 1: lay out the data area after the op records: strings
+    // (NUL-terminated, each stored once) and 4-aligned lists.
+    let size = HEADER_SIZE + this.ops.length * OP_SIZE;
     const strOffsets = new Map<string, number>();
-    const putString = (s: string): number => {
-      const known = strOffsets.get(s);
-      if (known !== undefined) return known;
-      const b = Buffer.from(`${s}\0`, 'utf8');
-      const off = size;
-      chunks.push(b);
-      size += b.length;
-      strOffsets.set(s, off);
-      return off;
-    };
-    const align4 = () => {
-      const pad = (4 - (size % 4)) % 4;
-      if (pad) {
-        chunks.push(Buffer.alloc(pad));
-        size += pad;
+    const lists: { off: number; items: readonly number[] }[] = [];
+    const placeString = (s: string): number => {
+      let off = strOffsets.get(s);
+      if (off === undefined) {
+        off = size;
+        strOffsets.set(s, off);
+        size += Buffer.byteLength(s, 'utf8') + 1;
       }
-    };
-    const putList = (items: number[]): number => {
-      align4();
-      const b = Buffer.alloc(4 + items.length * 4);
-      b.writeUInt32LE(items.length, 0);
-      items.forEach((v, i) => b.writeUInt32LE(v >>> 0, 4 + i * 4));
-      const off = size;
-      chunks.push(b);
-      size += b.length;
       return off;
     };
-
-    const encoded = this.ops.map((op) => {
-      const str = [0, 0, 0, 0];
-      op.str.forEach((s, i) => {
-        if (s !== undefined) str[i] = putString(s);
-      });
-      const num = [0n, 0n, 0n];
-      op.num.forEach((n, i) => {
-        if (typeof n === 'number') num[i] = BigInt(n);
-        else if (typeof n === 'bigint') num[i] = n;
-        else if ('strings' in n) num[i] = BigInt(putList(n.strings.map(putString)));
-        else num[i] = BigInt(putList([...n.ids]));
-      });
-      return { op, str, num };
-    });
-
+    const placeList = (items: readonly number[]): number => {
+      size += (4 - (size % 4)) % 4;
+      const off = size;
+      lists.push({ off, items });
+      size += 4 + items.length * 4;
+      return off;
+    };
+    const encoded = this.ops.map((op) => ({
+      op,
+      str: [0, 1, 2, 3].map((i) => (op.str[i] === undefined ? 0 : placeString(op.str[i]!))),
+      num: op.num.map((n): number | bigint => {
+        if (typeof n === 'number' || typeof n === 'bigint') return n;
+        return placeList('strings' in n ? n.strings.map(placeString) : n.ids);
+      }),
+    }));
     if (size > PLAN_MAX_BYTES) {
       throw new RangeError(`The container plan is ${size} bytes; the limit is ${PLAN_MAX_BYTES} (arguments and environment too large?)`);
     }
+
+    // Pass 2: one zeroed buffer, written in place.
     const buf = Buffer.alloc(size);
     buf.writeUInt32LE(PLAN_MAGIC, 0);
     buf.writeUInt32LE(PLAN_VERSION, 4);
@@ -196,13 +179,21 @@ export class PlanBuilder {
       const o = HEADER_SIZE + i * OP_SIZE;
       buf.writeUInt32LE(op.type, o);
       buf.writeUInt32LE(op.flags, o + 4);
-      str.forEach((v, k) => buf.writeUInt32LE(v, o + 8 + k * 4));
-      num.forEach((v, k) => buf.writeBigUInt64LE(BigInt.asUintN(64, v), o + 24 + k * 8));
+      for (let k = 0; k < 4; k++) buf.writeUInt32LE(str[k]!, o + 8 + k * 4);
+      num.forEach((v, k) => {
+        const at = o + 24 + k * 8;
+        if (typeof v === 'bigint' || v < 0 || !Number.isSafeInteger(v)) {
+          buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), at);
+        } else {
+          buf.writeUInt32LE(v % 0x100000000, at);
+          buf.writeUInt32LE(Math.floor(v / 0x100000000), at + 4);
+        }
+      });
     });
-    let off = opsEnd;
-    for (const c of chunks) {
-      c.copy(buf, off);
-      off += c.length;
+    for (const [s, off] of strOffsets) buf.write(s, off, 'utf8');
+    for (const { off, items } of lists) {
+      buf.writeUInt32LE(items.length, off);
+      items.forEach((v, i) => buf.writeUInt32LE(v >>> 0, off + 4 + i * 4));
     }
     return buf;
   }

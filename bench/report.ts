@@ -1,0 +1,526 @@
+/** Renders the results as markdown: the tables for stdout, the whole page for docs/benchmarks.md. */
+import type { GcTotals } from './ballast';
+import { LONG_NODE_FLAGS, type LongReport, type Snapshot } from './long';
+import { blockMedians, type RowResult } from './rounds';
+import { delta, median, mib, ms, ratio, summarize, table } from './stats';
+import type { TraceReport } from './trace';
+
+export interface Machine {
+  date: string;
+  nproc: number;
+  cpu: string;
+  memory: string;
+  kernel: string;
+  node: string;
+  cgroups: string;
+  uid: number;
+  bwrap: string;
+  crun: string;
+  loadStart: number[];
+  loadEnd: number[];
+}
+
+export interface Phase {
+  name: string;
+  /** Lowest and highest at the start of its blocks (after a full GC). */
+  heapUsed: [number, number];
+  rss: [number, number];
+  seconds: number;
+  blocks: number;
+  /** GC pauses in the Node process while the rows ran. */
+  gc: GcTotals;
+  rows: RowResult[];
+}
+
+export interface Settings {
+  quick: boolean;
+  rounds: number;
+  warmup: number;
+  /** Alternating blocks per condition (without / with ballast). */
+  blocks: number;
+  /** Warm-up rounds of every block after the first. */
+  blockWarmup: number;
+  long: number;
+  longWarmup: number;
+  traceRuns: number;
+  ballastMiB: number;
+  seed: number;
+}
+
+export interface BenchResult {
+  settings: Settings;
+  machine: Machine;
+  baseline: Phase;
+  ballast: Phase;
+  trace: TraceReport | undefined;
+  long: LongReport | string;
+}
+
+/** Targets, as ratios measured within one run. */
+export const TARGET = { spawnRatio: 2.2, ballastDeltaMs: 0.3, longDrift: 0.1 } as const;
+
+function row(p: Phase, key: string): RowResult | undefined {
+  return p.rows.find((r) => r.variant.key === key);
+}
+
+function med(p: Phase, key: string): number {
+  const r = row(p, key);
+  return r && r.latencies.length ? summarize(r.latencies).median : NaN;
+}
+
+/** Median over rounds of a/b within the same round: noise that hits a round hits both. */
+function pairedRatio(p: Phase, a: string, b: string): number {
+  const ra = row(p, a);
+  const rb = row(p, b);
+  if (!ra || !rb || !ra.perRound.length || !rb.perRound.length) return NaN;
+  const ratios = ra.perRound.map((x, i) => x / rb.perRound[i]!).filter(Number.isFinite);
+  return ratios.length ? summarize(ratios).median : NaN;
+}
+
+function blockPair(a: Phase, b: Phase, key: string): number {
+  const ra = row(a, key);
+  const rb = row(b, key);
+  return ra && rb && ra.latencies.length && rb.latencies.length ? blockDeltas(ra, rb).median : NaN;
+}
+
+function throughput(r: RowResult): number {
+  return r.batchWallMs > 0 ? r.latencies.length / (r.batchWallMs / 1000) : NaN;
+}
+
+function verdict(ok: boolean | undefined): string {
+  return ok === undefined ? 'n/a' : ok ? 'met' : '**missed**';
+}
+
+/** "4.1 MiB" or "385.0–396.2 MiB". */
+function range([lo, hi]: [number, number]): string {
+  return Math.abs(hi - lo) < 0.05 * 1024 * 1024 ? mib(hi) : `${mib(lo).replace(' MiB', '')}–${mib(hi)}`;
+}
+
+/** Memory and GC of the Node process while a condition ran. */
+export function phaseNote(p: Phase): string {
+  return (
+    `Node process: heapUsed ${range(p.heapUsed)}, RSS ${range(p.rss)} (at the start of each of ${p.blocks} blocks, after a full GC); ` +
+    `GC while measuring: ${p.gc.count} pauses (${p.gc.major} major), ${p.gc.ms.toFixed(0)} ms in ${p.seconds.toFixed(0)} s.`
+  );
+}
+
+/** The main table of one phase. */
+export function phaseTable(p: Phase): string {
+  const spawn = med(p, 'spawn');
+  const bw = med(p, 'bwrap');
+  const rows = p.rows.map((r) => {
+    if (r.variant.unavailable !== undefined) return [r.variant.label, r.variant.unavailable, '', '', '', '', '', ''];
+    const s = summarize(r.latencies);
+    const fail = r.failures ? ` (${r.failures} failed: ${r.firstError ?? '?'})` : '';
+    return [
+      r.variant.label + fail,
+      String(s.n),
+      ms(s.median),
+      ms(s.p90),
+      ms(s.p99),
+      Math.round(throughput(r)).toString(),
+      ratio(s.median / spawn),
+      ratio(s.median / bw),
+    ];
+  });
+  return table(['variant', 'runs', 'median ms', 'p90 ms', 'p99 ms', 'runs/s', '× spawn', '× bwrap'], rows);
+}
+
+/**
+ * Ballast minus no-ballast, block by block: block i of each condition ran
+ * back to back, so each pair saw nearly the same machine. Median and range.
+ */
+function blockDeltas(a: RowResult, b: RowResult): { median: number; min: number; max: number } {
+  const ma = blockMedians(a);
+  const mb = blockMedians(b);
+  const d = ma.map((x, i) => mb[i]! - x).filter(Number.isFinite);
+  return { median: median(d), min: Math.min(...d), max: Math.max(...d) };
+}
+
+/** Each row without and with the ballast. */
+export function ballastTable(a: Phase, b: Phase): string {
+  const rows: string[][] = [];
+  for (const ra of a.rows) {
+    const rb = row(b, ra.variant.key);
+    if (!rb || ra.variant.unavailable !== undefined || !ra.latencies.length || !rb.latencies.length) continue;
+    const sa = summarize(ra.latencies);
+    const sb = summarize(rb.latencies);
+    const bd = blockDeltas(ra, rb);
+    rows.push([
+      ra.variant.label,
+      ms(sa.median),
+      ms(sb.median),
+      delta(sb.median - sa.median),
+      `${delta(bd.median)} (${delta(bd.min)} … ${delta(bd.max)})`,
+      delta(sb.p90 - sa.p90),
+      delta(sb.p99 - sa.p99),
+    ]);
+  }
+  return table(['variant', 'median without', 'median with', 'Δ median ms', 'Δ per block pair: median (range)', 'Δ p90 ms', 'Δ p99 ms'], rows);
+}
+
+interface Target {
+  what: string;
+  value: string;
+  target: string;
+  ok: boolean | undefined;
+}
+
+export function targets(r: BenchResult): Target[] {
+  const a = r.baseline;
+  const b = r.ballast;
+  const cs = med(a, 'container') / med(a, 'spawn');
+  const cb = med(a, 'container') / med(a, 'bwrap');
+  const dc = med(b, 'container') - med(a, 'container');
+  const out: Target[] = [
+    { what: 'Container.run / spawn, ratio of medians', value: ratio(cs), target: `≤ ${TARGET.spawnRatio}×`, ok: Number.isFinite(cs) ? cs <= TARGET.spawnRatio : undefined },
+    { what: 'Container.run / spawn, median of per-round ratios', value: ratio(pairedRatio(a, 'container', 'spawn')), target: '(same, paired)', ok: undefined },
+    { what: 'Container.run / bwrap, ratio of medians', value: ratio(cb), target: '< 1×', ok: Number.isFinite(cb) ? cb < 1 : undefined },
+    { what: 'Container.run / bwrap, median of per-round ratios', value: ratio(pairedRatio(a, 'container', 'bwrap')), target: '(same, paired)', ok: undefined },
+    { what: 'with ballast: Container.run / spawn', value: ratio(med(b, 'container') / med(b, 'spawn')), target: '(info)', ok: undefined },
+    { what: `Container.run median, +${r.settings.ballastMiB} MiB heap`, value: `${delta(dc)} ms`, target: `≤ +${TARGET.ballastDeltaMs} ms`, ok: Number.isFinite(dc) ? dc <= TARGET.ballastDeltaMs : undefined },
+    { what: `same, median of ${b.blocks} block-pair Δ`, value: `${delta(blockPair(a, b, 'container'))} ms`, target: '(same, paired by block)', ok: undefined },
+    { what: `spawn median, +${r.settings.ballastMiB} MiB heap`, value: `${delta(med(b, 'spawn') - med(a, 'spawn'))} ms`, target: '(info: fork copies page tables)', ok: undefined },
+  ];
+  if (row(a, 'crun')?.variant.unavailable === undefined) {
+    out.splice(4, 0, { what: 'Container.run / crun, ratio of medians', value: ratio(med(a, 'container') / med(a, 'crun')), target: '(info)', ok: undefined });
+  }
+  return out;
+}
+
+export function targetTable(r: BenchResult): string {
+  return table(
+    ['ratio (same run, no ballast unless said)', 'value', 'target', ''],
+    targets(r).map((t) => [t.what, t.value, t.target, t.ok === undefined ? '' : verdict(t.ok)]),
+  );
+}
+
+/** One and two runs in flight, per-run latency and throughput. */
+export function concurrencyTable(p: Phase): string {
+  const rows: string[][] = [];
+  for (const [one, two, name] of [
+    ['spawn', 'spawn-c2', 'child_process.spawn'],
+    ['container', 'container-c2', 'Container.run'],
+  ] as const) {
+    const base = row(p, one);
+    for (const r of [base, row(p, two)]) {
+      if (!r || !r.latencies.length || !base) continue;
+      const s = summarize(r.latencies);
+      rows.push([name, String(r.variant.concurrency), ms(s.median), ms(s.p90), ms(s.p99), Math.round(throughput(r)).toString(), ratio(throughput(r) / throughput(base))]);
+    }
+  }
+  return table(['variant', 'in flight', 'per-run median ms', 'p90 ms', 'p99 ms', 'runs/s', 'throughput × 1 in flight'], rows);
+}
+
+const BREAKDOWN = ['container', 'container-host-net', 'container-pid', 'container-none'] as const;
+
+/** Container.run with fewer namespaces: what each part costs. */
+export function breakdownTable(p: Phase): string {
+  const base = med(p, 'container');
+  const rows: string[][] = [];
+  for (const key of BREAKDOWN) {
+    const r = row(p, key);
+    if (!r || !r.latencies.length) continue;
+    const s = summarize(r.latencies);
+    const inner = r.inner.length ? summarize(r.inner).median : NaN;
+    rows.push([r.variant.label, ms(s.median), delta(s.median - base), ms(inner), ms(s.median - inner), ratio(s.median / med(p, 'spawn'))]);
+  }
+  return table(['variant', 'median ms', 'Δ vs default', 'payload exec→exit ms', 'rest (setup + teardown) ms', '× spawn'], rows);
+}
+
+export function traceTables(t: TraceReport): string {
+  const us = (n: number) => (Number.isFinite(n) ? Math.round(n).toString() : '-');
+  const byOp = table(
+    ['setup op (init, in the new namespaces)', 'steps', 'median µs per run', 'p90 µs'],
+    t.byOp.map((o) => [o.label, String(o.steps), us(o.medianUs), us(o.p90Us)]),
+  );
+  const slow = table(['slowest single steps', 'median µs', 'p90 µs'], t.slowest.map((s) => [s.label, us(s.medianUs), us(s.p90Us)]));
+  return `${byOp}\n\n${slow}`;
+}
+
+type Measure = { label: string; get: (s: Snapshot) => number | undefined; bytes: boolean; judged: boolean };
+
+/** What the long run tracks; `judged` ones must stay flat within TARGET.longDrift. */
+const MEASURES: Measure[] = [
+  { label: 'heapUsed (after a full GC)', get: (s) => s.heapUsed, bytes: true, judged: true },
+  { label: 'V8 heapTotal (reserved)', get: (s) => s.heapTotal, bytes: true, judged: false },
+  { label: 'RSS', get: (s) => s.rss, bytes: true, judged: true },
+  { label: 'RSS outside the V8 heap', get: (s) => s.rss - s.heapTotal, bytes: true, judged: false },
+  { label: 'open fds (/proc/self/fd)', get: (s) => s.fds, bytes: false, judged: true },
+  { label: 'threads', get: (s) => s.threads, bytes: false, judged: false },
+  { label: 'live child processes (the zygote is one)', get: (s) => s.children, bytes: false, judged: false },
+  { label: 'zygote RSS', get: (s) => s.zygoteRss, bytes: true, judged: true },
+  { label: 'zygote open fds', get: (s) => s.zygoteFds, bytes: false, judged: true },
+];
+
+function drift(start: number, end: number): number {
+  return start ? (end - start) / start : end === 0 ? 0 : Infinity;
+}
+
+export function longFlat(l: LongReport): boolean {
+  const flat = MEASURES.filter((m) => m.judged).every((m) => {
+    const a = m.get(l.start);
+    const b = m.get(l.end);
+    return a === undefined || b === undefined || Math.abs(drift(a, b)) <= TARGET.longDrift;
+  });
+  return flat && l.end.children <= l.start.children;
+}
+
+export function longTables(l: LongReport): string {
+  const rows: string[][] = [];
+  for (const m of MEASURES) {
+    const a = m.get(l.start);
+    const b = m.get(l.end);
+    if (a === undefined || b === undefined) continue;
+    const fmt = (n: number) => (m.bytes ? mib(n) : String(n));
+    const pct = drift(a, b) * 100;
+    rows.push([m.label + (m.judged ? '' : ' (info)'), fmt(a), fmt(b), `${pct >= 0 ? '+' : ''}${pct.toFixed(1)}%`]);
+  }
+  const mem = table(['measure', 'start', 'end', 'change'], rows);
+  const lat = table(
+    ['Container.run latency', 'runs', 'median ms', 'p90 ms', 'p99 ms'],
+    [
+      ['all runs', String(l.latency.n), ms(l.latency.median), ms(l.latency.p90), ms(l.latency.p99)],
+      ['first tenth', String(l.firstTenth.n), ms(l.firstTenth.median), ms(l.firstTenth.p90), ms(l.firstTenth.p99)],
+      ['last tenth', String(l.lastTenth.n), ms(l.lastTenth.median), ms(l.lastTenth.p90), ms(l.lastTenth.p99)],
+    ],
+  );
+  const cp = (s: Snapshot) => `${s.runs}: ${mib(s.heapUsed)} heap, ${mib(s.rss)} RSS, ${s.fds} fds`;
+  const fail = l.failures ? `\n\n**${l.failures} runs failed**, first: ${l.firstError}` : '';
+  return (
+    `${l.count} runs after ${l.warmup} warm-up runs.\n\n${mem}\n\n${lat}\n\nMedian latency of each tenth: ${l.tenthMedians.map(ms).join(', ')} ms. Throughput ${Math.round(l.throughput)} runs/s.` +
+    ` Checkpoints (after ${l.gc ? 'a full GC' : 'no GC'}): ${l.checkpoints.map(cp).join('; ')}.${fail}`
+  );
+}
+
+/** What gets printed to stdout. */
+export function summaryMarkdown(r: BenchResult): string {
+  const parts = [
+    `## Start latency of /bin/true, no ballast`,
+    phaseNote(r.baseline),
+    phaseTable(r.baseline),
+    `## Same rows with a ${r.settings.ballastMiB} MiB heap ballast`,
+    phaseNote(r.ballast),
+    phaseTable(r.ballast),
+    '## Ballast: without vs with',
+    ballastTable(r.baseline, r.ballast),
+    '## Ratios and targets',
+    targetTable(r),
+    '## Concurrency (no ballast)',
+    concurrencyTable(r.baseline),
+    '## Where the time goes (no ballast)',
+    breakdownTable(r.baseline),
+  ];
+  if (r.trace) parts.push(`Init's setup steps, ${r.trace.runs} traced runs (ISOLATE_KIT_TRACE=1): ${ms(r.trace.setupMedianUs / 1000)} ms of ${ms(r.trace.runMedianMs)} ms`, traceTables(r.trace));
+  parts.push(`## Long run`, typeof r.long === 'string' ? r.long : longTables(r.long));
+  return parts.join('\n\n');
+}
+
+function interpretation(r: BenchResult): string {
+  const a = r.baseline;
+  const b = r.ballast;
+  const c = med(a, 'container');
+  const s = med(a, 'spawn');
+  const bw = med(a, 'bwrap');
+  const out: string[] = [];
+  out.push(
+    `- **Container.run vs plain spawn.** A median Container.run(['/bin/true']) took ${ms(c)} ms against ${ms(s)} ms for ` +
+      `child_process.spawn, ${ratio(c / s)} (target ≤ ${TARGET.spawnRatio}×: ${verdict(c / s <= TARGET.spawnRatio)}). ` +
+      `Beyond starting a process it creates six namespaces, runs the mount plan (host root read-only, fresh /proc, /sys, /dev, ` +
+      `tmpfs /tmp and /run, masked /proc paths) and pivot_root in the child, starts init as PID 1 and collects stdout and stderr through pipes.`,
+  );
+  if (Number.isFinite(bw)) {
+    out.push(
+      `- **vs bubblewrap.** bwrap took ${ms(bw)} ms, so Container.run is at ${ratio(c / bw)} of it (target < 1×: ${verdict(c / bw < 1)}). ` +
+        `bwrap is measured the way a Node program would use it: spawn the bwrap binary, which then clones the sandbox; ` +
+        `it pays a fork of Node plus an exec of itself, and --unshare-all also creates a user namespace. It mounts less than our default.`,
+    );
+  } else {
+    out.push(`- **vs bubblewrap.** bwrap was ${row(a, 'bwrap')?.variant.unavailable ?? 'not measured'}, so there is no bwrap ratio in this run.`);
+  }
+  const crun = row(a, 'crun');
+  if (crun?.variant.unavailable === undefined && crun) {
+    out.push(`- **vs crun.** crun took ${ms(med(a, 'crun'))} ms (${ratio(c / med(a, 'crun'))} for Container.run).`);
+  } else {
+    out.push(
+      `- **crun** was not measured: ${crun?.variant.unavailable ?? 'not installed'}. The bench drives it with a small OCI bundle ` +
+        `(bench/variants.ts) and measures it wherever it can run.`,
+    );
+  }
+  const ds = med(b, 'spawn') - s;
+  const dc = med(b, 'container') - c;
+  const ca = row(a, 'container');
+  const cb = row(b, 'container');
+  const pairs = ca && cb && ca.latencies.length && cb.latencies.length ? blockDeltas(ca, cb) : undefined;
+  const pairText = pairs
+    ? ` Block by block (each pair ran back to back) its median moved by ${delta(pairs.median)} ms, ranging ${delta(pairs.min)} … ${delta(pairs.max)} ms: that spread is the noise the target has to be read against.`
+    : '';
+  out.push(
+    `- **Heap ballast.** With ${range(b.heapUsed)} of live heap (RSS ${range(b.rss)}), plain spawn moved by ${delta(ds)} ms at the median ` +
+      `(libuv forks Node, copying its page tables; bwrap is spawned the same way and pays it too) and Container.run by ${delta(dc)} ms ` +
+      `(target ≤ +${TARGET.ballastDeltaMs} ms: ${verdict(dc <= TARGET.ballastDeltaMs)}). Container.run never forks Node: container inits ` +
+      `are forked by a resident zygote, a small static process started once with clone(CLONE_VM|CLONE_VFORK).${pairText} The p99 ` +
+      `columns also carry the GC of a big heap (${b.gc.ms.toFixed(0)} ms of pauses in ${b.gc.count} GCs with it, ${a.gc.ms.toFixed(0)} ms in ${a.gc.count} without).`,
+  );
+  const one = row(a, 'container');
+  const two = row(a, 'container-c2');
+  if (one && two && one.latencies.length && two.latencies.length) {
+    out.push(
+      `- **Concurrency.** Two Container.run in flight gave ${ratio(throughput(two) / throughput(one))} the throughput of one ` +
+        `(${Math.round(throughput(two))} vs ${Math.round(throughput(one))} runs/s) on ${r.machine.nproc} CPUs that the Node thread, ` +
+        `the children and the neighbours share; per-run latency rose from ${ms(summarize(one.latencies).median)} to ${ms(summarize(two.latencies).median)} ms.`,
+    );
+  }
+  const net = med(a, 'container') - med(a, 'container-host-net');
+  const mnt = med(a, 'container-host-net') - med(a, 'container-pid');
+  const pid = med(a, 'container-pid') - med(a, 'container-none');
+  out.push(
+    `- **Breakdown.** Dropping the net namespace (network: 'host') saves ${ms(net)} ms; dropping mnt, uts, ipc and cgroup as well ` +
+      `(namespaces: ['pid']: no mounts at all) saves another ${ms(mnt)} ms; the pid namespace itself costs ${ms(pid)} ms. ` +
+      `With no namespaces, Container.run is at ${ratio(med(a, 'container-none') / s)} of plain spawn (the fixed price of the addon, ` +
+      `the zygote's fork of init, init as a reaper and the output pipes), ${med(a, 'container-none') < s ? 'faster than a spawn, which forks Node' : 'about a spawn'}.` +
+(r.trace ? ` Inside init the traced setup steps take ${ms(r.trace.setupMedianUs / 1000)} ms of a ${ms(r.trace.runMedianMs)} ms run.` : ''),
+  );
+  if (typeof r.long !== 'string') {
+    const l = r.long;
+    out.push(
+      `- **Long run.** ${l.count} sequential runs (after ${l.warmup} warm-up runs, until V8's young generation had stopped growing): ` +
+        `heapUsed ${mib(l.start.heapUsed)} → ${mib(l.end.heapUsed)}, RSS ${mib(l.start.rss)} → ` +
+        `${mib(l.end.rss)}, open fds ${l.start.fds} → ${l.end.fds}, live children ${l.start.children} → ${l.end.children} (the addon's zygote is one` +
+        (l.start.zygoteRss !== undefined && l.end.zygoteRss !== undefined ? `; its RSS ${mib(l.start.zygoteRss)} → ${mib(l.end.zygoteRss)}, fds ${l.start.zygoteFds} → ${l.end.zygoteFds}` : '') +
+        `) ` +
+        `(flat within ${TARGET.longDrift * 100}%: ${verdict(longFlat(l))}); median latency ${ms(l.firstTenth.median)} ms in the first tenth, ` +
+        `${ms(l.lastTenth.median)} ms in the last. What heapUsed gains over such a run is V8's: a heap snapshot diff of 2000 vs ` +
+        `12000 runs, taken by hand when this bench was written, grew only in compiled code and deopt data, with no library objects.`,
+    );
+  }
+  out.push(
+    `- **Noise.** A shared, noisy ${r.machine.nproc}-CPU VM (load average ${r.machine.loadStart.map((x) => x.toFixed(2)).join(' ')} at the start, ` +
+      `${r.machine.loadEnd.map((x) => x.toFixed(2)).join(' ')} at the end). Absolute numbers move between runs by tens of percent; ` +
+      `the ratios, taken from interleaved rounds of the same run, move much less. p99 mostly shows the neighbours and GC.`,
+  );
+  return out.join('\n');
+}
+
+/** The whole docs/benchmarks.md. */
+export function documentMarkdown(r: BenchResult): string {
+  const m = r.machine;
+  const st = r.settings;
+  return `# Benchmarks
+
+How fast \`Container.run\` starts a sandboxed process, next to a plain \`child_process.spawn\` and
+bubblewrap, measured by \`npm run bench\` (\`bench/run.ts\`). This page is written by that command;
+the numbers below are from one run on ${m.date}.
+
+> These numbers come from a **shared, noisy virtual machine**. Read the ratios, which are measured in
+> the same run with interleaved rounds, rather than the absolute milliseconds. The test suite never
+> asserts timing; speed is only ever measured here.
+
+## Machine
+
+| | |
+|---|---|
+| CPUs (\`nproc\`) | ${m.nproc} × ${m.cpu} |
+| memory | ${m.memory} |
+| kernel (\`uname -r\`) | ${m.kernel} |
+| Node.js | ${m.node} |
+| cgroups | ${m.cgroups} |
+| user | ${m.uid === 0 ? 'root' : `uid ${m.uid}`} |
+| bubblewrap | ${m.bwrap} |
+| crun | ${m.crun} |
+| date | ${m.date} |
+| load average (1, 5, 15 min) | start ${m.loadStart.map((x) => x.toFixed(2)).join(', ')}; end ${m.loadEnd.map((x) => x.toFixed(2)).join(', ')} |
+
+## What is measured, and how
+
+Every row starts \`/bin/true\` and waits for it to end; the latency is from the call to completion:
+
+- **child_process.spawn**: \`spawn('/bin/true', [], { stdio: 'ignore' })\`, resolved on \`'close'\`.
+- **Container.run (default)**: \`Container.run(['/bin/true'])\`, resolved with its RunResult (status must be
+  \`'ok'\`): pid, mnt, uts, ipc, net and cgroup namespaces, the host root read-only with fresh /proc, /sys and
+  /dev and private /tmp, init (forked by the addon's resident zygote) as PID 1, stdout and stderr collected through pipes.
+- **bwrap**: \`bwrap ${'--unshare-all --ro-bind / / --proc /proc --dev /dev /bin/true'}\` through \`child_process.spawn\`,
+  when \`bwrap\` is on PATH and works.
+- **crun**: \`crun --cgroup-manager=disabled run\` of a throw-away OCI bundle (/proc, tmpfs /dev and /tmp, the same
+  six namespaces, no capabilities, no cgroup, as Container.run creates none yet), when crun is installed and works
+  here. crun cannot take \`/\` itself as the root (pivot_root: EBUSY), so the bundle's root is an empty directory
+  with every top-level host entry bind-mounted into it read-only: about twenty binds where bwrap and
+  Container.run do one.
+- **Container.run with fewer namespaces**: \`network: 'host'\` (no net namespace), \`namespaces: ['pid']\` (no mount
+  plan at all) and \`namespaces: []\`, to show what each part costs.
+- **2 in flight**: each round starts two runs together and waits for both; per-run latency is each run's own,
+  throughput is runs divided by the time the batches took.
+
+Method: one warm Node process. The rows are **interleaved**: every round runs each available row once (a batch),
+in a freshly shuffled order (seed ${st.seed}), so noise from the neighbours hits all rows alike. runs/s is runs
+divided by the summed time of the batches. "× spawn" and "× bwrap" are ratios of medians within the same table;
+the targets table also gives the median of the per-round ratios (each round's pair saw the same noise).
+Everything runs under two conditions: as is, and while the process holds a **${st.ballastMiB} MiB heap ballast**
+(about ${Math.round((st.ballastMiB * 1024 * 1024) / 1100 / 1000)}k live objects of ~1 KiB). The two alternate in ${st.blocks} blocks each (A B B A A B …),
+so a slow drift of the machine falls on both; the ballast is allocated and dropped once before the first block,
+so that the no-ballast blocks all start from the same process. ${st.rounds} rounds are measured per condition,
+after ${st.warmup} warm-up rounds in the first block and ${st.blockWarmup} in each later one.
+The long run is a separate \`node --expose-gc\` child doing ${st.long} sequential
+Container.run(['/bin/true']). V8 grows its young generation from 2 to 32 MiB as the allocation rate demands,
+over the first ~2000 runs here: RSS that is V8 sizing itself, not a leak. So that child runs with
+\`${LONG_NODE_FLAGS.join(' ')}\` and warms up for at least ${st.longWarmup} runs, and then until the young generation
+has kept its size for a while. Then, at the start, every tenth and at the end, after a full GC,
+it reads heapUsed, heapTotal and RSS, the entries of /proc/self/fd, its threads and live children, and the RSS
+and open fds of the addon's resident zygote. heapUsed, RSS, fds and the zygote's RSS and fds are to stay within
+10% from start to end.
+
+Run it: \`npm run bench\` (full, writes this page), \`npm run bench -- --quick\` (smoke run, prints only),
+\`npm run bench -- --long 2000\` (or \`BENCH_LONG=2000\`), \`--rounds N\`, \`--seed N\`, \`--out FILE\`, \`--no-write\`.
+
+## Results
+
+### Start latency, no ballast
+
+${phaseNote(r.baseline)}
+
+${phaseTable(r.baseline)}
+
+### Same rows with a ${st.ballastMiB} MiB heap ballast
+
+${phaseNote(r.ballast)}
+
+${phaseTable(r.ballast)}
+
+### Without vs with the ballast
+
+${ballastTable(r.baseline, r.ballast)}
+
+### Ratios and targets
+
+${targetTable(r)}
+
+### Concurrency (no ballast)
+
+${concurrencyTable(r.baseline)}
+
+### Where the time goes (no ballast)
+
+"payload exec→exit" is RunResult.wallTimeMs (from the exec of /bin/true to its exit); the rest is setting the
+sandbox up before it and tearing it down and reporting after it.
+
+${breakdownTable(r.baseline)}
+${
+  r.trace
+    ? `
+Inside init, with \`ISOLATE_KIT_TRACE=1\` (init times each container setup step and writes it to the container's
+stderr), ${r.trace.runs} separate runs: the setup steps take ${ms(r.trace.setupMedianUs / 1000)} ms of a
+${ms(r.trace.runMedianMs)} ms run at the median.
+
+${traceTables(r.trace)}
+`
+    : ''
+}
+### Long run
+
+${typeof r.long === 'string' ? r.long : longTables(r.long)}
+
+## Interpretation
+
+${interpretation(r)}
+`;
+}

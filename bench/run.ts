@@ -1,0 +1,224 @@
+/**
+ * `npm run bench`: start latency of Container.run(['/bin/true']) next to
+ * child_process.spawn, bubblewrap and crun, without and with a big heap,
+ * one and two in flight, and a long run for leaks. Prints markdown tables;
+ * a full run also writes docs/benchmarks.md.
+ *
+ *   node .build/bench/run.js [--quick] [--long N] [--rounds N] [--seed N] [--out FILE] [--no-write]
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { ballastItems, dropBallast, fullGc, gcTotals, holdBallast, startGcLog, stopGcLog } from './ballast';
+import { LONG_NODE_FLAGS, runLong, type LongReport } from './long';
+import { documentMarkdown, summaryMarkdown, type BenchResult, type Machine, type Phase, type Settings } from './report';
+import { newRows, runRounds } from './rounds';
+import { mib, rng } from './stats';
+import { traceSetup } from './trace';
+import { Crun, bwrap, containerProbe, containerRun, plainSpawn, versionOf, which, type Variant } from './variants';
+
+interface Args extends Settings {
+  out: string | undefined;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const quick = argv.includes('--quick');
+  const num = (flag: string, env: string, dflt: number): number => {
+    const i = argv.indexOf(flag);
+    const raw = i >= 0 ? argv[i + 1] : process.env[env];
+    if (raw === undefined || raw === '') return dflt;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} (or ${env}) wants a whole number, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const known = new Set(['--quick', '--long', '--rounds', '--seed', '--out', '--no-write']);
+  argv.forEach((a, i) => {
+    if (a.startsWith('--') && !known.has(a)) throw new Error(`Unknown option ${a}; known: ${[...known].join(' ')}`);
+    if (!a.startsWith('--') && !['--long', '--rounds', '--seed', '--out'].includes(argv[i - 1] ?? '')) throw new Error(`Unexpected argument ${a}`);
+  });
+  const outIdx = argv.indexOf('--out');
+  const defaultDoc = resolve(__dirname, '..', '..', 'docs', 'benchmarks.md');
+  let out: string | undefined = outIdx >= 0 ? resolve(argv[outIdx + 1] ?? '') : quick ? undefined : defaultDoc;
+  if (argv.includes('--no-write')) out = undefined;
+  const rounds = num('--rounds', 'BENCH_ROUNDS', quick ? 40 : 1000);
+  return {
+    quick,
+    rounds,
+    warmup: quick ? 5 : 50,
+    blocks: Math.max(1, Math.min(rounds, quick ? 2 : 10)),
+    blockWarmup: quick ? 2 : 10,
+    long: num('--long', 'BENCH_LONG', quick ? 300 : 10_000),
+    longWarmup: quick ? 100 : 1000,
+    traceRuns: quick ? 20 : 200,
+    ballastMiB: 300,
+    seed: num('--seed', 'BENCH_SEED', Date.now() % 1_000_000),
+    out,
+  };
+}
+
+function cgroupLayout(): string {
+  try {
+    const mounts = readFileSync('/proc/self/mounts', 'utf8');
+    const v2 = / \/sys\/fs\/cgroup cgroup2 /.test(mounts);
+    const v1 = / cgroup /.test(mounts);
+    return v2 ? 'v2 (unified)' : v1 ? (/ cgroup2 /.test(mounts) ? 'v1 + v2 (hybrid)' : 'v1') : 'none mounted';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function machine(): Machine {
+  const tool = (name: string) => {
+    const file = which(name);
+    return file ? (versionOf(file) ?? `${file} (version unknown)`) : 'not installed';
+  };
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    nproc: availableParallelism(),
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    kernel: release(),
+    node: process.version,
+    cgroups: cgroupLayout(),
+    uid: process.getuid?.() ?? -1,
+    bwrap: tool('bwrap'),
+    crun: tool('crun'),
+    loadStart: loadavg(),
+    loadEnd: [],
+  };
+}
+
+function variants(crun: Crun, containerUnavailable: string | undefined): Variant[] {
+  const list: Variant[] = [
+    plainSpawn(),
+    containerRun('container', 'Container.run (default)', {}),
+    bwrap(),
+    crun.variant,
+    containerRun('container-host-net', "Container.run, network: 'host'", { network: 'host' }),
+    containerRun('container-pid', "Container.run, namespaces: ['pid']", { namespaces: ['pid'] }),
+    containerRun('container-none', 'Container.run, namespaces: []', { namespaces: [] }),
+    plainSpawn(2),
+    containerRun('container-c2', 'Container.run, 2 in flight', {}, 2),
+  ];
+  if (containerUnavailable !== undefined) {
+    for (const v of list) if (v.key.startsWith('container')) v.unavailable = containerUnavailable;
+  }
+  return list;
+}
+
+interface Condition {
+  phase: Phase;
+  /** When its blocks ran, to attribute GC pauses. */
+  windows: [number, number][];
+}
+
+function condition(name: string, list: readonly Variant[]): Condition {
+  return {
+    phase: { name, heapUsed: [Infinity, 0], rss: [Infinity, 0], seconds: 0, blocks: 0, gc: { count: 0, major: 0, ms: 0 }, rows: newRows(list) },
+    windows: [],
+  };
+}
+
+/** One block of rounds of a condition, appended to its rows. */
+async function block(c: Condition, rounds: number, warmup: number, random: () => number): Promise<void> {
+  fullGc();
+  const mem = process.memoryUsage();
+  const p = c.phase;
+  p.heapUsed = [Math.min(p.heapUsed[0], mem.heapUsed), Math.max(p.heapUsed[1], mem.heapUsed)];
+  p.rss = [Math.min(p.rss[0], mem.rss), Math.max(p.rss[1], mem.rss)];
+  p.blocks++;
+  process.stderr.write(`${p.name}, block ${p.blocks}: heapUsed ${mib(mem.heapUsed)}, RSS ${mib(mem.rss)}\n`);
+  const t0 = performance.now();
+  await runRounds(p.rows, { rounds, warmup, random, name: p.name });
+  const t1 = performance.now();
+  c.windows.push([t0, t1]);
+  p.seconds += (t1 - t0) / 1000;
+}
+
+/**
+ * Without and with the ballast, in alternating blocks (A B B A A B …), so a
+ * slow drift of the machine falls on both alike. The ballast is allocated
+ * and dropped once first, so every no-ballast block starts from the same
+ * process (V8 keeps some of a freed heap's memory).
+ */
+async function measure(list: readonly Variant[], s: Settings): Promise<{ baseline: Phase; ballast: Phase }> {
+  const a = condition('no ballast', list);
+  const b = condition(`${s.ballastMiB} MiB ballast`, list);
+  const random = rng(s.seed);
+  startGcLog();
+  holdBallast(s.ballastMiB * 1024 * 1024);
+  dropBallast();
+  let held = false;
+  let done = 0;
+  for (let i = 0; i < s.blocks; i++) {
+    const rounds = Math.round(((i + 1) * s.rounds) / s.blocks) - done;
+    done += rounds;
+    for (const c of i % 2 === 0 ? [a, b] : [b, a]) {
+      if (c === b && !held) {
+        const heap = holdBallast(s.ballastMiB * 1024 * 1024);
+        process.stderr.write(`ballast: ${ballastItems()} objects, heapUsed ${mib(heap)}\n`);
+        held = true;
+      } else if (c === a && held) {
+        dropBallast();
+        held = false;
+      }
+      await block(c, rounds, i === 0 ? s.warmup : s.blockWarmup, random);
+    }
+  }
+  dropBallast();
+  a.phase.gc = await gcTotals(a.windows);
+  b.phase.gc = await gcTotals(b.windows);
+  stopGcLog();
+  return { baseline: a.phase, ballast: b.phase };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const m = machine();
+  process.stderr.write(
+    `isolate-kit bench${args.quick ? ' (quick)' : ''}: ${m.nproc} CPUs, Linux ${m.kernel}, Node ${m.node}; ` +
+      `${args.rounds} rounds, long run ${args.long}, seed ${args.seed}\n`,
+  );
+  const crun = new Crun();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      crun.cleanup();
+      process.kill(process.pid, sig);
+    });
+  }
+  try {
+    const list = variants(crun, await containerProbe());
+    for (const v of list) if (v.unavailable !== undefined) process.stderr.write(`  ${v.label}: ${v.unavailable}\n`);
+
+    const { baseline, ballast } = await measure(list, args);
+
+    const containersWork = list.find((v) => v.key === 'container')?.unavailable === undefined;
+    process.stderr.write(`trace: ${args.traceRuns} runs with ISOLATE_KIT_TRACE=1\n`);
+    const trace = containersWork ? await traceSetup(args.traceRuns) : undefined;
+
+    let long: LongReport | string = 'Skipped (--long 0).';
+    if (!containersWork) long = 'Skipped: Container.run does not work here.';
+    else if (args.long > 0) {
+      process.stderr.write(`long run: ${args.long} runs in a child node ${LONG_NODE_FLAGS.join(" ")}\n`);
+      long = await runLong(args.long, args.longWarmup);
+    }
+
+    m.loadEnd = loadavg();
+    const result: BenchResult = { settings: args, machine: m, baseline, ballast, trace, long };
+    process.stdout.write(`${summaryMarkdown(result)}\n`);
+    if (args.out) {
+      mkdirSync(dirname(args.out), { recursive: true });
+      writeFileSync(args.out, documentMarkdown(result));
+      process.stderr.write(`wrote ${args.out}\n`);
+    } else {
+      process.stderr.write('not writing docs/benchmarks.md (--quick or --no-write; --out FILE writes one)\n');
+    }
+  } finally {
+    crun.cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
