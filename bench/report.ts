@@ -166,24 +166,30 @@ interface Target {
   ok: boolean | undefined;
 }
 
+/** A target row; `ok` is only judged when the value could be measured. */
+function target(what: string, value: string, goal: string, ok?: () => boolean, measured = true): Target {
+  return { what, value, target: goal, ok: ok && measured ? ok() : undefined };
+}
+
 export function targets(r: BenchResult): Target[] {
   const a = r.baseline;
   const b = r.ballast;
+  const heapMiB = r.settings.ballastMiB;
   const cs = med(a, 'container') / med(a, 'spawn');
   const cb = med(a, 'container') / med(a, 'bwrap');
   const dc = med(b, 'container') - med(a, 'container');
   const out: Target[] = [
-    { what: 'Container.run / spawn, ratio of medians', value: ratio(cs), target: `≤ ${TARGET.spawnRatio}×`, ok: Number.isFinite(cs) ? cs <= TARGET.spawnRatio : undefined },
-    { what: 'Container.run / spawn, median of per-round ratios', value: ratio(pairedRatio(a, 'container', 'spawn')), target: '(same, paired)', ok: undefined },
-    { what: 'Container.run / bwrap, ratio of medians', value: ratio(cb), target: '< 1×', ok: Number.isFinite(cb) ? cb < 1 : undefined },
-    { what: 'Container.run / bwrap, median of per-round ratios', value: ratio(pairedRatio(a, 'container', 'bwrap')), target: '(same, paired)', ok: undefined },
-    { what: 'with ballast: Container.run / spawn', value: ratio(med(b, 'container') / med(b, 'spawn')), target: '(info)', ok: undefined },
-    { what: `Container.run median, +${r.settings.ballastMiB} MiB heap`, value: `${delta(dc)} ms`, target: `≤ +${TARGET.ballastDeltaMs} ms`, ok: Number.isFinite(dc) ? dc <= TARGET.ballastDeltaMs : undefined },
-    { what: `same, median of ${b.blocks} block-pair Δ`, value: `${delta(blockPair(a, b, 'container'))} ms`, target: '(same, paired by block)', ok: undefined },
-    { what: `spawn median, +${r.settings.ballastMiB} MiB heap`, value: `${delta(med(b, 'spawn') - med(a, 'spawn'))} ms`, target: '(info: fork copies page tables)', ok: undefined },
+    target('Container.run / spawn, ratio of medians', ratio(cs), `≤ ${TARGET.spawnRatio}×`, () => cs <= TARGET.spawnRatio, Number.isFinite(cs)),
+    target('Container.run / spawn, median of per-round ratios', ratio(pairedRatio(a, 'container', 'spawn')), '(same, paired)'),
+    target('Container.run / bwrap, ratio of medians', ratio(cb), '< 1×', () => cb < 1, Number.isFinite(cb)),
+    target('Container.run / bwrap, median of per-round ratios', ratio(pairedRatio(a, 'container', 'bwrap')), '(same, paired)'),
+    target('with ballast: Container.run / spawn', ratio(med(b, 'container') / med(b, 'spawn')), '(info)'),
+    target(`Container.run median, +${heapMiB} MiB heap`, `${delta(dc)} ms`, `≤ +${TARGET.ballastDeltaMs} ms`, () => dc <= TARGET.ballastDeltaMs, Number.isFinite(dc)),
+    target(`same, median of ${b.blocks} block-pair Δ`, `${delta(blockPair(a, b, 'container'))} ms`, '(same, paired by block)'),
+    target(`spawn median, +${heapMiB} MiB heap`, `${delta(med(b, 'spawn') - med(a, 'spawn'))} ms`, '(info: fork copies page tables)'),
   ];
   if (row(a, 'crun')?.variant.unavailable === undefined) {
-    out.splice(4, 0, { what: 'Container.run / crun, ratio of medians', value: ratio(med(a, 'container') / med(a, 'crun')), target: '(info)', ok: undefined });
+    out.splice(4, 0, target('Container.run / crun, ratio of medians', ratio(med(a, 'container') / med(a, 'crun')), '(info)'));
   }
   return out;
 }
@@ -206,7 +212,8 @@ export function concurrencyTable(p: Phase): string {
     for (const r of [base, row(p, two)]) {
       if (!r || !r.latencies.length || !base) continue;
       const s = summarize(r.latencies);
-      rows.push([name, String(r.variant.concurrency), ms(s.median), ms(s.p90), ms(s.p99), Math.round(throughput(r)).toString(), ratio(throughput(r) / throughput(base))]);
+      const runsPerSecond = Math.round(throughput(r)).toString();
+      rows.push([name, String(r.variant.concurrency), ms(s.median), ms(s.p90), ms(s.p99), runsPerSecond, ratio(throughput(r) / throughput(base))]);
     }
   }
   return table(['variant', 'in flight', 'per-run median ms', 'p90 ms', 'p99 ms', 'runs/s', 'throughput × 1 in flight'], rows);
@@ -376,10 +383,14 @@ function interpretation(r: BenchResult): string {
   const pid = med(a, 'container-pid') - med(a, 'container-none');
   out.push(
     `- **Breakdown.** Dropping the net namespace (network: 'host') saves ${ms(net)} ms; dropping mnt, uts, ipc and cgroup as well ` +
-      `(namespaces: ['pid']: no mounts at all) saves another ${ms(mnt)} ms; the pid namespace itself costs ${ms(pid)} ms. ` +
+      `(namespaces: ['pid']: no mounts at all) saves another ${ms(mnt)} ms; the pid namespace itself costs ${Math.abs(pid) < 0.1 ? `nothing measurable (${delta(pid)} ms)` : `${ms(pid)} ms`}. ` +
       `With no namespaces, Container.run is at ${ratio(med(a, 'container-none') / s)} of plain spawn (the fixed price of the addon, ` +
       `the zygote's fork of init, init as a reaper and the output pipes), ${med(a, 'container-none') < s ? 'faster than a spawn, which forks Node' : 'about a spawn'}.` +
-(r.trace ? ` Inside init the traced setup steps take ${ms(r.trace.setupMedianUs / 1000)} ms of a ${ms(r.trace.runMedianMs)} ms run.` : ''),
+      (r.trace
+        ? ` Inside init, the traced setup steps take ${ms(r.trace.setupMedianUs / 1000)} ms of a ${ms(r.trace.runMedianMs)} ms run, ` +
+          `the largest being ${r.trace.slowest[0]?.label.replace(/^step \d+: /, '') ?? '?'} (${Math.round(r.trace.slowest[0]?.medianUs ?? NaN)} µs median); ` +
+          `the rest of what the mount namespace costs is outside them (creating and tearing down the namespace in the kernel, the larger plan).`
+        : ''),
   );
   if (typeof r.long !== 'string') {
     const l = r.long;
