@@ -348,7 +348,7 @@ class Watch : public Nan::ObjectWrap {
     } while (r < 0 && errno == EINTR);
     if (r == 0 && si.si_pid == 0) return;  // spurious wake-up
     w->exited_ = true;
-    if (w->ctrl_polling_) w->DrainCtrl();
+    w->DrainCtrl();  // what init sent before exiting, whether or not OnCtrl ran
     w->StopCtrl();
     uv_poll_stop(w->pid_poll_);
     if (!w->closed_) {

@@ -376,8 +376,14 @@ export class Container extends EventEmitter<ContainerEvents> {
         proc.stdout?.destroy();
         proc.stderr?.destroy();
       };
-      if (proc._ended) stopReading();
-      else proc.once('exit', stopReading);
+      // The killed tree closes its ends as it dies; give it a moment, so the
+      // result comes after the processes are gone.
+      const later = () => {
+        const t = setTimeout(stopReading, 250);
+        proc.once('close', () => clearTimeout(t));
+      };
+      if (proc._ended) later();
+      else proc.once('exit', later);
     });
     // A main process takes its container with it: settle once it has
     // stopped, so `state` is true when the result is seen.
@@ -572,21 +578,26 @@ export class Container extends EventEmitter<ContainerEvents> {
         }
         break;
       case NativeEvent.InitExit:
-        this.onInitExit(a, b, usage(utimeUs, stimeUs, maxrssKb), now);
+        this.onInitExit(a, b, now);
         break;
     }
   }
 
-  private onInitExit(siCode: number, siStatus: number, initUsage: ReturnType<typeof usage>, now: number): void {
+  private onInitExit(siCode: number, siStatus: number, now: number): void {
     // The container's status is its main process's when that one was seen
     // exiting; otherwise init's (CLD_EXITED = 1: an exit code, else a signal).
     const [exitCode, signal] = this.mainExit ?? (siCode === 1 ? [siStatus, null] : [null, siStatus]);
     for (const [id, { proc }] of this.processes) {
       if (proc.spawned) {
         // No exit record: the container was killed (or its main process ended) first.
-        // init's CPU figure covers everything it reaped; its peak RSS is its own.
-        if (id === this.mainId) proc._exit(exitCode, signal, { ...initUsage, maxRssBytes: null }, now);
+        // Killed along with init (kill(), destroy()): no figures of its own
+        // came back, and init's would not be the payload's.
+        if (id === this.mainId) proc._exit(exitCode, signal, undefined, now);
         else proc._exit(null, 9, undefined, now);
+      } else if (id === this.mainId && this.killedByUs && !this.setupError) {
+        // Killed by the caller before init's report of its start came (its
+        // output can outrun that report): to the caller it was killed.
+        proc._exit(null, 9, undefined, now);
       } else {
         proc._fail(this.setupError ?? new IsolateError('ERR_STATE', 'The container ended before the process started'));
       }

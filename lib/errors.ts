@@ -72,6 +72,7 @@ export function isIsolateError(value: unknown): value is IsolateError {
 
 let errnoMap: Map<number, [string, string]> | undefined;
 let errnoNames: Map<number, string> | undefined;
+const extraTexts: Record<string, string> = { ENOEXEC: 'exec format error', ECHILD: 'no child processes', ESRCH: 'no such process' };
 
 /** [name, text] of an errno (positive), e.g. [ 'ENOENT', 'no such file or directory' ]. */
 export function describeErrno(errno: number): [string, string] {
@@ -81,7 +82,7 @@ export function describeErrno(errno: number): [string, string] {
   // libuv names only the errnos it uses; os.constants has the rest (ENOEXEC…).
   errnoNames ??= new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
   const name = errnoNames.get(errno);
-  return name ? [name, `errno ${errno}`] : [`E${errno}`, `error ${errno}`];
+  return name ? [name, extraTexts[name] ?? `errno ${errno}`] : [`E${errno}`, `error ${errno}`];
 }
 
 /** Throws ERR_INVALID_OPTION in execa's wording: "Expected `x` to be …, got `v` (type)". */

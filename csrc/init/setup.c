@@ -47,8 +47,28 @@ static int is_fs_op(uint32_t type) {
   }
 }
 
+/* mkdir -p of the directories above `path` (they are on a tmpfs the plan
+ * made: TS only lets targets be created there). */
+static int make_parents(const char *path) {
+  char buf[4096];
+  size_t len = strlen(path);
+  if (len >= sizeof buf)
+    return errno = ENAMETOOLONG, -1;
+  memcpy(buf, path, len + 1);
+  for (char *p = buf + 1; (p = strchr(p, '/')) != NULL; p++) {
+    *p = 0;
+    int r = mkdir(buf, 0755);
+    *p = '/';
+    if (r < 0 && errno != EEXIST)
+      return -1;
+  }
+  return 0;
+}
+
 /* Creates `path` as an empty directory or file to match `like`, unless it exists. */
 static int make_mountpoint(const char *path, mode_t like) {
+  if (make_parents(path) < 0)
+    return -1;
   if (S_ISDIR(like))
     return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
   int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
@@ -121,7 +141,7 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
       FAIL(i, IK_SC_MOVE_MOUNT);
     return 0;
   case IK_OP_MOUNT:
-    if ((op->flags & IK_F_MKDIR) && mkdir(s1, 0755) < 0 && errno != EEXIST)
+    if ((op->flags & IK_F_MKDIR) && (make_parents(s1) < 0 || (mkdir(s1, 0755) < 0 && errno != EEXIST)))
       FAIL(i, IK_SC_MKDIR);
     if (mount(s0 ? s0 : "none", s1, ik_plan_str(plan, op->str[2]), (unsigned long)op->num[0],
               ik_plan_str(plan, op->str[3])) < 0)
