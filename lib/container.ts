@@ -7,7 +7,7 @@ import { LayerStack } from './layer-stack';
 import { Namespace, toNamespace, type NamespaceKind } from './namespace';
 import { CONTAINER_ID, NativeEvent, nativeForSpawn, type NativeHandle, type NativeStdio } from './native';
 import { Op, PLAN_F_MNTNS, PLAN_F_PIDNS, PLAN_F_TRACE, PlanBuilder, SYSCALL_NAMES, type PlanStep } from './plan';
-import { ContainerProcess, decodeWaitStatus, signalName, signalNumber } from './process';
+import { ContainerProcess, checkSignal, decodeWaitStatus, signalName } from './process';
 import {
   DEFAULT_ENV,
   NOBODY,
@@ -396,8 +396,7 @@ export class Container extends EventEmitter<ContainerEvents> {
    * container at once). Returns false when it is not running.
    */
   kill(signal: NodeJS.Signals | number = 'SIGKILL'): boolean {
-    const n = signalNumber(signal);
-    if (n === undefined) throw new TypeError(`Unknown signal: ${String(signal)}`);
+    const n = checkSignal(signal);
     if (!this.handle || (this.currentState !== 'running' && this.currentState !== 'paused')) return false;
     this.killedByUs = true;
     if (n === 9) {

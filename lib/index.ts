@@ -20,5 +20,5 @@ export type { RlimitName, RlimitOptions, RlimitValue, UserOptions } from './proc
 export { IsolateError, isIsolateError } from './errors';
 export type { IsolateErrorCode, IsolateErrorDetails } from './errors';
 export { probe } from './probe';
-export type { ProbeReport } from './probe';
+export type { Capability, CgroupReport, ProbeReport } from './probe';
 export type { Duration, Size } from './units';

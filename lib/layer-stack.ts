@@ -63,12 +63,12 @@ export class LayerStack {
     return true;
   }
 
-  /** A path that must exist on the host for a mount target there, or null when the layer makes its own. */
+  /** @internal A path that must exist on the host for a mount target there, or null when the layer makes its own. */
   hostPathFor(target: string): string | null {
     return target;
   }
 
-  /** Emits the ops that put this root at `newRoot` (a path in init's pre-pivot view). */
+  /** @internal Emits the ops that put this root at `newRoot` (a path in init's pre-pivot view). */
   planRoot(b: PlanBuilder, newRoot: string): void {
     const attrs = MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV;
     b.add(Op.Bind, { description: 'bind the host root read-only on /', path: '/' }, { str: ['/', newRoot], num: [attrs] });

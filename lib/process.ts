@@ -2,7 +2,7 @@ import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { EventEmitter } from 'eventemitter3';
-import type { IsolateError } from './errors';
+import { IsolateError } from './errors';
 
 /** Events of a ContainerProcess, in Node's order: 'spawn' (or 'error'), 'exit', then 'close'. */
 export interface ContainerProcessEvents {
@@ -32,6 +32,15 @@ export type Signaller = (signal: number, tree: boolean) => boolean;
 const signalNames = new Map<number, NodeJS.Signals>(
   Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
 );
+
+/** Signal number of a name or number, or ERR_INVALID_OPTION naming it. */
+export function checkSignal(signal: unknown): number {
+  const n = typeof signal === 'string' || typeof signal === 'number' ? signalNumber(signal) : undefined;
+  if (n === undefined) {
+    throw new IsolateError('ERR_INVALID_OPTION', `Unknown signal: ${String(signal)}`, { option: 'signal' });
+  }
+  return n;
+}
 
 /** Signal number of a name ('SIGTERM', 'TERM') or number; undefined when unknown. */
 export function signalNumber(signal: NodeJS.Signals | number | string): number | undefined {
@@ -97,9 +106,7 @@ export class ContainerProcess extends EventEmitter<ContainerProcessEvents> {
    */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
     if (this.ended) return false;
-    const n = signalNumber(signal);
-    if (n === undefined) throw new TypeError(`Unknown signal: ${String(signal)}`);
-    return this.signaller(n, false);
+    return this.signaller(checkSignal(signal), false);
   }
 
   /**
@@ -110,9 +117,7 @@ export class ContainerProcess extends EventEmitter<ContainerProcessEvents> {
    */
   killTree(signal: NodeJS.Signals | number = 'SIGKILL'): boolean {
     if (this.ended) return false;
-    const n = signalNumber(signal);
-    if (n === undefined) throw new TypeError(`Unknown signal: ${String(signal)}`);
-    return this.signaller(n, true);
+    return this.signaller(checkSignal(signal), true);
   }
 
   /** Resolves with { exitCode, signalCode } after 'close'; rejects on 'error'. */

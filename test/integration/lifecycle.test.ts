@@ -501,7 +501,7 @@ describe('Container lifecycle', function () {
         expect(() => q.kill('SIGNOPE' as never)).to.not.throw(); // ended: false before the name is checked
         const r = c.exec(['sleep', '1000'], { stdio: 'ignore' });
         await spawned(r);
-        expect(() => r.kill('SIGNOPE' as never)).to.throw(TypeError, 'Unknown signal: SIGNOPE');
+        expect(() => r.kill('SIGNOPE' as never)).to.throw(IsolateError, 'Unknown signal: SIGNOPE');
         r.kill(9);
         await r.wait();
         expect(c.state).to.equal('running');

@@ -333,9 +333,9 @@ describe('Container#spawn() with invalid input', function () {
 
   it('should throw TypeError for unknown signals before looking at the state', function () {
     const c = new Container();
-    expect(() => c.kill('SIGFOO' as never)).to.throw(TypeError, 'Unknown signal: SIGFOO');
-    expect(() => c.kill(99)).to.throw(TypeError, 'Unknown signal: 99');
-    expect(() => c.kill(-1)).to.throw(TypeError, 'Unknown signal: -1');
+    expect(() => c.kill('SIGFOO' as never)).to.throw(IsolateError, 'Unknown signal: SIGFOO');
+    expect(() => c.kill(99)).to.throw(IsolateError, 'Unknown signal: 99');
+    expect(() => c.kill(-1)).to.throw(IsolateError, 'Unknown signal: -1');
     expect(c.kill('SIGTERM')).to.equal(false);
     expect(c.kill('term' as never)).to.equal(false);
   });
