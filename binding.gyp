@@ -19,7 +19,7 @@
       "targets": [
         {
           "target_name": "isolate_kit",
-          "sources": ["csrc/addon.cc", "csrc/spawn.c", "csrc/zygote_client.c", "csrc/netns_pool.c", "csrc/fds.c", "csrc/loopback.c"],
+          "sources": ["csrc/addon.cc", "csrc/spawn.c", "csrc/zygote_client.c", "csrc/netns_pool.c", "csrc/fdpass.c", "csrc/fds.c", "csrc/loopback.c"],
           "include_dirs": ["<!(node -e \"require('nan')\")"],
           "cflags": ["<@(ik_warnings)", "-fvisibility=hidden"],
           "cflags_c": ["-std=gnu11", "<@(ik_c_warnings)"],
@@ -35,6 +35,7 @@
             "csrc/init/setup.c",
             "csrc/init/process.c",
             "csrc/init/zygote.c",
+            "csrc/fdpass.c",
             "csrc/fds.c",
             "csrc/loopback.c"
           ],

@@ -25,6 +25,7 @@
 #include <sched.h>
 #include "ik_plan.h"
 #include "ik_proto.h"
+#include "fdpass.h"
 #include "netns_pool.h"
 #include "spawn.h"
 #include "zygote_client.h"
@@ -433,30 +434,7 @@ class Watch : public Nan::ObjectWrap {
   }
 
   static int SendReq(Watch* w, const ik_req& req, const int* fds, int nfds) {
-    struct iovec iov = {const_cast<ik_req*>(&req), sizeof req};
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    union {
-      struct cmsghdr h;
-      char buf[CMSG_SPACE(4 * sizeof(int))];
-    } cm;
-    if (nfds > 0) {
-      memset(&cm, 0, sizeof cm);
-      msg.msg_control = cm.buf;
-      msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-      struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-      memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-    }
-    ssize_t n;
-    do {
-      n = sendmsg(w->ctrl_, &msg, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    return n < 0 ? errno : 0;
+    return ik_send_fds(w->ctrl_, &req, sizeof req, fds, nfds) < 0 ? errno : 0;
   }
 
   // signalProcess(id, sig, tree): through init, to one process (and all

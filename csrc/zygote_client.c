@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "fdpass.h"
 #include "ik_proto.h"
 #include "spawn.h"
 
@@ -58,57 +59,18 @@ static int start_zygote(int init_fd, int null_fd, int self_pidfd) {
 
 static int request(unsigned long ns_flags, const int fds[5], int netns_fd, int *pidfd_out) {
   struct ik_zygote_req req = {ns_flags, netns_fd >= 0, 0};
-  int all[6];
-  memcpy(all, fds, 5 * sizeof(int));
-  all[5] = netns_fd;
-  int nfds = netns_fd >= 0 ? 6 : 5;
-  union {
-    struct cmsghdr h;
-    char buf[CMSG_SPACE(6 * sizeof(int))];
-  } cm;
-  memset(&cm, 0, sizeof cm);
-  struct iovec iov = {&req, sizeof req};
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cm.buf;
-  msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-  memcpy(CMSG_DATA(c), all, nfds * sizeof(int));
-  ssize_t n;
-  do {
-    n = sendmsg(zsock, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0)
+  int all[6] = {fds[0], fds[1], fds[2], fds[3], fds[4], netns_fd};
+  if (ik_send_fds(zsock, &req, sizeof req, all, netns_fd >= 0 ? 6 : 5) < 0)
     return -errno;
-
   struct ik_zygote_rep rep;
-  union {
-    struct cmsghdr h;
-    char buf[CMSG_SPACE(sizeof(int))];
-  } rcm;
-  struct iovec riov = {&rep, sizeof rep};
-  struct msghdr rmsg;
-  memset(&rmsg, 0, sizeof rmsg);
-  rmsg.msg_iov = &riov;
-  rmsg.msg_iovlen = 1;
-  rmsg.msg_control = rcm.buf;
-  rmsg.msg_controllen = sizeof rcm.buf;
-  do {
-    n = recvmsg(zsock, &rmsg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
+  int pidfd = -1, nfds;
+  ssize_t n = ik_recv_fds(zsock, &rep, sizeof rep, &pidfd, 1, &nfds, 0);
   if (n < 0)
     return -errno;
   if (n == 0)
     return -EPIPE;
-  int pidfd = -1;
-  struct cmsghdr *rc = CMSG_FIRSTHDR(&rmsg);
-  if (rc != NULL && rc->cmsg_level == SOL_SOCKET && rc->cmsg_type == SCM_RIGHTS)
-    memcpy(&pidfd, CMSG_DATA(rc), sizeof pidfd);
+  if (nfds <= 0)
+    pidfd = -1;
   if (n != (ssize_t)sizeof rep || rep.pid <= 0 || pidfd < 0) {
     if (pidfd >= 0)
       close(pidfd);

@@ -42,6 +42,15 @@ export interface IsolateErrorDetails {
 
 const brand = Symbol.for('isolate-kit.IsolateError');
 
+const DETAIL_KEYS = ['step', 'stepIndex', 'syscall', 'path', 'errno', 'errnoCode', 'option'] as const;
+
+/** An IsolateError as JSON: an Error's own JSON would be `{}`. */
+export interface IsolateErrorJson extends Omit<IsolateErrorDetails, 'cause'> {
+  name: 'IsolateError';
+  code: IsolateErrorCode;
+  message: string;
+}
+
 /** The one error class isolate-kit throws; `code` says what kind of failure it is. */
 export class IsolateError extends Error {
   readonly code: IsolateErrorCode;
@@ -57,9 +66,18 @@ export class IsolateError extends Error {
   constructor(code: IsolateErrorCode, message: string, details: IsolateErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = code;
-    for (const key of ['step', 'stepIndex', 'syscall', 'path', 'errno', 'errnoCode', 'option'] as const) {
+    for (const key of DETAIL_KEYS) {
       if (details[key] !== undefined) (this as Record<string, unknown>)[key] = details[key];
     }
+  }
+
+  /** Its code, message and details (not `cause`), e.g. for logs or a RunResult sent elsewhere. */
+  toJSON(): IsolateErrorJson {
+    const out: IsolateErrorJson = { name: 'IsolateError', code: this.code, message: this.message };
+    for (const key of DETAIL_KEYS) {
+      if (this[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = this[key];
+    }
+    return out;
   }
 }
 Object.defineProperty(IsolateError.prototype, 'name', { value: 'IsolateError', enumerable: false });

@@ -18,7 +18,7 @@ export { LayerStack } from './layer-stack';
 export type { BindMount, MountSpec, TmpfsMount } from './filesystem';
 export type { RlimitName, RlimitOptions, RlimitValue, UserOptions } from './process-options';
 export { IsolateError, isIsolateError } from './errors';
-export type { IsolateErrorCode, IsolateErrorDetails } from './errors';
+export type { IsolateErrorCode, IsolateErrorDetails, IsolateErrorJson } from './errors';
 export { probe } from './probe';
 export type { Capability, CgroupReport, ProbeReport } from './probe';
 export type { Duration, Size } from './units';

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "../ik_plan.h"
+#include "../fdpass.h"
 #include "../ik_proto.h"
 #include "plan_reader.h"
 #include "process.h"
@@ -282,38 +283,16 @@ static void handle_spawn(const struct ik_req *req, int *fds, int nfds) {
 
 static void handle_ctrl(void) {
   struct ik_req req;
-  union {
-    struct cmsghdr h;
-    char buf[CMSG_SPACE(4 * sizeof(int))];
-  } cm;
-  struct iovec iov = {&req, sizeof req};
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cm.buf;
-  msg.msg_controllen = sizeof cm.buf;
-  ssize_t n = recvmsg(CTRL_FD, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+  int fds[4];
+  int nfds;
+  ssize_t n = ik_recv_fds(CTRL_FD, &req, sizeof req, fds, 4, &nfds, MSG_DONTWAIT);
+  if (n < 0 && errno == EAGAIN)
     return;
   if (n <= 0)
     finish(128 + SIGKILL); /* the parent is gone: so is the container */
+  if (nfds < 0)
+    nfds = 0; /* truncated: what came was closed; a SPAWN then fails for want of fds */
 
-  int fds[4];
-  int nfds = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-      continue;
-    int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-    for (int j = 0; j < k; j++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(c) + j * sizeof(int), sizeof fd);
-      if (nfds < 4)
-        fds[nfds++] = fd;
-      else
-        close(fd);
-    }
-  }
   if (n == sizeof req && req.type == IK_REQ_SPAWN) {
     handle_spawn(&req, fds, nfds);
   } else if (n == sizeof req && req.type == IK_REQ_SIGNAL) {

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "../compat.h"
+#include "../fdpass.h"
 #include "../fds.h"
 #include "../ik_plan.h"
 #include "../ik_proto.h"
@@ -33,27 +34,7 @@
 
 static void reply(int32_t pid, int pidfd) {
   struct ik_zygote_rep rep = {pid, 0};
-  struct iovec iov = {&rep, sizeof rep};
-  union {
-    struct cmsghdr h;
-    char buf[CMSG_SPACE(sizeof(int))];
-  } cm;
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  memset(&cm, 0, sizeof cm);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (pidfd >= 0) {
-    msg.msg_control = cm.buf;
-    msg.msg_controllen = sizeof cm.buf;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &pidfd, sizeof pidfd);
-  }
-  while (sendmsg(ZYGOTE_FD, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
-    ;
+  ik_send_fds(ZYGOTE_FD, &rep, sizeof rep, &pidfd, pidfd >= 0 ? 1 : 0);
 }
 
 /* In the new container: the received fds become 0-4, then init runs. A
@@ -90,34 +71,14 @@ void ik_zygote_main(void (*container_main)(void)) {
   sigprocmask(SIG_SETMASK, &all, NULL);
   for (;;) {
     struct ik_zygote_req req;
-    union {
-      struct cmsghdr h;
-      char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
-    } cm;
-    struct iovec iov = {&req, sizeof req};
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cm.buf;
-    msg.msg_controllen = sizeof cm.buf;
-    ssize_t n = recvmsg(ZYGOTE_FD, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR)
-      continue;
+    int fds[MAX_FDS];
+    int nfds;
+    ssize_t n = ik_recv_fds(ZYGOTE_FD, &req, sizeof req, fds, MAX_FDS, &nfds, 0);
     if (n <= 0)
       _exit(0); /* Node hung up */
 
-    int fds[MAX_FDS];
-    int nfds = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-        continue;
-      int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-      for (int j = 0; j < k && nfds < MAX_FDS; j++)
-        memcpy(&fds[nfds++], CMSG_DATA(c) + j * sizeof(int), sizeof(int));
-    }
     int want = 5 + (req.has_netns ? 1 : 0);
-    if (n != sizeof req || nfds != want || (msg.msg_flags & MSG_CTRUNC)) {
+    if (n != sizeof req || nfds != want) {
       reply(-EPROTO, -1);
     } else {
       int pidfd = -1;

@@ -3,7 +3,7 @@
  * scripts written for those read ours the same way; docs/cli.md has the table.
  */
 import { constants } from 'node:os';
-import type { IsolateError } from '../errors';
+import { isIsolateError, type IsolateError, type IsolateErrorJson } from '../errors';
 import type { RunResult, RunStatus } from '../run';
 
 export const EXIT = {
@@ -58,26 +58,15 @@ export function exitStatus(o: Outcome): number {
   }
 }
 
-/** The fields of an error worth printing as JSON (an Error's own JSON is `{}` without its message). */
-export interface ErrorJson {
-  code: string;
-  message: string;
-  step?: string;
-  stepIndex?: number;
-  syscall?: string;
-  path?: string;
-  errno?: number;
-  errnoCode?: string;
-  option?: string;
-}
+/** An error as --json prints it: an IsolateError's own JSON, or the code ERR_INTERNAL for anything else. */
+export type ErrorJson = Omit<IsolateErrorJson, 'name' | 'code'> & { code: string };
 
 export function errorJson(err: unknown): ErrorJson {
-  const e = err as Partial<IsolateError> & { message?: unknown };
-  const out: ErrorJson = { code: typeof e?.code === 'string' ? e.code : 'ERR_INTERNAL', message: String(e?.message ?? err) };
-  for (const key of ['step', 'stepIndex', 'syscall', 'path', 'errno', 'errnoCode', 'option'] as const) {
-    if (e?.[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = e[key];
+  if (isIsolateError(err)) {
+    const { name: _name, ...rest } = err.toJSON();
+    return rest;
   }
-  return out;
+  return { code: 'ERR_INTERNAL', message: String((err as Error)?.message ?? err) };
 }
 
 /** A RunResult as printed by --json: the same fields, with `error` made printable. */
