@@ -83,6 +83,15 @@ export function resolveLimits(o: RunLimits): ResolvedLimits {
   return { timeout, maxOutput, input, encoding, signal: o.signal };
 }
 
+/** How a finished process's run ended, given which limit (if any) killed it. */
+export function runStatus(proc: ContainerProcess, timedOut: boolean, outputLimit: boolean): RunStatus {
+  if (proc.error) return 'error';
+  if (timedOut) return 'timeout';
+  if (outputLimit) return 'output-limit';
+  if (proc.signalCode) return 'signaled';
+  return proc.exitCode === 0 ? 'ok' : 'nonzero';
+}
+
 /** Kills what a run started: the whole sandbox, or the process group of an exec'd command. */
 export type RunKiller = () => void;
 
@@ -154,12 +163,7 @@ export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: Ru
         return limits.encoding === 'buffer' ? b : b.toString(limits.encoding);
       };
       const err = proc.error;
-      let status: RunStatus;
-      if (err) status = 'error';
-      else if (timedOut) status = 'timeout';
-      else if (outputLimit) status = 'output-limit';
-      else if (proc.signalCode) status = 'signaled';
-      else status = proc.exitCode === 0 ? 'ok' : 'nonzero';
+      const status = runStatus(proc, timedOut, outputLimit);
       const u = proc.usage;
       const result: RunResult<string | Buffer> = {
         status,

@@ -5,7 +5,7 @@
  */
 import { Container, type StdioOption } from '../container';
 import type { ContainerProcess } from '../process';
-import { collect, resolveLimits, type RunResult } from '../run';
+import { collect, resolveLimits, runStatus, type RunResult } from '../run';
 import { UsageError, hasFlag, parseArgs } from './args';
 import { EXIT, exitStatus, failedResultJson, resultJson, type Outcome } from './exit';
 import { RUN_USAGE } from './help';
@@ -83,17 +83,7 @@ function runStreaming(container: Container, plan: RunPlan): Promise<Outcome> {
     proc.on('error', () => {});
     proc.once('close', () => {
       if (timer) clearTimeout(timer);
-      const status = proc.error
-        ? 'error'
-        : timedOut
-          ? 'timeout'
-          : outputLimit
-            ? 'output-limit'
-            : proc.signalCode
-              ? 'signaled'
-              : proc.exitCode === 0
-                ? 'ok'
-                : 'nonzero';
+      const status = runStatus(proc, timedOut, outputLimit);
       resolve({ status, exitCode: proc.exitCode, signal: proc.signalCode, error: proc.error });
     });
   });
