@@ -125,7 +125,7 @@ int LoadInit(const char* path, const char** failed) {
     if (r < 0) {
       close(src);
       close(mfd);
-      return n < 0 ? r : r;
+      return r;
     }
   }
   close(src);

@@ -92,7 +92,7 @@ int ik_zygote_clone(unsigned long ns_flags, const int fds[5], int netns_fd, int 
         break;
     }
     r = request(ns_flags, fds, netns_fd, pidfd_out);
-    /* The zygote is gone (killed, or its thread's PDEATHSIG fired): once more. */
+    /* The zygote is gone (someone killed it): start another, once. */
     if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
       stop_zygote();
       continue;

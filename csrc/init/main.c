@@ -401,10 +401,9 @@ static void __attribute__((noreturn)) container_main(void) {
   if (null_fd > 2)
     close(null_fd);
 
-  int ctrl_open = 1;
   for (;;) {
     struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {CTRL_FD, POLLIN, 0}};
-    if (poll(pfd, ctrl_open ? 2 : 1, -1) < 0) {
+    if (poll(pfd, 2, -1) < 0) {
       if (errno == EINTR)
         continue;
       finish(128 + SIGKILL);
@@ -427,7 +426,7 @@ static void __attribute__((noreturn)) container_main(void) {
       if (chld)
         reap();
     }
-    if (ctrl_open && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
+    if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
       handle_ctrl();
   }
 }
