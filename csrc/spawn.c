@@ -58,10 +58,10 @@ static int child_main(void *arg) {
     if (sig != SIGKILL && sig != SIGSTOP)
       signal(sig, SIG_DFL);
 
-  /* PDEATHSIG fires when the *thread* that cloned us exits (bubblewrap #692):
-   * that is Node's main thread, or the worker thread that owns this
-   * container. init also exits when its control socket hangs up, which does
-   * not depend on threads. */
+  /* Until init (or the zygote) is running and watching its socket. PDEATHSIG
+   * fires when the *thread* that cloned us exits (bubblewrap #692), so the
+   * zygote clears it again and init relies on its control socket hanging
+   * up, which does not depend on threads. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
     goto fail;
   if (a->parent_pidfd >= 0) {
