@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -20,11 +21,13 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <vector>
 
 #include "compat.h"
 #include <sched.h>
 #include "ik_plan.h"
 #include "ik_proto.h"
+#include "cgroup_devices.h"
 #include "fdpass.h"
 #include "netns_pool.h"
 #include "spawn.h"
@@ -537,11 +540,53 @@ NAN_METHOD(LoadInitJs) {
   if (r < 0) return Nan::ThrowError(Nan::ErrnoException(-r, failed, strerror(-r), *path));
 }
 
-// spawn(nsFlags, plan, stdio, callback) -> { pid, handle, stdio }
+// The cgroup a new container starts in, opened from paths: a v2 directory
+// (for CLONE_INTO_CGROUP; "" for none) and the cgroup.procs files to join.
+struct CgroupFds {
+  ik_cgroup_fds fds;
+  CgroupFds() {
+    fds.dir_fd = -1;
+    fds.n_join = 0;
+  }
+  ~CgroupFds() {
+    CloseFd(&fds.dir_fd);
+    for (int i = 0; i < fds.n_join; i++) CloseFd(&fds.join_fds[i]);
+  }
+  // Returns 0, or -errno with *failed naming the path's role.
+  int Open(v8::Local<v8::Array> arr, const char** failed) {
+    Nan::Utf8String dir(Nan::Get(arr, 0).ToLocalChecked());
+    if (dir.length() > 0) {
+      fds.dir_fd = open(*dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fds.dir_fd < 0) return *failed = "open cgroup directory", -errno;
+    }
+    for (uint32_t i = 1; i < arr->Length(); i++) {
+      Nan::Utf8String path(Nan::Get(arr, i).ToLocalChecked());
+      int fd = open(*path, O_WRONLY | O_CLOEXEC);
+      if (fd < 0) return *failed = "open cgroup.procs", -errno;
+      fds.join_fds[fds.n_join++] = fd;
+    }
+    return 0;
+  }
+};
+
+// spawn(nsFlags, plan, stdio, callback[, cgroup]) -> { pid, handle, stdio }
+// cgroup: [v2 directory or "", ...cgroup.procs paths to join].
 NAN_METHOD(Spawn) {
   if (info.Length() < 4 || !info[0]->IsNumber() || !node::Buffer::HasInstance(info[1]) ||
-      !info[2]->IsArray() || !info[3]->IsFunction())
-    return Nan::ThrowTypeError("Usage: spawn(nsFlags, plan, stdio, callback)");
+      !info[2]->IsArray() || !info[3]->IsFunction() || (info.Length() > 4 && !info[4]->IsArray() && !info[4]->IsUndefined()))
+    return Nan::ThrowTypeError("Usage: spawn(nsFlags, plan, stdio, callback[, cgroupPaths])");
+  CgroupFds cgf;
+  bool have_cg = false;
+  if (info.Length() > 4 && info[4]->IsArray()) {
+    v8::Local<v8::Array> arr = info[4].As<v8::Array>();
+    if (arr->Length() < 1 || arr->Length() > 1 + IK_MAX_CGROUP_JOIN)
+      return Nan::ThrowRangeError("spawn: cgroupPaths must be [dir, ...procsFiles] with at most 10 files");
+    const char* what = "open";
+    int r = cgf.Open(arr, &what);
+    if (r < 0) return Nan::ThrowError(ErrnoError(-r, what));
+    have_cg = true;
+  }
+  ik_cgroup_fds& cg = cgf.fds;
   if (g_init_fd < 0) return Nan::ThrowError(ErrnoError(ENOEXEC, "spawn", "loadInit() was not called"));
   unsigned long flags = static_cast<unsigned long>(Nan::To<int64_t>(info[0]).FromJust());
   const char* failed = "prepare";
@@ -575,7 +620,7 @@ NAN_METHOD(Spawn) {
   int pid;
   if (UseZygote()) {
     int fds[5] = {s.child[0], s.child[1], s.child[2], plan_fd, ctrl[1]};
-    pid = ik_zygote_clone(flags, fds, a.netns_fd, g_init_fd, g_null_fd, g_self_pidfd, &pidfd);
+    pid = ik_zygote_clone(flags, fds, a.netns_fd, have_cg ? &cg : nullptr, g_init_fd, g_null_fd, g_self_pidfd, &pidfd);
   } else {
     a.argv0 = "isolate-kit-init";
     a.init_fd = g_init_fd;
@@ -583,6 +628,7 @@ NAN_METHOD(Spawn) {
     a.plan_fd = plan_fd;
     a.ctrl_fd = ctrl[1];
     a.parent_pidfd = g_self_pidfd;
+    a.cgroup = have_cg ? &cg : nullptr;
     pid = ik_spawn(flags, &a, &pidfd);
   }
   if (a.netns_fd >= 0) close(a.netns_fd);
@@ -594,7 +640,7 @@ NAN_METHOD(Spawn) {
   if (pid < 0) {
     close(ctrl[0]);
     s.CloseAll();
-    return Nan::ThrowError(ErrnoError(-pid, a.err ? "execveat" : "clone"));
+    return Nan::ThrowError(ErrnoError(-pid, a.failed ? a.failed : a.err ? "execveat" : "clone"));
   }
 
   v8::Local<v8::Function> ctor = info.Data().As<v8::Function>();
@@ -607,6 +653,220 @@ NAN_METHOD(Spawn) {
   Nan::Set(out, Nan::New("handle").ToLocalChecked(), handle);
   Nan::Set(out, Nan::New("stdio").ToLocalChecked(), StdioArray(s));
   info.GetReturnValue().Set(out);
+}
+
+// Watches one fd for the cgroup code (OOM notifications): an eventfd
+// (readable: read its counter) or a cgroup file the kernel notifies
+// (POLLPRI: read it again, which re-arms it). Owns the fd; never keeps the
+// event loop alive.
+class FdWatch : public Nan::ObjectWrap {
+ public:
+  static v8::Local<v8::Function> Init() {
+    v8::Local<v8::FunctionTemplate> t = Nan::New<v8::FunctionTemplate>(New);
+    t->SetClassName(Nan::New("FdWatch").ToLocalChecked());
+    t->InstanceTemplate()->SetInternalFieldCount(1);
+    Nan::SetPrototypeMethod(t, "close", Close);
+    return Nan::GetFunction(t).ToLocalChecked();
+  }
+
+  static NAN_METHOD(New) {
+    if (!info.IsConstructCall()) return Nan::ThrowTypeError("Usage: watchFd(fd, mode, callback)");
+    FdWatch* w = new FdWatch();
+    w->Wrap(info.This());
+    info.GetReturnValue().Set(info.This());
+  }
+
+  // mode 0: eventfd; 1: a kernfs file (POLLPRI).
+  int Start(int fd, int mode, v8::Local<v8::Function> cb) {
+    fd_ = fd;
+    mode_ = mode;
+    callback_.Reset(cb);
+    async_ = new Nan::AsyncResource("isolate-kit:cgroup-watch");
+    poll_ = new uv_poll_t;
+    int r = uv_poll_init(Nan::GetCurrentEventLoop(), poll_, fd_);
+    if (r < 0) {
+      delete poll_;
+      poll_ = nullptr;
+      return r;
+    }
+    poll_->data = this;
+    uv_poll_start(poll_, mode == 0 ? UV_READABLE : UV_PRIORITIZED, OnEvent);
+    uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+    Ref();
+    node::AddEnvironmentCleanupHook(v8::Isolate::GetCurrent(), OnEnvCleanup, this);
+    return 0;
+  }
+
+ private:
+  ~FdWatch() override { callback_.Reset(); }
+
+  static void OnEvent(uv_poll_t* h, int status, int events) {
+    FdWatch* w = static_cast<FdWatch*>(h->data);
+    char buf[512];
+    ssize_t n;
+    do {
+      n = w->mode_ == 0 ? read(w->fd_, buf, 8) : pread(w->fd_, buf, sizeof buf, 0);
+    } while (n < 0 && errno == EINTR);
+    if (status < 0 || w->closed_) return;
+    Nan::HandleScope scope;
+    w->async_->runInAsyncScope(w->handle(), w->callback_.GetFunction(), 0, nullptr);
+  }
+
+  void Release() {
+    if (released_) return;
+    released_ = true;
+    closed_ = true;
+    if (poll_ == nullptr) return;
+    uv_poll_stop(poll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnClosed);
+  }
+
+  static void OnEnvCleanup(void* arg) {
+    FdWatch* w = static_cast<FdWatch*>(arg);
+    w->teardown_ = true;
+    w->Release();
+  }
+
+  static void OnClosed(uv_handle_t* h) {
+    FdWatch* w = static_cast<FdWatch*>(h->data);
+    delete reinterpret_cast<uv_poll_t*>(h);
+    w->poll_ = nullptr;
+    CloseFd(&w->fd_);
+    if (w->teardown_) return;
+    node::RemoveEnvironmentCleanupHook(v8::Isolate::GetCurrent(), OnEnvCleanup, w);
+    {
+      Nan::HandleScope scope;
+      delete w->async_;
+      w->async_ = nullptr;
+    }
+    w->Unref();
+  }
+
+  static NAN_METHOD(Close) {
+    FdWatch* w = Nan::ObjectWrap::Unwrap<FdWatch>(info.Holder());
+    w->Release();
+  }
+
+  int fd_ = -1;
+  int mode_ = 0;
+  uv_poll_t* poll_ = nullptr;
+  bool closed_ = false;
+  bool released_ = false;
+  bool teardown_ = false;
+  Nan::Callback callback_;
+  Nan::AsyncResource* async_ = nullptr;
+
+  friend NAN_METHOD(WatchFd);
+};
+
+// watchFd(fd, mode, callback) -> FdWatch; takes ownership of fd.
+NAN_METHOD(WatchFd) {
+  if (info.Length() < 3 || !info[0]->IsInt32() || !info[1]->IsInt32() || !info[2]->IsFunction())
+    return Nan::ThrowTypeError("Usage: watchFd(fd, mode, callback)");
+  v8::Local<v8::Function> ctor = info.Data().As<v8::Function>();
+  v8::Local<v8::Object> obj = Nan::NewInstance(ctor, 0, nullptr).ToLocalChecked();
+  FdWatch* w = Nan::ObjectWrap::Unwrap<FdWatch>(obj);
+  int fd = Nan::To<int32_t>(info[0]).FromJust();
+  int r = w->Start(fd, Nan::To<int32_t>(info[1]).FromJust(), info[2].As<v8::Function>());
+  if (r < 0) {
+    close(fd);
+    return Nan::ThrowError(ErrnoError(-r, "uv_poll_init"));
+  }
+  info.GetReturnValue().Set(obj);
+}
+
+// setDeviceFilter(dirFd, [[type, major, minor, access], ...]) -> 0 or errno
+NAN_METHOD(SetDeviceFilter) {
+  if (info.Length() < 2 || !info[0]->IsInt32() || !info[1]->IsArray())
+    return Nan::ThrowTypeError("Usage: setDeviceFilter(dirFd, rules)");
+  v8::Local<v8::Array> arr = info[1].As<v8::Array>();
+  uint32_t n = arr->Length();
+  if (n > 4096) return Nan::ThrowRangeError("setDeviceFilter: too many rules");
+  std::vector<ik_dev_rule> rules(n);
+  for (uint32_t i = 0; i < n; i++) {
+    v8::Local<v8::Value> v = Nan::Get(arr, i).ToLocalChecked();
+    if (!v->IsArray() || v.As<v8::Array>()->Length() != 4)
+      return Nan::ThrowTypeError("setDeviceFilter: each rule is [type, major, minor, access]");
+    v8::Local<v8::Array> r = v.As<v8::Array>();
+    Nan::Utf8String type(Nan::Get(r, 0).ToLocalChecked());
+    rules[i].type = type.length() == 1 ? (*type)[0] : '?';
+    rules[i].major = static_cast<int64_t>(Nan::To<double>(Nan::Get(r, 1).ToLocalChecked()).FromJust());
+    rules[i].minor = static_cast<int64_t>(Nan::To<double>(Nan::Get(r, 2).ToLocalChecked()).FromJust());
+    rules[i].access = Nan::To<uint32_t>(Nan::Get(r, 3).ToLocalChecked()).FromJust();
+  }
+  int fd = Nan::To<int32_t>(info[0]).FromJust();
+  int rc = ik_cgroup_set_device_filter(fd, rules.data(), rules.size());
+  info.GetReturnValue().Set(Nan::New(rc < 0 ? -rc : 0));
+}
+
+// readFiles(paths) -> (string | null)[]: small control files (cgroup
+// stats), each read whole; null where one cannot be read.
+NAN_METHOD(ReadFiles) {
+  if (info.Length() < 1 || !info[0]->IsArray()) return Nan::ThrowTypeError("Usage: readFiles(paths)");
+  v8::Local<v8::Array> arr = info[0].As<v8::Array>();
+  v8::Local<v8::Array> out = Nan::New<v8::Array>(arr->Length());
+  static thread_local char buf[64 * 1024];
+  for (uint32_t i = 0; i < arr->Length(); i++) {
+    Nan::Utf8String path(Nan::Get(arr, i).ToLocalChecked());
+    int fd = open(*path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = -1;
+    if (fd >= 0) {
+      size_t len = 0;
+      while (len < sizeof buf) {
+        ssize_t k = read(fd, buf + len, sizeof buf - len);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+          if (k == 0) n = static_cast<ssize_t>(len);
+          break;
+        }
+        len += static_cast<size_t>(k);
+      }
+      if (len == sizeof buf) n = static_cast<ssize_t>(len);
+      close(fd);
+    }
+    if (n < 0)
+      Nan::Set(out, i, Nan::Null());
+    else
+      Nan::Set(out, i, Nan::New(buf, static_cast<int>(n)).ToLocalChecked());
+  }
+  info.GetReturnValue().Set(out);
+}
+
+// mkdirs(paths, mode) / rmdirs(paths) -> [index, errno] of the first failure, or null.
+// (cgroup directories: one call instead of one per hierarchy.)
+NAN_METHOD(Mkdirs) {
+  if (info.Length() < 1 || !info[0]->IsArray()) return Nan::ThrowTypeError("Usage: mkdirs(paths)");
+  v8::Local<v8::Array> arr = info[0].As<v8::Array>();
+  for (uint32_t i = 0; i < arr->Length(); i++) {
+    Nan::Utf8String path(Nan::Get(arr, i).ToLocalChecked());
+    if (mkdir(*path, 0755) < 0) {
+      v8::Local<v8::Array> r = Nan::New<v8::Array>(2);
+      Nan::Set(r, 0, Nan::New(i));
+      Nan::Set(r, 1, Nan::New(errno));
+      return info.GetReturnValue().Set(r);
+    }
+  }
+  info.GetReturnValue().Set(Nan::Null());
+}
+
+// rmdirs(paths) -> errno per path (0: removed or already gone).
+NAN_METHOD(Rmdirs) {
+  if (info.Length() < 1 || !info[0]->IsArray()) return Nan::ThrowTypeError("Usage: rmdirs(paths)");
+  v8::Local<v8::Array> arr = info[0].As<v8::Array>();
+  v8::Local<v8::Array> out = Nan::New<v8::Array>(arr->Length());
+  for (uint32_t i = 0; i < arr->Length(); i++) {
+    Nan::Utf8String path(Nan::Get(arr, i).ToLocalChecked());
+    int e = rmdir(*path) < 0 && errno != ENOENT ? errno : 0;
+    Nan::Set(out, i, Nan::New(e));
+  }
+  info.GetReturnValue().Set(out);
+}
+
+// eventfd() -> fd (close-on-exec, non-blocking), for cgroup v1 notifications.
+NAN_METHOD(EventFd) {
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) return Nan::ThrowError(ErrnoError(errno, "eventfd"));
+  info.GetReturnValue().Set(Nan::New(fd));
 }
 
 // probeUnshare(flags) -> 0 or errno
@@ -657,6 +917,14 @@ NAN_MODULE_INIT(InitModule) {
   Nan::Set(target, Nan::New("ContainerHandle").ToLocalChecked(), ctor);
   Nan::Set(target, Nan::New("spawn").ToLocalChecked(),
            Nan::GetFunction(Nan::New<v8::FunctionTemplate>(Spawn, ctor)).ToLocalChecked());
+  v8::Local<v8::Function> watch_ctor = FdWatch::Init();
+  Nan::Set(target, Nan::New("watchFd").ToLocalChecked(),
+           Nan::GetFunction(Nan::New<v8::FunctionTemplate>(WatchFd, watch_ctor)).ToLocalChecked());
+  Nan::SetMethod(target, "eventfd", EventFd);
+  Nan::SetMethod(target, "setDeviceFilter", SetDeviceFilter);
+  Nan::SetMethod(target, "readFiles", ReadFiles);
+  Nan::SetMethod(target, "mkdirs", Mkdirs);
+  Nan::SetMethod(target, "rmdirs", Rmdirs);
   Nan::SetMethod(target, "loadInit", LoadInitJs);
   Nan::SetMethod(target, "probeUnshare", ProbeUnshare);
   Nan::SetMethod(target, "libseccomp", Libseccomp);

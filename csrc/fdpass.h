@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-#define IK_FDPASS_MAX 8
+#define IK_FDPASS_MAX 18
 
 /* sendmsg() of `len` bytes with `nfds` fds (0 for none), retried on EINTR,
  * without SIGPIPE. Returns the bytes sent or -1 (errno). */

@@ -116,6 +116,7 @@ enum ik_syscall {
   IK_SC_RECVMSG = 29,
   IK_SC_UNSHARE = 30,
   IK_SC_MKNOD = 31,
+  IK_SC_CGROUP_JOIN = 32, /* writing our pid to a cgroup.procs file */
 };
 
 #endif

@@ -41,13 +41,21 @@ struct ik_req {
 
 /* Node -> zygote (fd 3 of the zygote): clone a container init with
  * `clone_flags` (CLONE_NEW*); fds: stdin, stdout, stderr, plan pipe, the
- * init's end of its control socket, and optionally a network namespace to
- * join. The reply carries the pid (or -errno) and, as SCM_RIGHTS, a pidfd. */
+ * init's end of its control socket, then optionally a network namespace to
+ * join, a cgroup v2 directory to clone into (CLONE_INTO_CGROUP), and
+ * `n_cgroup_join` cgroup.procs files the child writes "0" to before anything
+ * else (cgroup v1, or v2 where clone3 cannot place it). The reply carries
+ * the pid (or -errno) and, as SCM_RIGHTS, a pidfd. */
 struct ik_zygote_req {
   uint64_t clone_flags;
   uint32_t has_netns;
+  uint32_t has_cgroup_dir;
+  uint32_t n_cgroup_join;
   uint32_t reserved;
 };
+
+/* Most cgroup.procs files one container joins (one per v1 hierarchy). */
+#define IK_MAX_CGROUP_JOIN 10
 
 struct ik_zygote_rep {
   int32_t pid; /* > 0, or -errno */

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "cgroup_join.h"
 #include "fds.h"
 
 #define CHILD_STACK_SIZE (64 * 1024)
@@ -70,6 +71,14 @@ static int child_main(void *arg) {
       _exit(1);
   }
 
+  /* Into the container's cgroups before anything else runs. (This path
+   * clones with CLONE_VM, which clone3 could only do on a stack of our own
+   * making; joining by write puts init there before its first instruction
+   * all the same.) */
+  if (a->cgroup != NULL && ik_cgroup_join(a->cgroup->join_fds, a->cgroup->n_join) < 0) {
+    a->failed = "write cgroup.procs";
+    goto fail;
+  }
   if (a->netns_fd >= 0 && setns(a->netns_fd, CLONE_NEWNET) < 0)
     goto fail;
 
@@ -93,6 +102,7 @@ int ik_spawn(unsigned long ns_flags, struct ik_spawn_args *a, int *pidfd_out) {
   if (stack_top == NULL)
     return -errno;
   a->err = 0;
+  a->failed = NULL;
   int pidfd = -1;
   sigset_t all, old;
   sigfillset(&all);

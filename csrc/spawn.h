@@ -7,6 +7,15 @@
 extern "C" {
 #endif
 
+#include "ik_proto.h"
+
+/* The cgroup a container starts in. */
+struct ik_cgroup_fds {
+  int dir_fd; /* cgroup v2 directory for CLONE_INTO_CGROUP, or -1 */
+  int join_fds[IK_MAX_CGROUP_JOIN]; /* cgroup.procs files to write "0" to */
+  int n_join;
+};
+
 struct ik_spawn_args {
   const char *argv0; /* "isolate-kit-init", or "isolate-kit-zygote" for the zygote */
   int init_fd;      /* sealed memfd (or file) holding the init binary */
@@ -15,8 +24,10 @@ struct ik_spawn_args {
   int ctrl_fd;      /* becomes fd 4 */
   int parent_pidfd; /* pidfd of this process, to close the PDEATHSIG race */
   int netns_fd;     /* >= 0: join this (fresh, pre-made) network namespace */
-  /* out: set by the child when it could not exec init */
+  const struct ik_cgroup_fds *cgroup; /* NULL, or cgroups to join first thing */
+  /* out: set by the child when it could not exec init, and the step */
   int err;
+  const char *failed;
 };
 
 /* Clones init with `ns_flags` (CLONE_NEW*). Returns the pid and sets

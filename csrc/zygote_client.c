@@ -57,10 +57,31 @@ static int start_zygote(int init_fd, int null_fd, int self_pidfd) {
   return 0;
 }
 
-static int request(unsigned long ns_flags, const int fds[5], int netns_fd, int *pidfd_out) {
-  struct ik_zygote_req req = {ns_flags, netns_fd >= 0, 0};
-  int all[6] = {fds[0], fds[1], fds[2], fds[3], fds[4], netns_fd};
-  if (ik_send_fds(zsock, &req, sizeof req, all, netns_fd >= 0 ? 6 : 5) < 0)
+static int request(unsigned long ns_flags, const int fds[5], int netns_fd, const struct ik_cgroup_fds *cg,
+                   int *pidfd_out) {
+  struct ik_zygote_req req;
+  memset(&req, 0, sizeof req);
+  req.clone_flags = ns_flags;
+  int all[7 + IK_MAX_CGROUP_JOIN];
+  int nsend = 0;
+  for (int i = 0; i < 5; i++)
+    all[nsend++] = fds[i];
+  if (netns_fd >= 0) {
+    req.has_netns = 1;
+    all[nsend++] = netns_fd;
+  }
+  if (cg != NULL && cg->dir_fd >= 0) {
+    req.has_cgroup_dir = 1;
+    all[nsend++] = cg->dir_fd;
+  }
+  if (cg != NULL) {
+    if (cg->n_join > IK_MAX_CGROUP_JOIN)
+      return -E2BIG;
+    req.n_cgroup_join = (uint32_t)cg->n_join;
+    for (int i = 0; i < cg->n_join; i++)
+      all[nsend++] = cg->join_fds[i];
+  }
+  if (ik_send_fds(zsock, &req, sizeof req, all, nsend) < 0)
     return -errno;
   struct ik_zygote_rep rep;
   int pidfd = -1, nfds;
@@ -81,8 +102,8 @@ static int request(unsigned long ns_flags, const int fds[5], int netns_fd, int *
   return rep.pid;
 }
 
-int ik_zygote_clone(unsigned long ns_flags, const int fds[5], int netns_fd, int init_fd, int null_fd,
-                    int self_pidfd, int *pidfd_out) {
+int ik_zygote_clone(unsigned long ns_flags, const int fds[5], int netns_fd, const struct ik_cgroup_fds *cg,
+                    int init_fd, int null_fd, int self_pidfd, int *pidfd_out) {
   pthread_mutex_lock(&lock);
   int r = 0;
   for (int attempt = 0; attempt < 2; attempt++) {
@@ -91,7 +112,7 @@ int ik_zygote_clone(unsigned long ns_flags, const int fds[5], int netns_fd, int 
       if (r < 0)
         break;
     }
-    r = request(ns_flags, fds, netns_fd, pidfd_out);
+    r = request(ns_flags, fds, netns_fd, cg, pidfd_out);
     /* The zygote is gone (someone killed it): start another, once. */
     if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
       stop_zygote();

@@ -127,7 +127,7 @@ static pid_t start(const struct ik_plan *plan, uint32_t first_op, uint32_t id, c
     m.type = IK_MSG_READY;
     m.id = id;
     m.a = pid;
-    m.t_ns = now_ns();
+    m.t_ns = p.exec_ns ? p.exec_ns : now_ns();
     send_msg(&m);
   }
   ik_process_free(&p);

@@ -20,6 +20,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../compat.h"
@@ -139,11 +140,21 @@ static int set_creds(struct ik_proc *p, uint32_t i) {
   return 0;
 }
 
+/* The moment of the exec, for wall time: taken here, in the child, because
+ * init (waiting in clone until the exec) may not run again before a short
+ * command has already finished on a busy machine. */
+static void stamp_exec(struct ik_proc *p) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  p->exec_ns = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 /* execvpe() without its allocation: PATH is searched the way POSIX shells
  * do, remembering EACCES so "found but not executable" is not reported as
  * "not found". */
 static void exec_search(struct ik_proc *p, const char *file, const char *path) {
   if (strchr(file, '/') != NULL || path == NULL) {
+    stamp_exec(p);
     execve(file, p->argv, p->envp);
     return;
   }
@@ -163,6 +174,7 @@ static void exec_search(struct ik_proc *p, const char *file, const char *path) {
       }
       p->path_buf[n++] = '/';
       memcpy(p->path_buf + n, file, flen + 1);
+      stamp_exec(p);
       execve(p->path_buf, p->argv, p->envp);
       switch (errno) {
       case EACCES:

@@ -19,6 +19,7 @@ struct ik_proc {
   struct ik_fail fail; /* written by the child when it cannot exec */
   int failed;
   int die_with_init;   /* no pid namespace: PR_SET_PDEATHSIG, so killing init kills it */
+  int64_t exec_ns;     /* CLOCK_MONOTONIC, written by the child just before it execs */
 };
 
 /* Finds the process ops that start at `first_op` and prepares argv/envp.

@@ -25,23 +25,30 @@
 
 #include "../compat.h"
 #include "../fdpass.h"
+#include "../cgroup_join.h"
 #include "../fds.h"
 #include "../ik_plan.h"
 #include "../ik_proto.h"
 
 #define ZYGOTE_FD 3
-#define MAX_FDS 6
+#define MAX_FDS (7 + IK_MAX_CGROUP_JOIN)
 
 static void reply(int32_t pid, int pidfd) {
   struct ik_zygote_rep rep = {pid, 0};
   ik_send_fds(ZYGOTE_FD, &rep, sizeof rep, &pidfd, pidfd >= 0 ? 1 : 0);
 }
 
-/* In the new container: the received fds become 0-4, then init runs. A
- * failure before init can report is sent as init would send it. */
-static void __attribute__((noreturn)) become_init(int *fds, int netns, void (*container_main)(void)) {
-  int err = 0;
-  if (netns >= 0 && setns(netns, CLONE_NEWNET) < 0)
+/* In the new container: join the cgroups (unless clone3 placed us), then
+ * the received fds become 0-4 (the rest are closed) and init runs. A failure
+ * before init can report is sent as init would send it. */
+static void __attribute__((noreturn)) become_init(int *fds, int netns, const int *join, int n_join,
+                                                  void (*container_main)(void)) {
+  int err = 0, sc = IK_SC_EXEC_INIT;
+  if (ik_cgroup_join(join, n_join) < 0) {
+    err = errno;
+    sc = IK_SC_CGROUP_JOIN;
+  }
+  if (err == 0 && netns >= 0 && setns(netns, CLONE_NEWNET) < 0)
     err = errno;
   if (err == 0 && ik_place_fds(fds, 5) < 0)
     err = errno;
@@ -50,7 +57,7 @@ static void __attribute__((noreturn)) become_init(int *fds, int netns, void (*co
     memset(&m, 0, sizeof m);
     m.type = IK_MSG_FAIL;
     m.id = IK_ID_CONTAINER;
-    m.b = IK_SC_EXEC_INIT;
+    m.b = sc;
     m.c = err;
     send(fds[4], &m, sizeof m, MSG_NOSIGNAL);
     _exit(IK_INIT_EXIT_SETUP_FAILED);
@@ -77,17 +84,38 @@ void ik_zygote_main(void (*container_main)(void)) {
     if (n <= 0)
       _exit(0); /* Node hung up */
 
-    int want = 5 + (req.has_netns ? 1 : 0);
-    if (n != sizeof req || nfds != want) {
+    int want = 5 + (req.has_netns ? 1 : 0) + (req.has_cgroup_dir ? 1 : 0) + (int)req.n_cgroup_join;
+    if (n != sizeof req || nfds != want || req.n_cgroup_join > IK_MAX_CGROUP_JOIN) {
       reply(-EPROTO, -1);
     } else {
+      int netns = req.has_netns ? fds[5] : -1;
+      int cgroup_dir = req.has_cgroup_dir ? fds[5 + (req.has_netns ? 1 : 0)] : -1;
+      const int *join = fds + 5 + (req.has_netns ? 1 : 0) + (req.has_cgroup_dir ? 1 : 0);
+      int n_join = (int)req.n_cgroup_join;
       int pidfd = -1;
-      /* A fork of this small process (no CLONE_VM: the child needs its own
-       * copy to become init). Exit signal: CLONE_PARENT takes ours. */
-      long pid = syscall(SYS_clone, (unsigned long)req.clone_flags | CLONE_PARENT | CLONE_PIDFD, NULL,
-                         &pidfd, NULL, 0);
-      if (pid == 0)
-        become_init(fds, req.has_netns ? fds[5] : -1, container_main);
+      long pid = -1;
+      errno = ENOSYS;
+      if (cgroup_dir >= 0) {
+        /* cgroup v2: born in its cgroup (clone3 CLONE_INTO_CGROUP, Linux
+         * 5.7), so not one page or tick is charged elsewhere. exit_signal 0:
+         * with CLONE_PARENT the child takes ours. */
+        struct ik_clone_args ca;
+        memset(&ca, 0, sizeof ca);
+        ca.flags = req.clone_flags | CLONE_PARENT | CLONE_PIDFD | CLONE_INTO_CGROUP;
+        ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+        ca.cgroup = (uint64_t)cgroup_dir;
+        pid = syscall(__NR_clone3, &ca, sizeof ca);
+        if (pid == 0)
+          become_init(fds, netns, NULL, 0, container_main);
+      }
+      if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
+        /* A fork of this small process (no CLONE_VM: the child needs its own
+         * copy to become init). Exit signal: CLONE_PARENT takes ours. It
+         * joins its cgroups itself, first thing. */
+        pid = syscall(SYS_clone, (unsigned long)req.clone_flags | CLONE_PARENT | CLONE_PIDFD, NULL, &pidfd, NULL, 0);
+        if (pid == 0)
+          become_init(fds, netns, join, n_join, container_main);
+      }
       reply(pid < 0 ? -errno : (int32_t)pid, pidfd);
       if (pidfd >= 0)
         close(pidfd);
