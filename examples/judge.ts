@@ -1,9 +1,11 @@
 /**
  * A small online judge: a python3 submission is run against every test case,
- * each in a fresh sandbox, under a time limit and an output limit.
+ * each in a fresh sandbox with its own cgroup: a CPU-time limit (every process
+ * it starts counts), a memory limit (MLE when the OOM killer strikes), a pids
+ * limit (no fork bombs), a wall-clock backstop and an output limit.
  *
  *   sudo npm run example:judge                       every built-in submission, one per verdict
- *   sudo npm run example:judge -- --demo tle         one of: ac wa tle re segv ole se
+ *   sudo npm run example:judge -- --demo tle         one of: ac wa tle re segv ole mle se
  *   sudo npm run example:judge -- path/to/main.py    your own solution
  *
  * The problem: the first line holds n, the second n integers; print their sum.
@@ -13,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Container, isIsolateError, type RunResult } from '../lib';
 
-const TIME_LIMIT_MS = 1000;
+const TIME_LIMIT_MS = 1000; // CPU time
+const MEMORY_LIMIT = '128M';
 const OUTPUT_LIMIT = '64K';
 const CONCURRENCY = 2;
 
@@ -46,6 +49,7 @@ const SUBMISSIONS: Record<string, { about: string; code: string; interpreter?: s
   },
   segv: { about: 'crashes in native code', code: `${READ}import ctypes\nctypes.string_at(0)\n` },
   ole: { about: 'forgets i += 1 and prints forever', code: `${READ}i = s = 0\nwhile i < n:\n    s += nums[i]\n    print('partial sum', s)\nprint(s)\n` },
+  mle: { about: 'keeps every prefix sum list: quadratic memory', code: `${READ}prefixes = [nums[:i] for i in range(n)]\nprint(sum(nums))\n` },
   se: { about: 'a judge misconfiguration: the interpreter does not exist', code: 'print(0)\n', interpreter: 'python9' },
 };
 
@@ -74,6 +78,8 @@ function verdict(r: RunResult, expected: string): string {
       return 'TLE';
     case 'output-limit':
       return 'OLE';
+    case 'oom':
+      return `MLE (peak ${((r.memoryPeakBytes ?? 0) / 2 ** 20).toFixed(0)} MiB)`;
     case 'error':
       return `SE (${r.error?.code})`;
   }
@@ -84,9 +90,10 @@ async function judgeCase(program: string, interpreter: string, test: TestCase): 
   try {
     const r = await Container.run([interpreter, '/tmp/main.py'], {
       mounts: [{ type: 'bind', source: program, target: '/tmp/main.py', readonly: true }],
-      rlimits: { as: 512 * 1024 * 1024 }, // address space, until cgroup memory limits land
+      cgroup: { memory: MEMORY_LIMIT, pids: 32, cpus: 1 },
       input: test.input,
-      timeout: TIME_LIMIT_MS,
+      cpuTime: TIME_LIMIT_MS, // CPU of every process in the sandbox
+      timeout: 3 * TIME_LIMIT_MS, // wall clock: a sleeping submission ends too
       maxOutput: OUTPUT_LIMIT,
     });
     const v = verdict(r, test.expected);

@@ -35,12 +35,21 @@ async function main(): Promise<void> {
   const loop = await Container.run(['sh', '-c', 'echo working; while :; do :; done'], { timeout: 500 });
   show('an endless loop, timeout 500 ms', loop);
 
-  // 4. A command that cannot start: status 'error', and `error` says why.
+  // 4. Quotas: the sandbox's own cgroup. A memory hog is OOM-killed inside it
+  //    (status 'oom'); CPU time and peak memory are the whole sandbox's.
+  const hog = await Container.run(['python3', '-c', 'x = bytearray(512 * 2**20)'], {
+    cgroup: { memory: '64M', pids: 16, cpus: 0.5 },
+    timeout: '5s',
+  });
+  show('a 512 MiB allocation under a 64 MiB cgroup', hog);
+  console.log({ oomKilled: hog.oomKilled, limit: hog.limit, memoryPeakBytes: hog.memoryPeakBytes });
+
+  // 5. A command that cannot start: status 'error', and `error` says why.
   const missing = await Container.run(['no-such-program'], { timeout: '2s' });
   show('a missing program', missing);
   console.log('error:', missing.error);
 
-  // 5. Bad input rejects (or throws, from constructors) before anything is created.
+  // 6. Bad input rejects (or throws, from constructors) before anything is created.
   try {
     await Container.run(['true'], { timeout: '2 weeks' });
   } catch (err) {

@@ -6,7 +6,7 @@ import { planFilesystem, resolveMounts, stagingDir, type MountSpec, type Resolve
 import { LayerStack } from './layer-stack';
 import { Namespace, toNamespace, type NamespaceKind } from './namespace';
 import { CONTAINER_ID, NativeEvent, nativeForSpawn, type NativeHandle, type NativeStdio } from './native';
-import { Op, PLAN_F_MNTNS, PLAN_F_PIDNS, PLAN_F_TRACE, PlanBuilder, SYSCALL_NAMES, type PlanStep } from './plan';
+import { Op, PLAN_F_MNTNS, PLAN_F_PIDNS, PLAN_F_TRACE, PlanBuilder, SC_CGROUP_JOIN, SYSCALL_NAMES, type PlanStep } from './plan';
 import { ContainerProcess, checkSignal, decodeWaitStatus, signalName } from './process';
 import {
   DEFAULT_ENV,
@@ -22,7 +22,11 @@ import {
   type RlimitOptions,
   type UserOptions,
 } from './process-options';
-import { RUN_LIMIT_KEYS, collect, resolveLimits, type RunLimits, type RunResult } from './run';
+import { RUN_LIMIT_KEYS, collect, resolveLimits, withCgroupFigures, type RunLimits, type RunMeter, type RunResult } from './run';
+import { CGroup } from './cgroup/cgroup';
+import type { CGroupStats } from './cgroup/backend';
+import type { CGroupLimits } from './cgroup/limits';
+import { availableParallelism } from 'node:os';
 
 /** Options of a container. Every field is optional; see docs/api.md for each default. */
 export interface ContainerOptions {
@@ -52,6 +56,13 @@ export interface ContainerOptions {
   readonlyRootfs?: boolean;
   /** Seccomp filter. Only 'unconfined' for now. @default 'unconfined' */
   seccomp?: 'unconfined';
+  /**
+   * Resource limits and accounting: a CGroup, or its limits (`{ memory:
+   * '256M', cpus: 0.5, pids: 64 }`; `{}` for accounting only). A group made
+   * here (or a CGroup not yet created) is the container's: made at start,
+   * removed when the container ends. @default none
+   */
+  cgroup?: CGroup | CGroupLimits;
 }
 
 /** Per-process options of spawn() and run(); they override the container's. */
@@ -80,6 +91,8 @@ export interface ContainerEvents {
   exit: (exitCode: number | null, signalCode: NodeJS.Signals | null) => void;
   /** The container could not be set up. */
   error: (err: IsolateError) => void;
+  /** The OOM killer ended a process in the container's cgroup; `oomKills` counts them so far. */
+  oom: (oomKills: number) => void;
 }
 
 interface ResolvedConfig {
@@ -94,6 +107,7 @@ interface ResolvedConfig {
   capabilities: bigint;
   noNewPrivileges: boolean;
   rlimits: [number, bigint, bigint][];
+  cgroup: CGroup | undefined;
 }
 
 const CONTAINER_KEYS = [
@@ -144,9 +158,6 @@ function resolveConfig(options: ContainerOptions): ResolvedConfig {
   if (namespaces.has('user')) {
     throw new IsolateError('ERR_UNSUPPORTED', 'User namespaces (rootless containers) are not supported yet', { option: 'namespaces' });
   }
-  if ((options as { cgroup?: unknown }).cgroup !== undefined) {
-    throw new IsolateError('ERR_UNSUPPORTED', 'cgroup limits are not supported yet', { option: 'cgroup' });
-  }
   if (options.seccomp !== undefined && options.seccomp !== 'unconfined') {
     throw new IsolateError('ERR_UNSUPPORTED', `seccomp ${JSON.stringify(options.seccomp)} is not supported yet; only 'unconfined'`, {
       option: 'seccomp',
@@ -195,6 +206,7 @@ function resolveConfig(options: ContainerOptions): ResolvedConfig {
     capabilities: checkCapabilities(options.capabilities),
     noNewPrivileges: options.noNewPrivileges ?? true,
     rlimits: checkRlimits(options.rlimits),
+    cgroup: options.cgroup === undefined ? undefined : options.cgroup instanceof CGroup ? options.cgroup : new CGroup(options.cgroup),
   };
 }
 
@@ -220,6 +232,14 @@ function stepError(steps: readonly PlanStep[], command: readonly string[] | unde
   const step = steps[index];
   const syscall = SYSCALL_NAMES[sc] ?? `syscall ${sc}`;
   const [name, text] = describeErrno(errno);
+  if (sc === SC_CGROUP_JOIN) {
+    return new IsolateError('ERR_SETUP_FAILED', `Cannot put the container into its cgroup: ${syscall}: ${name} (${text})`, {
+      step: 'join the cgroup',
+      syscall,
+      errno,
+      errnoCode: name,
+    });
+  }
   const details = { step: step?.description, stepIndex: index, syscall, path: step?.path, errno, errnoCode: name };
   if (sc === 22 /* IK_SC_EXECVE */ && command) {
     return new IsolateError('ERR_EXEC_FAILED', `Cannot run \`${command[0]}\` in the container: ${syscall}: ${name} (${text})`, details);
@@ -269,6 +289,14 @@ export class Container extends EventEmitter<ContainerEvents> {
   private mainExit: [number | null, number | null] | undefined;
   /** kill()/stop()/destroy() ended it (so an unfinished start is ERR_STATE, not a setup failure). */
   private killedByUs = false;
+  /** We made the cgroup at start, so we remove it at the end. */
+  private cgroupOwned = false;
+  /** The cgroup's figures when the container ended (read before it was removed). */
+  private cgroupFinal: CGroupStats | undefined;
+  /** Settles once an owned cgroup is removed. */
+  private cgroupGone: Promise<void> = Promise.resolve();
+  private readonly forwardOom = (kills: number) => this.emit('oom', kills);
+  private oomForwarding: CGroup | undefined;
 
   /** Validates every option; throws IsolateError ERR_INVALID_OPTION. Creates nothing. */
   constructor(options: ContainerOptions = {}) {
@@ -277,7 +305,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
   }
 
-  /** created → running → stopped → destroyed. */
+  /** created → running (⇄ paused) → stopped → destroyed. */
   get state(): ContainerState {
     return this.currentState;
   }
@@ -285,6 +313,93 @@ export class Container extends EventEmitter<ContainerEvents> {
   /** The namespaces this container gets. */
   get namespaces(): Namespace {
     return this.config.namespaces;
+  }
+
+  /** Its cgroup, if it has one. */
+  get cgroup(): CGroup | undefined {
+    return this.config.cgroup;
+  }
+
+  private needCgroup(what: string): CGroup {
+    const cg = this.config.cgroup;
+    if (!cg) throw new IsolateError('ERR_STATE', `${what} needs a cgroup: give the container the \`cgroup\` option ({} is enough)`, { option: 'cgroup' });
+    return cg;
+  }
+
+  /**
+   * What the container's cgroup has used: live while it runs, the final
+   * figures once it has stopped.
+   */
+  stats(): CGroupStats {
+    const cg = this.needCgroup('stats()');
+    if ((this.currentState === 'running' || this.currentState === 'paused') && cg.created) return cg.stats();
+    if (this.cgroupFinal) return structuredClone(this.cgroupFinal);
+    throw new IsolateError('ERR_STATE', `No stats: the container is ${this.currentState} and never ran`);
+  }
+
+  /** Changes cgroup limits (only the fields given), live while it runs. */
+  update(limits: CGroupLimits): void {
+    if (this.currentState === 'stopped' || this.currentState === 'destroyed') {
+      throw new IsolateError('ERR_STATE', `Cannot update a container that is ${this.currentState}`);
+    }
+    this.needCgroup('update()').update(limits);
+  }
+
+  /** Freezes every process inside (cgroup freezer); resolves once all are frozen. */
+  async pause(): Promise<void> {
+    const cg = this.needCgroup('pause()');
+    if (this.currentState === 'paused') return;
+    if (this.currentState !== 'running') throw new IsolateError('ERR_STATE', `Cannot pause a container that is ${this.currentState}`);
+    await cg.freeze();
+    if (this.currentState === 'running') this.currentState = 'paused';
+  }
+
+  /** Lets a paused container run again. */
+  resume(): void {
+    const cg = this.needCgroup('resume()');
+    if (this.currentState !== 'paused') return;
+    cg.thaw();
+    this.currentState = 'running';
+  }
+
+  /** Relays the group's 'oom' (which arms its notification) while we run. */
+  private forwardOomFrom(cg: CGroup): void {
+    if (this.oomForwarding) return;
+    this.oomForwarding = cg;
+    cg.on('oom', this.forwardOom);
+  }
+
+  // 'oom' is relayed from the cgroup only once someone listens (see CGroup#on).
+  override on<T extends EventEmitter.EventNames<ContainerEvents>>(event: T, fn: EventEmitter.EventListener<ContainerEvents, T>, context?: unknown): this {
+    super.on(event, fn, context);
+    if (event === 'oom') this.armOom();
+    return this;
+  }
+
+  override addListener<T extends EventEmitter.EventNames<ContainerEvents>>(event: T, fn: EventEmitter.EventListener<ContainerEvents, T>, context?: unknown): this {
+    return this.on(event, fn, context);
+  }
+
+  override once<T extends EventEmitter.EventNames<ContainerEvents>>(event: T, fn: EventEmitter.EventListener<ContainerEvents, T>, context?: unknown): this {
+    super.once(event, fn, context);
+    if (event === 'oom') this.armOom();
+    return this;
+  }
+
+  private armOom(): void {
+    const cg = this.config.cgroup;
+    if (cg?.created && (this.currentState === 'running' || this.currentState === 'paused')) this.forwardOomFrom(cg);
+  }
+
+  /** A paused container cannot act on a signal (v1 frozen tasks do not even die): thaw it. */
+  private thawForKill(): void {
+    if (this.currentState !== 'paused') return;
+    try {
+      this.config.cgroup?.thaw();
+    } catch {
+      /* already gone */
+    }
+    this.currentState = 'running';
   }
 
   /** Starts the container with no process in it yet. */
@@ -351,6 +466,9 @@ export class Container extends EventEmitter<ContainerEvents> {
     if (typeof options !== 'object' || options === null) throw optionsNotObject(options);
     checkKeys('run', options, [...PROCESS_KEYS, ...RUN_LIMIT_KEYS]);
     const limits = resolveLimits(options);
+    if (limits.cpuTime !== undefined && !this.config.cgroup) {
+      throw new IsolateError('ERR_INVALID_OPTION', '`cpuTime` needs a cgroup: give the container the `cgroup` option ({} is enough)', { option: 'cpuTime' });
+    }
     if (limits.signal?.aborted) {
       throw new IsolateError('ERR_ABORTED', `Run of \`${command.join(' ')}\` was aborted before it started`, { cause: limits.signal.reason });
     }
@@ -358,6 +476,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     const isMain = this.currentState === 'created';
     const proc = this.spawn(command, { env, cwd, user, stdio: [limits.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     const result = collect(proc, limits, () => {
+      this.thawForKill();
       if (isMain) {
         // init kills the command's tree and reaps it, which reports its CPU
         // and memory (killing init itself would lose them), then exits, and
@@ -384,11 +503,27 @@ export class Container extends EventEmitter<ContainerEvents> {
       };
       if (proc._ended) later();
       else proc.once('exit', later);
-    });
+    }, this.meter());
     // A main process takes its container with it: settle once it has
-    // stopped, so `state` is true when the result is seen.
-    if (isMain) await result.finally(() => this.exited);
+    // stopped, so `state` is true when the result is seen, and the
+    // cgroup's figures (every process in the sandbox) are in.
+    if (isMain) {
+      const r = await result.finally(() => this.exited);
+      const f = this.cgroupFinal;
+      return f ? withCgroupFigures(r, { cpuUsageUsec: f.cpu.usageUsec, memoryPeak: f.memory.peak, oomKills: f.memory.oomKills }) : r;
+    }
     return result;
+  }
+
+  /** The cgroup's view for run limits, if there is a cgroup. */
+  private meter(): RunMeter | undefined {
+    const cg = this.config.cgroup;
+    if (!cg || !cg.created) return undefined;
+    const l = cg.limits;
+    let parallelism = availableParallelism();
+    if (l.cpu?.max && l.cpu.max.quotaUs !== null) parallelism = Math.min(parallelism, l.cpu.max.quotaUs / l.cpu.max.periodUs);
+    if (l.cpuset?.cpus) parallelism = Math.min(parallelism, l.cpuset.cpus.split(',').length);
+    return { cpuUsageUsec: () => cg._cpuUsageUsec(), oomKills: () => cg._oomKills(), parallelism };
   }
 
   /**
@@ -399,13 +534,22 @@ export class Container extends EventEmitter<ContainerEvents> {
     const n = checkSignal(signal);
     if (!this.handle || (this.currentState !== 'running' && this.currentState !== 'paused')) return false;
     this.killedByUs = true;
-    if (n === 9) {
-      // Without a pid namespace init's death does not take the rest along:
-      // have it kill every process group it started first.
-      if (!this.config.namespaces.has('pid')) this.handle.signalProcess(CONTAINER_ID, 9, false);
-      return this.handle.signal(9) === 0;
+    try {
+      if (n === 9) {
+        // Without a pid namespace init's death does not take the rest along:
+        // the cgroup (every process, wherever it went), else init kills every
+        // process group it started first.
+        const cg = this.config.cgroup;
+        if (!this.config.namespaces.has('pid')) {
+          if (cg?.created) cg.kill(9);
+          else this.handle.signalProcess(CONTAINER_ID, 9, false);
+        }
+        return this.handle.signal(9) === 0;
+      }
+      return this.handle.signalProcess(CONTAINER_ID, n, false) === 0;
+    } finally {
+      this.thawForKill();
     }
-    return this.handle.signalProcess(CONTAINER_ID, n, false) === 0;
   }
 
   /** SIGTERM to the processes, SIGKILL after `timeout` ms; resolves once stopped. @default timeout 10000 */
@@ -415,6 +559,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     if (!this.handle || this.currentState === 'stopped' || this.currentState === 'destroyed') return;
     this.killedByUs = true;
     this.handle.signal(15);
+    this.thawForKill();
     const timer = setTimeout(() => this.handle?.signal(9), timeout);
     await this.exited;
     clearTimeout(timer);
@@ -426,9 +571,11 @@ export class Container extends EventEmitter<ContainerEvents> {
     if (this.handle && this.currentState !== 'stopped') {
       this.killedByUs = true;
       this.handle.signal(9);
+      this.thawForKill();
       await this.exited;
     }
     this.currentState = 'destroyed';
+    await this.cgroupGone;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -460,6 +607,8 @@ export class Container extends EventEmitter<ContainerEvents> {
       if ((RUN_LIMIT_KEYS as readonly string[]).includes(k)) runOptions[k] = v;
       else containerOptions[k] = v;
     }
+    // cpuTime is measured on a cgroup: an accounting-only one will do.
+    if (runOptions.cpuTime !== undefined && containerOptions.cgroup === undefined) containerOptions.cgroup = {};
     const c = new Container(containerOptions as ContainerOptions);
     try {
       return await c.run(command, runOptions as unknown as RunOptions & { encoding: 'buffer' });
@@ -485,29 +634,36 @@ export class Container extends EventEmitter<ContainerEvents> {
   /** Compiles the container's plan (plus its main process) and clones init. */
   private launch(main: { id: number; spec: ProcessSpec } | undefined, stdio: NativeStdio): NativeStdio {
     const cfg = this.config;
-    const b = new PlanBuilder();
-    if (cfg.namespaces.has('pid')) b.flags |= PLAN_F_PIDNS;
-    // ISOLATE_KIT_TRACE=1: init reports each setup step's duration on the container's stderr.
-    if (process.env.ISOLATE_KIT_TRACE === '1') b.flags |= PLAN_F_TRACE;
-    if (cfg.namespaces.has('mnt')) {
-      b.flags |= PLAN_F_MNTNS;
-      planFilesystem(b, { rootfs: cfg.rootfs, mounts: cfg.mounts, staging: stagingDir(), ownNetwork: cfg.namespaces.has('net') });
+    const cg = cfg.cgroup;
+    if (cg?._ownedBy !== undefined && cg._ownedBy !== this) {
+      throw new IsolateError('ERR_STATE', 'This CGroup belongs to another container (it made it); create() it yourself to share one group between containers', {
+        option: 'cgroup',
+      });
     }
-    if (cfg.hostname !== undefined) b.add(Op.Hostname, { description: `set hostname ${cfg.hostname}` }, { str: [cfg.hostname] });
-    if (cfg.namespaces.has('net')) b.add(Op.Loopback, { description: 'bring up lo' });
-    if (cfg.namespaces.has('time')) b.add(Op.Unshare, { description: 'unshare the time namespace' }, { num: [0x80] });
-    const containerOps = b.length;
-    if (main) planProcess(b, main.id, main.spec);
-    const plan = b.build();
-    this.containerSteps = b.steps.slice(0, containerOps);
+    if (cg && !cg.created) {
+      nativeForSpawn(); // an addon that cannot load must not leave a group behind
+      cg.create(); // throws with nothing left behind
+      cg._ownedBy = this;
+      this.cgroupOwned = true;
+    }
+    let planned: ReturnType<Container['plan']>;
+    try {
+      planned = this.plan(main);
+    } catch (err) {
+      this.dropCgroup();
+      throw err;
+    }
+    const { b, plan, nsFlags } = planned;
 
     const nat = nativeForSpawn();
     let r: ReturnType<typeof nat.spawn>;
     try {
-      r = nat.spawn(cfg.namespaces.cloneFlags(), plan, stdio, this.onNative.bind(this));
+      r = nat.spawn(nsFlags, plan, stdio, this.onNative.bind(this), cg?._placementPaths());
     } catch (err) {
+      this.dropCgroup();
       throw spawnError(err, cfg.namespaces);
     }
+    if (cg && this.listenerCount('oom') > 0) this.forwardOomFrom(cg);
     this.handle = r.handle;
     this.pid = r.pid;
     this.currentState = 'running';
@@ -517,6 +673,54 @@ export class Container extends EventEmitter<ContainerEvents> {
       this.track(main.id, main.spec.argv, r.stdio, b.steps);
     }
     return r.stdio;
+  }
+
+  /** The container's plan (plus its main process), and the clone flags. */
+  private plan(main: { id: number; spec: ProcessSpec } | undefined): { b: PlanBuilder; plan: Buffer; nsFlags: number } {
+    const cfg = this.config;
+    const cg = cfg.cgroup;
+    let nsFlags = cfg.namespaces.cloneFlags();
+    const b = new PlanBuilder();
+    if (cg && cfg.namespaces.has('cgroup')) {
+      // The cgroup namespace is rooted where its creator is: make it once
+      // init is in its group (so /proc/self/cgroup inside reads "/").
+      nsFlags &= ~CLONE_NEWCGROUP;
+      b.add(Op.Unshare, { description: 'unshare the cgroup namespace' }, { num: [CLONE_NEWCGROUP] });
+    }
+    if (cfg.namespaces.has('pid')) b.flags |= PLAN_F_PIDNS;
+    // ISOLATE_KIT_TRACE=1: init reports each setup step's duration on the container's stderr.
+    if (process.env.ISOLATE_KIT_TRACE === '1') b.flags |= PLAN_F_TRACE;
+    if (cfg.namespaces.has('mnt')) {
+      b.flags |= PLAN_F_MNTNS;
+      planFilesystem(b, {
+        rootfs: cfg.rootfs,
+        mounts: cfg.mounts,
+        staging: stagingDir(),
+        ownNetwork: cfg.namespaces.has('net'),
+        cgroupfs: cg && cfg.namespaces.has('cgroup') ? cg._insideView() : undefined,
+      });
+    }
+    if (cfg.hostname !== undefined) b.add(Op.Hostname, { description: `set hostname ${cfg.hostname}` }, { str: [cfg.hostname] });
+    if (cfg.namespaces.has('net')) b.add(Op.Loopback, { description: 'bring up lo' });
+    if (cfg.namespaces.has('time')) b.add(Op.Unshare, { description: 'unshare the time namespace' }, { num: [0x80] });
+    const containerOps = b.length;
+    if (main) planProcess(b, main.id, main.spec);
+    const plan = b.build();
+    this.containerSteps = b.steps.slice(0, containerOps);
+    return { b, plan, nsFlags };
+  }
+
+  /** Removes a cgroup we made (the container failed to start, or ended). */
+  private dropCgroup(): void {
+    const cg = this.config.cgroup;
+    if (!cg || !this.cgroupOwned) return;
+    this.cgroupOwned = false;
+    const gone = cg.destroy();
+    cg._ownedBy = undefined;
+    this.cgroupGone = gone.catch((err: unknown) => {
+      // Processes that would not die: say so, once, where someone listens.
+      if (this.listenerCount('error') > 0) this.emit('error', err as IsolateError);
+    });
   }
 
   private track(id: number, argv: readonly string[], fds: readonly number[], steps: readonly PlanStep[]): ContainerProcess {
@@ -602,6 +806,18 @@ export class Container extends EventEmitter<ContainerEvents> {
       }
     }
     this.processes.clear();
+    const cg = this.config.cgroup;
+    if (cg?.created) {
+      // Read before the group goes: RunResult and stats() after the end use them.
+      try {
+        this.cgroupFinal = this.cgroupOwned ? cg._finalStats() : cg.stats();
+      } catch {
+        /* removed under us */
+      }
+      cg.off('oom', this.forwardOom);
+      this.oomForwarding = undefined;
+      this.dropCgroup();
+    }
     this.settleStart(
       this.setupError ??
         (this.killedByUs
@@ -626,6 +842,8 @@ export class Container extends EventEmitter<ContainerEvents> {
 }
 
 /** CLOCK_MONOTONIC in ms, the clock init stamps its records with. */
+const CLONE_NEWCGROUP = 0x02000000;
+
 function monotonicMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }

@@ -185,7 +185,16 @@ export interface FilesystemPlan {
   staging: string;
   /** The container has its own network namespace. */
   ownNetwork: boolean;
+  /**
+   * The container's cgroup, to mount read-only at /sys/fs/cgroup (inside its
+   * cgroup namespace, so it sees its own group as the root), as Docker does:
+   * runtimes size themselves from it (Node, the JVM, Go).
+   */
+  cgroupfs?: CgroupfsView;
 }
+
+/** v2: one cgroup2 mount; v1: a tmpfs with one mount per hierarchy the group is in. */
+export type CgroupfsView = { version: 2 } | { version: 1; hierarchies: { name: string; controllers: string }[] };
 
 /** Emits every filesystem op of a container, ending with pivot_root. */
 export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
@@ -237,6 +246,7 @@ export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
       str: ['sysfs', at('/sys'), 'sysfs'],
       num: [MS.RDONLY | nosuidNodevNoexec],
     });
+    if (fs.cgroupfs) planCgroupfs(b, fs.cgroupfs, at('/sys/fs/cgroup'));
   }
   b.add(Op.Mount, { description: 'mount tmpfs on /tmp', path: '/tmp' }, {
     flags: OpFlag.Mkdir,
@@ -278,6 +288,36 @@ export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
     }
   }
   b.add(Op.PivotRoot, { description: 'pivot_root into the new root', path: '/' }, { str: [undefined, root] });
+}
+
+function planCgroupfs(b: PlanBuilder, view: CgroupfsView, target: string): void {
+  const ro = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  if (view.version === 2) {
+    b.add(Op.Mount, { description: 'mount cgroup2 on /sys/fs/cgroup', path: '/sys/fs/cgroup' }, { str: ['cgroup2', target, 'cgroup2'], num: [ro] });
+    return;
+  }
+  b.add(Op.Mount, { description: 'mount tmpfs on /sys/fs/cgroup', path: '/sys/fs/cgroup' }, {
+    str: ['tmpfs', target, 'tmpfs', 'mode=0755,size=16k,nr_inodes=32'],
+    num: [MS.NOSUID | MS.NODEV | MS.NOEXEC],
+  });
+  // Mount points first, then the tmpfs read-only (our read-only op binds
+  // the mount onto itself, which would hide mounts made before it), then
+  // the hierarchies.
+  for (const h of view.hierarchies) {
+    const p = `/sys/fs/cgroup/${h.name}`;
+    b.add(Op.Mkdir, { description: `mkdir ${p}`, path: p }, { str: [undefined, `${target}/${h.name}`], num: [0o755] });
+  }
+  b.add(Op.Readonly, { description: 'make /sys/fs/cgroup read-only', path: '/sys/fs/cgroup' }, {
+    str: [undefined, target],
+    num: [MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC],
+  });
+  for (const h of view.hierarchies) {
+    const p = `/sys/fs/cgroup/${h.name}`;
+    b.add(Op.Mount, { description: `mount cgroup (${h.controllers}) on ${p}`, path: p }, {
+      str: ['cgroup', `${target}/${h.name}`, 'cgroup', h.controllers],
+      num: [ro],
+    });
+  }
 }
 
 const hostExists = new Map<string, boolean>();

@@ -11,7 +11,27 @@ export type {
 } from './container';
 export { ContainerProcess } from './process';
 export type { ContainerProcessEvents, ProcessUsage } from './process';
-export type { RunLimits, RunResult, RunStatus } from './run';
+export type { RunLimitHit, RunLimits, RunResult, RunStatus } from './run';
+export { CGroup } from './cgroup/cgroup';
+export type { CGroupEvents, CGroupOptions } from './cgroup/cgroup';
+export type { CGroupStats } from './cgroup/backend';
+export type {
+  CGroupLimits,
+  CpuLimits,
+  CpusetLimits,
+  DeviceRule,
+  DeviceRuleSpec,
+  IoDeviceLimit,
+  IoLimits,
+  IoThrottle,
+  Max,
+  MemoryLimits,
+  NormalizedLimits,
+  SizeOrMax,
+} from './cgroup/limits';
+export { gc } from './gc';
+export type { GcReport } from './gc';
+export type { CgroupGcReport } from './cgroup/gc';
 export { Namespace, NAMESPACE_KINDS, DEFAULT_KINDS } from './namespace';
 export type { IdMap, NamespaceKind, NamespaceOptions } from './namespace';
 export { LayerStack } from './layer-stack';

@@ -50,7 +50,8 @@ export interface NativeHandle {
 
 export interface NativeBinding {
   loadInit(path: string): void;
-  spawn(nsFlags: number, plan: Buffer, stdio: NativeStdio, callback: NativeCallback): {
+  /** cgroupPaths: [cgroup v2 dir for CLONE_INTO_CGROUP or '', ...cgroup.procs files to join]. */
+  spawn(nsFlags: number, plan: Buffer, stdio: NativeStdio, callback: NativeCallback, cgroupPaths?: string[]): {
     pid: number;
     handle: NativeHandle;
     stdio: NativeStdio;
@@ -59,6 +60,18 @@ export interface NativeBinding {
   probeUnshare(flags: number): number;
   /** null when libseccomp.so.2 can be loaded, else why not. */
   libseccomp(): string | null;
+  /** Watches fd (which it then owns): mode 0 an eventfd, 1 a cgroup file's POLLPRI notifications. Never keeps the loop alive. */
+  watchFd(fd: number, mode: 0 | 1, callback: () => void): { close(): void };
+  /** Replaces the cgroup v2 device filter of dirFd: rules [type 'a'|'b'|'c', major, minor (-1 any), access bits m=1 r=2 w=4]; 0 or errno. */
+  setDeviceFilter(dirFd: number, rules: [string, number, number, number][]): number;
+  /** Each file read whole (null where it cannot be). */
+  readFiles(paths: string[]): (string | null)[];
+  /** mkdir 0755 of each path in order: null, or [index, errno] of the first failure. */
+  mkdirs(paths: string[]): [number, number] | null;
+  /** rmdir of each path: errno per path (0: removed or already gone). */
+  rmdirs(paths: string[]): number[];
+  /** A new eventfd (close-on-exec, non-blocking). */
+  eventfd(): number;
   /** This process's open fds (for leak checks). */
   openFds(): number[];
   /** Whether the mount table changed since the last call (true the first time). */

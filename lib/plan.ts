@@ -85,7 +85,11 @@ export const SYSCALL_NAMES: readonly string[] = [
   'recvmsg',
   'unshare',
   'mknod',
+  'write cgroup.procs',
 ];
+
+/** IK_SC_CGROUP_JOIN: init could not join its cgroup. */
+export const SC_CGROUP_JOIN = 32;
 
 export const PLAN_MAGIC = 0x314b5049;
 export const PLAN_VERSION = 1;

@@ -7,6 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { arch, release } from 'node:os';
 import { Namespace, NAMESPACE_KINDS, type NamespaceKind } from './namespace';
 import { native, nativeForSpawn } from './native';
+import { join } from 'node:path';
+import { DEFAULT_PARENT, readCgroupMounts, resolveParent } from './cgroup/host';
 
 export interface Capability {
   ok: boolean;
@@ -23,6 +25,13 @@ export interface CgroupReport {
   v2Controllers: string[];
   /** v1 controllers and where each hierarchy is mounted. */
   v1Controllers: Record<string, string>;
+  /** The backend CGroup uses here: 2 (unified), 1 (v1 or hybrid), null (none). */
+  version: 1 | 2 | null;
+  /**
+   * Whether this caller can create cgroups: where (`parents`) and with which
+   * controllers, or precisely why not (not root and nothing delegated, …).
+   */
+  usable: Capability & { parents?: string[]; controllers?: string[] };
 }
 
 export interface ProbeReport {
@@ -60,7 +69,7 @@ function kernelAtLeast(major: number, minor: number): boolean {
 
 /** Reads the cgroup mounts of this process's mount namespace. */
 export function probeCgroups(mountinfo = read('/proc/self/mountinfo') ?? ''): CgroupReport {
-  const report: CgroupReport = { layout: 'none', v2Controllers: [], v1Controllers: {} };
+  const report: CgroupReport = { layout: 'none', v2Controllers: [], v1Controllers: {}, version: null, usable: { ok: false } };
   for (const line of mountinfo.split('\n')) {
     const parts = line.split(' ');
     const sep = parts.indexOf('-');
@@ -80,7 +89,35 @@ export function probeCgroups(mountinfo = read('/proc/self/mountinfo') ?? ''): Cg
   if (report.v2Mount) report.v2Controllers = (read(`${report.v2Mount}/cgroup.controllers`) ?? '').split(/\s+/).filter(Boolean);
   const hasV1 = Object.keys(report.v1Controllers).length > 0;
   report.layout = hasV1 ? (report.v2Mount ? 'hybrid' : 'v1') : report.v2Mount ? 'v2' : 'none';
+  report.version = report.layout === 'none' ? null : report.layout === 'v2' ? 2 : 1;
   return report;
+}
+
+/**
+ * Can this caller make cgroups, where, with which controllers? Root: the
+ * default parent and what the hierarchies offer (nothing is created). Not
+ * root: the delegated parent, or exactly why there is none.
+ */
+function cgroupUsable(report: CgroupReport): CgroupReport['usable'] {
+  if (report.layout === 'none') return { ok: false, reason: 'no cgroup filesystem is mounted' };
+  if (process.geteuid?.() === 0) {
+    const m = readCgroupMounts();
+    const v2 = report.layout === 'v2';
+    const parents = v2 ? [join(m.v2Mount!, DEFAULT_PARENT)] : [...new Set(m.v1.values())].map((d) => join(d, DEFAULT_PARENT));
+    const controllers = v2 ? report.v2Controllers : [...m.v1.keys()].map((c) => (c === 'blkio' ? 'io' : c));
+    return { ok: true, parents, controllers: [...controllers].sort() };
+  }
+  try {
+    const p = resolveParent();
+    const parents = p.version === 2 ? [p.v2Dir!] : [...new Set(p.v1Dirs.values())];
+    return { ok: true, parents, controllers: [...p.controllers].sort() };
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
+}
+
+function withUsable(r: CgroupReport): CgroupReport {
+  return { ...r, usable: cgroupUsable(r) };
 }
 
 function userns(): Capability {
@@ -137,7 +174,7 @@ export function probe(): ProbeReport {
         ? { ok: true, reason: 'as a module, loaded on first use' }
         : { ok: false, reason: 'overlay is not in /proc/filesystems' },
     unprivilegedUserNamespaces: userns(),
-    cgroup: probeCgroups(),
+    cgroup: withUsable(probeCgroups()),
     libseccomp,
   };
 }

@@ -7,14 +7,19 @@ import type { ContainerProcess } from './process';
 import { parseDuration, parseSize, type Duration, type Size } from './units';
 
 /** How a run ended. */
-export type RunStatus = 'ok' | 'nonzero' | 'signaled' | 'timeout' | 'output-limit' | 'error';
+export type RunStatus = 'ok' | 'nonzero' | 'signaled' | 'timeout' | 'output-limit' | 'oom' | 'error';
+
+/** The limit that ended a run: wall-clock `timeout`, `cpuTime`, `maxOutput`, or the cgroup's memory. */
+export type RunLimitHit = 'timeout' | 'cpuTime' | 'maxOutput' | 'memory';
 
 export interface RunResult<Output extends string | Buffer = string> {
   /**
    * 'ok' exit 0; 'nonzero' other exit codes; 'signaled' killed by a signal;
    * 'timeout' the `timeout` passed and the sandbox was killed; 'output-limit'
-   * stdout or stderr passed `maxOutput` and the sandbox was killed; 'error'
-   * the command could not start (see `error`).
+   * stdout or stderr passed `maxOutput` and the sandbox was killed; 'oom'
+   * it failed after the OOM killer ended a process in the sandbox's cgroup;
+   * 'error' the command could not start (see `error`). 'timeout' covers
+   * `cpuTime` too: `limit` says which.
    */
   status: RunStatus;
   exitCode: number | null;
@@ -26,13 +31,24 @@ export interface RunResult<Output extends string | Buffer = string> {
   stderrTruncated: boolean;
   /** From exec of the command to its exit. */
   wallTimeMs: number;
-  /** User + system CPU of the command and the descendants it waited for; null if unknown. */
+  /**
+   * User + system CPU time. With a cgroup, for the container's main command:
+   * every process in the sandbox (the cgroup's count); otherwise the command
+   * and the descendants it waited for (getrusage). null if unknown.
+   */
   cpuTimeMs: number | null;
-  /** Peak RSS of the largest single process (getrusage); null if unknown. */
+  /**
+   * Peak memory. With a cgroup, for the main command: the sandbox's peak
+   * (memory.peak / max_usage_in_bytes, page cache included); otherwise the
+   * peak RSS of the largest single process (getrusage). null if unknown.
+   */
   memoryPeakBytes: number | null;
-  /** Killed for memory (needs a cgroup memory limit; always false without one). */
+  /** The OOM killer ended a process in the sandbox's cgroup during the run (always false without a cgroup). */
   oomKilled: boolean;
+  /** A wall-clock `timeout` or the `cpuTime` limit ended it (see `limit`). */
   timedOut: boolean;
+  /** Which limit ended the run, or null. */
+  limit: RunLimitHit | null;
   /** Why the command could not start, when status is 'error'. */
   error?: IsolateError;
   command: string[];
@@ -42,6 +58,13 @@ export interface RunResult<Output extends string | Buffer = string> {
 export interface RunLimits {
   /** Wall-clock limit; the whole sandbox is killed when it passes (status 'timeout'). @default none */
   timeout?: Duration;
+  /**
+   * CPU-time limit on the sandbox's cgroup (every process in it, all CPUs
+   * summed); past it the sandbox is killed (status 'timeout', limit
+   * 'cpuTime'). Needs a cgroup: Container.run() makes one when none is given.
+   * @default none
+   */
+  cpuTime?: Duration;
   /** Bytes kept per stream; past it the sandbox is killed (status 'output-limit'). @default '16M' */
   maxOutput?: Size;
   /** Written to stdin, which is then closed. @default stdin is /dev/null */
@@ -56,17 +79,19 @@ export const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
 
 export interface ResolvedLimits {
   timeout: number | undefined;
+  cpuTime: number | undefined;
   maxOutput: number;
   input: Buffer | undefined;
   encoding: BufferEncoding | 'buffer';
   signal: AbortSignal | undefined;
 }
 
-export const RUN_LIMIT_KEYS = ['timeout', 'maxOutput', 'input', 'encoding', 'signal'] as const;
+export const RUN_LIMIT_KEYS = ['timeout', 'cpuTime', 'maxOutput', 'input', 'encoding', 'signal'] as const;
 
 /** Validates the run limits. */
 export function resolveLimits(o: RunLimits): ResolvedLimits {
   const timeout = o.timeout === undefined ? undefined : parseDuration('timeout', o.timeout);
+  const cpuTime = o.cpuTime === undefined ? undefined : parseDuration('cpuTime', o.cpuTime);
   let maxOutput = DEFAULT_MAX_OUTPUT;
   if (o.maxOutput !== undefined) {
     maxOutput = (o.maxOutput as unknown) === Infinity ? Number.MAX_SAFE_INTEGER : parseSize('maxOutput', o.maxOutput);
@@ -80,30 +105,59 @@ export function resolveLimits(o: RunLimits): ResolvedLimits {
   const encoding = o.encoding ?? 'utf8';
   if (encoding !== 'buffer' && !Buffer.isEncoding(encoding)) throw invalidOption('encoding', "a Buffer encoding or 'buffer'", encoding);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidOption('signal', 'an AbortSignal', o.signal);
-  return { timeout, maxOutput, input, encoding, signal: o.signal };
+  return { timeout, cpuTime, maxOutput, input, encoding, signal: o.signal };
 }
 
 /** How a finished process's run ended, given which limit (if any) killed it. */
-export function runStatus(proc: ContainerProcess, timedOut: boolean, outputLimit: boolean): RunStatus {
+export function runStatus(proc: ContainerProcess, limit: RunLimitHit | null): RunStatus {
   if (proc.error) return 'error';
-  if (timedOut) return 'timeout';
-  if (outputLimit) return 'output-limit';
+  if (limit === 'timeout' || limit === 'cpuTime') return 'timeout';
+  if (limit === 'maxOutput') return 'output-limit';
+  if (limit === 'memory') return 'oom';
   if (proc.signalCode) return 'signaled';
   return proc.exitCode === 0 ? 'ok' : 'nonzero';
+}
+
+/** What a cgroup tells a run (Container passes it when the sandbox has one). */
+export interface RunMeter {
+  /** CPU µs the sandbox has used so far. */
+  cpuUsageUsec(): number;
+  /** OOM kills in the sandbox so far. */
+  oomKills(): number;
+  /** The most CPUs the sandbox can use at once (bounds how fast cpuTime can pass). */
+  parallelism: number;
+}
+
+/**
+ * A run's result given the sandbox's own figures, for a container's main
+ * command: the cgroup's CPU time and peak, and 'oom' when the command failed
+ * after an OOM kill.
+ */
+export function withCgroupFigures<T extends RunResult<string | Buffer>>(r: T, f: { cpuUsageUsec: number; memoryPeak: number | null; oomKills: number }): T {
+  r.cpuTimeMs = round3(f.cpuUsageUsec / 1000);
+  if (f.memoryPeak !== null) r.memoryPeakBytes = f.memoryPeak;
+  if (f.oomKills > 0) {
+    r.oomKilled = true;
+    if (r.limit === null && (r.status === 'signaled' || r.status === 'nonzero')) {
+      r.limit = 'memory';
+      r.status = 'oom';
+    }
+  }
+  return r;
 }
 
 /** Kills what a run started: the whole sandbox, or the process group of an exec'd command. */
 export type RunKiller = () => void;
 
 /** Collects a started process into a RunResult under the limits. */
-export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: RunKiller): Promise<RunResult<string | Buffer>> {
+export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: RunKiller, meter?: RunMeter): Promise<RunResult<string | Buffer>> {
   return new Promise((resolve, reject) => {
     const out = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
     const size = { stdout: 0, stderr: 0 };
     const truncated = { stdout: false, stderr: false };
-    let timedOut = false;
-    let outputLimit = false;
+    let limit: RunLimitHit | null = null;
     let aborted = false;
+    const oomBase = meter ? meter.oomKills() : 0;
     let killed = false;
     const killOnce = () => {
       if (!killed) {
@@ -121,7 +175,7 @@ export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: Ru
           if (room > 0) out[name].push(chunk.subarray(0, room));
           size[name] = limits.maxOutput;
           truncated[name] = true;
-          if (!outputLimit && !timedOut) outputLimit = true;
+          limit ??= 'maxOutput';
           killOnce();
           return;
         }
@@ -138,9 +192,26 @@ export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: Ru
       limits.timeout === undefined
         ? undefined
         : setTimeout(() => {
-            if (!outputLimit) timedOut = true;
+            limit ??= 'timeout';
             killOnce();
           }, limits.timeout);
+    // cpuTime: the sandbox cannot use CPU faster than `parallelism` CPUs, so
+    // look again when the rest of the budget could at the earliest be spent.
+    let cpuTimer: NodeJS.Timeout | undefined;
+    if (limits.cpuTime !== undefined && meter) {
+      const budget = limits.cpuTime;
+      const base = meter.cpuUsageUsec();
+      const check = () => {
+        const used = (meter.cpuUsageUsec() - base) / 1000;
+        if (used >= budget) {
+          limit ??= 'cpuTime';
+          killOnce();
+          return;
+        }
+        cpuTimer = setTimeout(check, Math.max(1, (budget - used) / meter.parallelism));
+      };
+      cpuTimer = setTimeout(check, Math.max(1, budget / meter.parallelism));
+    }
     const onAbort = () => {
       aborted = true;
       killOnce();
@@ -149,6 +220,7 @@ export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: Ru
 
     proc.once('close', () => {
       if (timer) clearTimeout(timer);
+      if (cpuTimer) clearTimeout(cpuTimer);
       limits.signal?.removeEventListener('abort', onAbort);
       if (aborted) {
         reject(
@@ -163,7 +235,9 @@ export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: Ru
         return limits.encoding === 'buffer' ? b : b.toString(limits.encoding);
       };
       const err = proc.error;
-      const status = runStatus(proc, timedOut, outputLimit);
+      const oomKilled = meter ? meter.oomKills() > oomBase : false;
+      if (oomKilled && limit === null && !proc.error && (proc.signalCode || proc.exitCode !== 0)) limit = 'memory';
+      const status = runStatus(proc, limit);
       const u = proc.usage;
       const result: RunResult<string | Buffer> = {
         status,
@@ -177,8 +251,9 @@ export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: Ru
           proc.spawnedAt !== undefined && proc.exitedAt !== undefined ? round3(proc.exitedAt - proc.spawnedAt) : 0,
         cpuTimeMs: u ? round3(u.cpuTimeMs) : null,
         memoryPeakBytes: u ? u.maxRssBytes : null,
-        oomKilled: false,
-        timedOut,
+        oomKilled,
+        timedOut: limit === 'timeout' || limit === 'cpuTime',
+        limit,
         command: [...proc.command],
       };
       if (err) result.error = err;

@@ -3,6 +3,7 @@
  * the reason; with ISOLATE_KIT_MUST_WORK=1 (CI) the skip becomes a failure,
  * so CI never passes by skipping.
  */
+import { resolveParent } from '../../lib/cgroup/host';
 import { Namespace } from '../../lib/namespace';
 
 export const mustWork = process.env.ISOLATE_KIT_MUST_WORK === '1';
@@ -20,6 +21,23 @@ export function containersUnavailable(): string | null {
     if (why) return `cannot create a ${kind} namespace: ${why}`;
   }
   return null;
+}
+
+/** Why this process cannot create cgroups here, or null when it can. */
+export function cgroupsUnavailable(): string | null {
+  const why = containersUnavailable();
+  if (why) return why;
+  try {
+    resolveParent();
+    return null;
+  } catch (err) {
+    return `cgroups are not usable: ${(err as Error).message}`;
+  }
+}
+
+/** For suites that need cgroups: call in before(). */
+export function needCgroups(ctx: Mocha.Context): void {
+  skipUnless(ctx, cgroupsUnavailable());
 }
 
 /** Skips the test or suite (`this` of a mocha function) unless `reason` is null. */

@@ -1,7 +1,7 @@
 /** Mocha root hooks: the leak checks every test gets (see leaks.ts). */
 import { Container } from '../../lib';
 import { containersUnavailable } from './caps';
-import { childProcesses, containerishFds, hostMounts, initProcesses, settle, tempDirs } from './leaks';
+import { childProcesses, containerishFds, hostMounts, initProcesses, ourCgroups, settle, tempDirs } from './leaks';
 
 let baseMounts: string[] = [];
 let baseFds = new Map<number, string>();
@@ -33,6 +33,8 @@ export const mochaHooks = {
       if (mounts.length) return `mounts added to the host: ${mounts.join('; ')}`;
       const fds = [...containerishFds()].filter(([fd, t]) => baseFds.get(fd) !== t);
       if (fds.length) return `fds left open: ${fds.map(([fd, t]) => `${fd} -> ${t}`).join(', ')}`;
+      const groups = ourCgroups();
+      if (groups.length) return `cgroups left behind: ${groups.join(', ')}`;
       return '';
     });
     if (why) throw new Error(`Leak after "${this.currentTest?.fullTitle()}": ${why}`);

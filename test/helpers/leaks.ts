@@ -4,6 +4,9 @@
  * no test temp dir left behind.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_PARENT, readCgroupMounts } from '../../lib/cgroup/host';
+import { pooledCgroupDirs } from '../../lib/cgroup/pool';
 import { tmpdir } from 'node:os';
 
 /**
@@ -57,7 +60,7 @@ export function containerishFds(): Map<number, string> {
   for (const d of readdirSync('/proc/self/fd')) {
     try {
       const target = readlinkSync(`/proc/self/fd/${d}`);
-      if (/^(pipe|socket):|pidfd/.test(target)) m.set(Number(d), target);
+      if (/^(pipe|socket):|pidfd|eventfd|^\/sys\/fs\/cgroup\//.test(target)) m.set(Number(d), target);
     } catch {
       /* closed meanwhile (the readdir fd itself) */
     }
@@ -81,4 +84,23 @@ export async function settle(check: () => string, ms = 2000): Promise<string> {
     why = check();
   }
   return why;
+}
+
+/** cgroups this process made under the default parent that still exist (the ready pool aside). */
+export function ourCgroups(): string[] {
+  const pooled = new Set(pooledCgroupDirs());
+  const m = readCgroupMounts();
+  const roots = [...new Set([...(m.v2Mount && m.layout === 'v2' ? [m.v2Mount] : []), ...m.v1.values()])];
+  const out: string[] = [];
+  for (const r of roots) {
+    const parent = join(r, DEFAULT_PARENT);
+    let names: string[];
+    try {
+      names = readdirSync(parent);
+    } catch {
+      continue;
+    }
+    for (const n of names) if (n.startsWith(`${process.pid}-`) && !pooled.has(join(parent, n))) out.push(join(parent, n));
+  }
+  return out;
 }

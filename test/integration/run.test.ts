@@ -37,6 +37,7 @@ describe('Container.run()', function () {
         stderrTruncated: false,
         oomKilled: false,
         timedOut: false,
+        limit: null,
       });
       expect(r.command).to.deep.equal(['true']);
       expect(r.error).to.equal(undefined);
@@ -44,7 +45,7 @@ describe('Container.run()', function () {
       expect(r.cpuTimeMs).to.be.a('number').and.at.least(0);
       expect(r.memoryPeakBytes).to.be.a('number').and.above(0);
       expect(Object.keys(r).sort()).to.deep.equal(
-        ['command', 'cpuTimeMs', 'exitCode', 'memoryPeakBytes', 'oomKilled', 'signal', 'status', 'stderr', 'stderrTruncated', 'stdout', 'stdoutTruncated', 'timedOut', 'wallTimeMs'].sort(),
+        ['command', 'cpuTimeMs', 'exitCode', 'limit', 'memoryPeakBytes', 'oomKilled', 'signal', 'status', 'stderr', 'stderrTruncated', 'stdout', 'stdoutTruncated', 'timedOut', 'wallTimeMs'].sort(),
       );
     });
 

@@ -133,11 +133,11 @@ describe('Native addon', function () {
     it('should throw TypeError "Usage: …" from the module functions', function () {
       const n = native() as unknown as Record<string, (...a: unknown[]) => unknown>;
       const usage = (fn: () => unknown, text: string) => expect(fn).to.throw(TypeError, text);
-      usage(() => n.spawn!(), 'Usage: spawn(nsFlags, plan, stdio, callback)');
-      usage(() => n.spawn!('0', Buffer.alloc(32), [-2, -2, -2], () => {}), 'Usage: spawn(nsFlags, plan, stdio, callback)');
-      usage(() => n.spawn!(0, 'plan', [-2, -2, -2], () => {}), 'Usage: spawn(nsFlags, plan, stdio, callback)');
-      usage(() => n.spawn!(0, Buffer.alloc(32), 'pipe', () => {}), 'Usage: spawn(nsFlags, plan, stdio, callback)');
-      usage(() => n.spawn!(0, Buffer.alloc(32), [-2, -2, -2]), 'Usage: spawn(nsFlags, plan, stdio, callback)');
+      usage(() => n.spawn!(), 'Usage: spawn(nsFlags, plan, stdio, callback[, cgroupPaths])');
+      usage(() => n.spawn!('0', Buffer.alloc(32), [-2, -2, -2], () => {}), 'Usage: spawn(nsFlags, plan, stdio, callback[, cgroupPaths])');
+      usage(() => n.spawn!(0, 'plan', [-2, -2, -2], () => {}), 'Usage: spawn(nsFlags, plan, stdio, callback[, cgroupPaths])');
+      usage(() => n.spawn!(0, Buffer.alloc(32), 'pipe', () => {}), 'Usage: spawn(nsFlags, plan, stdio, callback[, cgroupPaths])');
+      usage(() => n.spawn!(0, Buffer.alloc(32), [-2, -2, -2]), 'Usage: spawn(nsFlags, plan, stdio, callback[, cgroupPaths])');
       usage(() => n.loadInit!(), 'Usage: loadInit(path)');
       usage(() => n.loadInit!(5), 'Usage: loadInit(path)');
       usage(() => n.probeUnshare!(), 'Usage: probeUnshare(flags)');

@@ -95,7 +95,8 @@ describe('new Container() with invalid options', function () {
     ['user namespace (array)', { namespaces: ['pid', 'mnt', 'user'] }, { code: 'ERR_UNSUPPORTED', message: 'User namespaces (rootless containers) are not supported yet', option: 'namespaces' }],
     ['user namespace (object)', { namespaces: { pid: true, user: true } }, { code: 'ERR_UNSUPPORTED', message: 'User namespaces (rootless containers) are not supported yet', option: 'namespaces' }],
     ['user namespace (Namespace)', { namespaces: new Namespace().with('user') }, { code: 'ERR_UNSUPPORTED', message: 'User namespaces (rootless containers) are not supported yet', option: 'namespaces' }],
-    ['cgroup limits', { cgroup: { memory: '64M' } }, { code: 'ERR_UNSUPPORTED', message: 'cgroup limits are not supported yet', option: 'cgroup' }],
+    ['cgroup: a bad size', { cgroup: { memory: '64Q' } }, { message: 'Expected the `memory` option to be a byte count (a non-negative integer, or a string like "64M" or "1.5G"), got `"64Q"` (string)', option: 'memory' }],
+    ['cgroup: not an object', { cgroup: 64 }, { message: 'Expected the `cgroup` option to be an object of limits (or a CGroup), got `64` (number)', option: 'cgroup' }],
     ["seccomp 'default'", { seccomp: 'default' }, { code: 'ERR_UNSUPPORTED', message: `seccomp "default" is not supported yet; only 'unconfined'`, option: 'seccomp' }],
     ['seccomp profile object', { seccomp: { defaultAction: 'SCMP_ACT_ALLOW' } }, { code: 'ERR_UNSUPPORTED', message: `seccomp {"defaultAction":"SCMP_ACT_ALLOW"} is not supported yet; only 'unconfined'`, option: 'seccomp' }],
     // namespaces
@@ -348,7 +349,7 @@ describe('Container#spawn() with invalid input', function () {
 });
 
 describe('Container#run() and Container.run() with invalid input', function () {
-  const RUN_KEYS = 'env, cwd, user, timeout, maxOutput, input, encoding, signal';
+  const RUN_KEYS = 'env, cwd, user, timeout, cpuTime, maxOutput, input, encoding, signal';
   const cases: [string, Record<string, unknown> | null, Expected][] = [
     ['options null', null, NOT_AN_OBJECT('`null` (null)')],
     ['a misspelled key', { timout: 5 }, { message: `Unknown run option \`timout\` (misspelled?); known: ${RUN_KEYS}`, option: 'timout' }],
@@ -401,7 +402,7 @@ describe('Container#run() and Container.run() with invalid input', function () {
     });
     // A misspelled key is unknown to both lists; both are listed.
     await rejects(() => Container.run(['true'], { timout: 5 } as never), {
-      message: `Unknown Container.run option \`timout\` (misspelled?); known: ${CONTAINER_KEYS}, timeout, maxOutput, input, encoding, signal`,
+      message: `Unknown Container.run option \`timout\` (misspelled?); known: ${CONTAINER_KEYS}, timeout, cpuTime, maxOutput, input, encoding, signal`,
       option: 'timout',
     });
   });

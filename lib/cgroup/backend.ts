@@ -1,0 +1,73 @@
+/** The interface both cgroup backends (v2: one unified directory; v1: one directory per hierarchy) implement. */
+import type { NormalizedLimits } from './limits';
+
+/** What a cgroup has used; see docs/cgroups.md for where each figure comes from. */
+export interface CGroupStats {
+  cpu: {
+    /** User + system CPU time of every process that ran in the group. */
+    usageUsec: number;
+    userUsec: number;
+    systemUsec: number;
+    /** Time held back by the cpu quota (null without a cpu limit on v1). */
+    throttledUsec: number | null;
+  };
+  memory: {
+    /** Bytes in use now (anonymous memory, page cache, kernel memory). */
+    current: number;
+    /** The most ever in use (null where the kernel has no memory.peak). */
+    peak: number | null;
+    /** Processes the OOM killer ended in the group. */
+    oomKills: number;
+  };
+  pids: {
+    current: number;
+    /** The most at once (null where the kernel does not track it). */
+    peak: number | null;
+  } | null;
+  /** Bytes and operations through the block layer (null when there is no io/blkio hierarchy in use). */
+  io: { readBytes: number; writeBytes: number; readOps: number; writeOps: number } | null;
+}
+
+/** How a new process enters the group (see csrc/ik_proto.h). */
+export interface Placement {
+  /** cgroup.procs files the new process writes "0" to before anything else (v1; v2 without clone3). */
+  joinFiles: string[];
+  /** v2: the directory for clone3(CLONE_INTO_CGROUP). */
+  intoDir?: string;
+}
+
+/** How to learn of OOM kills as they happen. */
+export type OomSource = { kind: 'events'; path: string } | { kind: 'eventfd'; oomControl: string; eventControl: string };
+
+export interface CgroupBackend {
+  readonly version: 1 | 2;
+  /** Every directory of the group (one on v2). */
+  readonly dirs: string[];
+  /** Makes the directories (but `premade`, which exist already); removes them all if one fails. */
+  create(premade?: readonly string[]): void;
+  /** Writes limits (only the fields present). */
+  apply(limits: NormalizedLimits): void;
+  placement(): Placement;
+  /**
+   * Figures so far. `final`: the group is empty and about to go: only what
+   * the end needs (totals and peaks; current figures read as 0), which is
+   * fewer files to open in a fresh group.
+   */
+  stats(final?: boolean): CGroupStats;
+  /** OOM kills so far (cheaper than stats()). */
+  oomKills(): number;
+  /** CPU time so far in µs (cheaper than stats()). */
+  cpuUsageUsec(): number;
+  oomSource(): OomSource | null;
+  /** Asks the kernel to freeze; true once every process is frozen. */
+  freeze(): boolean;
+  /** Whether freezing has completed. */
+  frozen(): boolean;
+  thaw(): void;
+  /** Signals every process in the group. */
+  kill(signal: number): void;
+  /** pids in the group. */
+  procs(): number[];
+  /** rmdir every directory; false while processes remain. */
+  remove(): boolean;
+}

@@ -1,0 +1,377 @@
+/**
+ * CGroup: one control group, on cgroup v2 or v1 alike. Limits are checked
+ * when it is constructed (nothing is created then); `create()` makes the
+ * directories and writes the limits, or a Container does at its start.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants as fsc, openSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { EventEmitter } from 'eventemitter3';
+import type { CgroupfsView } from '../filesystem';
+import { IsolateError, invalidOption } from '../errors';
+import { native } from '../native';
+import { checkSignal } from '../process';
+import type { CGroupStats, CgroupBackend } from './backend';
+import { hostTopology, processStartTime, readCgroupMounts, resolveParent, unusableV1, V1_NAMES, type CgroupParent } from './host';
+import { controllersFor, mergeLimits, normalizeLimits, type CGroupLimits, type NormalizedLimits } from './limits';
+import { V1Backend } from './v1';
+import { V2Backend } from './v2';
+import { setDeviceFilter } from './devices';
+import { takeGroup } from './pool';
+import { forget, remember } from './registry';
+
+export interface CGroupOptions {
+  /**
+   * Where to create it, as a cgroup path ('isolate-kit', '/my.slice/jobs').
+   * @default 'isolate-kit' at the root of each hierarchy when root; the
+   * caller's delegated cgroup otherwise
+   */
+  parent?: string;
+}
+
+export interface CGroupEvents {
+  /** The OOM killer ended a process in the group; `oomKills` counts them all so far. */
+  oom: (oomKills: number) => void;
+}
+
+/** v1 hierarchies a container sees at /sys/fs/cgroup (when its group is in them). */
+const INSIDE_V1 = ['memory', 'cpu', 'cpuset', 'pids', 'blkio'];
+
+/** Our pid's start time, part of every cgroup name so gc() can tell a reused pid. */
+let ownerStart: number | undefined;
+
+/** `<owner pid>-<owner start time>-<random>`: what gc() parses. */
+export function newCgroupName(): string {
+  ownerStart ??= processStartTime(process.pid) ?? 0;
+  return `${process.pid}-${ownerStart}-${randomBytes(5).toString('hex')}`;
+}
+
+export const CGROUP_NAME_RE = /^(\d+)-(\d+)-([0-9a-f]{10})$/;
+
+
+/** Checks that this host and parent can do what `l` asks; throws ERR_UNSUPPORTED naming it. */
+function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
+  if (parent.version === 2 && l.netClassId !== undefined) {
+    throw new IsolateError('ERR_UNSUPPORTED', '`netClassId` is cgroup v1 only (net_cls); on cgroup v2 match the cgroup path in nftables (`socket cgroupv2`) instead', {
+      option: 'netClassId',
+    });
+  }
+  if (parent.version === 1 && l.memory?.high !== undefined && l.memory.high !== null) {
+    throw new IsolateError('ERR_UNSUPPORTED', '`memory.high` has no cgroup v1 equivalent (v1 has no throttling point); use memory.max', { option: 'memory.high' });
+  }
+  for (const c of controllersFor(l)) {
+    // v2 devices are a BPF program, not a controller.
+    if (parent.version === 2 && c === 'devices') continue;
+    if (parent.controllers.has(c)) continue;
+    const name = parent.version === 1 ? V1_NAMES[c] : c;
+    const where =
+      parent.version === 2
+        ? `it is not enabled for ${parent.v2Dir} (see its cgroup.controllers and the parent's cgroup.subtree_control)`
+        : (unusableV1.get(parent.name === 'delegated' ? '' : parent.name) ?? []).find((p) => p.startsWith(`${name}:`)) ?? `no v1 hierarchy of it is mounted`;
+    const option = c === 'net_cls' ? 'netClassId' : c === 'cpu' ? 'cpu' : c;
+    throw new IsolateError('ERR_UNSUPPORTED', `The ${name} cgroup controller is not available on this host: ${where}`, { option });
+  }
+}
+
+/** A control group: limits, live figures, freeze/thaw, kill. See docs/cgroups.md. */
+export class CGroup extends EventEmitter<CGroupEvents> {
+  private groupName: string = newCgroupName();
+  private current: NormalizedLimits;
+  private readonly parent: CgroupParent;
+  private backend: CgroupBackend | undefined;
+  private removed = false;
+  private oomWatch: { close(): void } | undefined;
+  private oomSeen = 0;
+  /** Set by a Container that created this group and so removes it. */
+  _ownedBy: object | undefined;
+
+  /** cgroup version of this host: 2 (unified), 1 (v1 or hybrid), or null (no cgroups mounted). */
+  static version(): 1 | 2 | null {
+    const layout = readCgroupMounts().layout;
+    return layout === 'none' ? null : layout === 'v2' ? 2 : 1;
+  }
+
+  /**
+   * Checks the limits against this host (ERR_INVALID_OPTION, ERR_UNSUPPORTED,
+   * ERR_PERMISSION); creates nothing but the shared parent on first use.
+   */
+  constructor(limits: CGroupLimits = {}, options: CGroupOptions = {}) {
+    super();
+    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+    for (const k of Object.keys(options)) {
+      if (k !== 'parent') throw new IsolateError('ERR_INVALID_OPTION', `Unknown CGroup option \`${k}\`; known: parent`, { option: k });
+    }
+    this.current = normalizeLimits(limits, hostTopology());
+    this.parent = resolveParent(options.parent);
+    checkSupported(this.current, this.parent);
+  }
+
+  /** The directory name, `<owner pid>-<start time>-<random>` (final once created). */
+  get name(): string {
+    return this.groupName;
+  }
+
+  /** 1 or 2: the backend this group uses. */
+  get version(): 1 | 2 {
+    return this.parent.version;
+  }
+
+  /** The limits in force (normalized: bytes, µs; null = no limit). */
+  get limits(): NormalizedLimits {
+    return structuredClone(this.current);
+  }
+
+  /** Its directories (one on v2, one per hierarchy on v1); empty until created. */
+  get paths(): string[] {
+    return this.backend && !this.removed ? [...this.backend.dirs] : [];
+  }
+
+  get created(): boolean {
+    return this.backend !== undefined && !this.removed;
+  }
+
+  /** Makes the group and writes its limits. A failure leaves nothing behind. */
+  create(): this {
+    if (this.removed) throw new IsolateError('ERR_STATE', 'This CGroup was destroyed; make a new one');
+    if (this.backend) return this;
+    const parent = this.parent;
+    const v2 = parent.version === 2;
+    const baseDirs = (name: string) => (v2 ? [join(parent.v2Dir!, name)] : V1Backend.baseDirs(parent, name));
+    const key = baseDirs('').join('\0');
+    const slot = takeGroup(key, baseDirs, newCgroupName);
+    if (slot) this.groupName = slot.name;
+    const b = v2
+      ? new V2Backend(parent.v2Dir!, this.name)
+      : new V1Backend(
+          parent,
+          this.name,
+          controllersFor(this.current)
+            .filter((c) => c !== 'memory' && c !== 'pids')
+            .map((c) => V1_NAMES[c]),
+        );
+    b.create(slot?.dirs);
+    remember(b.dirs);
+    try {
+      b.apply(this.current);
+      if (this.current.devices && b.version === 2) setDeviceFilter(b.dirs[0]!, this.current.devices);
+    } catch (err) {
+      b.remove();
+      forget(b.dirs);
+      throw err;
+    }
+    this.backend = b;
+    if (this.listenerCount('oom') > 0) this.watchOom();
+    return this;
+  }
+
+  /** Moves a process (and its future children) into the group. */
+  addProcess(pid: number): void {
+    if (!Number.isInteger(pid) || pid <= 0) throw invalidOption('pid', 'a pid', pid);
+    const b = this.live('addProcess()');
+    for (const file of b.placement().joinFiles) {
+      try {
+        writeFileSync(file, String(pid));
+      } catch (err) {
+        throw new IsolateError('ERR_SETUP_FAILED', `Cannot move pid ${pid} into ${file}: ${(err as NodeJS.ErrnoException).code}`, { path: file, cause: err });
+      }
+    }
+  }
+
+  /** What the group has used so far. */
+  stats(): CGroupStats {
+    const s = this.live('stats()').stats();
+    this.noticeOom(s.memory.oomKills);
+    return s;
+  }
+
+  /** Changes limits live (only the fields given; 'max' lifts one). */
+  update(limits: CGroupLimits): void {
+    const next = normalizeLimits(limits, hostTopology());
+    checkSupported(next, this.parent);
+    const b = this.backend;
+    if (b && !this.removed) {
+      if (b.version === 1) {
+        for (const c of controllersFor(next)) {
+          if (c !== 'devices' && !b.dirs.some((d) => d.startsWith(`${this.parent.v1Dirs.get(V1_NAMES[c])}/`))) {
+            throw new IsolateError('ERR_UNSUPPORTED', `update(): this group was created without the ${V1_NAMES[c]} controller (cgroup v1 cannot add one to running processes); give a \`${c}\` limit at creation`, {
+              option: c,
+            });
+          }
+        }
+      }
+      b.apply(next);
+      if (next.devices && b.version === 2) setDeviceFilter(b.dirs[0]!, next.devices);
+    }
+    this.current = mergeLimits(this.current, next);
+  }
+
+  // The OOM notification costs an fd, an eventfd registration (v1) and a
+  // poll handle: armed only once someone listens for 'oom'. RunResult and
+  // stats() read the count itself and need none of it.
+  override on<T extends EventEmitter.EventNames<CGroupEvents>>(event: T, fn: EventEmitter.EventListener<CGroupEvents, T>, context?: unknown): this {
+    super.on(event, fn, context);
+    if (event === 'oom') this.watchOom();
+    return this;
+  }
+
+  override addListener<T extends EventEmitter.EventNames<CGroupEvents>>(event: T, fn: EventEmitter.EventListener<CGroupEvents, T>, context?: unknown): this {
+    return this.on(event, fn, context);
+  }
+
+  override once<T extends EventEmitter.EventNames<CGroupEvents>>(event: T, fn: EventEmitter.EventListener<CGroupEvents, T>, context?: unknown): this {
+    super.once(event, fn, context);
+    if (event === 'oom') this.watchOom();
+    return this;
+  }
+
+  /** Freezes every process in the group; resolves once they are all frozen. */
+  async freeze(options: { timeout?: number } = {}): Promise<void> {
+    const b = this.live('freeze()');
+    if (b.freeze()) return;
+    const deadline = Date.now() + (options.timeout ?? 5000);
+    for (let delay = 0; !b.frozen(); delay = Math.min(delay * 2 || 1, 50)) {
+      if (Date.now() > deadline) {
+        b.thaw();
+        throw new IsolateError('ERR_STATE', `The cgroup did not freeze within ${options.timeout ?? 5000} ms`);
+      }
+      await new Promise((r) => (delay === 0 ? setImmediate(r) : setTimeout(r, delay)));
+    }
+  }
+
+  /** Lets frozen processes run again. */
+  thaw(): void {
+    this.live('thaw()').thaw();
+  }
+
+  /** Whether the group is frozen. */
+  get frozen(): boolean {
+    return this.backend !== undefined && !this.removed && this.backend.frozen();
+  }
+
+  /** Signals every process in the group (SIGKILL through cgroup.kill where the kernel has it). */
+  kill(signal: NodeJS.Signals | number = 'SIGKILL'): void {
+    this.live('kill()').kill(checkSignal(signal));
+  }
+
+  /** pids in the group. */
+  procs(): number[] {
+    return this.backend && !this.removed ? this.backend.procs() : [];
+  }
+
+  /**
+   * Removes the group: kills what is left in it, then rmdir, retried while
+   * the kernel still counts exiting processes. Idempotent.
+   */
+  async destroy(): Promise<void> {
+    if (this.removed || !this.backend) {
+      this.removed = true;
+      return;
+    }
+    const b = this.backend;
+    this.stopWatch();
+    if (!b.remove()) {
+      for (let i = 0; ; i++) {
+        b.kill(9);
+        try {
+          if (b.frozen()) b.thaw(); // a frozen process cannot die
+        } catch {
+          /* gone meanwhile */
+        }
+        await new Promise((r) => setTimeout(r, Math.min(1 + i * 2, 50)));
+        if (b.remove()) break;
+        if (i > 200) {
+          throw new IsolateError('ERR_STATE', `Cannot remove the cgroup ${b.dirs.join(', ')}: processes ${b.procs().join(', ')} do not die`, {
+            path: b.dirs[0],
+          });
+        }
+      }
+    }
+    forget(b.dirs);
+    this.removed = true;
+  }
+
+  /** @internal paths for the addon's spawn (which opens them): [v2 dir or '', ...cgroup.procs]. */
+  _placementPaths(): string[] {
+    const p = this.live('use in a container').placement();
+    return [p.intoDir ?? '', ...p.joinFiles];
+  }
+
+  /** @internal What a container with this group mounts at /sys/fs/cgroup. */
+  _insideView(): CgroupfsView {
+    const b = this.live('use in a container');
+    if (b.version === 2) return { version: 2 };
+    const mounts = readCgroupMounts();
+    const points = new Set<string>();
+    // What runtimes read to size themselves (memory, CPU quota and set,
+    // pids); the accounting-only hierarchies stay out: a mount each.
+    for (const c of (b as V1Backend).joined()) {
+      const m = mounts.v1.get(c);
+      if (m && INSIDE_V1.includes(c)) points.add(m);
+    }
+    // A hierarchy is mounted with all its controllers ('cpu,cpuacct').
+    const hierarchies = [...points].map((m) => ({ name: basename(m), controllers: mounts.v1Controllers.get(m)! }));
+    return { version: 1, hierarchies };
+  }
+
+  /** @internal OOM kills so far (one file read). */
+  _oomKills(): number {
+    return this.backend && !this.removed ? this.backend.oomKills() : 0;
+  }
+
+  /** @internal CPU µs so far (one file read). */
+  _cpuUsageUsec(): number {
+    return this.backend && !this.removed ? this.backend.cpuUsageUsec() : 0;
+  }
+
+  private live(what: string): CgroupBackend {
+    if (!this.backend || this.removed) {
+      throw new IsolateError('ERR_STATE', `CGroup ${what}: the cgroup ${this.removed ? 'was destroyed' : 'is not created yet (create() it, or start its container)'}`);
+    }
+    return this.backend;
+  }
+
+  private noticeOom(kills: number): void {
+    if (kills > this.oomSeen) {
+      this.oomSeen = kills;
+      this.emit('oom', kills);
+    }
+  }
+
+  /** Arms the OOM notification: memory.events (v2) or an eventfd on memory.oom_control (v1). */
+  private watchOom(): void {
+    if (this.oomWatch || !this.backend || this.removed) return;
+    const src = this.backend.oomSource();
+    if (!src) return;
+    const n = native();
+    const check = () => {
+      if (this.backend && !this.removed) this.noticeOom(this.backend.oomKills());
+    };
+    if (src.kind === 'events') {
+      this.oomWatch = n.watchFd(openSync(src.path, fsc.O_RDONLY), 1, check);
+      return;
+    }
+    const efd = n.eventfd();
+    const ctl = openSync(src.oomControl, fsc.O_RDONLY);
+    try {
+      writeFileSync(src.eventControl, `${efd} ${ctl}`);
+    } catch {
+      closeSync(efd);
+      return; // no notifications: oom is still seen at exit and in stats()
+    } finally {
+      closeSync(ctl);
+    }
+    this.oomWatch = n.watchFd(efd, 0, check);
+  }
+
+  private stopWatch(): void {
+    this.oomWatch?.close();
+    this.oomWatch = undefined;
+  }
+
+  /** @internal The figures at the end (the group is empty): totals and peaks, fewer files. Emits a missed 'oom'. */
+  _finalStats(): CGroupStats {
+    const s = this.live('stats()').stats(true);
+    this.noticeOom(s.memory.oomKills);
+    return s;
+  }
+}

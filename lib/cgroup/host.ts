@@ -1,0 +1,333 @@
+/**
+ * What this host's cgroups look like, read from the mount table and the
+ * cgroup files themselves (never guessed from the kernel version), and where
+ * isolate-kit may create its cgroups: an `isolate-kit` parent at the root of
+ * each hierarchy when root, or a subtree delegated to the caller.
+ */
+import { accessSync, constants, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { IsolateError } from '../errors';
+import { parseCpuList, type Controller, type HostTopology } from './limits';
+
+/** v1 controllers isolate-kit uses, by the name its hierarchy mounts (io is blkio on v1). */
+export const V1_NAMES: Record<Controller | 'cpuacct' | 'freezer', string> = {
+  memory: 'memory',
+  cpu: 'cpu',
+  cpuacct: 'cpuacct',
+  cpuset: 'cpuset',
+  pids: 'pids',
+  io: 'blkio',
+  devices: 'devices',
+  freezer: 'freezer',
+  net_cls: 'net_cls',
+};
+
+/** Options of a v1 cgroup mount that are not controllers. */
+const V1_MOUNT_FLAGS = new Set(['rw', 'ro', 'relatime', 'noatime', 'nosuid', 'nodev', 'noexec', 'xattr', 'noprefix', 'clone_children', 'cpuset_v2_mode', 'favordynmods']);
+
+export interface CgroupMounts {
+  /** 'v2': unified only; 'hybrid': v1 controllers plus a v2 mount; 'v1': v1 only. */
+  layout: 'v2' | 'hybrid' | 'v1' | 'none';
+  v2Mount?: string;
+  /** v1 controller → its hierarchy's mount point. */
+  v1: Map<string, string>;
+  /** v1 mount point → every controller of that hierarchy ('cpu,cpuacct'), as a mount needs them. */
+  v1Controllers: Map<string, string>;
+}
+
+let cachedMounts: CgroupMounts | undefined;
+
+/**
+ * Parses /proc/self/mountinfo for cgroup and cgroup2 mounts (cached: hosts
+ * mount their cgroup filesystems at boot and leave them).
+ */
+export function readCgroupMounts(mountinfo?: string): CgroupMounts {
+  if (mountinfo === undefined && cachedMounts) return cachedMounts;
+  const text = mountinfo ?? readFileSync('/proc/self/mountinfo', 'utf8');
+  const out: CgroupMounts = { layout: 'none', v1: new Map(), v1Controllers: new Map() };
+  for (const line of text.split('\n')) {
+    const parts = line.split(' ');
+    const sep = parts.indexOf('-');
+    if (sep < 0) continue;
+    const fstype = parts[sep + 1];
+    const mountPoint = parts[4]!.replace(/\\040/g, ' ');
+    // Only a hierarchy's root is usable: a bind of a sub-cgroup is someone else's view.
+    if (parts[3] !== '/') continue;
+    if (fstype === 'cgroup2' && out.v2Mount === undefined) {
+      out.v2Mount = mountPoint;
+    } else if (fstype === 'cgroup') {
+      const opts = (parts[sep + 3] ?? '').split(',');
+      const controllers = opts.filter((o) => !V1_MOUNT_FLAGS.has(o) && !o.includes('='));
+      for (const o of opts) {
+        if (Object.values(V1_NAMES).includes(o) && !out.v1.has(o)) {
+          out.v1.set(o, mountPoint);
+          out.v1Controllers.set(mountPoint, controllers.join(','));
+        }
+      }
+    }
+  }
+  const hasV1 = out.v1.size > 0;
+  out.layout = hasV1 ? (out.v2Mount ? 'hybrid' : 'v1') : out.v2Mount ? 'v2' : 'none';
+  if (mountinfo === undefined) cachedMounts = out;
+  return out;
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+let topology: HostTopology | undefined;
+
+/** Online CPUs and memory nodes (the bounds of cpus and cpuset). */
+export function hostTopology(): HostTopology {
+  if (topology) return topology;
+  const cpus = parseCpuList('cpus', readText('/sys/devices/system/cpu/online') ?? '0');
+  const mems = parseCpuList('mems', readText('/sys/devices/system/node/online') ?? '0');
+  topology = { cpus, mems };
+  return topology;
+}
+
+/** This process's cgroup in each hierarchy: '' key for v2, controller names for v1. */
+export function ownCgroups(text = readText('/proc/self/cgroup') ?? ''): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const first = line.indexOf(':');
+    const second = line.indexOf(':', first + 1);
+    if (first < 0 || second < 0) continue;
+    const path = line.slice(second + 1);
+    for (const c of line.slice(first + 1, second).split(',')) m.set(c, path);
+  }
+  return m;
+}
+
+/** Where one CGroup's directories go: the parent directory in each hierarchy it uses. */
+export interface CgroupParent {
+  version: 1 | 2;
+  /** v2: the parent dir. */
+  v2Dir?: string;
+  /** v1: controller → parent dir in its hierarchy (controllers sharing a hierarchy share it). */
+  v1Dirs: Map<string, string>;
+  /** Controllers usable under this parent (v2 names, plus 'cpuacct' and 'freezer' on v1). */
+  controllers: Set<string>;
+  /** The user's `parent` (or the default), for messages. */
+  name: string;
+}
+
+export const DEFAULT_PARENT = 'isolate-kit';
+
+function isRoot(): boolean {
+  return process.geteuid?.() === 0;
+}
+
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why a non-root caller cannot use `dir` as its parent, or null if it can. */
+function delegationProblem(dir: string, v2: boolean): string | null {
+  if (!writable(dir)) return `${dir} is not writable by uid ${process.geteuid?.()}`;
+  if (v2 && !writable(join(dir, 'cgroup.subtree_control'))) return `${dir}/cgroup.subtree_control is not writable (not delegated)`;
+  if (!writable(join(dir, 'cgroup.procs'))) return `${dir}/cgroup.procs is not writable (not delegated)`;
+  return null;
+}
+
+function safeParent(name: string): string {
+  if (typeof name !== 'string' || name === '' || name.split('/').some((p) => p === '..' || p === '.')) {
+    throw new IsolateError('ERR_INVALID_OPTION', `Expected the cgroup \`parent\` to be a cgroup path like 'isolate-kit' or '/my.slice/jobs', got ${JSON.stringify(name)}`, {
+      option: 'parent',
+    });
+  }
+  return name.replace(/^\/+|\/+$/g, '');
+}
+
+const parents = new Map<string, CgroupParent>();
+
+/**
+ * The parent for `name` (default: `isolate-kit` at the root of every
+ * hierarchy when root; the caller's delegated cgroup otherwise), created
+ * and prepared on first use. Throws ERR_UNSUPPORTED / ERR_PERMISSION saying
+ * exactly why when there is none.
+ */
+export function resolveParent(name?: string): CgroupParent {
+  const key = name ?? '';
+  const cached = parents.get(key);
+  if (cached) return cached;
+  const mounts = readCgroupMounts();
+  if (mounts.layout === 'none') throw new IsolateError('ERR_UNSUPPORTED', 'No cgroup filesystem is mounted on this host (see /proc/self/mountinfo)');
+  const p = mounts.layout === 'v2' ? v2Parent(mounts.v2Mount!, name) : v1Parent(mounts, name);
+  parents.set(key, p);
+  return p;
+}
+
+/**
+ * The directories `resolveParent(name)` would use, without creating or
+ * changing anything (for gc() and probe): those that exist.
+ */
+export function existingParentDirs(name?: string): string[] {
+  const mounts = readCgroupMounts();
+  if (mounts.layout === 'none') return [];
+  const rel = name !== undefined ? safeParent(name) : DEFAULT_PARENT;
+  const roots = mounts.layout === 'v2' ? [mounts.v2Mount!] : [...new Set(mounts.v1.values())];
+  return roots.map((r) => join(r, rel)).filter(exists);
+}
+
+function v2Parent(mount: string, name: string | undefined): CgroupParent {
+  let rel: string;
+  if (name !== undefined) rel = safeParent(name);
+  else if (isRoot()) rel = DEFAULT_PARENT;
+  else rel = delegatedV2(mount);
+  const dir = join(mount, rel);
+  const shown = name ?? rel;
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw permissionOrSetup(`Cannot create the cgroup parent ${dir}`, err, isRoot() ? undefined : delegationHint(), name === undefined ? undefined : 'parent');
+  }
+  // Hand every controller the parent's parent gives it on to our cgroups.
+  // The default parent sits at the root, which is exempt from "no internal
+  // processes", so enabling them there is always allowed (Docker does the same).
+  // (Not root: the cgroup above ours is the delegated one, ours to enable too.)
+  const up = join(dir, '..');
+  const want = (readText(join(up, 'cgroup.controllers')) ?? '').split(/\s+/).filter(Boolean);
+  if (name === undefined) enable(up, want);
+  const available = (readText(join(dir, 'cgroup.controllers')) ?? '').split(/\s+/).filter(Boolean);
+  enable(dir, available);
+  const enabled = new Set((readText(join(dir, 'cgroup.subtree_control')) ?? '').split(/\s+/).filter(Boolean));
+  return { version: 2, v2Dir: dir, v1Dirs: new Map(), controllers: enabled, name: shown };
+}
+
+/** Enables `controllers` in dir's subtree_control, each on its own (one refused must not block the rest). */
+function enable(dir: string, controllers: string[]): void {
+  const file = join(dir, 'cgroup.subtree_control');
+  const have = new Set((readText(file) ?? '').split(/\s+/).filter(Boolean));
+  for (const c of controllers) {
+    if (have.has(c)) continue;
+    try {
+      writeFileSync(file, `+${c}`);
+    } catch {
+      /* reported as "controller not available" when a limit needs it */
+    }
+  }
+}
+
+function delegationHint(): string {
+  return 'as non-root, run under a delegated cgroup (e.g. `systemd-run --user --scope -p Delegate=yes node app.js`) or pass a writable `parent`; see docs/cgroups.md';
+}
+
+/**
+ * A non-root caller's v2 parent: the cgroup it runs in must be delegated to
+ * it, and it must not hold processes itself once it hands controllers down
+ * (cgroup v2's "no internal processes" rule), so we use the parent of our own
+ * cgroup's leaf when that is delegated too.
+ */
+function delegatedV2(mount: string): string {
+  const own = ownCgroups().get('') ?? '/';
+  const ownDir = join(mount, own);
+  const up = join(ownDir, '..');
+  if (own !== '/' && delegationProblem(up, true) === null) return join(own, '..', DEFAULT_PARENT).replace(/^\/+/, '');
+  const why = delegationProblem(ownDir, true);
+  throw new IsolateError(
+    'ERR_PERMISSION',
+    why
+      ? `cgroup limits need root or a delegated cgroup: this process's cgroup ${own}: ${why}; ${delegationHint()}`
+      : `cgroup limits need a cgroup without processes of its own: this process runs in ${own} itself, which cgroup v2 does not allow to hand controllers down; ${delegationHint()}`,
+    { path: ownDir },
+  );
+}
+
+function v1Parent(mounts: CgroupMounts, name: string | undefined): CgroupParent {
+  const own = ownCgroups();
+  const root = isRoot();
+  const v1Dirs = new Map<string, string>();
+  const problems: string[] = [];
+  for (const [controller, mount] of mounts.v1) {
+    let rel: string;
+    if (name !== undefined) rel = safeParent(name);
+    else if (root) rel = DEFAULT_PARENT;
+    // v1 has no "no internal processes" rule: a delegated own cgroup will do.
+    else rel = (own.get(controller) ?? '/').replace(/^\/+/, '');
+    const dir = join(mount, rel);
+    if (!root) {
+      // Not root: only hierarchies delegated to us (owned, writable) count.
+      const why = delegationProblem(dir, false);
+      if (why) {
+        problems.push(`${controller}: ${why}`);
+        continue;
+      }
+    }
+    v1Dirs.set(controller, dir);
+  }
+  if (v1Dirs.size === 0) {
+    throw new IsolateError('ERR_PERMISSION', `cgroup limits need root or delegated cgroups: ${problems.join('; ')}; ${delegationHint()}`);
+  }
+  const controllers = new Set<string>();
+  for (const [c, dir] of v1Dirs) {
+    if (root) {
+      try {
+        mkdirSync(dir, { recursive: true });
+      } catch (err) {
+        throw permissionOrSetup(`Cannot create the cgroup parent ${dir}`, err, undefined, name === undefined ? undefined : 'parent');
+      }
+    }
+    controllers.add(c === 'blkio' ? 'io' : c);
+  }
+  // cpuset: a new v1 cgroup starts with no CPUs and no memory nodes, and
+  // refuses tasks until both are set. Give our parent its parent's, so every
+  // child can copy them.
+  const cs = v1Dirs.get('cpuset');
+  if (cs && controllers.has('cpuset')) {
+    for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+      if ((readText(join(cs, f)) ?? '') === '') {
+        try {
+          writeFileSync(join(cs, f), readText(join(cs, '..', f)) ?? '');
+        } catch {
+          controllers.delete('cpuset');
+        }
+      }
+    }
+  }
+  if (problems.length > 0) unusableV1.set(name ?? '', problems); // named when a limit needs one of them
+  return { version: 1, v1Dirs, controllers, name: name ?? (root ? DEFAULT_PARENT : 'delegated') };
+}
+
+/** v1 hierarchies a non-root caller could not use, and why (for messages). */
+export const unusableV1 = new Map<string, string[]>();
+
+function permissionOrSetup(what: string, err: unknown, hint?: string, option?: string): IsolateError {
+  const e = err as NodeJS.ErrnoException;
+  const code = e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS' ? 'ERR_PERMISSION' : 'ERR_SETUP_FAILED';
+  return new IsolateError(code, `${what}: ${e.code ?? e.message}${hint ? `; ${hint}` : ''}`, { path: e.path, syscall: e.syscall, cause: err, ...(option ? { option } : {}) });
+}
+
+/** Does `dir` exist (a cgroup we made may be gone if someone removed it)? */
+export function exists(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** A process's start time (clock ticks since boot, /proc/PID/stat field 22), or null if it is gone. */
+export function processStartTime(pid: number): number | null {
+  const stat = readText(`/proc/${pid}/stat`);
+  if (!stat) return null;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[19]);
+}
+
+/** Clears cached parents (tests that change delegation). */
+export function resetParents(): void {
+  parents.clear();
+  cachedMounts = undefined;
+  unusableV1.clear();
+}

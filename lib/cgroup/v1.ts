@@ -1,0 +1,379 @@
+/**
+ * The cgroup v1 (and hybrid) backend: one directory in each hierarchy the
+ * group uses, limits translated to the v1 files as runc and crun document
+ * them. Every group joins memory, cpuacct and pids (what stats() reads); cpu,
+ * cpuset, blkio, devices and net_cls only when a limit needs them, and freezer
+ * on the first pause(): each hierarchy costs a mkdir and an rmdir (~40 µs
+ * together, ~120 µs for memory) on every container start.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { IsolateError } from '../errors';
+import type { CGroupStats, CgroupBackend, OomSource, Placement } from './backend';
+import { CgroupReader, keyValues, makeDirs, numberOf, pidsIn, readControl, removeDirs, writeControl } from './files';
+import type { CgroupParent } from './host';
+import { ioWeightToBlkio, weightToShares, type DeviceRule, type Max, type NormalizedLimits } from './limits';
+
+/** Controllers every v1 group joins, for measurement. */
+const BASE = ['memory', 'cpuacct', 'pids'];
+
+/** v1 "unlimited" for memory files (-1 is accepted and reads back as the page-rounded max). */
+const v1max = (v: Max): string => (v === null ? '-1' : String(v));
+
+export class V1Backend implements CgroupBackend {
+  readonly version = 1;
+  readonly dirs: string[] = [];
+  /** v1 controller name → this group's directory in its hierarchy. */
+  private readonly dir = new Map<string, string>();
+  private readonly files = new CgroupReader();
+  /** memory.memsw.limit_in_bytes was set (so memory.max must keep below it). */
+  private swapSet = false;
+
+  /** `controllers`: v1 names of the hierarchies beyond BASE that the limits need. */
+  constructor(
+    private readonly parent: CgroupParent,
+    private readonly name: string,
+    controllers: string[],
+  ) {
+    const byDir = new Map<string, string>();
+    for (const c of [...BASE, ...controllers]) {
+      const parentDir = parent.v1Dirs.get(c);
+      if (!parentDir) continue; // base controllers the host lacks: their figures read as absent
+      const dir = join(parentDir, name);
+      this.dir.set(c, dir);
+      byDir.set(dir, c);
+    }
+    // Co-mounted controllers (cpu,cpuacct) share one directory.
+    this.dirs = [...byDir.keys()];
+  }
+
+  /** v1 controllers the group is in. */
+  joined(): string[] {
+    return [...this.dir.keys()];
+  }
+
+  private f(controller: string, file: string): string | undefined {
+    const d = this.dir.get(controller);
+    return d && join(d, file);
+  }
+
+  private must(controller: string, file: string, option: string): string {
+    const p = this.f(controller, file);
+    if (!p) throw new IsolateError('ERR_UNSUPPORTED', `\`${option}\` needs the ${controller} cgroup controller, which this group does not have`, { option });
+    return p;
+  }
+
+  /** The directories a group of BASE controllers has under `parent` (what the pool makes ahead). */
+  static baseDirs(parent: CgroupParent, name: string): string[] {
+    return new V1Backend(parent, name, []).dirs;
+  }
+
+  create(premade: readonly string[] = []): void {
+    try {
+      makeDirs(this.dirs.filter((d) => !premade.includes(d)));
+    } catch (err) {
+      removeDirs([...premade]);
+      throw err;
+    }
+    const cs = this.dir.get('cpuset');
+    if (cs) {
+      // A v1 cpuset group refuses tasks until cpus and mems are set: copy the parent's.
+      for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+        writeControl(join(cs, file), readControl(join(cs, '..', file))?.trim() || '0', file);
+      }
+    }
+  }
+
+  apply(l: NormalizedLimits): void {
+    const m = l.memory;
+    if (m) {
+      if (m.high !== undefined && m.high !== null) {
+        throw new IsolateError('ERR_UNSUPPORTED', '`memory.high` has no cgroup v1 equivalent (v1 has no throttling point); use memory.max', {
+          option: 'memory.high',
+        });
+      }
+      if (m.low !== undefined) writeControl(this.must('memory', 'memory.soft_limit_in_bytes', 'memory.low'), String(m.low), 'memory.low');
+      if (m.max !== undefined || m.swapMax !== undefined) this.memoryAndSwap(m.max, m.swapMax);
+    }
+    if (l.cpu) {
+      if (l.cpu.max) {
+        writeControl(this.must('cpu', 'cpu.cfs_period_us', 'cpu.max'), String(l.cpu.max.periodUs), 'cpu.max');
+        writeControl(this.must('cpu', 'cpu.cfs_quota_us', 'cpu.max'), l.cpu.max.quotaUs === null ? '-1' : String(l.cpu.max.quotaUs), 'cpu.max');
+      }
+      if (l.cpu.weight !== undefined) writeControl(this.must('cpu', 'cpu.shares', 'cpu.weight'), String(weightToShares(l.cpu.weight)), 'cpu.weight');
+    }
+    if (l.cpuset) {
+      if (l.cpuset.cpus !== undefined) writeControl(this.must('cpuset', 'cpuset.cpus', 'cpuset'), l.cpuset.cpus, 'cpuset.cpus');
+      if (l.cpuset.mems !== undefined) writeControl(this.must('cpuset', 'cpuset.mems', 'cpuset'), l.cpuset.mems, 'cpuset.mems');
+    }
+    if (l.pids !== undefined) writeControl(this.must('pids', 'pids.max', 'pids'), l.pids === null ? 'max' : String(l.pids), 'pids');
+    if (l.io) {
+      if (l.io.weight !== undefined) {
+        const file = this.f('blkio', 'blkio.weight');
+        const bfq = this.f('blkio', 'blkio.bfq.weight');
+        const target = file && readControl(file) !== undefined ? file : bfq && readControl(bfq) !== undefined ? bfq : undefined;
+        if (!target) {
+          throw new IsolateError('ERR_UNSUPPORTED', '`io.weight` needs blkio.weight (the CFQ or BFQ I/O scheduler), which this host does not have', {
+            option: 'io.weight',
+          });
+        }
+        writeControl(target, String(ioWeightToBlkio(l.io.weight)), 'io.weight');
+      }
+      const files = { rbps: 'read_bps_device', wbps: 'write_bps_device', riops: 'read_iops_device', wiops: 'write_iops_device' } as const;
+      for (const t of l.io.max ?? []) {
+        for (const k of ['rbps', 'wbps', 'riops', 'wiops'] as const) {
+          const v = t[k];
+          if (v === undefined) continue;
+          // v1: 0 removes a throttle.
+          writeControl(this.must('blkio', `blkio.throttle.${files[k]}`, 'io.max'), `${t.major}:${t.minor} ${v === null ? 0 : v}`, `io.max (${t.device}).${k}`);
+        }
+      }
+    }
+    if (l.devices) this.devices(l.devices);
+    if (l.netClassId !== undefined) writeControl(this.must('net_cls', 'net_cls.classid', 'netClassId'), String(l.netClassId), 'netClassId');
+  }
+
+  /**
+   * v1 limits memory+swap together (memsw = max + swapMax), and memsw may
+   * never be below the memory limit: write in the order that keeps that true.
+   */
+  private memoryAndSwap(maxV: Max | undefined, swapV: Max | undefined): void {
+    const limit = this.must('memory', 'memory.limit_in_bytes', 'memory.max');
+    // Untouched, memsw stays unlimited (its default), and so out of the way.
+    if (swapV === undefined && !this.swapSet) {
+      if (maxV !== undefined) writeControl(limit, v1max(maxV), 'memory.max');
+      return;
+    }
+    const memsw = this.f('memory', 'memory.memsw.limit_in_bytes');
+    const hasSwapFile = memsw !== undefined && readControl(memsw) !== undefined;
+    if (!hasSwapFile) {
+      if (swapV !== undefined && swapV !== null) {
+        throw new IsolateError('ERR_UNSUPPORTED', '`memory.swapMax` needs swap accounting (memory.memsw.*), which this kernel has off (boot with swapaccount=1)', {
+          option: 'memory.swapMax',
+        });
+      }
+      if (maxV !== undefined) writeControl(limit, v1max(maxV), 'memory.max');
+      return;
+    }
+    const cur = numberOf(readControl(limit)) ?? null;
+    const newMax = maxV === undefined ? cur : maxV;
+    // The total: unlimited unless both parts are finite. Without swapMax,
+    // memory.max alone means "no swap" (memsw = max), as v2's default is not:
+    // v2 lets a group swap freely; we keep v1 like it, so total = unlimited.
+    let total: Max;
+    if (swapV === undefined) total = null;
+    else if (swapV === null || newMax === null) total = null;
+    else total = newMax + swapV;
+    this.swapSet = total !== null;
+    const curTotal = numberOf(readControl(memsw!)) ?? null;
+    const raising = total === null || (curTotal !== null && total > curTotal);
+    // Raising: total first; lowering: the limit first.
+    if (raising) {
+      writeControl(memsw!, v1max(total), 'memory.swapMax');
+      if (maxV !== undefined) writeControl(limit, v1max(maxV), 'memory.max');
+    } else {
+      if (maxV !== undefined) writeControl(limit, v1max(maxV), 'memory.max');
+      writeControl(memsw!, v1max(total), 'memory.swapMax');
+    }
+  }
+
+  private devices(rules: DeviceRule[]): void {
+    const deny = this.must('devices', 'devices.deny', 'devices');
+    const allow = this.must('devices', 'devices.allow', 'devices');
+    writeControl(deny, 'a', 'devices');
+    for (const r of rules) {
+      const n = (v: number) => (v < 0 ? '*' : String(v));
+      const rule = r.type === 'a' ? `a *:* ${r.access}` : `${r.type} ${n(r.major)}:${n(r.minor)} ${r.access}`;
+      writeControl(allow, rule, 'devices');
+    }
+  }
+
+  placement(): Placement {
+    return { joinFiles: this.dirs.map((d) => join(d, 'cgroup.procs')) };
+  }
+
+  stats(final = false): CGroupStats {
+    const files: string[] = [];
+    const want = (c: string, ...names: string[]) => {
+      for (const n of names) {
+        const p = this.f(c, n);
+        if (p) files.push(p);
+      }
+    };
+    // usage is exact (charged at every context switch); the user/system
+    // split comes from tick-sampled figures, so it can read 0 for a short run.
+    want('cpuacct', 'cpuacct.usage', 'cpuacct.usage_user', 'cpuacct.usage_sys');
+    want('cpu', 'cpu.stat');
+    want('memory', 'memory.max_usage_in_bytes', 'memory.oom_control');
+    want('pids', 'pids.peak');
+    if (!final) {
+      want('memory', 'memory.usage_in_bytes');
+      want('pids', 'pids.current');
+    }
+    want('blkio', 'blkio.throttle.io_service_bytes_recursive', 'blkio.throttle.io_serviced_recursive');
+    return this.files.batch(files, () => this.readStats(final));
+  }
+
+  private readStats(final: boolean): CGroupStats {
+    const ns = (file: string) => numberOf(this.read('cpuacct', file)) ?? 0;
+    const cpuStat = this.dir.has('cpu') ? keyValues(this.read('cpu', 'cpu.stat')) : undefined;
+    const throttled = cpuStat?.get('throttled_time');
+    const hasPids = this.dir.has('pids');
+    const pidsCurrent = final ? 0 : numberOf(this.read('pids', 'pids.current'));
+    const pidsPeak = numberOf(this.read('pids', 'pids.peak'));
+    return {
+      cpu: {
+        usageUsec: Math.round(ns('cpuacct.usage') / 1000),
+        userUsec: Math.round(ns('cpuacct.usage_user') / 1000),
+        systemUsec: Math.round(ns('cpuacct.usage_sys') / 1000),
+        throttledUsec: throttled === undefined ? null : Math.round(throttled / 1000),
+      },
+      memory: {
+        current: final ? 0 : (numberOf(this.read('memory', 'memory.usage_in_bytes')) ?? 0),
+        peak: numberOf(this.read('memory', 'memory.max_usage_in_bytes')) ?? null,
+        oomKills: this.oomKills(),
+      },
+      pids: !hasPids || pidsCurrent === undefined ? null : { current: pidsCurrent ?? 0, peak: pidsPeak ?? null },
+      io: this.dir.has('blkio') ? this.io() : null,
+    };
+  }
+
+  private read(controller: string, file: string): string | undefined {
+    const p = this.f(controller, file);
+    return p && this.files.read(p);
+  }
+
+  private io(): CGroupStats['io'] {
+    const out = { readBytes: 0, writeBytes: 0, readOps: 0, writeOps: 0 };
+    const sum = (file: string, r: 'readBytes' | 'readOps', w: 'writeBytes' | 'writeOps') => {
+      for (const m of (this.read('blkio', file) ?? '').matchAll(/^\d+:\d+ (Read|Write) (\d+)$/gm)) {
+        out[m[1] === 'Read' ? r : w] += Number(m[2]);
+      }
+    };
+    sum('blkio.throttle.io_service_bytes_recursive', 'readBytes', 'writeBytes');
+    sum('blkio.throttle.io_serviced_recursive', 'readOps', 'writeOps');
+    return out;
+  }
+
+  oomKills(): number {
+    // memory.oom_control has counted kills (oom_kill) since Linux 4.13.
+    return keyValues(this.read('memory', 'memory.oom_control')).get('oom_kill') ?? 0;
+  }
+
+  cpuUsageUsec(): number {
+    return Math.round((numberOf(this.read('cpuacct', 'cpuacct.usage')) ?? 0) / 1000);
+  }
+
+  oomSource(): OomSource | null {
+    const oomControl = this.f('memory', 'memory.oom_control');
+    const eventControl = this.f('memory', 'cgroup.event_control');
+    return oomControl && eventControl ? { kind: 'eventfd', oomControl, eventControl } : null;
+  }
+
+  freeze(): boolean {
+    this.joinFreezer();
+    writeControl(this.must('freezer', 'freezer.state', 'pause'), 'FROZEN', 'pause');
+    return this.frozen();
+  }
+
+  /**
+   * The freezer hierarchy, joined on first use: make our directory there
+   * and move every process in. A process forked meanwhile by one not yet
+   * moved would stay out, so repeat until the freezer group holds every
+   * process of the others.
+   */
+  private joinFreezer(): void {
+    if (this.dir.has('freezer')) return;
+    const parentDir = this.parent.v1Dirs.get('freezer');
+    if (!parentDir) throw new IsolateError('ERR_UNSUPPORTED', 'pause() needs the freezer cgroup controller, which this host does not have mounted', { option: 'pause' });
+    const dir = join(parentDir, this.name);
+    mkdirSync(dir);
+    this.dir.set('freezer', dir);
+    this.dirs.push(dir);
+    const procs = join(dir, 'cgroup.procs');
+    for (let round = 0; round < 100; round++) {
+      const inFreezer = new Set(pidsIn(procs));
+      const missing = this.procsOf(this.dirs[0]!).filter((p) => !inFreezer.has(p));
+      if (missing.length === 0) return;
+      for (const pid of missing) {
+        try {
+          writeFileSync(procs, String(pid));
+        } catch {
+          /* exited meanwhile */
+        }
+      }
+    }
+  }
+
+  private procsOf(dir: string): number[] {
+    return pidsIn(join(dir, 'cgroup.procs'));
+  }
+
+  frozen(): boolean {
+    return this.read('freezer', 'freezer.state')?.trim() === 'FROZEN';
+  }
+
+  thaw(): void {
+    writeControl(this.must('freezer', 'freezer.state', 'resume'), 'THAWED', 'resume');
+  }
+
+  /**
+   * v1 has no cgroup.kill. With the freezer joined: freeze so nothing forks
+   * meanwhile, signal every process, thaw so the signals are taken (runc's
+   * way). Without it, SIGKILL is repeated until the group is empty (a killed
+   * process forks no more; one forked meanwhile is found next round).
+   */
+  kill(signal: number): void {
+    const signalAll = () => {
+      const pids = this.procs();
+      for (const pid of pids) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          /* exited meanwhile */
+        }
+      }
+      return pids.length;
+    };
+    if (this.dir.has('freezer')) {
+      try {
+        this.freeze();
+      } catch {
+        /* kill anyway */
+      }
+      signalAll();
+      try {
+        this.thaw();
+      } catch {
+        /* removed meanwhile */
+      }
+      return;
+    }
+    if (signal !== 9) {
+      signalAll();
+      return;
+    }
+    const seen = new Set<number>();
+    for (let round = 0; round < 50; round++) {
+      const pids = this.procs().filter((p) => !seen.has(p));
+      if (pids.length === 0) return;
+      for (const pid of pids) {
+        seen.add(pid);
+        try {
+          process.kill(pid, 9);
+        } catch {
+          /* exited meanwhile */
+        }
+      }
+    }
+  }
+
+  procs(): number[] {
+    const first = this.dirs[0];
+    return first ? this.procsOf(first) : [];
+  }
+
+  remove(): boolean {
+    return removeDirs(this.dirs);
+  }
+}

@@ -1,0 +1,153 @@
+/** The cgroup v2 (unified) backend: one directory, files named as our limits are. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CGroupStats, CgroupBackend, OomSource, Placement } from './backend';
+import { CgroupReader, keyValues, makeDirs, numberOf, pidsIn, removeDirs, writeControl } from './files';
+import type { Max, NormalizedLimits } from './limits';
+
+const max = (v: Max): string => (v === null ? 'max' : String(v));
+
+export class V2Backend implements CgroupBackend {
+  readonly version = 2;
+  readonly dirs: string[];
+  private readonly dir: string;
+  private readonly files = new CgroupReader();
+
+  constructor(parentDir: string, name: string) {
+    this.dir = join(parentDir, name);
+    this.dirs = [this.dir];
+  }
+
+  private f(name: string): string {
+    return join(this.dir, name);
+  }
+
+  create(premade: readonly string[] = []): void {
+    if (!premade.includes(this.dir)) makeDirs([this.dir]);
+  }
+
+  apply(l: NormalizedLimits): void {
+    const m = l.memory;
+    if (m) {
+      // low before max: the kernel takes them in any order, but a user
+      // reading a half-applied group should see protections first.
+      if (m.low !== undefined) writeControl(this.f('memory.low'), String(m.low), 'memory.low');
+      if (m.high !== undefined) writeControl(this.f('memory.high'), max(m.high), 'memory.high');
+      if (m.max !== undefined) writeControl(this.f('memory.max'), max(m.max), 'memory.max');
+      if (m.swapMax !== undefined) writeControl(this.f('memory.swap.max'), max(m.swapMax), 'memory.swapMax');
+    }
+    if (l.cpu) {
+      if (l.cpu.max) writeControl(this.f('cpu.max'), `${max(l.cpu.max.quotaUs)} ${l.cpu.max.periodUs}`, 'cpu.max');
+      if (l.cpu.weight !== undefined) writeControl(this.f('cpu.weight'), String(l.cpu.weight), 'cpu.weight');
+    }
+    if (l.cpuset) {
+      if (l.cpuset.cpus !== undefined) writeControl(this.f('cpuset.cpus'), l.cpuset.cpus, 'cpuset.cpus');
+      if (l.cpuset.mems !== undefined) writeControl(this.f('cpuset.mems'), l.cpuset.mems, 'cpuset.mems');
+    }
+    if (l.pids !== undefined) writeControl(this.f('pids.max'), max(l.pids), 'pids');
+    if (l.io) {
+      if (l.io.weight !== undefined) writeControl(this.f('io.weight'), `default ${l.io.weight}`, 'io.weight');
+      for (const t of l.io.max ?? []) {
+        const parts = (['rbps', 'wbps', 'riops', 'wiops'] as const).filter((k) => t[k] !== undefined).map((k) => `${k}=${max(t[k]!)}`);
+        if (parts.length > 0) writeControl(this.f('io.max'), `${t.major}:${t.minor} ${parts.join(' ')}`, `io.max (${t.device})`);
+      }
+    }
+    // devices: a BPF program (see cgroup.ts); netClassId: refused earlier (v1 only).
+  }
+
+  placement(): Placement {
+    return { joinFiles: [this.f('cgroup.procs')], intoDir: this.dir };
+  }
+
+  stats(final = false): CGroupStats {
+    const names = ['cpu.stat', 'memory.peak', 'memory.events', 'pids.peak', 'io.stat'];
+    if (!final) names.push('memory.current', 'pids.current');
+    const files = names.map((f) => this.f(f));
+    return this.files.batch(files, () => this.readStats(final));
+  }
+
+  private readStats(final: boolean): CGroupStats {
+    const cpu = keyValues(this.files.read(this.f('cpu.stat')));
+    const peak = numberOf(this.files.read(this.f('memory.peak')));
+    const pidsCurrent = final ? (existsSync(this.f('pids.max')) ? 0 : undefined) : numberOf(this.files.read(this.f('pids.current')));
+    const pidsPeak = numberOf(this.files.read(this.f('pids.peak')));
+    return {
+      cpu: {
+        usageUsec: cpu.get('usage_usec') ?? 0,
+        userUsec: cpu.get('user_usec') ?? 0,
+        systemUsec: cpu.get('system_usec') ?? 0,
+        throttledUsec: cpu.get('throttled_usec') ?? null,
+      },
+      memory: {
+        current: final ? 0 : (numberOf(this.files.read(this.f('memory.current'))) ?? 0),
+        peak: peak ?? null,
+        oomKills: this.oomKills(),
+      },
+      pids: pidsCurrent === undefined ? null : { current: pidsCurrent ?? 0, peak: pidsPeak ?? null },
+      io: this.io(),
+    };
+  }
+
+  private io(): CGroupStats['io'] {
+    const text = this.files.read(this.f('io.stat'));
+    if (text === undefined) return null;
+    const out = { readBytes: 0, writeBytes: 0, readOps: 0, writeOps: 0 };
+    for (const m of text.matchAll(/\b(rbytes|wbytes|rios|wios)=(\d+)/g)) {
+      const n = Number(m[2]);
+      if (m[1] === 'rbytes') out.readBytes += n;
+      else if (m[1] === 'wbytes') out.writeBytes += n;
+      else if (m[1] === 'rios') out.readOps += n;
+      else out.writeOps += n;
+    }
+    return out;
+  }
+
+  oomKills(): number {
+    return keyValues(this.files.read(this.f('memory.events'))).get('oom_kill') ?? 0;
+  }
+
+  cpuUsageUsec(): number {
+    return keyValues(this.files.read(this.f('cpu.stat'))).get('usage_usec') ?? 0;
+  }
+
+  oomSource(): OomSource | null {
+    const path = this.f('memory.events');
+    return existsSync(path) ? { kind: 'events', path } : null;
+  }
+
+  freeze(): boolean {
+    writeControl(this.f('cgroup.freeze'), '1', 'freeze');
+    return this.frozen();
+  }
+
+  frozen(): boolean {
+    return keyValues(this.files.read(this.f('cgroup.events'))).get('frozen') === 1;
+  }
+
+  thaw(): void {
+    writeControl(this.f('cgroup.freeze'), '0', 'thaw');
+  }
+
+  kill(signal: number): void {
+    // cgroup.kill (5.14+) kills every process, forks in flight included.
+    if (signal === 9 && existsSync(this.f('cgroup.kill'))) {
+      writeControl(this.f('cgroup.kill'), '1', 'kill');
+      return;
+    }
+    for (const pid of this.procs()) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+  }
+
+  procs(): number[] {
+    return pidsIn(this.f('cgroup.procs'));
+  }
+
+  remove(): boolean {
+    return removeDirs([this.dir]);
+  }
+}

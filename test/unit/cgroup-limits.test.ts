@@ -1,0 +1,163 @@
+/** CGroup limits: parsing, exact messages, v1 conversions and the mount table reader. Creates nothing. */
+import { expect } from 'chai';
+import { IsolateError } from '../../lib';
+import { readCgroupMounts, ownCgroups } from '../../lib/cgroup/host';
+import { compact, devNumbers, ioWeightToBlkio, mergeLimits, normalizeLimits, parseCpuList, weightToShares } from '../../lib/cgroup/limits';
+
+const host = { cpus: [0, 1], mems: [0] };
+const MiB = 1024 * 1024;
+
+function fails(limits: unknown, message: string | RegExp, option?: string, code = 'ERR_INVALID_OPTION'): void {
+  let err: unknown;
+  try {
+    normalizeLimits(limits, host);
+  } catch (e) {
+    err = e;
+  }
+  expect(err, 'should have failed').to.be.instanceOf(IsolateError);
+  const e = err as IsolateError;
+  expect(e.code).to.equal(code);
+  if (typeof message === 'string') expect(e.message).to.equal(message);
+  else expect(e.message).to.match(message);
+  if (option) expect(e.option).to.equal(option);
+}
+
+describe('CGroup limits', function () {
+  it('should take the short forms users type', function () {
+    expect(normalizeLimits({ memory: '256M', cpus: 0.5, pids: 64, cpuset: '0-1' }, host)).to.deep.equal({
+      memory: { max: 256 * MiB },
+      cpu: { max: { quotaUs: 50000, periodUs: 100000 } },
+      cpuset: { cpus: '0,1' },
+      pids: 64,
+    });
+    expect(normalizeLimits({ memory: '1.5G' }, host).memory!.max).to.equal(1.5 * 1024 * MiB);
+    expect(normalizeLimits({ memory: 'max', pids: 'max' }, host)).to.deep.equal({ memory: { max: null }, pids: null });
+    expect(normalizeLimits({}, host)).to.deep.equal({});
+  });
+
+  it('should take the structured forms named after the v2 files', function () {
+    expect(
+      normalizeLimits(
+        {
+          memory: { max: '1G', high: '768M', low: '64M', swapMax: 0 },
+          cpu: { max: { quotaUs: 20000, periodUs: 50000 }, weight: 200 },
+          cpuset: { cpus: '1', mems: '0' },
+          io: { weight: 500, max: [{ device: '7:0', rbps: '10M', wiops: 100 }] },
+          devices: ['c 1:3 rwm', 'c *:* m', { type: 'b', major: 7, minor: '*', access: 'r' }, 'a'],
+          netClassId: 0x100001,
+        },
+        host,
+      ),
+    ).to.deep.equal({
+      memory: { max: 1024 * MiB, high: 768 * MiB, low: 64 * MiB, swapMax: 0 },
+      cpu: { max: { quotaUs: 20000, periodUs: 50000 }, weight: 200 },
+      cpuset: { cpus: '1', mems: '0' },
+      io: { weight: 500, max: [{ major: 7, minor: 0, device: '7:0', rbps: 10 * MiB, wiops: 100 }] },
+      devices: [
+        { type: 'c', major: 1, minor: 3, access: 'rwm' },
+        { type: 'c', major: -1, minor: -1, access: 'm' },
+        { type: 'b', major: 7, minor: -1, access: 'r' },
+        { type: 'a', major: -1, minor: -1, access: 'rwm' },
+      ],
+      netClassId: 0x100001,
+    });
+  });
+
+  it('should resolve device paths to their numbers', function () {
+    expect(normalizeLimits({ devices: ['/dev/null', { path: '/dev/zero', access: 'r' }] }, host).devices).to.deep.equal([
+      { type: 'c', major: 1, minor: 3, access: 'rw' },
+      { type: 'c', major: 1, minor: 5, access: 'r' },
+    ]);
+  });
+
+  it('should reject bad values with exact messages naming the field', function () {
+    fails({ memory: '12Q' }, 'Expected the `memory` option to be a byte count (a non-negative integer, or a string like "64M" or "1.5G"), got `"12Q"` (string)', 'memory');
+    fails({ memory: -5 }, /^Expected the `memory` option to be a byte count/, 'memory');
+    fails({ memory: 0 }, "Expected the `memory` option to be a positive size or 'max', got `0` (number)", 'memory');
+    fails({ memory: { max: '1G', hihg: '1G' } }, 'Unknown `memory` field `hihg` (misspelled?); known: max, high, low, swapMax', 'memory.hihg');
+    fails({ pids: -1 }, "Expected the `pids` option to be an integer >= 1, or 'max', got `-1` (number)", 'pids');
+    fails({ pids: 1.5 }, /^Expected the `pids` option/, 'pids');
+    fails({ cpus: -1 }, 'Expected the `cpus` option to be a positive number of CPUs (at most 2 here), got `-1` (number)', 'cpus');
+    fails({ cpus: 3 }, '`cpus` is 3, but this host has 2 CPUs online', 'cpus');
+    fails({ cpus: 0.001 }, 'Expected the `cpus` option to be at least 0.01, got `0.001` (number)', 'cpus');
+    fails({ cpus: 1, cpu: { max: { quotaUs: 1000 } } }, '`cpus` and `cpu.max` say the same thing; give one', 'cpus');
+    fails({ cpu: { weight: 0 } }, 'Expected the `cpu.weight` option to be an integer from 1 to 10000, got `0` (number)', 'cpu.weight');
+    fails({ cpu: { max: { quotaUs: 10, periodUs: 100000 } } }, 'Expected the `cpu.max.quotaUs` option to be microseconds, at least 1000, got `10` (number)', 'cpu.max.quotaUs');
+    fails({ cpuset: '0-3' }, '`cpuset` names CPUs 2-3, which this host does not have online (it has 0-1)', 'cpuset');
+    fails({ cpuset: '0,5,7-999' }, '`cpuset` names CPUs 5,7-999, which this host does not have online (it has 0-1)', 'cpuset');
+    fails({ cpuset: { mems: '1' } }, '`cpuset.mems` names memory node 1, which this host does not have online (it has 0)', 'cpuset.mems');
+    fails({ cpuset: 'all' }, "Expected the `cpuset` option to be a CPU list like '0-1,3', got `\"all\"` (string)", 'cpuset');
+    fails({ io: { max: [{ device: '/dev/null', rbps: '1M' }] } }, '`io.max[0].device`: /dev/null is not a block device', 'io.max[0].device');
+    fails({ io: { max: [{ device: '/nope', rbps: '1M' }] } }, '`io.max[0].device`: `"/nope"` (string) cannot be read: ENOENT', 'io.max[0].device');
+    fails({ devices: ['x 1:3 rwm'] }, "Expected the `devices[0]` option to be a rule like 'c 1:3 rwm', 'a', or a device path, got `\"x 1:3 rwm\"` (string)", 'devices[0]');
+    fails({ devices: ['c 1:3 rwx'] }, /^Expected the `devices\[0\]` option/, 'devices[0]');
+    fails({ netClassId: -1 }, 'Expected the `netClassId` option to be an integer from 0 to 4294967295, got `-1` (number)', 'netClassId');
+    fails({ memroy: '1G' }, 'Unknown `cgroup` field `memroy` (misspelled?); known: memory, cpus, cpu, cpuset, pids, io, devices, netClassId', 'cgroup.memroy');
+    fails('64M', "Expected the `cgroup` option to be an object of limits (or a CGroup), got `\"64M\"` (string)", 'cgroup');
+  });
+
+  it('should convert to v1 values as runc does', function () {
+    expect(weightToShares(1)).to.equal(2);
+    expect(weightToShares(10000)).to.equal(262144);
+    expect(weightToShares(100)).to.equal(2597);
+    expect(ioWeightToBlkio(1)).to.equal(10);
+    expect(ioWeightToBlkio(10000)).to.equal(1000);
+  });
+
+  it('should merge an update over the limits in force', function () {
+    const base = normalizeLimits({ memory: { max: '1G', low: '1M' }, pids: 10, io: { max: [{ device: '7:0', rbps: 1 }] } }, host);
+    const next = normalizeLimits({ memory: '2G', io: { max: [{ device: '7:0', wbps: 2 }, { device: '7:1', rbps: 3 }] } }, host);
+    expect(mergeLimits(base, next)).to.deep.equal({
+      memory: { max: 2048 * MiB, low: MiB },
+      pids: 10,
+      io: {
+        max: [
+          { major: 7, minor: 0, device: '7:0', rbps: 1, wbps: 2 },
+          { major: 7, minor: 1, device: '7:1', rbps: 3 },
+        ],
+      },
+    });
+  });
+
+  it('should parse CPU lists and device numbers', function () {
+    expect(parseCpuList('cpus', '0-2, 5,7-8')).to.deep.equal([0, 1, 2, 5, 7, 8]);
+    expect(compact([0, 1, 2, 5, 7, 8])).to.equal('0-2,5,7-8');
+    expect(devNumbers(0x0103)).to.deep.equal([1, 3]);
+    expect(devNumbers((259 << 8) | 0 | (1 << 20))).to.deep.equal([259, 256]);
+  });
+});
+
+describe('cgroup mount table', function () {
+  const line = (id: number, point: string, type: string, opts: string, root = '/') => `${id} 1 0:${id} ${root} ${point} rw,relatime - ${type} ${type} ${opts}`;
+
+  it('should tell v2, hybrid and v1 apart from the mounts alone', function () {
+    const v2 = readCgroupMounts([line(30, '/sys/fs/cgroup', 'cgroup2', 'rw,nsdelegate')].join('\n'));
+    expect(v2.layout).to.equal('v2');
+    expect(v2.v2Mount).to.equal('/sys/fs/cgroup');
+    const hybrid = readCgroupMounts(
+      [
+        line(32, '/sys/fs/cgroup/cpu,cpuacct', 'cgroup', 'rw,cpu,cpuacct'),
+        line(33, '/sys/fs/cgroup/memory', 'cgroup', 'rw,memory'),
+        line(34, '/sys/fs/cgroup/systemd', 'cgroup', 'rw,xattr,name=systemd'),
+        line(35, '/sys/fs/cgroup/unified', 'cgroup2', 'rw'),
+      ].join('\n'),
+    );
+    expect(hybrid.layout).to.equal('hybrid');
+    expect([...hybrid.v1.entries()]).to.deep.equal([
+      ['cpu', '/sys/fs/cgroup/cpu,cpuacct'],
+      ['cpuacct', '/sys/fs/cgroup/cpu,cpuacct'],
+      ['memory', '/sys/fs/cgroup/memory'],
+    ]);
+    const v1 = readCgroupMounts(line(33, '/sys/fs/cgroup/memory', 'cgroup', 'rw,memory'));
+    expect(v1.layout).to.equal('v1');
+    // A bind of a sub-cgroup (a container's view) is not a hierarchy we can use.
+    expect(readCgroupMounts(line(30, '/sys/fs/cgroup', 'cgroup2', 'rw', '/docker/abc')).layout).to.equal('none');
+  });
+
+  it("should read this process's cgroups", function () {
+    const m = ownCgroups('4:memory:/a/b\n1:cpu,cpuacct:/c\n0::/user.slice/x.scope\n');
+    expect(m.get('memory')).to.equal('/a/b');
+    expect(m.get('cpuacct')).to.equal('/c');
+    expect(m.get('')).to.equal('/user.slice/x.scope');
+  });
+});
