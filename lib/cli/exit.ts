@@ -4,7 +4,7 @@
  */
 import { constants } from 'node:os';
 import { isIsolateError, type IsolateError, type IsolateErrorJson } from '../errors';
-import type { RunResult, RunStatus } from '../run';
+import type { RunLimitHit, RunResult, RunStatus } from '../run';
 
 export const EXIT = {
   OK: 0,
@@ -12,7 +12,7 @@ export const EXIT = {
   FAILURE: 1,
   /** The command line is malformed (unknown command or option, missing value). */
   USAGE: 2,
-  /** --timeout passed or --max-output was exceeded; the container was killed. */
+  /** --timeout or --cpu-time passed, or --max-output was exceeded; the container was killed. */
   LIMIT: 124,
   /** isolate-kit itself failed: an option value was rejected or is not supported yet, or setup failed. */
   ISOLATE: 125,
@@ -29,6 +29,8 @@ export interface Outcome {
   status: RunStatus;
   exitCode: number | null;
   signal: NodeJS.Signals | null;
+  /** The limit that ended it: tells --timeout from --cpu-time (both 'timeout'), for the message. */
+  limit: RunLimitHit | null;
   error?: IsolateError | undefined;
 }
 
@@ -46,8 +48,11 @@ export function exitStatus(o: Outcome): number {
     case 'ok':
     case 'nonzero':
       return o.exitCode ?? EXIT.ISOLATE;
+    // Out of memory: the payload's own status, as docker run reports it (137 for the OOM killer's SIGKILL).
+    case 'oom':
     case 'signaled': {
-      const n = o.signal === null ? undefined : (constants.signals as Record<string, number>)[o.signal];
+      if (o.signal === null) return o.exitCode ?? EXIT.ISOLATE;
+      const n = (constants.signals as Record<string, number>)[o.signal];
       return n === undefined ? EXIT.ISOLATE : EXIT.SIGNAL_BASE + n;
     }
     case 'timeout':
@@ -92,6 +97,7 @@ export function failedResultJson(command: readonly string[], err: unknown): RunR
     memoryPeakBytes: null,
     oomKilled: false,
     timedOut: false,
+    limit: null,
     command: [...command],
     error: errorJson(err),
   };

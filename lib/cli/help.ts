@@ -5,9 +5,12 @@ import { packageRoot } from '../native';
 
 const EXIT_STATUS = `Exit status:
   N      the command exited with status N
-  128+N  signal N killed the command (137: SIGKILL)
+  128+N  signal N killed the command (137: SIGKILL, also from the OOM killer
+         when --memory ran out; stderr says so)
+  1      probe: the native addon cannot be loaded; gc: something was not removed
   2      the command line is malformed (unknown command or option, missing value)
-  124    --timeout passed or --max-output was exceeded; the container was killed
+  124    --timeout or --cpu-time passed, or --max-output was exceeded; the
+         container was killed
   125    isolate-kit failed: an option value was rejected or is not supported yet,
          or the container could not be set up
   126    the command was found but cannot be executed
@@ -20,6 +23,7 @@ export const MAIN_USAGE = `Usage: isolate-kit <command> [options]
 Commands:
   run [options] [--] CMD [ARGS...]  run CMD in a new sandbox
   probe [--json]                    show what this kernel and user can do, and why not
+  gc [--json]                       remove cgroups that crashed isolate-kit processes left behind
   help [COMMAND]                    show help for isolate-kit or a command
 
 Options:
@@ -49,11 +53,23 @@ Options:
   --cap CAP                  keep capability CAP, e.g. NET_BIND_SERVICE (repeatable; default: none)
   --rlimit NAME=SOFT[:HARD]  set a resource limit, e.g. nofile=256 or as=unlimited (repeatable;
                              defaults: core=0, nofile=1024:4096)
+  --memory SIZE              memory limit of the container's cgroup, e.g. 64M; past it the OOM
+                             killer ends a process inside
+  --memory-swap SIZE         memory plus swap, as in docker run (needs --memory; equal to it: no
+                             swap; max or -1: unlimited). Default: swap as the host allows
+  --cpus N                   CPU quota in CPUs, e.g. 0.5 (throttles, never kills)
+  --pids N                   most processes and threads at once, e.g. 64
+  --cpuset LIST              CPUs to run on, e.g. 0-1,3
+  --cpu-time DURATION        kill the container once it has used DURATION of CPU time (all its
+                             processes, all CPUs), e.g. 2s
+  --cgroup-parent PATH       create the container's cgroup under PATH (default: isolate-kit at the
+                             root of each hierarchy)
   --json                     print the RunResult as JSON on stdout instead of the output
   -i, --interactive          connect this stdin to CMD (default: /dev/null)
   -h, --help                 show this help
 
-Not supported yet (exit 125): --memory, --cpus, --pids, --image.
+Any of --memory ... --cgroup-parent gives the container its own cgroup,
+removed when it ends. Not supported yet (exit 125): --image.
 SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to every process in the
 container; a second signal kills the container.
 
@@ -62,8 +78,9 @@ ${EXIT_STATUS}`;
 export const PROBE_USAGE = `Usage: isolate-kit probe [--json]
 
 Reports the kernel, the native addon, each namespace kind (created for real),
-the mount API, overlayfs, unprivileged user namespaces, the cgroup layout and
-libseccomp, with the reason for each thing that is missing.
+the mount API, overlayfs, unprivileged user namespaces, the cgroup layout,
+version and whether this user can create cgroups (where, with which
+controllers), and libseccomp, with the reason for each thing that is missing.
 
 Options:
   --json       print the report as JSON
@@ -72,7 +89,29 @@ Options:
 Exit status: 0, or 1 when the native addon cannot be loaded.
 `;
 
-export const HELP_TOPICS: Readonly<Record<string, string>> = { '': MAIN_USAGE, run: RUN_USAGE, probe: PROBE_USAGE, help: MAIN_USAGE };
+export const GC_USAGE = `Usage: isolate-kit gc [--json] [--cgroup-parent PATH]
+
+Removes the cgroups of isolate-kit processes that are gone (a crash, SIGKILL),
+killing whatever still runs in them. Groups of live processes are left alone,
+so it is safe to run at any time, e.g. from cron or at boot.
+
+Options:
+  --cgroup-parent PATH   look under PATH, as given to run --cgroup-parent
+                         (default: isolate-kit at the root of each hierarchy)
+  --json                 print the report as JSON
+  -h, --help             show this help
+
+Exit status: 0, also when there was nothing to remove or no cgroups here;
+1 when something could not be removed (stderr says what and why).
+`;
+
+export const HELP_TOPICS: Readonly<Record<string, string>> = {
+  '': MAIN_USAGE,
+  run: RUN_USAGE,
+  probe: PROBE_USAGE,
+  gc: GC_USAGE,
+  help: MAIN_USAGE,
+};
 
 /**
  * What a usage error prints after its message: the synopsis and where the

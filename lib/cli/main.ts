@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
- * isolate-kit's command line: `run`, `probe`, `help`, `--version`.
+ * isolate-kit's command line: `run`, `probe`, `gc`, `help`, `--version`.
  * docs/cli.md describes every command, option and exit status.
  */
 import { UsageError } from './args';
 import { EXIT } from './exit';
+import { gcCommand } from './gc';
 import { HELP_TOPICS, usageHint, version } from './help';
 import { probeCommand } from './probe';
 import { runCommand } from './run';
@@ -12,6 +13,7 @@ import { runCommand } from './run';
 const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<number>>> = {
   run: runCommand,
   probe: probeCommand,
+  gc: gcCommand,
   help: async (args) => {
     const topic = args[0] ?? '';
     const text = HELP_TOPICS[topic];

@@ -32,6 +32,10 @@ export function formatProbe(r: ProbeReport): string {
   const v1 = Object.entries(cg.v1Controllers);
   s += row('v1 controllers', v1.length ? v1.map(([name]) => name).join(' ') : '(none)', 2);
   for (const [name, mount] of v1) s += row(name, mount, 4);
+  s += row('version', cg.version === null ? '(none)' : `${cg.version} (the backend isolate-kit uses here)`, 2);
+  s += row('usable', verdict(cg.usable), 2);
+  for (const parent of cg.usable.parents ?? []) s += row('parent', parent, 4);
+  if (cg.usable.controllers) s += row('controllers', cg.usable.controllers.length ? cg.usable.controllers.join(' ') : '(none)', 4);
   s += row('libseccomp', verdict(r.libseccomp));
   return s;
 }

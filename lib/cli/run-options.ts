@@ -5,6 +5,8 @@
  * option in API terms (`mounts[1].source`); `attribute()` maps that back to
  * the argument the user typed.
  */
+import { CGroup } from '../cgroup/cgroup';
+import type { CGroupLimits, SizeOrMax } from '../cgroup/limits';
 import type { ContainerOptions } from '../container';
 import { IsolateError, isIsolateError } from '../errors';
 import type { MountSpec } from '../filesystem';
@@ -24,23 +26,27 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'net', value: 'none|host' },
   { name: 'cap', value: 'CAP' },
   { name: 'rlimit', value: 'NAME=SOFT[:HARD]' },
+  { name: 'memory', value: 'SIZE' },
+  { name: 'memory-swap', value: 'SIZE' },
+  { name: 'cpus', value: 'N' },
+  { name: 'pids', value: 'N' },
+  { name: 'cpuset', value: 'LIST' },
+  { name: 'cpu-time', value: 'DURATION' },
+  { name: 'cgroup-parent', value: 'PATH' },
   { name: 'json' },
   { name: 'interactive', short: 'i' },
   { name: 'help', short: 'h' },
-  // Declared so that they fail with "not supported yet" rather than "unknown option".
-  { name: 'memory', value: 'SIZE' },
-  { name: 'cpus', value: 'N' },
-  { name: 'pids', value: 'N' },
+  // Declared so that it fails with "not supported yet" rather than "unknown option".
   { name: 'image', value: 'REF' },
 ];
 
 /** Options the design promises but the library cannot honour yet, and the reason. */
 const NOT_YET: Readonly<Record<string, string>> = {
-  memory: 'cgroup limits are not implemented yet',
-  cpus: 'cgroup limits are not implemented yet',
-  pids: 'cgroup limits are not implemented yet',
   image: 'images and layered root filesystems are not implemented yet; the container sees the host root read-only',
 };
+
+/** Options that give the container a cgroup (--cpu-time needs one to measure on). */
+const CGROUP_OPTIONS = ['memory', 'memory-swap', 'cpus', 'pids', 'cpuset', 'cpu-time', 'cgroup-parent'] as const;
 
 export interface RunPlan {
   command: string[];
@@ -49,6 +55,12 @@ export interface RunPlan {
   timeoutMs: number | undefined;
   /** Bytes per stream; undefined: unlimited when streaming, the library's 16M with --json. */
   maxOutput: number | undefined;
+  /** --cpu-time in milliseconds; undefined for none. */
+  cpuTimeMs: number | undefined;
+  /** --cgroup-parent: where the container's cgroup goes; undefined for the library's default. */
+  cgroupParent: string | undefined;
+  /** The arguments behind limits, as typed (e.g. '--memory 64M'), for the messages of the limits they set. */
+  limitArgs: { memory: string | undefined; cpuTime: string | undefined };
   json: boolean;
   interactive: boolean;
   /** Maps a library error's `option` to the argument the user typed. */
@@ -100,6 +112,63 @@ function parseRlimit(given: GivenOption): [string, RlimitValue] {
   if (!m) throw valueError(given, 'expected NAME=SOFT[:HARD], e.g. nofile=256 or nofile=256:1024');
   const soft = rlimitNumber(m[2]!);
   return [m[1]!, m[3] === undefined ? soft : [soft, rlimitNumber(m[3])]];
+}
+
+/**
+ * A number when the value is written as one, else the string as typed, for
+ * the library to reject with its own message (`--pids lots`, `--cpus 1/2`).
+ */
+function numeric(s: string): number | string {
+  return /^-?(\d+(\.\d*)?|\.\d+)$/.test(s) ? Number(s) : s;
+}
+
+/**
+ * --memory-swap, as in docker run: memory plus swap, so the swap on top of
+ * --memory is the difference (equal: no swap; `max` or -1: unlimited swap).
+ * Docker's meaning rather than "swap alone" because users bring docker's
+ * flags along, and misreading this one the other way would allow more swap
+ * than they meant.
+ */
+function memoryWithSwap(memory: GivenOption | undefined, swap: GivenOption): { max: number; swapMax: SizeOrMax } {
+  if (!memory) throw valueError(swap, 'needs --memory too: it is the total of memory and swap, as in docker run');
+  const max = parseSize('--memory', memory.value);
+  if (swap.value === 'max' || swap.value === '-1') return { max, swapMax: 'max' };
+  const total = parseSize('--memory-swap', swap.value);
+  if (total < max) {
+    throw valueError(swap, `must be at least --memory (${memory.value}): it is memory plus swap, as in docker run (equal means no swap)`);
+  }
+  return { max, swapMax: total - max };
+}
+
+/** The cgroup limits of --memory, --memory-swap, --cpus, --pids and --cpuset; `single` learns which argument set which limit. */
+function cgroupLimits(parsed: ParsedArgs, single: Map<string, GivenOption>): CGroupLimits {
+  const limits: CGroupLimits = {};
+  const memory = lastValue(parsed, 'memory');
+  const swap = lastValue(parsed, 'memory-swap');
+  if (swap) {
+    limits.memory = memoryWithSwap(memory, swap);
+    single.set('memory.swapMax', swap);
+  } else if (memory) {
+    limits.memory = memory.value; // the library parses sizes (and 'max')
+  }
+  if (memory) single.set('memory', memory);
+  const cpus = lastValue(parsed, 'cpus');
+  if (cpus) {
+    limits.cpus = numeric(cpus.value) as number;
+    single.set('cpus', cpus);
+    single.set('cpu', cpus); // "the cpu controller is not available"
+  }
+  const pids = lastValue(parsed, 'pids');
+  if (pids) {
+    limits.pids = numeric(pids.value) as number;
+    single.set('pids', pids);
+  }
+  const cpuset = lastValue(parsed, 'cpuset');
+  if (cpuset) {
+    limits.cpuset = cpuset.value;
+    single.set('cpuset', cpuset);
+  }
+  return limits;
 }
 
 /** Builds what `run` needs; throws UsageError (exit 2) or IsolateError (exit 125). */
@@ -169,8 +238,14 @@ export function planRun(parsed: ParsedArgs, hostEnv: NodeJS.ProcessEnv): RunPlan
   }
   if (rlimitArgs.size) container.rlimits = rlimits as RlimitOptions;
 
+  // Any cgroup option gives the container a cgroup; --cpu-time alone gets an accounting-only one.
+  if (CGROUP_OPTIONS.some((name) => hasFlag(parsed, name))) container.cgroup = cgroupLimits(parsed, single);
+  const cgroupParent = lastValue(parsed, 'cgroup-parent');
+  if (cgroupParent) single.set('parent', cgroupParent);
+
   const timeout = lastValue(parsed, 'timeout');
   const maxOutput = lastValue(parsed, 'max-output');
+  const cpuTime = lastValue(parsed, 'cpu-time');
 
   const attribute = (option: string | undefined): string | undefined => {
     if (option === undefined) return undefined;
@@ -180,7 +255,7 @@ export function planRun(parsed: ParsedArgs, hostEnv: NodeJS.ProcessEnv): RunPlan
     if (rlimit) return rlimitArgs.get(rlimit[1]!)?.text;
     if (option.startsWith('env.')) return envArgs.get(option.slice(4))?.text;
     if (option === 'env name') return '--env';
-    return single.get(option.split('.')[0]!)?.text;
+    return (single.get(option) ?? single.get(option.split('.')[0]!))?.text;
   };
 
   return {
@@ -189,10 +264,25 @@ export function planRun(parsed: ParsedArgs, hostEnv: NodeJS.ProcessEnv): RunPlan
     // The library's parsers, named after the CLI option so their messages say --timeout, not timeout.
     timeoutMs: timeout ? parseDuration('--timeout', timeout.value) : undefined,
     maxOutput: maxOutput ? parseSize('--max-output', maxOutput.value) : undefined,
+    cpuTimeMs: cpuTime ? parseDuration('--cpu-time', cpuTime.value) : undefined,
+    cgroupParent: cgroupParent?.value,
+    limitArgs: { memory: lastValue(parsed, 'memory')?.text, cpuTime: cpuTime?.text },
     json: hasFlag(parsed, 'json'),
     interactive: hasFlag(parsed, 'interactive'),
     attribute,
   };
+}
+
+/**
+ * The container's options, with the cgroup placed under --cgroup-parent.
+ * Kept out of planRun() because resolving a parent touches the cgroup
+ * filesystem (it creates the parent on first use); planRun() only plans.
+ */
+export function containerOptions(plan: RunPlan): ContainerOptions {
+  const limits = plan.container.cgroup;
+  if (plan.cgroupParent === undefined || limits === undefined || limits instanceof CGroup) return plan.container;
+  // Not created yet: the container creates it at its start and removes it at its end, as with plain limits.
+  return { ...plan.container, cgroup: new CGroup(limits, { parent: plan.cgroupParent }) };
 }
 
 /** `isolate-kit: <message>` text of an error, naming the argument behind a library option. */

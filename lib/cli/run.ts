@@ -2,14 +2,17 @@
  * `isolate-kit run`: one container, one command, the command's status as
  * ours. Output streams through inherited fds (nothing buffered, nothing
  * re-encoded) unless --max-output needs to count it or --json collects it.
+ * Cgroup options give the container its own cgroup, which --cpu-time and the
+ * 'oom' status read.
  */
 import { Container, type StdioOption } from '../container';
 import type { ContainerProcess } from '../process';
-import { collect, resolveLimits, runStatus, type RunResult } from '../run';
+import { collect, resolveLimits, runStatus, withCgroupFigures, type RunLimitHit, type RunResult } from '../run';
 import { UsageError, hasFlag, parseArgs } from './args';
+import { cgroupMeter, finalStats, watchCpuTime } from './cgroup-meter';
 import { EXIT, exitStatus, failedResultJson, resultJson, type Outcome } from './exit';
 import { RUN_USAGE } from './help';
-import { RUN_OPTIONS, describeError, planRun, type RunPlan } from './run-options';
+import { RUN_OPTIONS, containerOptions, describeError, planRun, type RunPlan } from './run-options';
 
 /** Signals a terminal or a supervisor sends to stop us; each one goes to the container instead. */
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
@@ -54,57 +57,82 @@ function runStreaming(container: Container, plan: RunPlan): Promise<Outcome> {
   const capped = plan.maxOutput !== undefined;
   const out: StdioOption = capped ? 'pipe' : 'inherit';
   const proc: ContainerProcess = container.spawn(plan.command, { stdio: [plan.interactive ? 'inherit' : 'ignore', out, out] });
+  const meter = cgroupMeter(container);
   return new Promise((resolve) => {
-    let timedOut = false;
-    let outputLimit = false;
+    // The first limit to fire is the one reported; the kill is the same for all.
+    let limit: RunLimitHit | null = null;
     let killed = false;
-    const kill = () => {
+    const kill = (hit: RunLimitHit) => {
+      limit ??= hit;
       if (!killed) {
         killed = true;
         container.kill('SIGKILL');
       }
     };
     if (capped) {
-      const onLimit = () => {
-        if (!timedOut) outputLimit = true;
-        kill();
-      };
-      forwardCapped(proc.stdout!, process.stdout, plan.maxOutput!, onLimit);
-      forwardCapped(proc.stderr!, process.stderr, plan.maxOutput!, onLimit);
+      forwardCapped(proc.stdout!, process.stdout, plan.maxOutput!, () => kill('maxOutput'));
+      forwardCapped(proc.stderr!, process.stderr, plan.maxOutput!, () => kill('maxOutput'));
     }
-    const timer =
-      plan.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            if (!outputLimit) timedOut = true;
-            kill();
-          }, plan.timeoutMs);
+    const timer = plan.timeoutMs === undefined ? undefined : setTimeout(() => kill('timeout'), plan.timeoutMs);
+    // planRun() gives the container a cgroup whenever --cpu-time is given, so the meter is there.
+    const stopCpuWatch = plan.cpuTimeMs !== undefined && meter ? watchCpuTime(meter, plan.cpuTimeMs, () => kill('cpuTime')) : undefined;
     // The error is read from proc.error at 'close'; this listener only marks it handled.
     proc.on('error', () => {});
     proc.once('close', () => {
       if (timer) clearTimeout(timer);
-      const status = runStatus(proc, timedOut, outputLimit);
-      resolve({ status, exitCode: proc.exitCode, signal: proc.signalCode, error: proc.error });
+      stopCpuWatch?.();
+      const status = runStatus(proc, limit);
+      resolve({ status, limit, exitCode: proc.exitCode, signal: proc.signalCode, error: proc.error });
     });
   });
 }
 
+/**
+ * The outcome once the container has stopped: 'oom' when the command failed
+ * after the OOM killer ended a process in its cgroup (as Container.run()
+ * reports it; the exit status stays the command's own, as docker's does).
+ */
+async function withOom(container: Container, o: Outcome): Promise<Outcome> {
+  if (!container.cgroup) return o;
+  await container.destroy(); // the main process is gone; this waits for the cgroup's final figures
+  const oomKills = finalStats(container)?.memory.oomKills ?? 0;
+  if (oomKills > 0 && o.limit === null && (o.status === 'signaled' || o.status === 'nonzero')) return { ...o, status: 'oom', limit: 'memory' };
+  return o;
+}
+
 /** Collects the payload's output into a RunResult, as Container.run() does, but with our stdin when -i. */
-function runJson(container: Container, plan: RunPlan): Promise<RunResult<string>> {
-  const limits = resolveLimits({ timeout: plan.timeoutMs, maxOutput: plan.maxOutput });
+async function runJson(container: Container, plan: RunPlan): Promise<RunResult<string>> {
+  const limits = resolveLimits({ timeout: plan.timeoutMs, cpuTime: plan.cpuTimeMs, maxOutput: plan.maxOutput });
   const proc = container.spawn(plan.command, { stdio: [plan.interactive ? 'inherit' : 'ignore', 'pipe', 'pipe'] });
-  return collect(proc, limits, () => container.kill('SIGKILL')) as Promise<RunResult<string>>;
+  const result = (await collect(proc, limits, () => container.kill('SIGKILL'), cgroupMeter(container))) as RunResult<string>;
+  // As Container.run() does for a main process: once the container has
+  // stopped, CPU time, peak memory and OOM kills come from its cgroup
+  // (every process in the sandbox, not only the command).
+  await container.destroy();
+  const f = finalStats(container);
+  return f ? withCgroupFigures(result, { cpuUsageUsec: f.cpu.usageUsec, memoryPeak: f.memory.peak, oomKills: f.memory.oomKills }) : result;
 }
 
 function say(message: string): void {
   process.stderr.write(`isolate-kit: ${message}\n`);
 }
 
-/** Why the CLI killed the container, for a human reading the terminal. */
+/** Why the command ended early, for a human reading the terminal. */
 function limitMessage(o: Outcome, plan: RunPlan): string | undefined {
-  if (o.status === 'timeout') return `the --timeout of ${plan.timeoutMs} ms passed; the container was killed`;
-  if (o.status === 'output-limit') return `the output passed --max-output (${plan.maxOutput} bytes); the container was killed`;
-  return undefined;
+  switch (o.limit) {
+    case 'timeout':
+      return `the --timeout of ${plan.timeoutMs} ms passed; the container was killed`;
+    case 'cpuTime':
+      return `the container used up its CPU time (${plan.limitArgs.cpuTime}); it was killed`;
+    case 'maxOutput':
+      return `the output passed --max-output (${plan.maxOutput} bytes); the container was killed`;
+    case 'memory': {
+      const given = plan.limitArgs.memory ? ` (${plan.limitArgs.memory})` : '';
+      return `the container ran out of memory${given}; the OOM killer ended a process in it and the command failed`;
+    }
+    default:
+      return undefined;
+  }
 }
 
 /** `isolate-kit run ARGS`; resolves with the exit status. Throws UsageError for a malformed command line. */
@@ -119,13 +147,13 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   const fail = (err: unknown): number => {
     say(describeError(err, plan?.attribute));
     if (json) process.stdout.write(`${JSON.stringify(failedResultJson(parsed.operands, err))}\n`);
-    return exitStatus({ status: 'error', exitCode: null, signal: null, error: err as Outcome['error'] });
+    return exitStatus({ status: 'error', exitCode: null, signal: null, limit: null, error: err as Outcome['error'] });
   };
 
   let container: Container;
   try {
     plan = planRun(parsed, process.env);
-    container = new Container(plan.container);
+    container = new Container(containerOptions(plan));
   } catch (err) {
     if (err instanceof UsageError) throw err;
     return fail(err);
@@ -135,11 +163,12 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   try {
     if (json) {
       const result = await runJson(container, plan);
-      if (result.error) say(describeError(result.error, plan.attribute));
+      const why = result.error ? describeError(result.error, plan.attribute) : limitMessage(result, plan);
+      if (why) say(why);
       process.stdout.write(`${JSON.stringify(resultJson(result))}\n`);
       return exitStatus(result);
     }
-    const outcome = await runStreaming(container, plan);
+    const outcome = await withOom(container, await runStreaming(container, plan));
     const why = outcome.error ? describeError(outcome.error, plan.attribute) : limitMessage(outcome, plan);
     if (why) say(why);
     return exitStatus(outcome);

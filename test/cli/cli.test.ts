@@ -4,13 +4,15 @@
  */
 import { spawn } from 'node:child_process';
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { isIsolateError } from '../../lib';
+import { CGROUP_NAME_RE } from '../../lib/cgroup/cgroup';
+import { DEFAULT_PARENT, readCgroupMounts } from '../../lib/cgroup/host';
 import { UsageError, parseArgs } from '../../lib/cli/args';
 import { RUN_OPTIONS, planRun } from '../../lib/cli/run-options';
-import { needContainers } from '../helpers/caps';
+import { needCgroups, needContainers } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
 
 const MAIN = join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
@@ -29,7 +31,28 @@ interface CliOptions {
   onStdout?: (child: ReturnType<typeof spawn>, stdout: string) => void;
 }
 
-/** Runs the CLI to its end; never leaves the child behind (the leak hook would say so). */
+/** The roots of the cgroup hierarchies isolate-kit uses on this host (one on v2, one per controller on v1). */
+function cgroupRoots(): string[] {
+  const m = readCgroupMounts();
+  return [...new Set([...(m.layout === 'v2' && m.v2Mount ? [m.v2Mount] : []), ...m.v1.values()])];
+}
+
+/** cgroups named after `pid` (their owner) under `parent` in every hierarchy. */
+function cgroupsOf(pid: number, parent = DEFAULT_PARENT): string[] {
+  const out: string[] = [];
+  for (const root of cgroupRoots()) {
+    const dir = join(root, parent);
+    const names = existsSync(dir) ? readdirSync(dir) : [];
+    for (const n of names) if (n.startsWith(`${pid}-`)) out.push(join(dir, n));
+  }
+  return out;
+}
+
+/**
+ * Runs the CLI to its end; never leaves the child behind (the leak hook would
+ * say so). The hook only sees cgroups of the test process itself, so this
+ * checks the CLI's own: once it has exited by itself, none may be left.
+ */
 function cli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args], { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -43,8 +66,41 @@ function cli(args: string[], options: CliOptions = {}): Promise<CliResult> {
     child.on('error', reject);
     child.stdin.on('error', () => {}); // the CLI may exit before reading its stdin
     child.stdin.end(options.input);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      const left = code === null ? [] : cgroupsOf(child.pid!);
+      if (left.length) reject(new Error(`isolate-kit ${args.join(' ')} left cgroups behind: ${left.join(', ')}`));
+      else resolve({ code, signal, stdout, stderr });
+    });
   });
+}
+
+/** Every isolate-kit cgroup (whatever its owner) under `parent`, in every hierarchy. */
+function groupsUnder(parent: string): string[] {
+  return cgroupRoots().flatMap((root) => {
+    const dir = join(root, parent);
+    return existsSync(dir) ? readdirSync(dir).filter((n) => CGROUP_NAME_RE.test(n)).map((n) => join(dir, n)) : [];
+  });
+}
+
+/** Is the host on cgroup v2 (unified)? Then a container's own group is all of /sys/fs/cgroup inside. */
+function cgroupV2(): boolean {
+  return existsSync('/sys/fs/cgroup/cgroup.controllers');
+}
+
+/**
+ * Where a cgroup file is inside a container, whose group is mounted
+ * read-only at /sys/fs/cgroup: the file itself on v2; on v1 under the
+ * hierarchy's directory, named as on the host (pids, or cpu,cpuacct where
+ * the two share one).
+ */
+function insideFile(controller: string, v1File: string, v2File: string): string {
+  if (cgroupV2()) return `/sys/fs/cgroup/${v2File}`;
+  return `/sys/fs/cgroup/${basename(readCgroupMounts().v1.get(controller) ?? controller)}/${v1File}`;
+}
+
+/** The exit status a shell reports for a process that ended so. */
+function shellStatus(exitCode: number | null, signal: string | null): number | null {
+  return signal === 'SIGKILL' ? 137 : signal === null ? exitCode : null;
 }
 
 function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -91,6 +147,40 @@ describe('isolate-kit CLI: command line', function () {
     expect(p.json).to.equal(false);
   });
 
+  it('should translate the cgroup options into cgroup limits, and give --cpu-time alone an accounting-only cgroup', function () {
+    const p = plan('--memory', '64M', '--cpus', '0.5', '--pids', '64', '--cpuset', '0-1', '--cpu-time', '2s', '--cgroup-parent', 'jobs', 'true');
+    expect(p.container.cgroup).to.deep.equal({ memory: '64M', cpus: 0.5, pids: 64, cpuset: '0-1' });
+    expect(p.cpuTimeMs).to.equal(2000);
+    expect(p.cgroupParent).to.equal('jobs');
+    expect(plan('--cpu-time', '1s', 'true').container.cgroup, '--cpu-time needs a cgroup to measure on').to.deep.equal({});
+    expect(plan('--cgroup-parent', 'jobs', 'true').container.cgroup).to.deep.equal({});
+    expect(plan('true').container, 'no cgroup unless asked for').to.not.have.property('cgroup');
+    // Values the CLI cannot read as numbers go to the library as typed, which rejects them with its own message.
+    expect(plan('--pids', 'max', '--cpus', 'half', 'true').container.cgroup).to.deep.equal({ pids: 'max', cpus: 'half' });
+  });
+
+  it('should read --memory-swap as memory plus swap, as docker run does', function () {
+    const M = 1024 * 1024;
+    expect(plan('--memory', '64M', '--memory-swap', '96M', 'true').container.cgroup).to.deep.equal({ memory: { max: 64 * M, swapMax: 32 * M } });
+    expect(plan('--memory', '64M', '--memory-swap', '64M', 'true').container.cgroup).to.deep.equal({ memory: { max: 64 * M, swapMax: 0 } });
+    for (const unlimited of ['max', '-1']) {
+      expect(plan('--memory', '64M', '--memory-swap', unlimited, 'true').container.cgroup).to.deep.equal({ memory: { max: 64 * M, swapMax: 'max' } });
+    }
+  });
+
+  it('should map library options back to the cgroup arguments the user typed', function () {
+    const p = plan('--memory=64M', '--memory-swap', '128M', '--cpus', '0.5', '--pids', '8', '--cpuset', '0', '--cpu-time', '1s', '--cgroup-parent', 'jobs', 'true');
+    expect(p.attribute('memory')).to.equal('--memory 64M');
+    expect(p.attribute('memory.max')).to.equal('--memory 64M');
+    expect(p.attribute('memory.swapMax')).to.equal('--memory-swap 128M');
+    expect(p.attribute('cpus')).to.equal('--cpus 0.5');
+    expect(p.attribute('cpu'), 'the cpu controller is missing').to.equal('--cpus 0.5');
+    expect(p.attribute('pids')).to.equal('--pids 8');
+    expect(p.attribute('cpuset.cpus')).to.equal('--cpuset 0');
+    expect(p.attribute('parent')).to.equal('--cgroup-parent jobs');
+    expect(p.limitArgs).to.deep.equal({ memory: '--memory 64M', cpuTime: '--cpu-time 1s' });
+  });
+
   it('should reject malformed command lines with a UsageError', function () {
     for (const argv of [['--bogus', 'true'], ['--hostname'], ['--json=yes', 'true'], ['-ih', 'true'], []]) {
       expect(() => plan(...argv), argv.join(' ')).to.throw(UsageError);
@@ -106,7 +196,10 @@ describe('isolate-kit CLI: command line', function () {
       [['--net', 'bridge', 'true'], '--net bridge'],
       [['--rlimit', 'nofile', 'true'], '--rlimit nofile'],
       [['--timeout', 'soon', 'true'], '--timeout'],
-      [['--memory', '1G', 'true'], '--memory'],
+      [['--cpu-time', 'soon', 'true'], '--cpu-time'],
+      [['--memory-swap', '1G', 'true'], '--memory-swap 1G: needs --memory'],
+      [['--memory', '64M', '--memory-swap', '32M', 'true'], '--memory-swap 32M: must be at least --memory'],
+      [['--memory', '64M', '--memory-swap', 'lots', 'true'], '--memory-swap'],
     ] as const) {
       let err: unknown;
       try {
@@ -138,11 +231,27 @@ describe('isolate-kit CLI: command line', function () {
     expect(noCommand.stderr).to.include('missing the command to run');
   });
 
-  it('should fail with 125 and "not supported yet" for --memory, --cpus, --pids and --image', async function () {
-    for (const [opt, value] of [['--memory', '256M'], ['--cpus', '0.5'], ['--pids', '64'], ['--image', 'alpine']]) {
-      const r = await cli(['run', opt!, value!, 'true']);
-      expect(r.code, opt).to.equal(125);
-      expect(r.stderr).to.include(`isolate-kit: ${opt} is not supported yet`);
+  it('should fail with 125 and "not supported yet" for --image', async function () {
+    const r = await cli(['run', '--image', 'alpine', 'true']);
+    expect(r.code).to.equal(125);
+    expect(r.stderr).to.include('isolate-kit: --image is not supported yet');
+  });
+
+  it('should exit 125 naming the argument for a cgroup limit the library rejects', async function () {
+    // Checked before any cgroup is looked for, so these need no root.
+    for (const [args, option] of [
+      [['--memory', '12Q'], 'memory'],
+      [['--cpus', '-1'], 'cpus'],
+      [['--cpuset', '0-999'], 'cpuset'],
+      [['--pids', '0'], 'pids'],
+    ] as const) {
+      const r = await cli(['run', ...args, 'true']);
+      expect(r.code, args.join(' ')).to.equal(125);
+      expect(r.stderr).to.match(new RegExp(`^isolate-kit: ${args.join(' ')}: `));
+      const j = await cli(['run', '--json', ...args, 'true']);
+      expect(j.code).to.equal(125);
+      expect(JSON.parse(j.stdout)).to.deep.include({ status: 'error', limit: null });
+      expect(JSON.parse(j.stdout).error).to.include({ code: 'ERR_INVALID_OPTION', option });
     }
   });
 
@@ -158,8 +267,14 @@ describe('isolate-kit CLI: command line', function () {
     for (const args of [['help', 'run'], ['run', '--help'], ['run', '-h']]) {
       const h = await cli(args);
       expect(h.code).to.equal(0);
-      expect(h.stdout).to.include('Usage: isolate-kit run').and.include('--rlimit NAME=SOFT[:HARD]');
+      expect(h.stdout).to.include('Usage: isolate-kit run').and.include('--rlimit NAME=SOFT[:HARD]').and.include('--memory SIZE');
     }
+    for (const args of [['help', 'gc'], ['gc', '--help']]) {
+      const h = await cli(args);
+      expect(h).to.include({ code: 0 });
+      expect(h.stdout).to.include('Usage: isolate-kit gc');
+    }
+    expect((await cli(['help'])).stdout).to.match(/^ {2}gc /m);
     expect((await cli(['help', 'nope'])).code).to.equal(2);
   });
 });
@@ -337,6 +452,125 @@ describe('isolate-kit run', function () {
   });
 });
 
+describe('isolate-kit run with cgroup limits', function () {
+  this.timeout(30_000);
+  before(function () {
+    needCgroups(this);
+  });
+
+  it('should run the README example', async function () {
+    const r = await cli(['run', '--memory', '64M', '--', 'sh', '-c', 'echo hello']);
+    expect(r).to.deep.equal({ code: 0, signal: null, stdout: 'hello\n', stderr: '' });
+  });
+
+  it("should report the OOM killer: the payload's own status, a message, and status 'oom' with --json", async function () {
+    const hog = ['sh', '-c', 'x=$(head -c 200M /dev/zero | tr "\\0" a); echo survived'];
+    const j = await cli(['run', '--json', '--memory', '32M', ...hog]);
+    const result = JSON.parse(j.stdout) as { status: string; oomKilled: boolean; limit: string; exitCode: number | null; signal: string | null; stdout: string };
+    expect(result).to.include({ status: 'oom', oomKilled: true, limit: 'memory', stdout: '' });
+    // The shell holding the 200M string is the biggest process: the OOM killer's SIGKILL ends it.
+    expect(j.code, 'as docker run: the status the command ended with').to.equal(shellStatus(result.exitCode, result.signal)).and.to.equal(137);
+    expect(j.stderr).to.include('isolate-kit: the container ran out of memory (--memory 32M)');
+
+    const r = await cli(['run', '--memory', '32M', ...hog]);
+    expect(r.code).to.equal(137);
+    expect(r.stdout).to.equal('');
+    expect(r.stderr).to.include('isolate-kit: the container ran out of memory (--memory 32M)');
+  });
+
+  it('should set --pids, --memory and --cpus, read back inside', async function () {
+    const files = [
+      insideFile('pids', 'pids.max', 'pids.max'),
+      insideFile('memory', 'memory.limit_in_bytes', 'memory.max'),
+      insideFile('cpu', 'cpu.cfs_quota_us', 'cpu.max'),
+    ];
+    const r = await cli(['run', '--pids', '8', '--memory', '48M', '--cpus', '0.5', 'sh', '-c', files.map((f) => `cat ${f}`).join('; ')]);
+    expect(r).to.deep.include({ code: 0, stderr: '' });
+    expect(r.stdout).to.equal(`8\n${48 * 1024 * 1024}\n${cgroupV2() ? '50000 100000' : '50000'}\n`);
+  });
+
+  it('should stop a fork bomb at --pids', async function () {
+    // The shell cannot fork its 8th process and gives up; the sleepers go with the container.
+    const r = await cli(['run', '--pids', '8', 'sh', '-c', 'for i in $(seq 20); do sleep 30 & done; echo not reached']);
+    expect(r.code).to.not.equal(0);
+    expect(r.stdout).to.equal('');
+    expect(r.stderr).to.match(/fork/i);
+  });
+
+  it('should pin to --cpuset', async function () {
+    const r = await cli(['run', '--cpuset', '0', 'sh', '-c', 'grep Cpus_allowed_list /proc/self/status']);
+    expect(r.stdout).to.match(/^Cpus_allowed_list:\s+0$/m);
+  });
+
+  it('should set swap with --memory-swap, or fail naming it where swap is not accounted', async function () {
+    const v2 = cgroupV2();
+    const accounted = v2 ? true : existsSync(join(readCgroupMounts().v1.get('memory') ?? '/nonexistent', 'memory.memsw.limit_in_bytes'));
+    const file = insideFile('memory', 'memory.memsw.limit_in_bytes', 'memory.swap.max');
+    const r = await cli(['run', '--memory', '32M', '--memory-swap', '96M', 'cat', file]);
+    if (!accounted) {
+      expect(r.code).to.equal(125);
+      expect(r.stderr).to.include('isolate-kit: --memory-swap 96M: ');
+      return;
+    }
+    expect(r).to.deep.include({ code: 0, stderr: '' });
+    // v2 files hold the swap alone; v1's memsw holds memory plus swap, as the flag does.
+    expect(r.stdout).to.equal(`${(v2 ? 64 : 96) * 1024 * 1024}\n`);
+  });
+
+  it('should kill the container once it used --cpu-time and exit 124 (limit cpuTime with --json)', async function () {
+    const spin = ['sh', '-c', 'while :; do :; done'];
+    const r = await cli(['run', '--cpu-time', '300ms', ...spin]);
+    expect(r.code).to.equal(124);
+    expect(r.stderr).to.include('isolate-kit: the container used up its CPU time (--cpu-time 300ms)');
+    const j = await cli(['run', '--json', '--cpu-time', '300ms', ...spin]);
+    expect(j.code).to.equal(124);
+    const result = JSON.parse(j.stdout) as { status: string; limit: string; timedOut: boolean; cpuTimeMs: number };
+    expect(result).to.include({ status: 'timeout', limit: 'cpuTime', timedOut: true });
+    expect(result.cpuTimeMs).to.be.at.least(300);
+    // A sleeper uses no CPU: --cpu-time never fires (wall time is --timeout's job).
+    expect((await cli(['run', '--cpu-time', '300ms', 'sleep', '0.6'])).code).to.equal(0);
+  });
+
+  it('should put the cgroup under --cgroup-parent', async function () {
+    const parent = `isolate-kit-cli-test-${process.pid}`;
+    try {
+      let seen: string[] = [];
+      const r = await cli(['run', '--cgroup-parent', parent, '--pids', '16', 'sh', '-c', 'echo ready; sleep 30'], {
+        onStdout: (child, stdout) => {
+          if (seen.length || !stdout.includes('ready')) return;
+          seen = cgroupsOf(child.pid!, parent);
+          child.kill('SIGTERM');
+        },
+      });
+      expect(r.code).to.equal(143);
+      expect(seen).to.have.length.above(0);
+      expect(groupsUnder(parent), 'removed at the end').to.deep.equal([]);
+    } finally {
+      // The parent itself stays, as docker's --cgroup-parent does: it is the user's.
+      for (const root of cgroupRoots()) if (existsSync(join(root, parent))) rmdirSync(join(root, parent));
+    }
+  });
+
+  it('should leave a cgroup behind only when killed with SIGKILL, and gc should remove it', async function () {
+    let pid = 0;
+    const r = await cli(['run', '--memory', '64M', 'sh', '-c', 'echo ready; sleep 30'], {
+      onStdout: (child, stdout) => {
+        if (pid || !stdout.includes('ready')) return;
+        pid = child.pid!;
+        child.kill('SIGKILL');
+      },
+    });
+    expect(r.signal).to.equal('SIGKILL');
+    const left = cgroupsOf(pid);
+    expect(left, 'nothing could clean up after a SIGKILL').to.have.length.above(0);
+    const gc = await cli(['gc', '--json']);
+    expect(gc.code).to.equal(0);
+    const report = JSON.parse(gc.stdout) as { cgroups: { removed: string[]; failed: unknown[] } };
+    expect(report.cgroups.removed).to.include.members(left);
+    expect(cgroupsOf(pid)).to.deep.equal([]);
+  });
+});
+
 describe('isolate-kit probe', function () {
   it('should list the kernel, every namespace kind and the cgroup layout', async function () {
     const r = await cli(['probe']);
@@ -353,9 +587,37 @@ describe('isolate-kit probe', function () {
   it('should print the report as JSON with --json', async function () {
     const r = await cli(['probe', '--json']);
     expect(r.code).to.equal(0);
-    const report = JSON.parse(r.stdout) as { namespaces: Record<string, { ok: boolean }>; cgroup: { layout: string } };
+    const report = JSON.parse(r.stdout) as {
+      namespaces: Record<string, { ok: boolean }>;
+      cgroup: { layout: string; version: number | null; usable: { ok: boolean; reason?: string; parents?: string[] } };
+    };
     expect(Object.keys(report.namespaces)).to.include.members(['pid', 'net', 'mnt', 'user']);
     expect(report.cgroup.layout).to.be.oneOf(['v2', 'hybrid', 'v1', 'none']);
+    expect(report.cgroup.version).to.equal({ v2: 2, hybrid: 1, v1: 1, none: null }[report.cgroup.layout]);
+    if (report.cgroup.usable.ok) expect(report.cgroup.usable.parents).to.be.an('array').that.is.not.empty;
+    else expect(report.cgroup.usable.reason).to.be.a('string');
     expect((await cli(['probe', 'extra'])).code).to.equal(2);
+  });
+
+  it('should say which cgroup version is used and whether cgroups are usable', async function () {
+    const r = await cli(['probe']);
+    expect(r.stdout).to.match(/^ {2}version\s+(1|2|\(none\))/m);
+    expect(r.stdout).to.match(/^ {2}usable\s+(ok|no: .+)$/m);
+    if (/^ {2}usable\s+ok$/m.test(r.stdout)) expect(r.stdout).to.match(/^ {4}parent\s+\//m).and.match(/^ {4}controllers\s/m);
+  });
+});
+
+describe('isolate-kit gc', function () {
+  it('should run, say what it removed, and exit 0', async function () {
+    const r = await cli(['gc']);
+    expect(r.code).to.equal(0);
+    expect(r.stdout).to.match(/^(removed \/|nothing to remove$|cgroups: skipped: )/m);
+    const j = await cli(['gc', '--json']);
+    expect(j.code).to.equal(0);
+    const report = JSON.parse(j.stdout) as { cgroups: { removed: unknown[]; failed: unknown[] } };
+    expect(report.cgroups.removed).to.be.an('array');
+    expect(report.cgroups.failed).to.deep.equal([]);
+    expect((await cli(['gc', 'extra'])).code).to.equal(2);
+    expect((await cli(['gc', '--bogus'])).code).to.equal(2);
   });
 });
