@@ -54,6 +54,11 @@ struct ik_zygote_req {
   uint32_t reserved;
 };
 
+/* Where init finds the cgroup gate: a pipe on which the zygote writes 0 (or
+ * an errno) once it has moved init into its cgroups (see zygote.c). High,
+ * so no fd init opens before IK_OP_CGROUP_GATE can take its number. */
+#define IK_GATE_FD 1023
+
 /* Most cgroup.procs files one container joins (one per v1 hierarchy). */
 #define IK_MAX_CGROUP_JOIN 10
 

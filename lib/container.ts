@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { fstatSync } from 'node:fs';
 import { EventEmitter } from 'eventemitter3';
 import { IsolateError, describeErrno, fromSystemError, invalidOption, showValue } from './errors';
-import { planFilesystem, resolveMounts, stagingDir, type MountSpec, type ResolvedMount } from './filesystem';
+import { planCgroupfs, planFilesystem, resolveMounts, stagingDir, type MountSpec, type ResolvedMount } from './filesystem';
 import { LayerStack } from './layer-stack';
 import { Namespace, toNamespace, type NamespaceKind } from './namespace';
 import { CONTAINER_ID, NativeEvent, nativeForSpawn, type NativeHandle, type NativeStdio } from './native';
@@ -664,6 +664,7 @@ export class Container extends EventEmitter<ContainerEvents> {
       throw spawnError(err, cfg.namespaces);
     }
     if (cg && this.listenerCount('oom') > 0) this.forwardOomFrom(cg);
+    if (this.cgroupOwned) cg!._prefetch();
     this.handle = r.handle;
     this.pid = r.pid;
     this.currentState = 'running';
@@ -681,12 +682,19 @@ export class Container extends EventEmitter<ContainerEvents> {
     const cg = cfg.cgroup;
     let nsFlags = cfg.namespaces.cloneFlags();
     const b = new PlanBuilder();
-    if (cg && cfg.namespaces.has('cgroup')) {
-      // The cgroup namespace is rooted where its creator is: make it once
-      // init is in its group (so /proc/self/cgroup inside reads "/").
-      nsFlags &= ~CLONE_NEWCGROUP;
+    const cgroupns = cg !== undefined && cfg.namespaces.has('cgroup');
+    // The cgroup namespace is rooted where its creator is: init makes it
+    // once it is in its group (so /proc/self/cgroup inside reads "/"). On v1
+    // the zygote moves init into the group while the other steps run; the
+    // gate waits for that. So the cgroup steps come as late as they can.
+    if (cgroupns) nsFlags &= ~CLONE_NEWCGROUP;
+    const cgroupSteps = (root?: string) => {
+      if (!cg) return;
+      b.add(Op.CgroupGate, { description: 'join the cgroup' });
+      if (!cgroupns) return;
       b.add(Op.Unshare, { description: 'unshare the cgroup namespace' }, { num: [CLONE_NEWCGROUP] });
-    }
+      if (root !== undefined && cfg.namespaces.has('net')) planCgroupfs(b, cg._insideView(), `${root}/sys/fs/cgroup`);
+    };
     if (cfg.namespaces.has('pid')) b.flags |= PLAN_F_PIDNS;
     // ISOLATE_KIT_TRACE=1: init reports each setup step's duration on the container's stderr.
     if (process.env.ISOLATE_KIT_TRACE === '1') b.flags |= PLAN_F_TRACE;
@@ -697,8 +705,10 @@ export class Container extends EventEmitter<ContainerEvents> {
         mounts: cfg.mounts,
         staging: stagingDir(),
         ownNetwork: cfg.namespaces.has('net'),
-        cgroupfs: cg && cfg.namespaces.has('cgroup') ? cg._insideView() : undefined,
+        beforePivot: (_b, root) => cgroupSteps(root),
       });
+    } else {
+      cgroupSteps();
     }
     if (cfg.hostname !== undefined) b.add(Op.Hostname, { description: `set hostname ${cfg.hostname}` }, { str: [cfg.hostname] });
     if (cfg.namespaces.has('net')) b.add(Op.Loopback, { description: 'bring up lo' });

@@ -186,11 +186,10 @@ export interface FilesystemPlan {
   /** The container has its own network namespace. */
   ownNetwork: boolean;
   /**
-   * The container's cgroup, to mount read-only at /sys/fs/cgroup (inside its
-   * cgroup namespace, so it sees its own group as the root), as Docker does:
-   * runtimes size themselves from it (Node, the JVM, Go).
+   * Steps to run last, just before pivot_root (given the staging root): the
+   * cgroup steps, which wait for the group to be joined.
    */
-  cgroupfs?: CgroupfsView;
+  beforePivot?: (b: PlanBuilder, stagingRoot: string) => void;
 }
 
 /** v2: one cgroup2 mount; v1: a tmpfs with one mount per hierarchy the group is in. */
@@ -246,7 +245,6 @@ export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
       str: ['sysfs', at('/sys'), 'sysfs'],
       num: [MS.RDONLY | nosuidNodevNoexec],
     });
-    if (fs.cgroupfs) planCgroupfs(b, fs.cgroupfs, at('/sys/fs/cgroup'));
   }
   b.add(Op.Mount, { description: 'mount tmpfs on /tmp', path: '/tmp' }, {
     flags: OpFlag.Mkdir,
@@ -287,10 +285,16 @@ export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
       });
     }
   }
+  fs.beforePivot?.(b, root);
   b.add(Op.PivotRoot, { description: 'pivot_root into the new root', path: '/' }, { str: [undefined, root] });
 }
 
-function planCgroupfs(b: PlanBuilder, view: CgroupfsView, target: string): void {
+/**
+ * The container's cgroup, mounted read-only at /sys/fs/cgroup (inside its
+ * cgroup namespace, so it sees its own group as the root), as Docker does:
+ * runtimes size themselves from it (Node, the JVM, Go). Needs a fresh /sys.
+ */
+export function planCgroupfs(b: PlanBuilder, view: CgroupfsView, target: string): void {
   const ro = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC;
   if (view.version === 2) {
     b.add(Op.Mount, { description: 'mount cgroup2 on /sys/fs/cgroup', path: '/sys/fs/cgroup' }, { str: ['cgroup2', target, 'cgroup2'], num: [ro] });

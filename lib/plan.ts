@@ -18,6 +18,8 @@ export const enum Op {
   Process = 10,
   Unshare = 11,
   Mknod = 12,
+  /** Wait until the zygote has moved init into its cgroups (v1: done while the steps before run). */
+  CgroupGate = 13,
   Rlimit = 20,
   Creds = 21,
   Chdir = 22,

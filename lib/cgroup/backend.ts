@@ -1,4 +1,5 @@
 /** The interface both cgroup backends (v2: one unified directory; v1: one directory per hierarchy) implement. */
+import type { CgroupReader } from './files';
 import type { NormalizedLimits } from './limits';
 
 /** What a cgroup has used; see docs/cgroups.md for where each figure comes from. */
@@ -54,6 +55,10 @@ export interface CgroupBackend {
    * fewer files to open in a fresh group.
    */
   stats(final?: boolean): CGroupStats;
+  /** The files stats(final) reads. */
+  statFiles(final: boolean): string[];
+  /** Reads them; `files.open` holds fds opened ahead, used instead of paths. */
+  readonly files: CgroupReader;
   /** OOM kills so far (cheaper than stats()). */
   oomKills(): number;
   /** CPU time so far in µs (cheaper than stats()). */

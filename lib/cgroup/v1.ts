@@ -25,7 +25,7 @@ export class V1Backend implements CgroupBackend {
   readonly dirs: string[] = [];
   /** v1 controller name → this group's directory in its hierarchy. */
   private readonly dir = new Map<string, string>();
-  private readonly files = new CgroupReader();
+  readonly files = new CgroupReader();
   /** memory.memsw.limit_in_bytes was set (so memory.max must keep below it). */
   private swapSet = false;
 
@@ -193,6 +193,10 @@ export class V1Backend implements CgroupBackend {
   }
 
   stats(final = false): CGroupStats {
+    return this.files.batch(this.statFiles(final), () => this.readStats(final));
+  }
+
+  statFiles(final: boolean): string[] {
     const files: string[] = [];
     const want = (c: string, ...names: string[]) => {
       for (const n of names) {
@@ -211,7 +215,7 @@ export class V1Backend implements CgroupBackend {
       want('pids', 'pids.current');
     }
     want('blkio', 'blkio.throttle.io_service_bytes_recursive', 'blkio.throttle.io_serviced_recursive');
-    return this.files.batch(files, () => this.readStats(final));
+    return files;
   }
 
   private readStats(final: boolean): CGroupStats {

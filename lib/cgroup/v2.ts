@@ -11,7 +11,7 @@ export class V2Backend implements CgroupBackend {
   readonly version = 2;
   readonly dirs: string[];
   private readonly dir: string;
-  private readonly files = new CgroupReader();
+  readonly files = new CgroupReader();
 
   constructor(parentDir: string, name: string) {
     this.dir = join(parentDir, name);
@@ -60,10 +60,13 @@ export class V2Backend implements CgroupBackend {
   }
 
   stats(final = false): CGroupStats {
+    return this.files.batch(this.statFiles(final), () => this.readStats(final));
+  }
+
+  statFiles(final: boolean): string[] {
     const names = ['cpu.stat', 'memory.peak', 'memory.events', 'pids.peak', 'io.stat'];
     if (!final) names.push('memory.current', 'pids.current');
-    const files = names.map((f) => this.f(f));
-    return this.files.batch(files, () => this.readStats(final));
+    return names.map((f) => this.f(f));
   }
 
   private readStats(final: boolean): CGroupStats {
