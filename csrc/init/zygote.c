@@ -37,7 +37,10 @@
 
 static void reply(int32_t pid, int pidfd) {
   struct ik_zygote_rep rep = {pid, 0};
-  ik_send_fds(ZYGOTE_FD, &rep, sizeof rep, &pidfd, pidfd >= 0 ? 1 : 0);
+  /* Node blocks until it hears from us: if the fd cannot go, the reply
+   * still must (Node then sees no pidfd and reports EPROTO). */
+  if (ik_send_fds(ZYGOTE_FD, &rep, sizeof rep, &pidfd, pidfd >= 0 ? 1 : 0) < 0 && pidfd >= 0)
+    ik_send_fds(ZYGOTE_FD, &rep, sizeof rep, NULL, 0);
 }
 
 /* In the new container: join the cgroups (when the zygote does not), then
@@ -133,9 +136,15 @@ void ik_zygote_main(void (*container_main)(void)) {
         pid = syscall(__NR_clone3, &ca, sizeof ca);
         if (pid == 0)
           become_init(fds, netns, NULL, 0, -1, container_main);
+        /* A failed clone may have written a pidfd number it then took back. */
+        if (pid < 0)
+          pidfd = -1;
       }
       int gate[2] = {-1, -1};
-      if (pid < 0 && (errno == ENOSYS || errno == E2BIG)) {
+      /* No clone3 (ENOSYS, E2BIG), or it refused (a group that takes no
+       * processes, say): clone, and join by writing cgroup.procs, whose
+       * error then names the cgroup as the cause. */
+      if (pid < 0) {
         /* Joining by writing cgroup.procs (v1, or no clone3) takes the
          * kernel an RCU grace period (cgroup_threadgroup_rwsem), some
          * hundreds of µs on a busy machine. We do it for the child while it
@@ -153,6 +162,8 @@ void ik_zygote_main(void (*container_main)(void)) {
         }
       }
       int saved = errno;
+      if (pid < 0)
+        pidfd = -1;
       if (gate[0] >= 0)
         close(gate[0]);
       reply(pid < 0 ? -saved : (int32_t)pid, pidfd);
