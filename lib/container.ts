@@ -664,7 +664,6 @@ export class Container extends EventEmitter<ContainerEvents> {
       throw spawnError(err, cfg.namespaces);
     }
     if (cg && this.listenerCount('oom') > 0) this.forwardOomFrom(cg);
-    if (this.cgroupOwned) cg!._prefetch();
     this.handle = r.handle;
     this.pid = r.pid;
     this.currentState = 'running';

@@ -57,7 +57,6 @@ export interface CgroupBackend {
   stats(final?: boolean): CGroupStats;
   /** The files stats(final) reads. */
   statFiles(final: boolean): string[];
-  /** Reads them; `files.open` holds fds opened ahead, used instead of paths. */
   readonly files: CgroupReader;
   /** OOM kills so far (cheaper than stats()). */
   oomKills(): number;

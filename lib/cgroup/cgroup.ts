@@ -4,7 +4,7 @@
  * directories and writes the limits, or a Container does at its start.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, open, openSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsc, openSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { EventEmitter } from 'eventemitter3';
 import type { CgroupfsView } from '../filesystem';
@@ -82,8 +82,6 @@ export class CGroup extends EventEmitter<CGroupEvents> {
   private removed = false;
   private oomWatch: { close(): void } | undefined;
   private oomSeen = 0;
-  private prefetching = false;
-  private closing = false;
   /** Set by a Container that created this group and so removes it. */
   _ownedBy: object | undefined;
 
@@ -271,8 +269,6 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     }
     const b = this.backend;
     this.stopWatch();
-    this.closing = true; // (prefetch opens that complete later close themselves)
-    this.closePrefetched();
     if (!b.remove()) {
       for (let i = 0; ; i++) {
         b.kill(9);
@@ -379,29 +375,4 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     return s;
   }
 
-  /**
-   * @internal Opens the files _finalStats() reads on libuv's threads while
-   * the container runs: the first open of a file in a fresh group costs the
-   * kernel an inode (~20 µs each here), which would otherwise come after the
-   * payload's exit, on the way to the result.
-   */
-  _prefetch(): void {
-    const b = this.backend;
-    if (!b || this.removed || this.prefetching) return;
-    this.prefetching = true;
-    for (const path of b.statFiles(true)) {
-      open(path, 'r', (err, fd) => {
-        if (err) return;
-        if (this.closing || this.removed || this.backend !== b) closeSync(fd);
-        else b.files.open.set(path, fd);
-      });
-    }
-  }
-
-  private closePrefetched(): void {
-    const b = this.backend;
-    if (!b) return;
-    for (const fd of b.files.open.values()) closeSync(fd);
-    b.files.open.clear();
-  }
 }

@@ -63,12 +63,9 @@ export class CgroupReader {
     return native().readFiles([path])[0] ?? undefined;
   }
 
-  /** fds of files opened ahead (see CGroup#_prefetch), used instead of their paths. */
-  readonly open = new Map<string, number>();
-
   /** Runs `fn` with `paths` read at once. */
   batch<T>(paths: string[], fn: () => T): T {
-    const texts = native().readFiles(paths.map((p) => this.open.get(p) ?? p));
+    const texts = native().readFiles(paths);
     this.cache = new Map(paths.map((p, i) => [p, texts[i] ?? undefined]));
     try {
       return fn();
