@@ -63,7 +63,6 @@ enum ik_op_type {
   IK_OP_PROCESS = 10, /* the rest of the plan is the main process; num0 process id */
   IK_OP_UNSHARE = 11, /* num0 CLONE_NEW* flags; for the time namespace, which only children enter */
   IK_OP_MKNOD = 12,   /* str1 path, num0 mode (type and permissions), num1 device number */
-  IK_OP_CGROUP_GATE = 13, /* wait until the zygote has moved us into our cgroups (if it does; see IK_GATE_FD) */
 
   /* Process phase: run in the forked payload, just before execve. */
   IK_OP_RLIMIT = 20, /* num0 resource, num1 soft, num2 hard */

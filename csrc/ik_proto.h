@@ -43,8 +43,8 @@ struct ik_req {
  * `clone_flags` (CLONE_NEW*); fds: stdin, stdout, stderr, plan pipe, the
  * init's end of its control socket, then optionally a network namespace to
  * join, a cgroup v2 directory to clone into (CLONE_INTO_CGROUP), and
- * `n_cgroup_join` cgroup.procs files the child writes "0" to before anything
- * else (cgroup v1, or v2 where clone3 cannot place it). The reply carries
+ * `n_cgroup_join` files the child writes "0" to before anything else (v1:
+ * each hierarchy's `tasks`; v2 where clone3 cannot place it: cgroup.procs). The reply carries
  * the pid (or -errno) and, as SCM_RIGHTS, a pidfd. */
 struct ik_zygote_req {
   uint64_t clone_flags;
@@ -53,11 +53,6 @@ struct ik_zygote_req {
   uint32_t n_cgroup_join;
   uint32_t reserved;
 };
-
-/* Where init finds the cgroup gate: a pipe on which the zygote writes 0 (or
- * an errno) once it has moved init into its cgroups (see zygote.c). High,
- * so no fd init opens before IK_OP_CGROUP_GATE can take its number. */
-#define IK_GATE_FD 1023
 
 /* Most cgroup.procs files one container joins (one per v1 hierarchy). */
 #define IK_MAX_CGROUP_JOIN 10

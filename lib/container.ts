@@ -682,18 +682,12 @@ export class Container extends EventEmitter<ContainerEvents> {
     let nsFlags = cfg.namespaces.cloneFlags();
     const b = new PlanBuilder();
     const cgroupns = cg !== undefined && cfg.namespaces.has('cgroup');
-    // The cgroup namespace is rooted where its creator is: init makes it
-    // once it is in its group (so /proc/self/cgroup inside reads "/"). On v1
-    // the zygote moves init into the group while the other steps run; the
-    // gate waits for that. So the cgroup steps come as late as they can.
-    if (cgroupns) nsFlags &= ~CLONE_NEWCGROUP;
-    const cgroupSteps = (root?: string) => {
-      if (!cg) return;
-      b.add(Op.CgroupGate, { description: 'join the cgroup' });
-      if (!cgroupns) return;
+    if (cgroupns) {
+      // The cgroup namespace is rooted where its creator is: init makes it
+      // itself, once in its group (so /proc/self/cgroup inside reads "/").
+      nsFlags &= ~CLONE_NEWCGROUP;
       b.add(Op.Unshare, { description: 'unshare the cgroup namespace' }, { num: [CLONE_NEWCGROUP] });
-      if (root !== undefined && cfg.namespaces.has('net')) planCgroupfs(b, cg._insideView(), `${root}/sys/fs/cgroup`);
-    };
+    }
     if (cfg.namespaces.has('pid')) b.flags |= PLAN_F_PIDNS;
     // ISOLATE_KIT_TRACE=1: init reports each setup step's duration on the container's stderr.
     if (process.env.ISOLATE_KIT_TRACE === '1') b.flags |= PLAN_F_TRACE;
@@ -704,10 +698,10 @@ export class Container extends EventEmitter<ContainerEvents> {
         mounts: cfg.mounts,
         staging: stagingDir(),
         ownNetwork: cfg.namespaces.has('net'),
-        beforePivot: (_b, root) => cgroupSteps(root),
+        beforePivot: (_b, root) => {
+          if (cgroupns && cfg.namespaces.has('net')) planCgroupfs(b, cg!._insideView(), `${root}/sys/fs/cgroup`);
+        },
       });
-    } else {
-      cgroupSteps();
     }
     if (cfg.hostname !== undefined) b.add(Op.Hostname, { description: `set hostname ${cfg.hostname}` }, { str: [cfg.hostname] });
     if (cfg.namespaces.has('net')) b.add(Op.Loopback, { description: 'bring up lo' });

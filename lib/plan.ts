@@ -18,8 +18,6 @@ export const enum Op {
   Process = 10,
   Unshare = 11,
   Mknod = 12,
-  /** Wait until the zygote has moved init into its cgroups (v1: done while the steps before run). */
-  CgroupGate = 13,
   Rlimit = 20,
   Creds = 21,
   Chdir = 22,
@@ -87,7 +85,7 @@ export const SYSCALL_NAMES: readonly string[] = [
   'recvmsg',
   'unshare',
   'mknod',
-  'write cgroup.procs',
+  'write',
 ];
 
 /** IK_SC_CGROUP_JOIN: init could not join its cgroup. */

@@ -114,7 +114,6 @@ long ik_plan_validate(const struct ik_plan *plan) {
         return i;
       break;
     case IK_OP_LOOPBACK:
-    case IK_OP_CGROUP_GATE:
     case IK_OP_UNSHARE:
     case IK_OP_PROCESS:
     case IK_OP_RLIMIT:

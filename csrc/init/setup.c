@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "../compat.h"
-#include "../ik_proto.h"
 #include "../loopback.h"
 
 #define FAIL(i, s)                                                                                 \
@@ -210,29 +209,6 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
     if (ik_loopback_up() < 0)
       FAIL(i, IK_SC_IOCTL);
     return 0;
-  case IK_OP_CGROUP_GATE: {
-    /* On cgroup v1 the zygote moves us into our cgroups while we run the
-     * steps before this one (a cgroup.procs write waits for an RCU grace
-     * period: better spent in parallel), and says here when it is done. No
-     * gate: we were born in our group (clone3) or joined it ourselves. */
-    if (fcntl(IK_GATE_FD, F_GETFD) < 0)
-      return 0;
-    int32_t res = 0;
-    ssize_t n;
-    do {
-      n = read(IK_GATE_FD, &res, sizeof res);
-    } while (n < 0 && errno == EINTR);
-    close(IK_GATE_FD);
-    if (n != (ssize_t)sizeof res) {
-      errno = n < 0 ? errno : EPIPE;
-      FAIL(i, IK_SC_CGROUP_JOIN);
-    }
-    if (res != 0) {
-      errno = res;
-      FAIL(i, IK_SC_CGROUP_JOIN);
-    }
-    return 0;
-  }
   default:
     errno = EINVAL;
     FAIL(i, IK_SC_PLAN);

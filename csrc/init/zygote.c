@@ -15,8 +15,6 @@
 #include "zygote.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -43,11 +41,10 @@ static void reply(int32_t pid, int pidfd) {
     ik_send_fds(ZYGOTE_FD, &rep, sizeof rep, NULL, 0);
 }
 
-/* In the new container: join the cgroups (when the zygote does not), then
- * the received fds become 0-4 (the rest are closed; a cgroup gate moves to
- * IK_GATE_FD) and init runs. A failure before init can report is sent as
- * init would send it. */
-static void __attribute__((noreturn)) become_init(int *fds, int netns, const int *join, int n_join, int gate,
+/* In the new container: join the cgroups (unless clone3 placed us), then
+ * the received fds become 0-4 (the rest are closed) and init runs. A failure
+ * before init can report is sent as init would send it. */
+static void __attribute__((noreturn)) become_init(int *fds, int netns, const int *join, int n_join,
                                                   void (*container_main)(void)) {
   int err = 0, sc = IK_SC_EXEC_INIT;
   if (ik_cgroup_join(join, n_join) < 0) {
@@ -56,10 +53,7 @@ static void __attribute__((noreturn)) become_init(int *fds, int netns, const int
   }
   if (err == 0 && netns >= 0 && setns(netns, CLONE_NEWNET) < 0)
     err = errno;
-  int placed[6] = {fds[0], fds[1], fds[2], fds[3], fds[4], gate};
-  if (err == 0 && ik_place_fds(placed, gate >= 0 ? 6 : 5) < 0)
-    err = errno;
-  if (err == 0 && gate >= 0 && (dup3(5, IK_GATE_FD, O_CLOEXEC) < 0 || close(5) < 0))
+  if (err == 0 && ik_place_fds(fds, 5) < 0)
     err = errno;
   if (err != 0) {
     struct ik_msg m;
@@ -73,26 +67,6 @@ static void __attribute__((noreturn)) become_init(int *fds, int netns, const int
   }
   container_main();
   _exit(IK_INIT_EXIT_SETUP_FAILED);
-}
-
-/* Moves `pid` into the cgroups of `join` (cgroup.procs fds) and tells it
- * through `gate`: 0, or the errno of the write that failed. */
-static void join_for(pid_t pid, const int *join, int n_join, int gate) {
-  char buf[16];
-  int len = snprintf(buf, sizeof buf, "%d", (int)pid);
-  int32_t res = 0;
-  for (int i = 0; i < n_join && res == 0; i++) {
-    ssize_t w;
-    do {
-      w = write(join[i], buf, (size_t)len);
-    } while (w < 0 && errno == EINTR);
-    if (w < 0)
-      res = errno;
-  }
-  ssize_t n;
-  do {
-    n = write(gate, &res, sizeof res);
-  } while (n < 0 && errno == EINTR);
 }
 
 void ik_zygote_main(void (*container_main)(void)) {
@@ -135,43 +109,27 @@ void ik_zygote_main(void (*container_main)(void)) {
         ca.cgroup = (uint64_t)cgroup_dir;
         pid = syscall(__NR_clone3, &ca, sizeof ca);
         if (pid == 0)
-          become_init(fds, netns, NULL, 0, -1, container_main);
+          become_init(fds, netns, NULL, 0, container_main);
         /* A failed clone may have written a pidfd number it then took back. */
         if (pid < 0)
           pidfd = -1;
       }
-      int gate[2] = {-1, -1};
       /* No clone3 (ENOSYS, E2BIG), or it refused (a group that takes no
-       * processes, say): clone, and join by writing cgroup.procs, whose
-       * error then names the cgroup as the cause. */
+       * processes, say): clone, and the child joins its groups first thing
+       * (on v1 by writing 0 to each `tasks` file: moving only the calling
+       * thread takes no global lock, where moving a process by pid waits
+       * for an RCU grace period, ms here), whose error names the cgroup. */
       if (pid < 0) {
-        /* Joining by writing cgroup.procs (v1, or no clone3) takes the
-         * kernel an RCU grace period (cgroup_threadgroup_rwsem), some
-         * hundreds of µs on a busy machine. We do it for the child while it
-         * runs its setup; it waits at IK_OP_CGROUP_GATE, before anything of
-         * the payload's runs. Without a pipe, the child joins first thing. */
-        if (n_join > 0 && pipe2(gate, O_CLOEXEC) < 0)
-          gate[0] = gate[1] = -1;
         /* A fork of this small process (no CLONE_VM: the child needs its own
          * copy to become init). Exit signal: CLONE_PARENT takes ours. */
         pid = syscall(SYS_clone, (unsigned long)req.clone_flags | CLONE_PARENT | CLONE_PIDFD, NULL, &pidfd, NULL, 0);
-        if (pid == 0) {
-          if (gate[0] >= 0)
-            become_init(fds, netns, NULL, 0, gate[0], container_main);
-          become_init(fds, netns, join, n_join, -1, container_main);
-        }
+        if (pid == 0)
+          become_init(fds, netns, join, n_join, container_main);
       }
       int saved = errno;
       if (pid < 0)
         pidfd = -1;
-      if (gate[0] >= 0)
-        close(gate[0]);
       reply(pid < 0 ? -saved : (int32_t)pid, pidfd);
-      if (gate[1] >= 0) {
-        if (pid > 0)
-          join_for(pid, join, n_join, gate[1]);
-        close(gate[1]);
-      }
       if (pidfd >= 0)
         close(pidfd);
     }

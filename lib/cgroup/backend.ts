@@ -31,8 +31,15 @@ export interface CGroupStats {
 
 /** How a new process enters the group (see csrc/ik_proto.h). */
 export interface Placement {
-  /** cgroup.procs files the new process writes "0" to before anything else (v1; v2 without clone3). */
+  /**
+   * Files the new (single-threaded) process writes "0" to before anything
+   * else: v1 each hierarchy's `tasks` (moving the calling thread takes no
+   * global lock; moving a process by pid through cgroup.procs waits for an
+   * RCU grace period, ms here); v2 without clone3 cgroup.procs.
+   */
   joinFiles: string[];
+  /** cgroup.procs of every directory: for moving another process by pid. */
+  procsFiles: string[];
   /** v2: the directory for clone3(CLONE_INTO_CGROUP). */
   intoDir?: string;
 }

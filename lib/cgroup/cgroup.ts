@@ -168,7 +168,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
   addProcess(pid: number): void {
     if (!Number.isInteger(pid) || pid <= 0) throw invalidOption('pid', 'a pid', pid);
     const b = this.live('addProcess()');
-    for (const file of b.placement().joinFiles) {
+    for (const file of b.placement().procsFiles) {
       try {
         writeFileSync(file, String(pid));
       } catch (err) {

@@ -189,7 +189,7 @@ export class V1Backend implements CgroupBackend {
   }
 
   placement(): Placement {
-    return { joinFiles: this.dirs.map((d) => join(d, 'cgroup.procs')) };
+    return { joinFiles: this.dirs.map((d) => join(d, 'tasks')), procsFiles: this.dirs.map((d) => join(d, 'cgroup.procs')) };
   }
 
   stats(final = false): CGroupStats {

@@ -56,7 +56,7 @@ export class V2Backend implements CgroupBackend {
   }
 
   placement(): Placement {
-    return { joinFiles: [this.f('cgroup.procs')], intoDir: this.dir };
+    return { joinFiles: [this.f('cgroup.procs')], procsFiles: [this.f('cgroup.procs')], intoDir: this.dir };
   }
 
   stats(final = false): CGroupStats {
