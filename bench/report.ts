@@ -1,5 +1,6 @@
 /** Renders the results as markdown: the tables for stdout, the whole page for docs/benchmarks.md. */
 import type { GcTotals } from './ballast';
+import { COLD_MOVE_GAP_MS, TARGET_PAUSE_RESUME_MS, TARGET_STATS_MS, type CgroupOpsReport, type OpSummary } from './cgroup-ops';
 import { LONG_NODE_FLAGS, type LongReport, type Snapshot } from './long';
 import { blockMedians, type RowResult } from './rounds';
 import { delta, median, mib, ms, ratio, summarize, table } from './stats';
@@ -16,6 +17,8 @@ export interface Machine {
   uid: number;
   bwrap: string;
   crun: string;
+  /** `git describe` of the checkout measured, with "+ changes" when lib/ or csrc/ differ from it. */
+  commit: string;
   loadStart: number[];
   loadEnd: number[];
 }
@@ -43,6 +46,13 @@ export interface Settings {
   long: number;
   longWarmup: number;
   traceRuns: number;
+  /** cgroup operations: stats() calls, pause()+resume() pairs, CGroup create()+destroy() loops, fresh containers' first pause. */
+  cgroupStats: number;
+  cgroupPause: number;
+  cgroupCreate: number;
+  cgroupFirstPauses: number;
+  cgroupMoves: number;
+  cgroupBackToBack: number;
   ballastMiB: number;
   seed: number;
 }
@@ -53,11 +63,32 @@ export interface BenchResult {
   baseline: Phase;
   ballast: Phase;
   trace: TraceReport | undefined;
+  /** Traced runs of Container.run with cgroup {}, focused on the cgroup steps. */
+  cgroupTrace: TraceReport | undefined;
+  cgroupOps: CgroupOpsReport | string;
+  /** cgroups named after the bench process still there at its end (should be none). */
+  leftoverCgroups: string[];
+  /** Directories of the library's pool of ready groups at the end (removed when the process exits). */
+  pooledCgroups: number;
   long: LongReport | string;
 }
 
 /** Targets, as ratios measured within one run. */
-export const TARGET = { spawnRatio: 2.2, ballastDeltaMs: 0.3, longDrift: 0.1 } as const;
+export const TARGET = {
+  spawnRatio: 2.2,
+  ballastDeltaMs: 0.3,
+  longDrift: 0.1,
+  /** What a cgroup may add to the median Container.run (setup + teardown). */
+  cgroupDeltaMs: 0.3,
+  statsMs: TARGET_STATS_MS,
+  pauseResumeMs: TARGET_PAUSE_RESUME_MS,
+} as const;
+
+/** The cgroup rows of the interleaved table, each compared with 'container' (no cgroup). */
+const CGROUP_ROWS = [
+  { key: 'container-cg', short: 'cgroup {}' },
+  { key: 'container-cg-limits', short: 'cgroup {memory 64M, pids 64}' },
+] as const;
 
 function row(p: Phase, key: string): RowResult | undefined {
   return p.rows.find((r) => r.variant.key === key);
@@ -76,6 +107,27 @@ function pairedRatio(p: Phase, a: string, b: string): number {
   const ratios = ra.perRound.map((x, i) => x / rb.perRound[i]!).filter(Number.isFinite);
   return ratios.length ? summarize(ratios).median : NaN;
 }
+
+/** Median over rounds of a − b within the same round, ms. */
+function pairedDelta(p: Phase, a: string, b: string): number {
+  const ra = row(p, a);
+  const rb = row(p, b);
+  if (!ra || !rb || !ra.perRound.length || !rb.perRound.length) return NaN;
+  const d = ra.perRound.map((x, i) => x - rb.perRound[i]!).filter(Number.isFinite);
+  return d.length ? median(d) : NaN;
+}
+
+/** Share of rounds (0..1) where a was more than `ms` slower than b in the same round. */
+function slowerShare(p: Phase, a: string, b: string, ms: number): number {
+  const ra = row(p, a);
+  const rb = row(p, b);
+  if (!ra || !rb || !ra.perRound.length || !rb.perRound.length) return NaN;
+  const d = ra.perRound.map((x, i) => x - rb.perRound[i]!).filter(Number.isFinite);
+  return d.length ? d.filter((x) => x > ms).length / d.length : NaN;
+}
+
+/** A round whose cgroup run is this much slower than its no-cgroup run: a join that waited for a grace period. */
+const SLOW_JOIN_MS = 2;
 
 function blockPair(a: Phase, b: Phase, key: string): number {
   const ra = row(a, key);
@@ -191,7 +243,93 @@ export function targets(r: BenchResult): Target[] {
   if (row(a, 'crun')?.variant.unavailable === undefined) {
     out.splice(4, 0, target('Container.run / crun, ratio of medians', ratio(med(a, 'container') / med(a, 'crun')), '(info)'));
   }
+  for (const { key, short } of CGROUP_ROWS) {
+    const d = med(a, key) - med(a, 'container');
+    out.push(
+      target(`Container.run, ${short}: median − no-cgroup median`, `${delta(d)} ms`, `≤ +${TARGET.cgroupDeltaMs} ms`, () => d <= TARGET.cgroupDeltaMs, Number.isFinite(d)),
+      target(`same, median of per-round differences`, `${delta(pairedDelta(a, key, 'container'))} ms`, '(same, paired)'),
+    );
+  }
+  if (typeof r.cgroupOps !== 'string') {
+    const stats = opByTarget(r.cgroupOps, TARGET.statsMs);
+    const pause = opByTarget(r.cgroupOps, TARGET.pauseResumeMs);
+    if (stats) out.push(target('`container.stats()`, median', `${ms(stats.median)} ms`, `≤ ${TARGET.statsMs} ms`, () => stats.median <= TARGET.statsMs));
+    if (pause) out.push(target('`pause()` + `resume()`, median', `${ms(pause.median)} ms`, `≤ ${TARGET.pauseResumeMs} ms`, () => pause.median <= TARGET.pauseResumeMs));
+  }
   return out;
+}
+
+function pct(share: number): string {
+  return Number.isFinite(share) ? `${Math.round(share * 100)}%` : '-';
+}
+
+function opByTarget(o: CgroupOpsReport, goal: number): OpSummary | undefined {
+  return o.ops.find((x) => x.target === goal);
+}
+
+/** The cgroup rows against the no-cgroup row: what a group adds to a start. */
+export function cgroupCostTable(r: BenchResult): string {
+  const a = r.baseline;
+  const b = r.ballast;
+  const base = row(a, 'container');
+  const rows: string[][] = [];
+  if (base && base.latencies.length) {
+    const s = summarize(base.latencies);
+    rows.push([base.variant.label + ' (no cgroup)', ms(s.median), ms(s.p90), '', '', '', '', '', '']);
+  }
+  for (const { key } of CGROUP_ROWS) {
+    const ra = row(a, key);
+    if (!ra) continue;
+    if (ra.variant.unavailable !== undefined || !ra.latencies.length || !base?.latencies.length) {
+      rows.push([ra.variant.label, ra.variant.unavailable ?? 'no runs', '', '', '', '', '', '', '']);
+      continue;
+    }
+    const sa = summarize(ra.latencies);
+    const sb = summarize(base.latencies);
+    const d = sa.median - sb.median;
+    const withBallast = med(b, key) - med(b, 'container');
+    rows.push([
+      ra.variant.label,
+      ms(sa.median),
+      ms(sa.p90),
+      delta(d),
+      delta(pairedDelta(a, key, 'container')),
+      pct(slowerShare(a, key, 'container', SLOW_JOIN_MS)),
+      delta(sa.p90 - sb.p90),
+      delta(withBallast),
+      verdict(d <= TARGET.cgroupDeltaMs),
+    ]);
+  }
+  return table(
+    ['variant', 'median ms', 'p90 ms', 'Δ median ms', 'Δ per round: median', `rounds Δ > +${SLOW_JOIN_MS} ms`, 'Δ p90 ms', `Δ median with ${r.settings.ballastMiB} MiB ballast`, `≤ +${TARGET.cgroupDeltaMs} ms`],
+    rows,
+  );
+}
+
+/** stats(), pause()+resume() and the raw group operations. */
+export function cgroupOpsTable(o: CgroupOpsReport): string {
+  return table(
+    ['operation', 'n', 'median ms', 'p95 ms', 'over 1 ms', 'target (median)', ''],
+    o.ops.map((x) => [
+      x.label,
+      String(x.n),
+      ms(x.median),
+      ms(x.p95),
+      Number.isFinite(x.over1ms) ? pct(x.over1ms) : '',
+      x.target === undefined ? '' : `≤ ${x.target} ms`,
+      x.target === undefined ? '' : verdict(x.median <= x.target),
+    ]),
+  );
+}
+
+/** The cgroup steps init runs (traced), and their sum per run. */
+export function cgroupTraceTable(t: TraceReport): string {
+  const us = (n: number) => (Number.isFinite(n) ? Math.round(n).toString() : '-');
+  const steps = t.focus?.steps ?? [];
+  return table(
+    ['cgroup step in init (Container.run, cgroup {})', 'median µs', 'p90 µs'],
+    [...steps.map((s) => [s.label, us(s.medianUs), us(s.p90Us)]), ['**sum per run** (median over runs)', us(t.focus?.medianUs ?? NaN), '']],
+  );
 }
 
 export function targetTable(r: BenchResult): string {
@@ -219,7 +357,7 @@ export function concurrencyTable(p: Phase): string {
   return table(['variant', 'in flight', 'per-run median ms', 'p90 ms', 'p99 ms', 'runs/s', 'throughput × 1 in flight'], rows);
 }
 
-const BREAKDOWN = ['container', 'container-host-net', 'container-pid', 'container-none'] as const;
+const BREAKDOWN = ['container', 'container-cg', 'container-cg-limits', 'container-host-net', 'container-pid', 'container-none'] as const;
 
 /** Container.run with fewer namespaces: what each part costs. */
 export function breakdownTable(p: Phase): string {
@@ -313,14 +451,134 @@ export function summaryMarkdown(r: BenchResult): string {
     ballastTable(r.baseline, r.ballast),
     '## Ratios and targets',
     targetTable(r),
+    '## What a cgroup adds to Container.run (no ballast)',
+    cgroupCostTable(r),
+    '## cgroup operations',
+    typeof r.cgroupOps === 'string' ? r.cgroupOps : cgroupOpsTable(r.cgroupOps),
     '## Concurrency (no ballast)',
     concurrencyTable(r.baseline),
     '## Where the time goes (no ballast)',
     breakdownTable(r.baseline),
   ];
   if (r.trace) parts.push(`Init's setup steps, ${r.trace.runs} traced runs (ISOLATE_KIT_TRACE=1): ${ms(r.trace.setupMedianUs / 1000)} ms of ${ms(r.trace.runMedianMs)} ms`, traceTables(r.trace));
+  if (r.cgroupTrace?.focus) parts.push(`cgroup steps in init, ${r.cgroupTrace.runs} traced runs with cgroup {}`, cgroupTraceTable(r.cgroupTrace));
+  parts.push(leftoverNote(r));
   parts.push(`## Long run`, typeof r.long === 'string' ? r.long : longTables(r.long));
   return parts.join('\n\n');
+}
+
+function cgroupFirstPauseNote(r: BenchResult): string {
+  const v1 = typeof r.cgroupOps !== 'string' && r.cgroupOps.version === 1;
+  return v1
+    ? `on cgroup v1 it makes the group's freezer directory and moves the container's processes in, so it is timed on its own, on ${r.settings.cgroupFirstPauses} fresh containers`
+    : `it is timed on its own, on ${r.settings.cgroupFirstPauses} fresh containers`;
+}
+
+function leftoverNote(r: BenchResult): string {
+  return r.leftoverCgroups.length
+    ? `**cgroups left behind by the bench: ${r.leftoverCgroups.length}** (${r.leftoverCgroups.slice(0, 5).join(', ')}${r.leftoverCgroups.length > 5 ? ', …' : ''}).`
+    : `cgroups left behind by the bench process at its end: none${r.pooledCgroups ? ` (besides the library's pool of ready groups, ${r.pooledCgroups} directories, which it removes at exit)` : ''}.`;
+}
+
+/** The cgroup bullets of the interpretation: the added cost against its target, where it goes, the operations. */
+function cgroupInterpretation(r: BenchResult): string[] {
+  const a = r.baseline;
+  const cg = row(a, 'container-cg');
+  const cl = row(a, 'container-cg-limits');
+  if (!cg || !cl || !cg.latencies.length || !cl.latencies.length) {
+    return [`- **cgroups.** ${cg?.variant.unavailable ? `Container.run with a cgroup ${cg.variant.unavailable}; not measured.` : 'Not measured.'}`];
+  }
+  const out: string[] = [];
+  const c = med(a, 'container');
+  const d0 = med(a, 'container-cg') - c;
+  const d1 = med(a, 'container-cg-limits') - c;
+  const both = d0 <= TARGET.cgroupDeltaMs && d1 <= TARGET.cgroupDeltaMs;
+  const o = typeof r.cgroupOps === 'string' ? undefined : r.cgroupOps;
+  const find = (re: RegExp) => o?.ops.find((x) => re.test(x.label));
+  const b2bPlain = find(/^`Container\.run\(\['\/bin\/true'\]\)` back to back/);
+  const b2bCg = find(/^`Container\.run\(\['\/bin\/true'\], \{ cgroup: \{\} \}\)` back to back/);
+  let cost =
+    `- **What a cgroup adds to a start.** An accounting-only group (\`cgroup: {}\`) took the median Container.run from ${ms(c)} to ` +
+    `${ms(med(a, 'container-cg'))} ms, ${delta(d0)} ms (median of the per-round differences ${delta(pairedDelta(a, 'container-cg', 'container'))} ms); ` +
+    `with \`{ memory: '64M', pids: 64 }\` ${delta(d1)} ms (per round ${delta(pairedDelta(a, 'container-cg-limits', 'container'))} ms). ` +
+    `Target ≤ +${TARGET.cgroupDeltaMs} ms: ${both ? 'met' : '**missed**'} for ${both ? 'both' : [d0 > TARGET.cgroupDeltaMs ? 'cgroup {}' : '', d1 > TARGET.cgroupDeltaMs ? 'the limits row' : ''].filter(Boolean).join(' and ')}` +
+    `${both || (d0 > TARGET.cgroupDeltaMs && d1 > TARGET.cgroupDeltaMs) ? '' : ' (met for the other)'}. ` +
+    (d1 - d0 < 0.2
+      ? `The two limits cost nothing measurable beyond the group (${delta(d1 - d0)} ms between the two rows' medians).`
+      : `The two limits add ${delta(d1 - d0)} ms to the group's cost (between the two rows' medians).`);
+  if (b2bPlain && b2bCg) {
+    const d = b2bCg.median - b2bPlain.median;
+    cost +=
+      ` In a program that starts containers continuously the cost is smaller but still over the target: ${b2bCg.n} pairs of runs without and with ` +
+      `\`cgroup: {}\`, back to back, took ${ms(b2bPlain.median)} and ${ms(b2bCg.median)} ms at the median, ${delta(d)} ms ` +
+      `(≤ +${TARGET.cgroupDeltaMs} ms: ${verdict(d <= TARGET.cgroupDeltaMs)}; p95 ${ms(b2bPlain.p95)} vs ${ms(b2bCg.p95)} ms).`;
+  }
+  out.push(cost);
+  if (!o) return out;
+
+  const raw = find(/^`new CGroup\(\{\}\)\.create\(\)` \+/);
+  const rawCreate = find(/^↳ `new CGroup\(\{\}\)\.create\(\)`/);
+  const rawLim = find(/^`new CGroup\(\{ memory/);
+  const first = find(/^the final figures of a fresh group/);
+  const traced = r.cgroupTrace?.focus?.medianUs;
+  const warmMove = find(/right after another move$/);
+  const coldMove = find(/^same, after \d+ ms without a move$/);
+  if (raw && first) {
+    const where = o.version === 1 ? `one directory in each of ${o.plainDirs.length} v1 hierarchies (${o.plainDirs.map((d) => d.split('/')[4]).join(', ')})` : 'one directory';
+    const known = raw.median + first.median + (traced !== undefined ? traced / 1000 : 0);
+    const onPath = o.pool && rawCreate ? known - rawCreate.median : known;
+    let text =
+      `- **Where a cgroup's time goes.** A group is ${where}. The pieces, each timed on its own: mkdir + rmdir there, ` +
+      `${ms(raw.median)} ms (\`new CGroup({}).create()\` + \`destroy()\` in a loop${rawLim ? `; ${ms(rawLim.median)} ms with the two limits written` : ''})` +
+      (o.pool
+        ? `, though a start normally takes a group made ahead of time on libuv's thread pool (the library's pool, off for that loop), so its mkdirs leave the start's critical path and only its rmdirs stay`
+        : '') +
+      `; the final figures a run reads before removing the group, ${ms(first.median)} ms` +
+      (traced !== undefined
+        ? `; init's cgroup steps in the child (unshare the cgroup namespace, the read-only /sys/fs/cgroup view: a tmpfs and one cgroup mount per hierarchy it shows), ${ms(traced / 1000)} ms`
+        : '') +
+      `. Together ${ms(onPath)} ms on the start's path${onPath !== known ? ` (${ms(known)} ms with the mkdirs)` : ''}: ` +
+      `${onPath > TARGET.cgroupDeltaMs ? 'already over' : 'just within'} the target, against the ${ms(d0)} ms measured.`;
+    if (coldMove && o.version === 1) {
+      text +=
+        ` The container's own join is not one of the moves timed above: the new process, still single-threaded, writes 0 to ` +
+        `\`tasks\` in each hierarchy, which moves the calling thread without the kernel's cgroup_threadgroup_rwsem. Moving a ` +
+        `process by pid through cgroup.procs (what \`addProcess()\` does, and what this library's child did before) takes that lock ` +
+        `for writing and, unless some process on the host moved tasks a moment ago, waits in rcu_sync_enter → synchronize_rcu: after ` +
+        `${coldMove.label.match(/\d+/)?.[0] ?? '?'} ms without a move, ${pct(coldMove.over1ms)} of such moves took over 1 ms ` +
+        `(median ${ms(coldMove.median)}, p95 ${ms(coldMove.p95)} ms), against ${pct(warmMove?.over1ms ?? NaN)} right after another. ` +
+        `In the interleaved rounds ${pct(slowerShare(a, 'container-cg', 'container', SLOW_JOIN_MS))} of the \`cgroup: {}\` runs were more ` +
+        `than ${SLOW_JOIN_MS} ms slower than the same round's run without a cgroup ` +
+        `(${pct(slowerShare(a, 'container-cg-limits', 'container', SLOW_JOIN_MS))} with the limits). ` +
+        (d0 - onPath > 0.05
+          ? `The rest of the median's excess over the pieces above, ${ms(d0 - onPath)} ms, is not attributed by these measurements: it lies ` +
+            `outside the loops and the trace (the child's own join, the kernel's work for a process in a fresh group during its setup and exit, ` +
+            `handing the group's files to the zygote), or is noise.`
+          : 'The pieces above account for the median difference within the noise.');
+    } else if (d0 - onPath > 0.05) {
+      text += ` The other ${ms(d0 - onPath)} ms is outside what the loops and the trace time (opening the files handed to the child, the kernel's work for a fresh group), plus noise.`;
+    }
+    out.push(text);
+  }
+
+  const st = opByTarget(o, TARGET.statsMs);
+  const pr = opByTarget(o, TARGET.pauseResumeMs);
+  const parts: string[] = [];
+  if (st) {
+    parts.push(
+      `\`container.stats()\` took ${ms(st.median)} ms at the median (p95 ${ms(st.p95)}; target ≤ ${TARGET.statsMs} ms: ${verdict(st.median <= TARGET.statsMs)}): ` +
+        `its files stay open and are re-read with pread.`,
+    );
+  }
+  if (pr) {
+    const fp = find(/^first `pause\(\)`/);
+    parts.push(
+      `\`await pause()\` + \`resume()\` took ${ms(pr.median)} ms (p95 ${ms(pr.p95)}; target ≤ ${TARGET.pauseResumeMs} ms: ${verdict(pr.median <= TARGET.pauseResumeMs)})` +
+        (fp && o.version === 1 ? `; a container's first pause also joins the v1 freezer hierarchy, ${ms(fp.median)} ms at the median (p95 ${ms(fp.p95)}).` : '.'),
+    );
+  }
+  if (parts.length) out.push(`- **cgroup operations.** ${parts.join(' ')}`);
+  return out;
 }
 
 function interpretation(r: BenchResult): string {
@@ -392,6 +650,7 @@ function interpretation(r: BenchResult): string {
           `the rest of what the mount namespace costs is outside them (creating and tearing down the namespace in the kernel, the larger plan).`
         : ''),
   );
+  out.push(...cgroupInterpretation(r));
   if (typeof r.long !== 'string') {
     const l = r.long;
     out.push(
@@ -439,6 +698,7 @@ the numbers below are from one run on ${m.date}.
 | user | ${m.uid === 0 ? 'root' : `uid ${m.uid}`} |
 | bubblewrap | ${m.bwrap} |
 | crun | ${m.crun} |
+| isolate-kit | ${m.commit} |
 | date | ${m.date} |
 | load average (1, 5, 15 min) | start ${m.loadStart.map((x) => x.toFixed(2)).join(', ')}; end ${m.loadEnd.map((x) => x.toFixed(2)).join(', ')} |
 
@@ -453,10 +713,15 @@ Every row starts \`/bin/true\` and waits for it to end; the latency is from the 
 - **bwrap**: \`bwrap ${'--unshare-all --ro-bind / / --proc /proc --dev /dev /bin/true'}\` through \`child_process.spawn\`,
   when \`bwrap\` is on PATH and works.
 - **crun**: \`crun --cgroup-manager=disabled run\` of a throw-away OCI bundle (/proc, tmpfs /dev and /tmp, the same
-  six namespaces, no capabilities, no cgroup, as Container.run creates none yet), when crun is installed and works
-  here. crun cannot take \`/\` itself as the root (pivot_root: EBUSY), so the bundle's root is an empty directory
+  six namespaces, no capabilities, no cgroup, like Container.run without the \`cgroup\` option), when crun is installed
+  and works here. crun cannot take \`/\` itself as the root (pivot_root: EBUSY), so the bundle's root is an empty directory
   with every top-level host entry bind-mounted into it read-only: about twenty binds where bwrap and
   Container.run do one.
+- **Container.run, cgroup {}** and **Container.run, cgroup {memory 64M, pids 64}**: the default Container.run with
+  \`{ cgroup: {} }\` (an accounting-only group: on cgroup v1 a directory in the memory, cpuacct and pids hierarchies)
+  and with \`{ cgroup: { memory: '64M', pids: 64 } }\` (the same directories plus the two limits' writes; the OOM
+  notification is armed only for an \`oom\` listener, and these rows have none). Each run makes its group, the child joins it before it runs anything, the run reads the group's
+  final figures and removes it before resolving. What a group adds is each row's median minus the no-cgroup row's.
 - **Container.run with fewer namespaces**: \`network: 'host'\` (no net namespace), \`namespaces: ['pid']\` (no mount
   plan at all) and \`namespaces: []\`, to show what each part costs.
 - **2 in flight**: each round starts two runs together and waits for both; per-run latency is each run's own,
@@ -504,6 +769,44 @@ ${ballastTable(r.baseline, r.ballast)}
 ### Ratios and targets
 
 ${targetTable(r)}
+
+### What a cgroup adds to Container.run (no ballast)
+
+Each cgroup row against \`Container.run (default)\`, which has none: the difference of the medians (judged), the
+median of the per-round differences (each round ran both, so they saw the same neighbours), the difference of the p90s,
+and the difference of the medians in the ${st.ballastMiB} MiB ballast condition.
+
+${cgroupCostTable(r)}
+
+### cgroup operations
+
+Measured after the rounds above, one operation at a time (not interleaved). On one running container made with
+\`cgroup: {}\` and a \`sleep 100\` inside: \`container.stats()\` ${st.cgroupStats} times and \`await pause(); resume()\`
+${st.cgroupPause} times, after a tenth as many warm-up calls (the first pause of a container is left out of those:
+${cgroupFirstPauseNote(r)}). Then ${st.cgroupCreate} iterations (after ${Math.max(10, Math.round(st.cgroupCreate / 10))} warm-up ones) of
+\`new CGroup({}).create()\` + \`await destroy()\`, the same with \`{ memory: '64M', pids: 64 }\`, and the final figures a run
+reads from a fresh group, interleaved, with the library's pool of ready groups turned off: the raw cost of a group's directories. Last, what moving a process costs in the kernel:
+a \`sleep\` moved between two groups with \`addProcess()\` (a write of its pid to cgroup.procs in every hierarchy; a
+container's own process joins through \`tasks\` instead, see below), ${st.cgroupMoves} times right after another move and ${st.cgroupMoves} times after ${COLD_MOVE_GAP_MS} ms without one;
+and ${st.cgroupBackToBack} pairs of \`Container.run(['/bin/true'])\` without and with \`cgroup: {}\` back to back, in alternating order,
+for a program that starts containers continuously (the interleaved table has the other rows' runs between two cgroup runs).
+
+${typeof r.cgroupOps === 'string' ? r.cgroupOps : cgroupOpsTable(r.cgroupOps)}
+${
+  r.cgroupTrace?.focus
+    ? `
+The container's side, from ${r.cgroupTrace.runs} traced runs of \`Container.run(['/bin/true'], { cgroup: {} })\`, one after
+the other: init's cgroup steps. ${
+      r.cgroupTrace.focus.steps.some((x) => /join/.test(x.label))
+        ? 'The join (a write to cgroup.procs in each hierarchy) is made by the zygote while init runs its other steps; "join the cgroup" is init waiting for it.'
+        : 'The join itself (the new process writes 0 to each hierarchy\'s `tasks` on v1, before anything else; on v2 it is cloned into its group) is not traced.'
+    }
+
+${cgroupTraceTable(r.cgroupTrace)}
+`
+    : ''
+}
+${leftoverNote(r)}
 
 ### Concurrency (no ballast)
 

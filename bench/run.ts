@@ -1,14 +1,17 @@
 /**
  * `npm run bench`: start latency of Container.run(['/bin/true']) next to
  * child_process.spawn, bubblewrap and crun, without and with a big heap,
- * one and two in flight, and a long run for leaks. Prints markdown tables;
- * a full run also writes docs/benchmarks.md.
+ * one and two in flight, with and without a cgroup; cgroup operations
+ * (stats, pause/resume, a group's mkdir+rmdir); and a long run for leaks.
+ * Prints markdown tables; a full run also writes docs/benchmarks.md.
  *
  *   node .build/bench/run.js [--quick] [--long N] [--rounds N] [--seed N] [--out FILE] [--no-write]
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { CGROUP_LIMITS, leftoverGroups, measureCgroupOps, pooledGroups, type CgroupOpsReport, type CgroupOpsSettings } from './cgroup-ops';
 import { ballastItems, dropBallast, fullGc, gcTotals, holdBallast, startGcLog, stopGcLog } from './ballast';
 import { LONG_NODE_FLAGS, runLong, type LongReport } from './long';
 import { documentMarkdown, summaryMarkdown, type BenchResult, type Machine, type Phase, type Settings } from './report';
@@ -50,10 +53,20 @@ function parseArgs(argv: readonly string[]): Args {
     long: num('--long', 'BENCH_LONG', quick ? 300 : 10_000),
     longWarmup: quick ? 100 : 1000,
     traceRuns: quick ? 20 : 200,
+    cgroupStats: quick ? 200 : 2000,
+    cgroupPause: quick ? 50 : 500,
+    cgroupCreate: quick ? 100 : 1000,
+    cgroupFirstPauses: quick ? 5 : 30,
+    cgroupMoves: quick ? 20 : 200,
+    cgroupBackToBack: quick ? 40 : 300,
     ballastMiB: 300,
     seed: num('--seed', 'BENCH_SEED', Date.now() % 1_000_000),
     out,
   };
+}
+
+function cgroupSettings(s: Settings): CgroupOpsSettings {
+  return { statsIterations: s.cgroupStats, pauseIterations: s.cgroupPause, createIterations: s.cgroupCreate, firstPauses: s.cgroupFirstPauses, moves: s.cgroupMoves, backToBack: s.cgroupBackToBack };
 }
 
 function cgroupLayout(): string {
@@ -65,6 +78,15 @@ function cgroupLayout(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** The commit measured, and whether lib/ or csrc/ have changes on top of it. */
+function checkout(): string {
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: resolve(__dirname, '..', '..'), encoding: 'utf8', timeout: 5000 });
+  const head = git('log', '-1', '--format=%h %s');
+  if (head.status !== 0) return 'unknown (no git)';
+  const dirty = git('status', '--porcelain', '--', 'lib', 'csrc').stdout.trim() !== '';
+  return `${head.stdout.trim().replace(/\|/g, '\\|')}${dirty ? ' (+ uncommitted changes in lib/ or csrc/)' : ''}`;
 }
 
 function machine(): Machine {
@@ -83,15 +105,18 @@ function machine(): Machine {
     uid: process.getuid?.() ?? -1,
     bwrap: tool('bwrap'),
     crun: tool('crun'),
+    commit: checkout(),
     loadStart: loadavg(),
     loadEnd: [],
   };
 }
 
-function variants(crun: Crun, containerUnavailable: string | undefined): Variant[] {
+function variants(crun: Crun, containerUnavailable: string | undefined, cgroupUnavailable: string | undefined): Variant[] {
   const list: Variant[] = [
     plainSpawn(),
     containerRun('container', 'Container.run (default)', {}),
+    containerRun('container-cg', 'Container.run, cgroup {}', { cgroup: {} }),
+    containerRun('container-cg-limits', 'Container.run, cgroup {memory 64M, pids 64}', { cgroup: CGROUP_LIMITS }),
     bwrap(),
     crun.variant,
     containerRun('container-host-net', "Container.run, network: 'host'", { network: 'host' }),
@@ -102,6 +127,8 @@ function variants(crun: Crun, containerUnavailable: string | undefined): Variant
   ];
   if (containerUnavailable !== undefined) {
     for (const v of list) if (v.key.startsWith('container')) v.unavailable = containerUnavailable;
+  } else if (cgroupUnavailable !== undefined) {
+    for (const v of list) if (v.key.startsWith('container-cg')) v.unavailable = cgroupUnavailable;
   }
   return list;
 }
@@ -187,14 +214,21 @@ async function main(): Promise<void> {
     });
   }
   try {
-    const list = variants(crun, await containerProbe());
+    const containerUnavailable = await containerProbe();
+    const cgroupUnavailable = containerUnavailable ?? (await containerProbe({ cgroup: CGROUP_LIMITS }));
+    const list = variants(crun, containerUnavailable, cgroupUnavailable);
     for (const v of list) if (v.unavailable !== undefined) process.stderr.write(`  ${v.label}: ${v.unavailable}\n`);
 
     const { baseline, ballast } = await measure(list, args);
 
     const containersWork = list.find((v) => v.key === 'container')?.unavailable === undefined;
+    const cgroupsWork = list.find((v) => v.key === 'container-cg')?.unavailable === undefined;
     process.stderr.write(`trace: ${args.traceRuns} runs with ISOLATE_KIT_TRACE=1\n`);
     const trace = containersWork ? await traceSetup(args.traceRuns) : undefined;
+    const cgroupTrace = cgroupsWork ? await traceSetup(args.traceRuns, { container: { cgroup: {} }, focus: /cgroup/ }) : undefined;
+
+    let cgroupOps: CgroupOpsReport | string = `Skipped: Container.run with a cgroup ${cgroupUnavailable ?? 'does not work here'}.`;
+    if (cgroupsWork) cgroupOps = await measureCgroupOps(cgroupSettings(args), (msg) => process.stderr.write(`${msg}\n`));
 
     let long: LongReport | string = 'Skipped (--long 0).';
     if (!containersWork) long = 'Skipped: Container.run does not work here.';
@@ -204,7 +238,9 @@ async function main(): Promise<void> {
     }
 
     m.loadEnd = loadavg();
-    const result: BenchResult = { settings: args, machine: m, baseline, ballast, trace, long };
+    const leftover = await leftoverGroups();
+    if (leftover.length) process.stderr.write(`cgroups of this process left behind: ${leftover.join(', ')}\n`);
+    const result: BenchResult = { settings: args, machine: m, baseline, ballast, trace, cgroupTrace, cgroupOps, leftoverCgroups: leftover, pooledCgroups: pooledGroups().length, long };
     process.stdout.write(`${summaryMarkdown(result)}\n`);
     if (args.out) {
       mkdirSync(dirname(args.out), { recursive: true });

@@ -3,7 +3,7 @@
  * ISOLATE_KIT_TRACE=1 init writes each setup step's duration to the
  * container's stderr ("isolate-kit-init: step 3 (op 2) 17 us").
  */
-import { Container } from '../lib';
+import { Container, type ContainerOptions } from '../lib';
 import { percentile, summarize } from './stats';
 
 /** Op numbers of lib/plan.ts (a const enum, so not visible at run time). */
@@ -43,19 +43,29 @@ export interface TraceReport {
   setupMedianUs: number;
   /** Median latency of the traced runs, ms. */
   runMedianMs: number;
+  /** With `focus`: the steps whose description matches it, and the median over runs of their sum, µs. */
+  focus?: { steps: StepTime[]; medianUs: number };
+}
+
+export interface TraceOptions {
+  /** Options of the traced containers. @default {} */
+  container?: ContainerOptions;
+  /** Steps (by description) to report on their own, e.g. /cgroup/. */
+  focus?: RegExp;
 }
 
 /** Runs `runs` traced default containers; undefined when init prints no trace. */
-export async function traceSetup(runs: number): Promise<TraceReport | undefined> {
+export async function traceSetup(runs: number, options: TraceOptions = {}): Promise<TraceReport | undefined> {
   const saved = process.env.ISOLATE_KIT_TRACE;
   process.env.ISOLATE_KIT_TRACE = '1';
   const perStep = new Map<number, { op: number; us: number[] }>();
   const totals: number[] = [];
+  const focusTotals: number[] = [];
   const latencies: number[] = [];
   let descriptions: readonly { description?: string }[] = [];
   try {
     for (let i = 0; i < runs; i++) {
-      const c = new Container();
+      const c = new Container(options.container ?? {});
       const t0 = performance.now();
       const r = await c.run(['/bin/true']);
       latencies.push(performance.now() - t0);
@@ -64,6 +74,7 @@ export async function traceSetup(runs: number): Promise<TraceReport | undefined>
       await c.destroy();
       if (Array.isArray(steps)) descriptions = steps;
       let total = 0;
+      let focused = 0;
       for (const line of r.stderr.split('\n')) {
         const m = LINE.exec(line);
         if (!m) continue;
@@ -72,8 +83,10 @@ export async function traceSetup(runs: number): Promise<TraceReport | undefined>
         entry.us.push(us);
         perStep.set(step, entry);
         total += us;
+        if (options.focus?.test(descriptions[step]?.description ?? '')) focused += us;
       }
       totals.push(total);
+      focusTotals.push(focused);
     }
   } finally {
     if (saved === undefined) delete process.env.ISOLATE_KIT_TRACE;
@@ -96,12 +109,15 @@ export async function traceSetup(runs: number): Promise<TraceReport | undefined>
     return { op, steps, label: OP_NAMES[op] ?? `op ${op}`, medianUs: percentile(sorted, 50), p90Us: percentile(sorted, 90) };
   });
   byOp.sort((a, b) => b.medianUs - a.medianUs);
+  const focusSteps = options.focus ? slowest.filter((s) => options.focus!.test(s.label.replace(/^step \d+: /, ''))) : [];
   slowest.sort((a, b) => b.medianUs - a.medianUs);
-  return {
+  const report: TraceReport = {
     runs,
     byOp,
     slowest: slowest.slice(0, 5),
     setupMedianUs: summarize(totals).median,
     runMedianMs: summarize(latencies).median,
   };
+  if (options.focus) report.focus = { steps: focusSteps, medianUs: summarize(focusTotals).median };
+  return report;
 }

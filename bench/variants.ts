@@ -85,10 +85,10 @@ export function containerRun(key: string, label: string, options: ContainerOptio
   return { key, label, concurrency, once };
 }
 
-/** Checks that Container.run works at all here (root, namespaces); undefined when it does. */
-export async function containerProbe(): Promise<string | undefined> {
+/** Checks that Container.run (with these options) works here (root, namespaces, cgroups); undefined when it does. */
+export async function containerProbe(options: ContainerOptions = {}): Promise<string | undefined> {
   try {
-    const r = await Container.run([TRUE]);
+    const r = await Container.run([TRUE], options);
     return r.status === 'ok' ? undefined : `fails here: ${r.error?.message ?? r.status}`;
   } catch (err) {
     return `fails here: ${(err as Error).message}`;
@@ -114,7 +114,8 @@ export function bwrap(): Variant {
  * crun with a throw-away OCI bundle: the host root read-only, fresh /proc,
  * tmpfs /dev (crun adds the default device nodes) and /tmp, the same six
  * namespaces as Container.run's default, no capabilities, no cgroup
- * (--cgroup-manager=disabled: Container.run creates none either).
+ * (--cgroup-manager=disabled: Container.run without the `cgroup` option
+ * creates none either; the cgroup rows are ours alone).
  * `root.path: "/"` fails (pivot_root: EBUSY, and --no-pivot cannot MS_MOVE
  * "/"), so the root is an empty dir with each top-level host entry bound
  * into it read-only: one bind per entry where bwrap and we do one for "/".
