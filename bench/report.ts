@@ -531,7 +531,7 @@ function cgroupInterpretation(r: BenchResult): string[] {
       `- **Where a cgroup's time goes.** A group is ${where}. The pieces, each timed on its own: mkdir + rmdir there, ` +
       `${ms(raw.median)} ms (\`new CGroup({}).create()\` + \`destroy()\` in a loop${rawLim ? `; ${ms(rawLim.median)} ms with the two limits written` : ''})` +
       (o.pool
-        ? `, though a start normally takes a group made ahead of time on libuv's thread pool (the library's pool, off for that loop), so its mkdirs leave the start's critical path and only its rmdirs stay`
+        ? `, though a start normally takes a group made ahead of time, right after the previous start (the library's pool, off for that loop), so its mkdirs leave the start's critical path and only its rmdirs stay`
         : '') +
       `; the final figures a run reads before removing the group, ${ms(first.median)} ms` +
       (traced !== undefined

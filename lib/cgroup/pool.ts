@@ -1,13 +1,13 @@
 /**
  * A few empty groups made ahead of time. Making a group is a mkdir per
  * hierarchy (on v1: memory, cpuacct and pids, ~80 µs of kernel time here);
- * done on libuv's thread pool while containers run, a start takes a ready
- * group instead. Pooled groups are ordinary groups of this process (named
+ * done right after a start, while its container runs, the next start takes
+ * a ready group instead. Pooled groups are ordinary groups of this process (named
  * `<pid>-<start time>-<random>`): removed on exit, or by gc() after a crash.
  * ISOLATE_KIT_CGROUP_POOL=0 turns it off.
  */
-import { mkdir, rmdir } from 'node:fs';
-import { forget, remember } from './registry';
+import { native } from '../native';
+import { remember } from './registry';
 
 const SIZE = 2;
 
@@ -18,7 +18,6 @@ interface Slot {
 
 interface Pool {
   ready: Slot[];
-  filling: boolean;
   /** A fill failed: stop trying (the synchronous path reports why). */
   broken: boolean;
   make: (name: string) => string[];
@@ -36,7 +35,7 @@ export function takeGroup(key: string, make: (name: string) => string[], newName
   if (!poolEnabled()) return undefined;
   let pool = pools.get(key);
   if (!pool) {
-    pool = { ready: [], filling: false, broken: false, make, newName };
+    pool = { ready: [], broken: false, make, newName };
     pools.set(key, pool);
   }
   const slot = pool.ready.shift();
@@ -47,32 +46,21 @@ export function takeGroup(key: string, make: (name: string) => string[], newName
 }
 
 function fill(pool: Pool): void {
-  if (pool.filling || pool.broken || pool.ready.length >= SIZE) return;
-  pool.filling = true;
-  const name = pool.newName();
-  const dirs = pool.make(name);
-  remember(dirs);
-  const made: string[] = [];
-  const next = (i: number): void => {
-    if (i === dirs.length) {
-      pool.ready.push({ name, dirs });
-      pool.filling = false;
-      fill(pool);
+  // Synchronous, but after the start that took a group (setImmediate), while
+  // its container runs: a mkdir on libuv's threads could still be in flight
+  // when the process exits, and leave a directory behind.
+  while (!pool.broken && pool.ready.length < SIZE) {
+    const name = pool.newName();
+    const dirs = pool.make(name);
+    const failed = native().mkdirs(dirs);
+    if (failed) {
+      pool.broken = true;
+      native().rmdirs(dirs.slice(0, failed[0]));
       return;
     }
-    mkdir(dirs[i]!, (err) => {
-      if (err) {
-        pool.broken = true;
-        pool.filling = false;
-        for (const d of made) rmdir(d, () => {});
-        forget(dirs);
-        return;
-      }
-      made.push(dirs[i]!);
-      next(i + 1);
-    });
-  };
-  next(0);
+    remember(dirs);
+    pool.ready.push({ name, dirs });
+  }
 }
 
 /** Directories of pooled (not yet used) groups. */
