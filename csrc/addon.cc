@@ -800,29 +800,20 @@ NAN_METHOD(SetDeviceFilter) {
 }
 
 // readFiles(paths) -> (string | null)[]: small control files (cgroup
-// stats), each read whole; null where one cannot be read. An fd (number)
-// instead of a path is read from offset 0 (a cgroup file regenerates) and
-// left open.
+// stats), each read whole; null where one cannot be read.
 NAN_METHOD(ReadFiles) {
   if (info.Length() < 1 || !info[0]->IsArray()) return Nan::ThrowTypeError("Usage: readFiles(paths)");
   v8::Local<v8::Array> arr = info[0].As<v8::Array>();
   v8::Local<v8::Array> out = Nan::New<v8::Array>(arr->Length());
   static thread_local char buf[64 * 1024];
   for (uint32_t i = 0; i < arr->Length(); i++) {
-    v8::Local<v8::Value> item = Nan::Get(arr, i).ToLocalChecked();
-    bool given = item->IsInt32();
-    int fd;
-    if (given) {
-      fd = Nan::To<int32_t>(item).FromJust();
-    } else {
-      Nan::Utf8String path(item);
-      fd = open(*path, O_RDONLY | O_CLOEXEC);
-    }
+    Nan::Utf8String path(Nan::Get(arr, i).ToLocalChecked());
+    int fd = open(*path, O_RDONLY | O_CLOEXEC);
     ssize_t n = -1;
     if (fd >= 0) {
       size_t len = 0;
       while (len < sizeof buf) {
-        ssize_t k = pread(fd, buf + len, sizeof buf - len, static_cast<off_t>(len));
+        ssize_t k = read(fd, buf + len, sizeof buf - len);
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0) {
           if (k == 0) n = static_cast<ssize_t>(len);
@@ -831,7 +822,7 @@ NAN_METHOD(ReadFiles) {
         len += static_cast<size_t>(k);
       }
       if (len == sizeof buf) n = static_cast<ssize_t>(len);
-      if (!given) close(fd);
+      close(fd);
     }
     if (n < 0)
       Nan::Set(out, i, Nan::Null());

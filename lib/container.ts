@@ -503,7 +503,7 @@ export class Container extends EventEmitter<ContainerEvents> {
       };
       if (proc._ended) later();
       else proc.once('exit', later);
-    }, this.meter());
+    }, this._runMeter());
     // A main process takes its container with it: settle once it has
     // stopped, so `state` is true when the result is seen, and the
     // cgroup's figures (every process in the sandbox) are in.
@@ -515,11 +515,16 @@ export class Container extends EventEmitter<ContainerEvents> {
     return result;
   }
 
-  /** The cgroup's view for run limits, if there is a cgroup. */
-  private meter(): RunMeter | undefined {
+  /**
+   * @internal The cgroup's view for run limits (one file read per look; 0
+   * once the group is gone, never a throw), if there is a started cgroup.
+   * The CLI's streaming mode uses it too.
+   */
+  _runMeter(): RunMeter | undefined {
     const cg = this.config.cgroup;
     if (!cg || !cg.created) return undefined;
     const l = cg.limits;
+    // The sandbox cannot spend CPU faster than this many CPUs: the host's, the quota, the pinned ones.
     let parallelism = availableParallelism();
     if (l.cpu?.max && l.cpu.max.quotaUs !== null) parallelism = Math.min(parallelism, l.cpu.max.quotaUs / l.cpu.max.periodUs);
     if (l.cpuset?.cpus) parallelism = Math.min(parallelism, l.cpuset.cpus.split(',').length);

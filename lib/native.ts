@@ -64,8 +64,8 @@ export interface NativeBinding {
   watchFd(fd: number, mode: 0 | 1, callback: () => void): { close(): void };
   /** Replaces the cgroup v2 device filter of dirFd: rules [type 'a'|'b'|'c', major, minor (-1 any), access bits m=1 r=2 w=4]; 0 or errno. */
   setDeviceFilter(dirFd: number, rules: [string, number, number, number][]): number;
-  /** Each file read whole (null where it cannot be); an fd is read from offset 0 and left open. */
-  readFiles(paths: (string | number)[]): (string | null)[];
+  /** Each file read whole (null where it cannot be). */
+  readFiles(paths: string[]): (string | null)[];
   /** mkdir 0755 of each path in order: null, or [index, errno] of the first failure. */
   mkdirs(paths: string[]): [number, number] | null;
   /** rmdir of each path: errno per path (0: removed or already gone). */

@@ -129,6 +129,28 @@ export interface RunMeter {
 }
 
 /**
+ * Calls `onExceeded` once the sandbox has used `budgetMs` of CPU time from
+ * now. It cannot use CPU faster than `parallelism` CPUs, so it looks again
+ * when the rest of the budget could at the earliest be spent, not on a tick.
+ * Returns the function that stops it.
+ */
+export function watchCpuTime(meter: RunMeter, budgetMs: number, onExceeded: () => void): () => void {
+  const base = meter.cpuUsageUsec();
+  let timer: NodeJS.Timeout | undefined;
+  const check = () => {
+    const used = (meter.cpuUsageUsec() - base) / 1000;
+    if (used >= budgetMs) {
+      timer = undefined;
+      onExceeded();
+      return;
+    }
+    timer = setTimeout(check, Math.max(1, (budgetMs - used) / meter.parallelism));
+  };
+  timer = setTimeout(check, Math.max(1, budgetMs / meter.parallelism));
+  return () => clearTimeout(timer);
+}
+
+/**
  * A run's result given the sandbox's own figures, for a container's main
  * command: the cgroup's CPU time and peak, and 'oom' when the command failed
  * after an OOM kill.
@@ -195,23 +217,13 @@ export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: Ru
             limit ??= 'timeout';
             killOnce();
           }, limits.timeout);
-    // cpuTime: the sandbox cannot use CPU faster than `parallelism` CPUs, so
-    // look again when the rest of the budget could at the earliest be spent.
-    let cpuTimer: NodeJS.Timeout | undefined;
-    if (limits.cpuTime !== undefined && meter) {
-      const budget = limits.cpuTime;
-      const base = meter.cpuUsageUsec();
-      const check = () => {
-        const used = (meter.cpuUsageUsec() - base) / 1000;
-        if (used >= budget) {
-          limit ??= 'cpuTime';
-          killOnce();
-          return;
-        }
-        cpuTimer = setTimeout(check, Math.max(1, (budget - used) / meter.parallelism));
-      };
-      cpuTimer = setTimeout(check, Math.max(1, budget / meter.parallelism));
-    }
+    const stopCpuWatch =
+      limits.cpuTime !== undefined && meter
+        ? watchCpuTime(meter, limits.cpuTime, () => {
+            limit ??= 'cpuTime';
+            killOnce();
+          })
+        : undefined;
     const onAbort = () => {
       aborted = true;
       killOnce();
@@ -220,7 +232,7 @@ export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: Ru
 
     proc.once('close', () => {
       if (timer) clearTimeout(timer);
-      if (cpuTimer) clearTimeout(cpuTimer);
+      stopCpuWatch?.();
       limits.signal?.removeEventListener('abort', onAbort);
       if (aborted) {
         reject(

@@ -27,8 +27,3 @@ export function remember(dirs: readonly string[]): void {
 export function forget(dirs: readonly string[]): void {
   for (const d of dirs) live.delete(d);
 }
-
-/** Directories of groups not yet destroyed (for leak checks). */
-export function liveCgroupDirs(): string[] {
-  return [...live];
-}

@@ -7,9 +7,9 @@
  */
 import { Container, type StdioOption } from '../container';
 import type { ContainerProcess } from '../process';
-import { collect, resolveLimits, runStatus, withCgroupFigures, type RunLimitHit, type RunResult } from '../run';
+import { collect, resolveLimits, runStatus, watchCpuTime, withCgroupFigures, type RunLimitHit, type RunResult } from '../run';
 import { UsageError, hasFlag, parseArgs } from './args';
-import { cgroupMeter, finalStats, watchCpuTime } from './cgroup-meter';
+import { finalStats } from './cgroup-meter';
 import { EXIT, exitStatus, failedResultJson, resultJson, type Outcome } from './exit';
 import { RUN_USAGE } from './help';
 import { RUN_OPTIONS, containerOptions, describeError, planRun, type RunPlan } from './run-options';
@@ -57,7 +57,7 @@ function runStreaming(container: Container, plan: RunPlan): Promise<Outcome> {
   const capped = plan.maxOutput !== undefined;
   const out: StdioOption = capped ? 'pipe' : 'inherit';
   const proc: ContainerProcess = container.spawn(plan.command, { stdio: [plan.interactive ? 'inherit' : 'ignore', out, out] });
-  const meter = cgroupMeter(container);
+  const meter = container._runMeter();
   return new Promise((resolve) => {
     // The first limit to fire is the one reported; the kill is the same for all.
     let limit: RunLimitHit | null = null;
@@ -104,7 +104,7 @@ async function withOom(container: Container, o: Outcome): Promise<Outcome> {
 async function runJson(container: Container, plan: RunPlan): Promise<RunResult<string>> {
   const limits = resolveLimits({ timeout: plan.timeoutMs, cpuTime: plan.cpuTimeMs, maxOutput: plan.maxOutput });
   const proc = container.spawn(plan.command, { stdio: [plan.interactive ? 'inherit' : 'ignore', 'pipe', 'pipe'] });
-  const result = (await collect(proc, limits, () => container.kill('SIGKILL'), cgroupMeter(container))) as RunResult<string>;
+  const result = (await collect(proc, limits, () => container.kill('SIGKILL'), container._runMeter())) as RunResult<string>;
   // As Container.run() does for a main process: once the container has
   // stopped, CPU time, peak memory and OOM kills come from its cgroup
   // (every process in the sandbox, not only the command).
