@@ -475,6 +475,10 @@ export class Container extends EventEmitter<ContainerEvents> {
     const { env, cwd, user } = options;
     const isMain = this.currentState === 'created';
     const proc = this.spawn(command, { env, cwd, user, stdio: [limits.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    // A group of the caller's may have used CPU and seen OOM kills before this command.
+    const shared = isMain && !this.cgroupOwned && this.config.cgroup?.created ? this.config.cgroup : undefined;
+    const oomBase = shared ? shared._oomKills() : 0;
+    const cpuBase = shared ? shared._cpuUsageUsec() : 0;
     const result = collect(proc, limits, () => {
       this.thawForKill();
       if (isMain) {
@@ -503,14 +507,14 @@ export class Container extends EventEmitter<ContainerEvents> {
       };
       if (proc._ended) later();
       else proc.once('exit', later);
-    }, this._runMeter());
+    }, this._runMeter(isMain && this.cgroupOwned));
     // A main process takes its container with it: settle once it has
     // stopped, so `state` is true when the result is seen, and the
     // cgroup's figures (every process in the sandbox) are in.
     if (isMain) {
       const r = await result.finally(() => this.exited);
       const f = this.cgroupFinal;
-      return f ? withCgroupFigures(r, { cpuUsageUsec: f.cpu.usageUsec, memoryPeak: f.memory.peak, oomKills: f.memory.oomKills }) : r;
+      return f ? withCgroupFigures(r, { cpuUsageUsec: f.cpu.usageUsec - cpuBase, memoryPeak: f.memory.peak, oomKills: f.memory.oomKills - oomBase }) : r;
     }
     return result;
   }
@@ -518,17 +522,21 @@ export class Container extends EventEmitter<ContainerEvents> {
   /**
    * @internal The cgroup's view for run limits (one file read per look; 0
    * once the group is gone, never a throw), if there is a started cgroup.
-   * The CLI's streaming mode uses it too.
+   * The CLI's streaming mode uses it too. `main`: for a main command in a
+   * group the container made, whose OOM kills come from the final figures.
    */
-  _runMeter(): RunMeter | undefined {
+  _runMeter(main = false): RunMeter | undefined {
     const cg = this.config.cgroup;
     if (!cg || !cg.created) return undefined;
+    // A main command in a group of its own: its OOM kills are the group's
+    // final figures (withCgroupFigures), no reads of memory.oom_control meanwhile.
+    const oomKills = main ? () => 0 : () => cg._oomKills();
     const l = cg.limits;
     // The sandbox cannot spend CPU faster than this many CPUs: the host's, the quota, the pinned ones.
     let parallelism = availableParallelism();
     if (l.cpu?.max && l.cpu.max.quotaUs !== null) parallelism = Math.min(parallelism, l.cpu.max.quotaUs / l.cpu.max.periodUs);
     if (l.cpuset?.cpus) parallelism = Math.min(parallelism, l.cpuset.cpus.split(',').length);
-    return { cpuUsageUsec: () => cg._cpuUsageUsec(), oomKills: () => cg._oomKills(), parallelism };
+    return { cpuUsageUsec: () => cg._cpuUsageUsec(), oomKills, parallelism };
   }
 
   /**

@@ -50,8 +50,11 @@ export interface NativeHandle {
 
 export interface NativeBinding {
   loadInit(path: string): void;
-  /** cgroupPaths: [cgroup v2 dir for CLONE_INTO_CGROUP or '', ...cgroup.procs files to join]. */
-  spawn(nsFlags: number, plan: Buffer, stdio: NativeStdio, callback: NativeCallback, cgroupPaths?: string[]): {
+  /**
+   * cgroupPaths: [cgroup v2 dir for CLONE_INTO_CGROUP or '', ...cgroup.procs
+   * files to join]; each a path or an fd opened ahead (used through a dup).
+   */
+  spawn(nsFlags: number, plan: Buffer, stdio: NativeStdio, callback: NativeCallback, cgroupPaths?: (string | number)[]): {
     pid: number;
     handle: NativeHandle;
     stdio: NativeStdio;
@@ -64,8 +67,12 @@ export interface NativeBinding {
   watchFd(fd: number, mode: 0 | 1, callback: () => void): { close(): void };
   /** Replaces the cgroup v2 device filter of dirFd: rules [type 'a'|'b'|'c', major, minor (-1 any), access bits m=1 r=2 w=4]; 0 or errno. */
   setDeviceFilter(dirFd: number, rules: [string, number, number, number][]): number;
-  /** Each file read whole (null where it cannot be). */
-  readFiles(paths: string[]): (string | null)[];
+  /** Each file read whole (null where it cannot be); an fd entry is read with pread from offset 0. */
+  readFiles(paths: (string | number)[]): (string | null)[];
+  /** open() of each path, close-on-exec; modes one char per path: 'r', 'w' or 'd' (directory). fd or -errno each. */
+  openFiles(paths: string[], modes: string): number[];
+  /** close() of each fd (negative ones skipped). */
+  closeFds(fds: number[]): void;
   /** mkdir 0755 of each path in order: null, or [index, errno] of the first failure. */
   mkdirs(paths: string[]): [number, number] | null;
   /** rmdir of each path: errno per path (0: removed or already gone). */

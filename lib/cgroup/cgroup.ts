@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { EventEmitter } from 'eventemitter3';
 import type { CgroupfsView } from '../filesystem';
 import { IsolateError, invalidOption } from '../errors';
@@ -17,7 +17,7 @@ import { controllersFor, mergeLimits, normalizeLimits, type CGroupLimits, type N
 import { V1Backend } from './v1';
 import { V2Backend } from './v2';
 import { setDeviceFilter } from './devices';
-import { takeGroup } from './pool';
+import { takeGroup, type GroupShape } from './pool';
 import { forget, remember } from './registry';
 
 export interface CGroupOptions {
@@ -37,13 +37,35 @@ export interface CGroupEvents {
 /** v1 hierarchies a container sees at /sys/fs/cgroup (when its group is in them). */
 const INSIDE_V1 = ['memory', 'cpu', 'cpuset', 'pids', 'blkio'];
 
+/**
+ * A ready group for the pool: the directories of a group without limits,
+ * and the files a container's start and end use opened ahead (placement,
+ * and what stats(final) reads).
+ */
+function readyShape(b: CgroupBackend): GroupShape {
+  const p = b.placement();
+  const open: GroupShape['open'] = [];
+  if (p.intoDir !== undefined) open.push([p.intoDir, 'd']);
+  for (const f of p.joinFiles) open.push([f, 'w']);
+  for (const f of b.statFiles(true)) open.push([f, 'r']);
+  return { dirs: [...b.dirs], open };
+}
+
 /** Our pid's start time, part of every cgroup name so gc() can tell a reused pid. */
 let ownerStart: number | undefined;
 
-/** `<owner pid>-<owner start time>-<random>`: what gc() parses. */
+/**
+ * The last part of a name: a counter from a random start, so each copy of
+ * this module (worker threads share the pid) counts in its own stretch of
+ * the 40-bit space without a call into crypto for every group.
+ */
+let nameCounter: number | undefined;
+
+/** `<owner pid>-<owner start time>-<10 hex digits>`: what gc() parses. */
 export function newCgroupName(): string {
   ownerStart ??= processStartTime(process.pid) ?? 0;
-  return `${process.pid}-${ownerStart}-${randomBytes(5).toString('hex')}`;
+  nameCounter = ((nameCounter ?? randomBytes(5).readUIntBE(0, 5)) + 1) % 2 ** 40;
+  return `${process.pid}-${ownerStart}-${nameCounter.toString(16).padStart(10, '0')}`;
 }
 
 export const CGROUP_NAME_RE = /^(\d+)-(\d+)-([0-9a-f]{10})$/;
@@ -136,9 +158,8 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     if (this.backend) return this;
     const parent = this.parent;
     const v2 = parent.version === 2;
-    const baseDirs = (name: string) => (v2 ? [join(parent.v2Dir!, name)] : V1Backend.baseDirs(parent, name));
-    const key = baseDirs('').join('\0');
-    const slot = takeGroup(key, baseDirs, newCgroupName);
+    const key = (v2 ? [parent.v2Dir!] : V1Backend.baseDirs(parent, '')).join('\0');
+    const slot = takeGroup(key, (name) => readyShape(v2 ? new V2Backend(parent.v2Dir!, name) : new V1Backend(parent, name, [])), newCgroupName);
     if (slot) this.groupName = slot.name;
     const b = v2
       ? new V2Backend(parent.v2Dir!, this.name)
@@ -149,7 +170,13 @@ export class CGroup extends EventEmitter<CGroupEvents> {
             .filter((c) => c !== 'memory' && c !== 'pids')
             .map((c) => V1_NAMES[c]),
         );
-    b.create(slot?.dirs);
+    if (slot) b.files.adopt(slot.fds);
+    try {
+      b.create(slot?.dirs);
+    } catch (err) {
+      b.files.closeAll();
+      throw err;
+    }
     remember(b.dirs);
     try {
       b.apply(this.current);
@@ -290,10 +317,12 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     this.removed = true;
   }
 
-  /** @internal paths for the addon's spawn (which opens them): [v2 dir or '', ...cgroup.procs]. */
-  _placementPaths(): string[] {
-    const p = this.live('use in a container').placement();
-    return [p.intoDir ?? '', ...p.joinFiles];
+  /** @internal for the addon's spawn: [v2 dir or '', ...files to join], each an fd opened ahead or a path (the addon opens it). */
+  _placementPaths(): (string | number)[] {
+    const b = this.live('use in a container');
+    const p = b.placement();
+    const fd = (path: string) => b.files.fdFor(path) ?? path;
+    return [p.intoDir === undefined ? '' : fd(p.intoDir), ...p.joinFiles.map(fd)];
   }
 
   /** @internal What a container with this group mounts at /sys/fs/cgroup. */

@@ -378,6 +378,11 @@ export class V1Backend implements CgroupBackend {
   }
 
   remove(): boolean {
-    return removeDirs(this.dirs);
+    // Files still open make rmdir no slower (faster, here); they go after.
+    try {
+      return removeDirs(this.dirs);
+    } finally {
+      this.files.closeAll();
+    }
   }
 }

@@ -151,6 +151,10 @@ export class V2Backend implements CgroupBackend {
   }
 
   remove(): boolean {
-    return removeDirs([this.dir]);
+    try {
+      return removeDirs([this.dir]);
+    } finally {
+      this.files.closeAll();
+    }
   }
 }

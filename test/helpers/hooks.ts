@@ -1,6 +1,7 @@
 /** Mocha root hooks: the leak checks every test gets (see leaks.ts). */
 import { Container } from '../../lib';
 import { containersUnavailable } from './caps';
+import { pooledCgroupFds } from '../../lib/cgroup/pool';
 import { childProcesses, containerishFds, hostMounts, initProcesses, ourCgroups, settle, tempDirs } from './leaks';
 
 let baseMounts: string[] = [];
@@ -31,7 +32,8 @@ export const mochaHooks = {
       if (kids.length) return `child processes left behind: ${kids.join(', ')}`;
       const mounts = diff(baseMounts, hostMounts());
       if (mounts.length) return `mounts added to the host: ${mounts.join('; ')}`;
-      const fds = [...containerishFds()].filter(([fd, t]) => baseFds.get(fd) !== t);
+      const pooled = new Set(pooledCgroupFds()); // the cgroup pool's ready groups, like their directories
+      const fds = [...containerishFds()].filter(([fd, t]) => baseFds.get(fd) !== t && !pooled.has(fd));
       if (fds.length) return `fds left open: ${fds.map(([fd, t]) => `${fd} -> ${t}`).join(', ')}`;
       const groups = ourCgroups();
       if (groups.length) return `cgroups left behind: ${groups.join(', ')}`;

@@ -382,6 +382,25 @@ describe('CGroup on this kernel', function () {
       expect(cg.paths).to.deep.equal([]);
     });
 
+    it("should give each run in a shared group only its own CPU time and OOM kills", async function () {
+      const cg = new CGroup({ memory: '32M' }).create();
+      try {
+        // A hog that is OOM-killed, then a spinner: both charged to the group.
+        const hog = await Container.run(['sh', '-c', 'x=$(head -c 200M /dev/zero | tr "\\0" a); echo survived'], { cgroup: cg });
+        expect(hog.oomKilled).to.equal(true);
+        const spin = await Container.run(['sh', '-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done'], { cgroup: cg });
+        expect(spin.cpuTimeMs).to.be.above(20);
+        const t = await Container.run(['true'], { cgroup: cg });
+        expect(t.status).to.equal('ok');
+        expect(t.oomKilled).to.equal(false);
+        // Not the group's total (the spinner's CPU is in it).
+        expect(t.cpuTimeMs).to.be.below(spin.cpuTimeMs! / 2);
+        expect(cg.stats().cpu.usageUsec / 1000).to.be.at.least(spin.cpuTimeMs!);
+      } finally {
+        await cg.destroy();
+      }
+    });
+
     it('should refuse a group made by another container while that one runs', async function () {
       const cg = new CGroup({});
       const a = new Container({ cgroup: cg });
