@@ -28,6 +28,26 @@
 #ifndef __NR_mount_setattr
 #define __NR_mount_setattr 442
 #endif
+#ifndef __NR_fsopen
+#define __NR_fsopen 430
+#endif
+#ifndef __NR_fsconfig
+#define __NR_fsconfig 431
+#endif
+#ifndef __NR_fsmount
+#define __NR_fsmount 432
+#endif
+
+#ifndef FSOPEN_CLOEXEC
+#define FSOPEN_CLOEXEC 0x00000001
+#endif
+#ifndef FSMOUNT_CLOEXEC
+#define FSMOUNT_CLOEXEC 0x00000001
+#endif
+/* fsconfig commands (linux/mount.h) */
+#define IK_FSCONFIG_SET_FLAG 0
+#define IK_FSCONFIG_SET_STRING 1
+#define IK_FSCONFIG_CMD_CREATE 6
 
 #ifndef OPEN_TREE_CLONE
 #define OPEN_TREE_CLONE 1
@@ -103,6 +123,18 @@ static inline int ik_mount_setattr(int dfd, const char *path, unsigned flags, ui
                                    uint64_t clr) {
   struct ik_mount_attr attr = {set, clr, 0, 0};
   return (int)syscall(__NR_mount_setattr, dfd, path, flags, &attr, sizeof attr);
+}
+
+static inline int ik_fsopen(const char *fsname, unsigned flags) {
+  return (int)syscall(__NR_fsopen, fsname, flags);
+}
+
+static inline int ik_fsconfig(int fd, unsigned cmd, const char *key, const void *value, int aux) {
+  return (int)syscall(__NR_fsconfig, fd, cmd, key, value, aux);
+}
+
+static inline int ik_fsmount(int fd, unsigned flags, unsigned attrs) {
+  return (int)syscall(__NR_fsmount, fd, flags, attrs);
 }
 
 static inline int ik_pivot_root(const char *new_root, const char *put_old) {

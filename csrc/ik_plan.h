@@ -63,6 +63,8 @@ enum ik_op_type {
   IK_OP_PROCESS = 10, /* the rest of the plan is the main process; num0 process id */
   IK_OP_UNSHARE = 11, /* num0 CLONE_NEW* flags; for the time namespace, which only children enter */
   IK_OP_MKNOD = 12,   /* str1 path, num0 mode (type and permissions), num1 device number */
+  IK_OP_OVERLAY = 13, /* str0 upperdir (0: none, read-only), str1 target, str2 workdir;
+                         num0 list of lowerdirs, top first; num1 MOUNT_ATTR_* of the mount */
 
   /* Process phase: run in the forked payload, just before execve. */
   IK_OP_RLIMIT = 20, /* num0 resource, num1 soft, num2 hard */
@@ -78,6 +80,7 @@ enum ik_op_type {
 #define IK_F_MKDIR 0x4u     /* create the target directory first */
 #define IK_F_MKFILE 0x8u    /* create the target as an empty file first */
 #define IK_F_SETGROUPS 0x10u /* CREDS: num1 is a list of supplementary groups */
+#define IK_F_INPLACE 0x20u   /* READONLY: set the attributes on the mount at str1 itself */
 
 /* Lists (argv, env, groups) are { u32 count; u32 item[count]; } at a 4-aligned
  * offset; items are string offsets (argv, env) or ids (groups). */
@@ -117,6 +120,9 @@ enum ik_syscall {
   IK_SC_UNSHARE = 30,
   IK_SC_MKNOD = 31,
   IK_SC_CGROUP_JOIN = 32, /* writing our pid to a cgroup.procs file */
+  IK_SC_FSOPEN = 33,
+  IK_SC_FSCONFIG = 34, /* setting up a filesystem (an overlay's layers) */
+  IK_SC_FSMOUNT = 35,
 };
 
 #endif

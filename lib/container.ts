@@ -32,7 +32,7 @@ import { availableParallelism } from 'node:os';
 export interface ContainerOptions {
   /** Namespaces to create. @default pid, mnt, uts, ipc, net, cgroup */
   namespaces?: Namespace | NamespaceKind[] | Partial<Record<NamespaceKind, boolean>>;
-  /** The root filesystem. @default LayerStack.host(): the host root, read-only */
+  /** The root filesystem. @default LayerStack.host(): the host root, read-only. See LayerStack.fromDirectories() for layers. */
   rootfs?: LayerStack;
   /** Extra bind and tmpfs mounts. @default [] */
   mounts?: MountSpec[];
@@ -52,7 +52,7 @@ export interface ContainerOptions {
   noNewPrivileges?: boolean;
   /** Resource limits (setrlimit). @default { core: 0, nofile: [1024, 4096] } */
   rlimits?: RlimitOptions;
-  /** Keep the root read-only (the host root always is). @default true */
+  /** Keep the root read-only (the host root always is; a layered root is writable unless this is true). @default true for the host root, false for a layered one */
   readonlyRootfs?: boolean;
   /** Seccomp filter. Only 'unconfined' for now. @default 'unconfined' */
   seccomp?: 'unconfined';
@@ -98,6 +98,7 @@ export interface ContainerEvents {
 interface ResolvedConfig {
   namespaces: Namespace;
   rootfs: LayerStack;
+  readonlyRootfs: boolean;
   mounts: ResolvedMount[];
   hostname: string | undefined;
   env: Record<string, string>;
@@ -171,6 +172,8 @@ function resolveConfig(options: ContainerOptions): ResolvedConfig {
   if (options.readonlyRootfs === false && rootfs.readonly) {
     throw invalidOption('readonlyRootfs', 'true for the host root, which is always read-only', false);
   }
+  // The host root is always read-only; a layered one is writable unless asked.
+  const readonlyRootfs = options.readonlyRootfs ?? rootfs.readonly;
   const mounts = resolveMounts(options.mounts, rootfs);
   if (!namespaces.has('mnt') && (mounts.length > 0 || options.rootfs !== undefined)) {
     throw new IsolateError('ERR_INVALID_OPTION', "`rootfs` and `mounts` need the 'mnt' namespace, which `namespaces` leaves out", {
@@ -197,6 +200,7 @@ function resolveConfig(options: ContainerOptions): ResolvedConfig {
   return {
     namespaces,
     rootfs,
+    readonlyRootfs,
     mounts,
     hostname,
     env: mergeEnv(DEFAULT_ENV, options.env),
@@ -711,6 +715,7 @@ export class Container extends EventEmitter<ContainerEvents> {
         mounts: cfg.mounts,
         staging: stagingDir(),
         ownNetwork: cfg.namespaces.has('net'),
+        readonlyRootfs: cfg.readonlyRootfs,
         beforePivot: (_b, root) => {
           if (cgroupns && cfg.namespaces.has('net')) planCgroupfs(b, cg!._insideView(), `${root}/sys/fs/cgroup`);
         },

@@ -185,6 +185,8 @@ export interface FilesystemPlan {
   staging: string;
   /** The container has its own network namespace. */
   ownNetwork: boolean;
+  /** Make the root mount read-only once set up (a layered root is writable otherwise). */
+  readonlyRootfs: boolean;
   /**
    * Steps to run last, just before pivot_root (given the staging root): the
    * cgroup steps, which wait for the group to be joined.
@@ -197,16 +199,19 @@ export type CgroupfsView = { version: 2 } | { version: 1; hierarchies: { name: s
 
 /** Emits every filesystem op of a container, ending with pivot_root. */
 export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
-  const root = fs.staging;
+  const root = fs.rootfs.planRoot(b, fs.staging);
   const at = (p: string) => (p === '/' ? root : `${root}${p}`);
-  fs.rootfs.planRoot(b, root);
+  // A layered root may lack the kernel filesystems' mount points: init makes
+  // them (the root is writable during setup; readonlyRootfs applies last).
+  const mkdir = fs.rootfs.readonly ? 0 : OpFlag.Mkdir;
 
   const nosuidNodevNoexec = MS.NOSUID | MS.NODEV | MS.NOEXEC;
-  b.add(Op.Mount, { description: 'mount proc on /proc', path: '/proc' }, { str: ['proc', at('/proc'), 'proc'], num: [nosuidNodevNoexec] });
+  b.add(Op.Mount, { description: 'mount proc on /proc', path: '/proc' }, { flags: mkdir, str: ['proc', at('/proc'), 'proc'], num: [nosuidNodevNoexec] });
 
   // /dev: a tiny tmpfs with only harmless device nodes. mknod (init is
   // root) costs a fraction of a bind mount each, here and at teardown.
   b.add(Op.Mount, { description: 'mount tmpfs on /dev', path: '/dev' }, {
+    flags: mkdir,
     str: ['tmpfs', at('/dev'), 'tmpfs', 'mode=0755,size=64k,nr_inodes=64'],
     num: [MS.NOSUID | MS.NOEXEC],
   });
@@ -242,6 +247,7 @@ export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
   // host's, read-only from the root bind, stays.
   if (fs.ownNetwork) {
     b.add(Op.Mount, { description: 'mount sysfs on /sys', path: '/sys' }, {
+      flags: mkdir,
       str: ['sysfs', at('/sys'), 'sysfs'],
       num: [MS.RDONLY | nosuidNodevNoexec],
     });
@@ -286,6 +292,10 @@ export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
     }
   }
   fs.beforePivot?.(b, root);
+  if (fs.readonlyRootfs && !fs.rootfs.readonly) {
+    // In place, on the root mount alone: the mounts on it keep their own flags.
+    b.add(Op.Readonly, { description: 'make / read-only', path: '/' }, { flags: OpFlag.InPlace, str: [undefined, root], num: [MOUNT_ATTR.RDONLY] });
+  }
   b.add(Op.PivotRoot, { description: 'pivot_root into the new root', path: '/' }, { str: [undefined, root] });
 }
 

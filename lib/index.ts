@@ -34,7 +34,7 @@ export type { GcReport } from './gc';
 export type { CgroupGcReport } from './cgroup/gc';
 export { Namespace, NAMESPACE_KINDS, DEFAULT_KINDS } from './namespace';
 export type { IdMap, NamespaceKind, NamespaceOptions } from './namespace';
-export { LayerStack } from './layer-stack';
+export { LayerStack, type OverlayOptions } from './layer-stack';
 export type { BindMount, MountSpec, TmpfsMount } from './filesystem';
 export type { RlimitName, RlimitOptions, RlimitValue, UserOptions } from './process-options';
 export { IsolateError, isIsolateError } from './errors';

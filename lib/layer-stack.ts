@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { IsolateError, invalidOption } from './errors';
 import { native } from './native';
-import { MOUNT_ATTR, Op, OpFlag, PlanBuilder } from './plan';
+import { MOUNT_ATTR, MS, Op, OpFlag, PlanBuilder } from './plan';
+import { parseSize, type Size } from './units';
 
 /** Directories every container replaces with its own mounts: host mounts below them are not carried in. */
 export const REPLACED_DIRS: readonly string[] = ['/proc', '/sys', '/dev', '/tmp', '/run'];
@@ -39,13 +42,34 @@ function unescapeMountPath(p: string): string {
   return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
+/** Options of LayerStack.fromDirectories(). */
+export interface OverlayOptions {
+  /**
+   * Size of the writable layer: a tmpfs private to the container that holds
+   * what it writes (and overlayfs's work dir). A write past it fails with
+   * ENOSPC inside; the host's disks are never written. @default '64M'
+   */
+  upperSize?: Size;
+}
+
+/** Where init may mount the writable layer's tmpfs (in its own mount namespace only). */
+const SCRATCH_CANDIDATES = ['/mnt', '/media', '/srv', '/opt', '/tmp', '/run'];
+
+const DEFAULT_UPPER_SIZE = 64 * 1024 * 1024;
+
 /** The root filesystem of a container. */
 export class LayerStack {
-  /** 'host': the host's root, recursively bound read-only. */
-  readonly kind: 'host';
+  /** 'host': the host's root, recursively bound read-only; 'overlay': read-only layers under a writable one. */
+  readonly kind: 'host' | 'overlay';
+  /** The read-only layers' directories, base first (empty for 'host'). */
+  readonly layers: readonly string[];
+  /** Bytes the writable layer may hold (0 for 'host'). */
+  readonly upperSize: number;
 
-  private constructor(kind: 'host') {
+  private constructor(kind: 'host' | 'overlay', layers: readonly string[] = [], upperSize = 0) {
     this.kind = kind;
+    this.layers = Object.freeze([...layers]);
+    this.upperSize = upperSize;
     Object.freeze(this);
   }
 
@@ -58,29 +82,114 @@ export class LayerStack {
     return hostStack;
   }
 
+  /**
+   * A root made of directories, base first, each a read-only layer (a
+   * layer's whiteouts, 0/0 character devices and opaque directories, hide
+   * what the layers below have, as in any overlayfs or OCI image), with a
+   * writable layer on top that lives as long as the container, in a tmpfs of
+   * `upperSize`. The directories are never written. Checked now: each must
+   * be an existing directory (ERR_INVALID_OPTION naming `layers[i]`).
+   */
+  static fromDirectories(dirs: readonly string[], options: OverlayOptions = {}): LayerStack {
+    if (!Array.isArray(dirs) || dirs.length === 0) throw invalidOption('layers', 'a non-empty array of directories, base first', dirs);
+    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+    for (const k of Object.keys(options)) {
+      if (k !== 'upperSize') throw new IsolateError('ERR_INVALID_OPTION', `Unknown LayerStack option \`${k}\`; known: upperSize`, { option: k });
+    }
+    const upperSize = options.upperSize === undefined ? DEFAULT_UPPER_SIZE : parseSize('upperSize', options.upperSize);
+    if (upperSize < 64 * 1024) throw invalidOption('upperSize', 'at least 64K', options.upperSize);
+    const layers = dirs.map((d, i) => {
+      const option = `layers[${i}]`;
+      if (typeof d !== 'string' || d === '' || d.includes('\0')) throw invalidOption(option, 'a directory path', d);
+      let real: string;
+      try {
+        real = realpathSync(resolve(d));
+      } catch (err) {
+        throw new IsolateError('ERR_INVALID_OPTION', `Layer ${d} (${option}) does not exist`, { option, path: d, cause: err });
+      }
+      if (!statSync(real).isDirectory()) throw new IsolateError('ERR_INVALID_OPTION', `Layer ${d} (${option}) is not a directory`, { option, path: d });
+      // overlayfs splits mount(2)'s options at ':' and ',' (the fallback
+      // before Linux 6.8): refuse such paths rather than mis-mount them.
+      if (/[:,\\\n]/.test(real)) {
+        throw new IsolateError('ERR_INVALID_OPTION', `Layer ${d} (${option}): overlayfs cannot take a path with ':', ',', '\\' or a newline`, { option, path: d });
+      }
+      return real;
+    });
+    scratchDir(layers); // fails now, not in the container, when there is nowhere to put the writable layer
+    return new LayerStack('overlay', layers, upperSize);
+  }
+
   /** True when the root itself can never be written (the host root: always). */
   get readonly(): boolean {
-    return true;
+    return this.kind === 'host';
   }
 
   /** @internal A path that must exist on the host for a mount target there, or null when the layer makes its own. */
   hostPathFor(target: string): string | null {
-    return target;
+    // An overlay root is writable while init sets it up: it makes mount points.
+    return this.kind === 'host' ? target : null;
   }
 
-  /** @internal Emits the ops that put this root at `newRoot` (a path in init's pre-pivot view). */
-  planRoot(b: PlanBuilder, newRoot: string): void {
+  /**
+   * @internal Emits the ops that put this root in place; returns where (a
+   * path in init's pre-pivot view). `staging` is a host directory the host
+   * root can be mounted on.
+   */
+  planRoot(b: PlanBuilder, staging: string): string {
+    if (this.kind === 'overlay') return this.planOverlay(b);
     const attrs = MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV;
-    b.add(Op.Bind, { description: 'bind the host root read-only on /', path: '/' }, { str: ['/', newRoot], num: [attrs] });
+    b.add(Op.Bind, { description: 'bind the host root read-only on /', path: '/' }, { str: ['/', staging], num: [attrs] });
     for (const p of cachedHostSubmounts()) {
       // Optional: a host mount that went away since mountinfo was read is simply absent.
       b.add(Op.Bind, { description: `bind the host's ${p} read-only`, path: p }, {
         flags: OpFlag.Recursive | OpFlag.Optional,
-        str: [p, `${newRoot}${p}`],
+        str: [p, `${staging}${p}`],
         num: [attrs],
       });
     }
+    return staging;
   }
+
+  /**
+   * A tmpfs of upperSize (in init's mount namespace, so it goes with it:
+   * nothing to clean up) with the writable layer, overlayfs's work dir and
+   * the mount point of the union, which becomes the new root.
+   */
+  private planOverlay(b: PlanBuilder): string {
+    const scratch = scratchDir(this.layers);
+    b.add(Op.Mount, { description: `mount the writable layer (tmpfs of ${this.upperSize} bytes)`, path: '/' }, {
+      str: ['tmpfs', scratch, 'tmpfs', `mode=0755,size=${this.upperSize}`],
+      num: [MS.NOSUID | MS.NODEV],
+    });
+    for (const [name, mode] of [
+      ['upper', 0o755],
+      ['work', 0o700],
+      ['root', 0o755],
+    ] as const) {
+      b.add(Op.Mkdir, { description: `mkdir the overlay's ${name} dir`, path: '/' }, { str: [undefined, `${scratch}/${name}`], num: [mode] });
+    }
+    b.add(Op.Overlay, { description: `mount the overlay of ${this.layers.length} layer(s) on /`, path: '/' }, {
+      str: [`${scratch}/upper`, `${scratch}/root`, `${scratch}/work`],
+      num: [{ strings: [...this.layers].reverse() }, MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV],
+    });
+    return `${scratch}/root`;
+  }
+}
+
+/** A directory for the writable layer's tmpfs that neither holds nor lies inside a layer (it gets covered). */
+function scratchDir(layers: readonly string[]): string {
+  const clash = (d: string) => layers.some((l) => l === d || l.startsWith(`${d}/`) || d.startsWith(`${l}/`));
+  for (const d of SCRATCH_CANDIDATES) {
+    if (clash(d)) continue;
+    try {
+      if (lstatSync(d).isDirectory()) return d;
+    } catch {
+      /* try the next */
+    }
+  }
+  throw new IsolateError('ERR_UNSUPPORTED', `No directory to stage the writable layer on: each of ${SCRATCH_CANDIDATES.join(', ')} is missing or holds a layer`, {
+    option: 'layers',
+  });
 }
 
 const hostStack = new (LayerStack as unknown as new (kind: 'host') => LayerStack)('host');

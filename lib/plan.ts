@@ -18,6 +18,7 @@ export const enum Op {
   Process = 10,
   Unshare = 11,
   Mknod = 12,
+  Overlay = 13,
   Rlimit = 20,
   Creds = 21,
   Chdir = 22,
@@ -32,6 +33,8 @@ export const OpFlag = {
   Mkdir: 0x4,
   Mkfile: 0x8,
   SetGroups: 0x10,
+  /** Readonly: set the attributes on the mount at the path itself (no bind of it onto itself). */
+  InPlace: 0x20,
 } as const;
 
 /** mount(2) flags used by plans. */
@@ -86,6 +89,9 @@ export const SYSCALL_NAMES: readonly string[] = [
   'unshare',
   'mknod',
   'write',
+  'fsopen',
+  'fsconfig',
+  'fsmount',
 ];
 
 /** IK_SC_CGROUP_JOIN: init could not join its cgroup. */

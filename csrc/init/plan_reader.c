@@ -108,6 +108,12 @@ long ik_plan_validate(const struct ik_plan *plan) {
       if (op->str[0] == 0 || op->str[1] == 0)
         return i;
       break;
+    case IK_OP_OVERLAY:
+      /* An upper needs a workdir; at least one lower. */
+      if (op->str[1] == 0 || (op->str[0] != 0) != (op->str[2] != 0) || op->num[0] == 0 ||
+          !list_ok(plan, op->num[0], 1) || ik_plan_list(plan, op->num[0]).count == 0)
+        return i;
+      break;
     case IK_OP_HOSTNAME:
     case IK_OP_CHDIR:
       if (op->str[0] == 0)

@@ -302,7 +302,7 @@ describe('PlanBuilder#build()', function () {
   it('should produce a container filesystem plan that passes init\'s validation rules', function () {
     const b = new PlanBuilder();
     b.flags = PLAN_F_PIDNS | PLAN_F_MNTNS;
-    planFilesystem(b, { rootfs: LayerStack.host(), mounts: [], staging: '/tmp', ownNetwork: true });
+    planFilesystem(b, { rootfs: LayerStack.host(), mounts: [], staging: '/tmp', ownNetwork: true, readonlyRootfs: true });
     planProcess(b, 1, { argv: ['true'], env: [], cwd: '/', user: { ...NOBODY }, capabilities: 0n, noNewPrivileges: true, rlimits: [] });
     const buf = b.build();
     const decoded = ops(buf);

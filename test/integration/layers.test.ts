@@ -1,0 +1,196 @@
+/**
+ * Layered roots on a real overlayfs: read-only directories under a writable
+ * layer in a size-limited tmpfs. The union honours whiteouts and opaque
+ * directories, writes land in the writable layer only, a full writable layer
+ * says ENOSPC inside, stacks deeper than mount(2)'s one-page option string
+ * mount, and nothing is left on the host afterwards.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, lstatSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { Container, IsolateError, LayerStack, type RunResult } from '../../lib';
+import { needContainers, skipUnless } from '../helpers/caps';
+import { TEMP_PREFIX } from '../helpers/leaks';
+
+const BUSYBOX = '/bin/busybox';
+const ROOT = { uid: 0, gid: 0 };
+
+/** A base layer: a static busybox and its applet links (no libc needed). */
+function makeBase(dir: string): void {
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  copyFileSync(BUSYBOX, join(dir, 'bin', 'busybox'));
+  for (const applet of ['sh', 'ls', 'cat', 'echo', 'dd', 'mount', 'stat', 'find', 'sort', 'wc', 'rm', 'mkdir', 'touch']) {
+    symlinkSync('busybox', join(dir, 'bin', applet));
+  }
+}
+
+/** sha256 over every entry of a tree (path, kind, mode, contents or link or device). */
+function treeDigest(dir: string): string {
+  const h = createHash('sha256');
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const p = join(rel, name);
+      const st = lstatSync(join(dir, p));
+      h.update(`${p}\0${st.mode}\0${st.rdev}\0`);
+      if (st.isDirectory()) walk(p);
+      else if (st.isSymbolicLink()) h.update(readlinkSync(join(dir, p)));
+      else if (st.isFile()) h.update(readFileSync(join(dir, p)));
+    }
+  };
+  walk('');
+  return h.digest('hex');
+}
+
+function run(stack: LayerStack, script: string, extra: object = {}): Promise<RunResult<string>> {
+  return Container.run(['/bin/sh', '-c', script], { rootfs: stack, env: { PATH: '/bin' }, user: ROOT, ...extra });
+}
+
+describe('LayerStack on overlayfs', function () {
+  this.timeout(60_000);
+  let tmp: string;
+  let base: string;
+  let mid: string;
+  let top: string;
+
+  before(function () {
+    needContainers(this);
+    skipUnless(this, existsSync(BUSYBOX) ? null : `${BUSYBOX} is missing (Debian: apt-get install busybox-static)`);
+    const fsTypes = readFileSync('/proc/filesystems', 'utf8');
+    skipUnless(this, /\toverlay\n/.test(fsTypes) ? null : 'this kernel has no overlayfs');
+    tmp = mkdtempSync(join(tmpdir(), TEMP_PREFIX));
+    base = join(tmp, 'base');
+    mid = join(tmp, 'mid');
+    top = join(tmp, 'top');
+    makeBase(base);
+    writeFileSync(join(base, 'a'), 'base a\n');
+    writeFileSync(join(base, 'b'), 'base b\n');
+    mkdirSync(join(base, 'etc/conf.d'), { recursive: true });
+    writeFileSync(join(base, 'etc/conf.d/old'), 'old\n');
+    writeFileSync(join(base, 'etc/keep'), 'keep\n');
+    mkdirSync(join(mid, 'etc/conf.d'), { recursive: true });
+    // mid: deletes /a (a whiteout: a 0/0 character device), replaces
+    // /etc/conf.d wholesale (an opaque directory), adds /c.
+    expect(spawnSync('mknod', [join(mid, 'a'), 'c', '0', '0']).status).to.equal(0);
+    const opaque = spawnSync('python3', ['-c', `import os; os.setxattr(${JSON.stringify(join(mid, 'etc/conf.d'))}, 'trusted.overlay.opaque', b'y')`]);
+    expect(opaque.status, opaque.stderr.toString()).to.equal(0);
+    writeFileSync(join(mid, 'etc/conf.d/new'), 'new\n');
+    writeFileSync(join(mid, 'c'), 'mid c\n');
+    // top: changes /b.
+    mkdirSync(top);
+    writeFileSync(join(top, 'b'), 'top b\n');
+  });
+
+  after(function () {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('should show the union of three layers, honouring whiteouts and opaque directories', async function () {
+    const r = await run(LayerStack.fromDirectories([base, mid, top]), 'cat /b /c /etc/keep; ls /etc/conf.d; ls /a 2>&1; true');
+    expect(r.stderr).to.equal('');
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.slice(0, 4)).to.deep.equal(['top b', 'mid c', 'keep', 'new']);
+    expect(lines[4]).to.match(/No such file/);
+  });
+
+  it('should write to the writable layer only, leaving every layer byte-identical', async function () {
+    const before = [base, mid, top].map(treeDigest);
+    const r = await run(
+      LayerStack.fromDirectories([base, mid, top]),
+      'echo changed > /b && echo new > /d && rm /c && rm -r /etc/conf.d && mkdir -p /x/y && touch /bin/added && cat /b /d && ls /etc',
+    );
+    expect(r.stderr).to.equal('');
+    expect(r.status).to.equal('ok');
+    expect(r.stdout.trim().split('\n')).to.deep.equal(['changed', 'new', 'keep']);
+    expect([base, mid, top].map(treeDigest)).to.deep.equal(before);
+    // A new container starts from the layers again: the writes went with the last one.
+    const again = await run(LayerStack.fromDirectories([base, mid, top]), 'cat /b; ls /d 2>&1; true');
+    expect(again.stdout).to.match(/^top b\n.*No such file/s);
+  });
+
+  it('should make the kernel filesystems\' mount points in the writable layer when the layers lack them', async function () {
+    expect(existsSync(join(base, 'proc'))).to.equal(false);
+    const r = await run(LayerStack.fromDirectories([base]), 'cat /proc/self/comm; ls -d /dev/null /tmp /sys');
+    expect(r.stderr).to.equal('');
+    expect(r.stdout.trim().split('\n')).to.deep.equal(['cat', '/dev/null', '/sys', '/tmp']);
+    expect(existsSync(join(base, 'proc'))).to.equal(false);
+  });
+
+  it('should fail a write past upperSize with ENOSPC inside, and touch nothing on the host', async function () {
+    const before = treeDigest(base);
+    const r = await run(LayerStack.fromDirectories([base], { upperSize: '1M' }), 'dd if=/dev/zero of=/big bs=64k count=64 2>&1; echo rc=$?');
+    expect(r.stdout).to.match(/No space left on device/);
+    expect(r.stdout).to.match(/rc=1/);
+    expect(treeDigest(base)).to.equal(before);
+  });
+
+  it('should mount a stack of 120 layers (past the one page mount(2) options may fill)', async function () {
+    const deep = join(tmp, 'deep');
+    const dirs = [base];
+    for (let i = 0; i < 119; i++) {
+      const d = join(deep, `layer-number-${String(i).padStart(3, '0')}-with-a-long-name-like-a-store-path`);
+      mkdirSync(join(d, 'layers'), { recursive: true });
+      writeFileSync(join(d, 'layers', `f${i}`), '');
+      dirs.push(d);
+    }
+    expect(dirs.join(':').length).to.be.above(4096);
+    const r = await run(LayerStack.fromDirectories(dirs), 'ls /layers | wc -l');
+    expect(r.stderr).to.equal('');
+    expect(r.stdout.trim()).to.equal('119');
+  });
+
+  it('should keep a layered root read-only with readonlyRootfs, and writable by default', async function () {
+    const stack = LayerStack.fromDirectories([base, mid, top]);
+    const ro = await run(stack, '(echo x > /y) 2>&1; echo x > /tmp/y && echo tmp-ok', { readonlyRootfs: true });
+    expect(ro.stdout).to.match(/Read-only file system/);
+    expect(ro.stdout).to.match(/tmp-ok/);
+    const rw = await run(stack, 'echo x > /y && cat /y');
+    expect(rw.stdout).to.equal('x\n');
+    expect(stack.readonly).to.equal(false);
+  });
+
+  it('should leave no mount and no writable layer on the host', async function () {
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
+    const c = new Container({ rootfs: LayerStack.fromDirectories([base, top]), env: { PATH: '/bin' } });
+    await c.start();
+    // The union is mounted in the container's mount namespace only.
+    expect(readFileSync(`/proc/${c.pid}/mountinfo`, 'utf8')).to.match(/ \/ .* - overlay /);
+    await c.destroy();
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).to.equal(mounts);
+    for (const d of ['/mnt', '/media', '/srv', '/opt']) {
+      if (existsSync(d)) expect(readdirSync(d).filter((n) => ['upper', 'work', 'root'].includes(n)), d).to.deep.equal([]);
+    }
+  });
+
+  describe('bad input, refused before anything is made', function () {
+    const refuses = (fn: () => unknown, option: string, message: RegExp) => {
+      let err: unknown;
+      try {
+        fn();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(IsolateError);
+      expect((err as IsolateError).code).to.equal('ERR_INVALID_OPTION');
+      expect((err as IsolateError).option).to.equal(option);
+      expect((err as IsolateError).message).to.match(message);
+    };
+
+    it('should name a layer that does not exist, or is not a directory', function () {
+      refuses(() => LayerStack.fromDirectories([base, join(tmp, 'nope')]), 'layers[1]', /nope \(layers\[1\]\) does not exist/);
+      refuses(() => LayerStack.fromDirectories([join(base, 'a')]), 'layers[0]', /is not a directory/);
+    });
+
+    it('should refuse an empty stack, paths overlayfs cannot take, and bad options', function () {
+      refuses(() => LayerStack.fromDirectories([]), 'layers', /non-empty array/);
+      const colon = join(tmp, 'a:b');
+      mkdirSync(colon, { recursive: true });
+      refuses(() => LayerStack.fromDirectories([colon]), 'layers[0]', /cannot take a path with ':'/);
+      refuses(() => LayerStack.fromDirectories([base], { upperSize: 'lots' }), 'upperSize', /upperSize/);
+      refuses(() => LayerStack.fromDirectories([base], { upperSize: 1024 }), 'upperSize', /at least 64K/);
+      refuses(() => LayerStack.fromDirectories([base], { size: 1 } as never), 'size', /Unknown LayerStack option `size`/);
+    });
+  });
+});
