@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <mutex>
@@ -314,15 +315,23 @@ class Watch : public Nan::ObjectWrap {
     Emit(9, argv);
   }
 
-  // Reads every queued record; returns false on EOF.
+  // Reads every queued record; returns false on EOF. A record may carry an
+  // fd (IK_MSG_HOLD): it goes to JS as `a`, which then owns it; any other
+  // fd is closed here.
   bool DrainCtrl() {
     for (;;) {
       ik_msg m;
-      ssize_t n = recv(ctrl_, &m, sizeof m, MSG_DONTWAIT);
-      if (n < 0 && errno == EINTR) continue;
+      int fd = -1, nfds = 0;
+      ssize_t n = ik_recv_fds(ctrl_, &m, sizeof m, &fd, 1, &nfds, MSG_DONTWAIT);
       if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
       if (n == 0) return false;
-      if (n == static_cast<ssize_t>(sizeof m) && !closed_) EmitMsg(m);
+      bool whole = n == static_cast<ssize_t>(sizeof m);
+      if (nfds == 1 && whole && m.type == IK_MSG_HOLD && !closed_) {
+        m.a = fd;
+        fd = -1;
+      }
+      if (nfds == 1 && fd >= 0) close(fd);
+      if (whole && !closed_) EmitMsg(m);
     }
   }
 
@@ -907,6 +916,45 @@ NAN_METHOD(Rmdirs) {
   info.GetReturnValue().Set(out);
 }
 
+// Filesystem calls Node lacks, for image layers (lib/image): a layer in
+// overlayfs's format has whiteouts (0/0 character devices) and opaque
+// directories (an xattr). Synchronous; each throws an ErrnoException.
+//
+// mknod(path, mode, dev): mode carries the type (S_IFCHR, S_IFBLK, S_IFIFO).
+NAN_METHOD(Mknod) {
+  if (info.Length() < 3 || !info[0]->IsString() || !info[1]->IsNumber() || !info[2]->IsNumber())
+    return Nan::ThrowTypeError("Usage: mknod(path, mode, dev)");
+  Nan::Utf8String path(info[0]);
+  mode_t mode = static_cast<mode_t>(Nan::To<uint32_t>(info[1]).FromJust());
+  dev_t dev = static_cast<dev_t>(Nan::To<int64_t>(info[2]).FromJust());
+  if (mknod(*path, mode, dev) < 0) return Nan::ThrowError(Nan::ErrnoException(errno, "mknod", strerror(errno), *path));
+}
+
+// lsetxattr(path, name, value: Buffer): on the link itself, never followed.
+NAN_METHOD(Lsetxattr) {
+  if (info.Length() < 3 || !info[0]->IsString() || !info[1]->IsString() || !node::Buffer::HasInstance(info[2]))
+    return Nan::ThrowTypeError("Usage: lsetxattr(path, name, value)");
+  Nan::Utf8String path(info[0]);
+  Nan::Utf8String name(info[1]);
+  if (lsetxattr(*path, *name, node::Buffer::Data(info[2]), node::Buffer::Length(info[2]), 0) < 0)
+    return Nan::ThrowError(Nan::ErrnoException(errno, "lsetxattr", strerror(errno), *path));
+}
+
+// lgetxattr(path, name) -> Buffer, or null when the attribute is absent
+// (ENODATA) or the filesystem has none (ENOTSUP).
+NAN_METHOD(Lgetxattr) {
+  if (info.Length() < 2 || !info[0]->IsString() || !info[1]->IsString()) return Nan::ThrowTypeError("Usage: lgetxattr(path, name)");
+  Nan::Utf8String path(info[0]);
+  Nan::Utf8String name(info[1]);
+  char buf[4096];
+  ssize_t n = lgetxattr(*path, *name, buf, sizeof buf);
+  if (n < 0) {
+    if (errno == ENODATA || errno == ENOTSUP) return info.GetReturnValue().SetNull();
+    return Nan::ThrowError(Nan::ErrnoException(errno, "lgetxattr", strerror(errno), *path));
+  }
+  info.GetReturnValue().Set(Nan::CopyBuffer(buf, static_cast<uint32_t>(n)).ToLocalChecked());
+}
+
 // eventfd() -> fd (close-on-exec, non-blocking), for cgroup v1 notifications.
 NAN_METHOD(EventFd) {
   int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -969,6 +1017,9 @@ NAN_MODULE_INIT(InitModule) {
   Nan::SetMethod(target, "setDeviceFilter", SetDeviceFilter);
   Nan::SetMethod(target, "readFiles", ReadFiles);
   Nan::SetMethod(target, "openFiles", OpenFiles);
+  Nan::SetMethod(target, "mknod", Mknod);
+  Nan::SetMethod(target, "lsetxattr", Lsetxattr);
+  Nan::SetMethod(target, "lgetxattr", Lgetxattr);
   Nan::SetMethod(target, "closeFds", CloseFds);
   Nan::SetMethod(target, "mkdirs", Mkdirs);
   Nan::SetMethod(target, "rmdirs", Rmdirs);

@@ -65,6 +65,8 @@ enum ik_op_type {
   IK_OP_MKNOD = 12,   /* str1 path, num0 mode (type and permissions), num1 device number */
   IK_OP_OVERLAY = 13, /* str0 upperdir (0: none, read-only), str1 target, str2 workdir;
                          num0 list of lowerdirs, top first; num1 MOUNT_ATTR_* of the mount */
+  IK_OP_HOLD = 14,    /* str1 directory: opened (O_PATH) and sent to the parent once the
+                         container is set up (IK_MSG_HOLD), which reaches it after pivot_root */
 
   /* Process phase: run in the forked payload, just before execve. */
   IK_OP_RLIMIT = 20, /* num0 resource, num1 soft, num2 hard */

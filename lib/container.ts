@@ -1,9 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { fstatSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import { EventEmitter } from 'eventemitter3';
 import { IsolateError, describeErrno, fromSystemError, invalidOption, showValue } from './errors';
 import { planCgroupfs, planFilesystem, resolveMounts, stagingDir, type MountSpec, type ResolvedMount } from './filesystem';
 import { LayerStack } from './layer-stack';
+import { diffUpper, isSetupMountpoint, type Change } from './image/diff';
+import type { Layer } from './image/layer';
+import { Image } from './image/image';
+import { imageCommand, imageDefaults, type ImageDefaults } from './image/run-config';
+import type { ImageStore } from './image/store';
+
+/** ImageStore.default(), loaded when first needed (the store pulls in the tar and archive code). */
+function defaultStore(): ImageStore {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('./image/store') as typeof import('./image/store')).ImageStore.default();
+}
 import { Namespace, toNamespace, type NamespaceKind } from './namespace';
 import { CONTAINER_ID, NativeEvent, nativeForSpawn, type NativeHandle, type NativeStdio } from './native';
 import { Op, PLAN_F_MNTNS, PLAN_F_PIDNS, PLAN_F_TRACE, PlanBuilder, SC_CGROUP_JOIN, SYSCALL_NAMES, type PlanStep } from './plan';
@@ -32,8 +43,15 @@ import { availableParallelism } from 'node:os';
 export interface ContainerOptions {
   /** Namespaces to create. @default pid, mnt, uts, ipc, net, cgroup */
   namespaces?: Namespace | NamespaceKind[] | Partial<Record<NamespaceKind, boolean>>;
-  /** The root filesystem. @default LayerStack.host(): the host root, read-only. See LayerStack.fromDirectories() for layers. */
+  /** The root filesystem. @default the image's layers with `image`; else LayerStack.host(): the host root, read-only. See LayerStack.fromDirectories(). */
   rootfs?: LayerStack;
+  /**
+   * An image (or its name or ID in ImageStore.default()): its layers are the
+   * root (unless `rootfs` is given) and its config gives the defaults: Env
+   * (under `env`), WorkingDir, User, and the main command: Entrypoint +
+   * (the command given, or Cmd). See docs/images.md.
+   */
+  image?: Image | string;
   /** Extra bind and tmpfs mounts. @default [] */
   mounts?: MountSpec[];
   /** Hostname inside (needs the uts namespace). @default 'isolate-kit' */
@@ -109,6 +127,8 @@ interface ResolvedConfig {
   noNewPrivileges: boolean;
   rlimits: [number, bigint, bigint][];
   cgroup: CGroup | undefined;
+  /** The image's defaults, when made from one. */
+  image: ImageDefaults | undefined;
 }
 
 const CONTAINER_KEYS = [
@@ -126,6 +146,7 @@ const CONTAINER_KEYS = [
   'readonlyRootfs',
   'seccomp',
   'cgroup',
+  'image',
 ] as const;
 const PROCESS_KEYS = ['env', 'cwd', 'user'] as const;
 
@@ -144,6 +165,9 @@ function checkKeys(where: string, value: object, allowed: readonly string[]): vo
 }
 
 const HOSTNAME_RE = /^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+
+/** Mount points of the kernel filesystems and private tmpfs every container gets (see filesystem.ts). */
+const KERNEL_MOUNTPOINTS = ['/proc', '/dev', '/sys', '/tmp', '/run'];
 
 /** Validates every container option; nothing is created. */
 function resolveConfig(options: ContainerOptions): ResolvedConfig {
@@ -164,7 +188,17 @@ function resolveConfig(options: ContainerOptions): ResolvedConfig {
       option: 'seccomp',
     });
   }
-  const rootfs = options.rootfs ?? LayerStack.host();
+  let image: ImageDefaults | undefined;
+  let imageStack: LayerStack | undefined;
+  if (options.image !== undefined) {
+    let img: Image;
+    if (options.image instanceof Image) img = options.image;
+    else if (typeof options.image === 'string' && options.image !== '') img = defaultStore().image(options.image);
+    else throw invalidOption('image', 'an Image, or the name or ID of one in the default ImageStore', options.image);
+    image = imageDefaults(img);
+    if (options.rootfs === undefined) imageStack = img.stack();
+  }
+  const rootfs = options.rootfs ?? imageStack ?? LayerStack.host();
   if (!(rootfs instanceof LayerStack)) throw invalidOption('rootfs', 'a LayerStack', rootfs);
   if (options.readonlyRootfs !== undefined && typeof options.readonlyRootfs !== 'boolean') {
     throw invalidOption('readonlyRootfs', 'a boolean', options.readonlyRootfs);
@@ -203,9 +237,10 @@ function resolveConfig(options: ContainerOptions): ResolvedConfig {
     readonlyRootfs,
     mounts,
     hostname,
-    env: mergeEnv(DEFAULT_ENV, options.env),
-    cwd: options.cwd === undefined ? '/' : checkCwd(options.cwd),
-    user: options.user === undefined ? { ...NOBODY } : checkUser(options.user),
+    env: mergeEnv({ ...DEFAULT_ENV, ...image?.env }, options.env),
+    cwd: options.cwd === undefined ? (image?.cwd ?? '/') : checkCwd(options.cwd),
+    user: options.user === undefined ? (image?.user ?? { ...NOBODY }) : checkUser(options.user),
+    image,
     network,
     capabilities: checkCapabilities(options.capabilities),
     noNewPrivileges: options.noNewPrivileges ?? true,
@@ -299,6 +334,8 @@ export class Container extends EventEmitter<ContainerEvents> {
   private cgroupFinal: CGroupStats | undefined;
   /** Settles once an owned cgroup is removed. */
   private cgroupGone: Promise<void> = Promise.resolve();
+  /** O_PATH fd of the writable layer of a layered root, sent by init once set up (commit, diff). */
+  private upperFd: number | undefined;
   private readonly forwardOom = (kills: number) => this.emit('oom', kills);
   private oomForwarding: CGroup | undefined;
 
@@ -592,7 +629,63 @@ export class Container extends EventEmitter<ContainerEvents> {
       await this.exited;
     }
     this.currentState = 'destroyed';
+    this.releaseUpper();
     await this.cgroupGone;
+  }
+
+  private releaseUpper(): void {
+    if (this.upperFd === undefined) return;
+    closeSync(this.upperFd);
+    this.upperFd = undefined;
+  }
+
+  /**
+   * The writable layer of a layered root, as a path this process can read
+   * (through its fd: the tmpfs is on no path of the host), while the
+   * container runs and after it stopped, until destroy().
+   */
+  private upperPath(what: string): string {
+    if (this.config.rootfs.kind !== 'overlay') {
+      throw new IsolateError('ERR_STATE', `${what} needs a layered root (rootfs: LayerStack.fromDirectories() or an image); this container has the host root`, {
+        option: 'rootfs',
+      });
+    }
+    if (this.upperFd === undefined) {
+      const why = this.currentState === 'destroyed' ? 'was destroyed' : this.currentState === 'created' ? 'has not started' : 'never got set up';
+      throw new IsolateError('ERR_STATE', `${what}: the container ${why}, so it has no writable layer`);
+    }
+    return `/proc/self/fd/${this.upperFd}`;
+  }
+
+  /**
+   * What the container changed in its root, like `docker diff`: added (A),
+   * changed (C) and deleted (D) paths, sorted. Mounts (/proc, /tmp, …) are
+   * not part of the root and do not show.
+   */
+  diff(): Change[] {
+    const upper = this.upperPath('diff()');
+    return diffUpper(upper, [...this.config.rootfs.layers].reverse(), this.setupMountpoints());
+  }
+
+  /**
+   * The writable layer as a new Layer in `store` (Docker's commit): what the
+   * container added, changed and deleted (as OCI whiteouts in the layer's
+   * tar), without the mount points setup made. Works while it runs (a
+   * paused container gives a consistent layer) and after it stopped, until
+   * destroy(). Stack it on the image's layers with store.createImage().
+   */
+  async commit(options: { store?: ImageStore } = {}): Promise<Layer> {
+    const upper = this.upperPath('commit()');
+    if (typeof options !== 'object' || options === null) throw optionsNotObject(options);
+    const store = options.store ?? defaultStore();
+    const lowers = [...this.config.rootfs.layers].reverse();
+    const mountpoints = this.setupMountpoints();
+    return store.layerFromDirectory(upper, { exclude: (rel, st) => isSetupMountpoint(upper, lowers, rel, st, mountpoints) });
+  }
+
+  /** Where setup mounts something in the root: what init may have made a mount point for. */
+  private setupMountpoints(): Set<string> {
+    return new Set([...KERNEL_MOUNTPOINTS, ...this.config.mounts.map((m) => m.target)]);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -635,7 +728,10 @@ export class Container extends EventEmitter<ContainerEvents> {
   }
 
   private processSpec(command: readonly string[], o: ProcessOptions): ProcessSpec {
-    const argv = checkCommand(command);
+    // An image's Entrypoint and Cmd make the main command, as `docker run`'s;
+    // later commands (exec) run as given, as `docker exec`'s.
+    const img = this.config.image;
+    const argv = checkCommand(img && this.currentState === 'created' && Array.isArray(command) ? imageCommand(img, command) : command);
     const env = mergeEnv(this.config.env, o.env);
     return {
       argv,
@@ -800,6 +896,10 @@ export class Container extends EventEmitter<ContainerEvents> {
           entry.proc._exit(code, sig, usage(utimeUs, stimeUs, maxrssKb), now);
           this.processes.delete(id);
         }
+        break;
+      case NativeEvent.Hold:
+        this.releaseUpper();
+        this.upperFd = a;
         break;
       case NativeEvent.InitExit:
         this.onInitExit(a, b, now);

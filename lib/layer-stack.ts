@@ -168,6 +168,9 @@ export class LayerStack {
     ] as const) {
       b.add(Op.Mkdir, { description: `mkdir the overlay's ${name} dir`, path: '/' }, { str: [undefined, `${scratch}/${name}`], num: [mode] });
     }
+    // pivot_root detaches the tmpfs from every path: init sends the parent an
+    // fd of the writable layer instead, which commit() and diff() read through.
+    b.add(Op.Hold, { description: 'keep the writable layer open', path: '/' }, { str: [undefined, `${scratch}/upper`] });
     b.add(Op.Overlay, { description: `mount the overlay of ${this.layers.length} layer(s) on /`, path: '/' }, {
       str: [`${scratch}/upper`, `${scratch}/root`, `${scratch}/work`],
       num: [{ strings: [...this.layers].reverse() }, MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV],

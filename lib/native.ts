@@ -7,6 +7,8 @@ export const enum NativeEvent {
   Ready = 1,
   Fail = 2,
   Exit = 3,
+  /** The container's writable layer, as an O_PATH fd in `a` (the callee owns it). */
+  Hold = 4,
   InitExit = 100,
 }
 
@@ -73,6 +75,12 @@ export interface NativeBinding {
   openFiles(paths: string[], modes: string): number[];
   /** close() of each fd (negative ones skipped). */
   closeFds(fds: number[]): void;
+  /** mknod(2); mode includes the file type (S_IFCHR 0o020000, S_IFBLK 0o060000, S_IFIFO 0o010000). Throws an ErrnoException. */
+  mknod(path: string, mode: number, dev: number): void;
+  /** lsetxattr(2) (never follows a symlink). Throws an ErrnoException. */
+  lsetxattr(path: string, name: string, value: Buffer): void;
+  /** lgetxattr(2): the value, or null when absent (ENODATA) or unsupported (ENOTSUP). */
+  lgetxattr(path: string, name: string): Buffer | null;
   /** mkdir 0755 of each path in order: null, or [index, errno] of the first failure. */
   mkdirs(paths: string[]): [number, number] | null;
   /** rmdir of each path: errno per path (0: removed or already gone). */

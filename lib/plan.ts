@@ -19,6 +19,7 @@ export const enum Op {
   Unshare = 11,
   Mknod = 12,
   Overlay = 13,
+  Hold = 14,
   Rlimit = 20,
   Creds = 21,
   Chdir = 22,

@@ -357,6 +357,16 @@ static void __attribute__((noreturn)) container_main(void) {
     report_fail(IK_ID_CONTAINER, &f);
     _exit(IK_INIT_EXIT_SETUP_FAILED);
   }
+  if (ik_setup_held_fd >= 0) {
+    /* Before any process starts, so the parent has it whatever they do. */
+    struct ik_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = IK_MSG_HOLD;
+    m.id = IK_ID_CONTAINER;
+    ik_send_fds(CTRL_FD, &m, sizeof m, &ik_setup_held_fd, 1);
+    close(ik_setup_held_fd);
+    ik_setup_held_fd = -1;
+  }
 
   sigset_t handled;
   sigemptyset(&handled);

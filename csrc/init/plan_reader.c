@@ -98,6 +98,7 @@ long ik_plan_validate(const struct ik_plan *plan) {
         return i;
       break;
     case IK_OP_READONLY:
+    case IK_OP_HOLD:
     case IK_OP_MKDIR:
     case IK_OP_MKNOD:
     case IK_OP_PIVOT_ROOT:

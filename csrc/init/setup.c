@@ -42,6 +42,7 @@ static int is_fs_op(uint32_t type) {
   case IK_OP_SYMLINK:
   case IK_OP_PIVOT_ROOT:
   case IK_OP_OVERLAY:
+  case IK_OP_HOLD:
     return 1;
   default:
     return 0;
@@ -199,6 +200,8 @@ out: {
   return sc ? -sc : 0;
 }
 
+int ik_setup_held_fd = -1;
+
 static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fail *fail) {
   const struct ik_op *op = &plan->ops[i];
   const char *s0 = ik_plan_str(plan, op->str[0]);
@@ -280,6 +283,15 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
     r = mount_overlay(plan, op);
     if (r < 0)
       FAIL(i, (uint32_t)-r);
+    return 0;
+  case IK_OP_HOLD:
+    /* Close-on-exec: the payload never has it (and init, not dumpable,
+     * cannot be reached through /proc/1/fd). main.c sends it and closes it. */
+    if (ik_setup_held_fd >= 0)
+      close(ik_setup_held_fd);
+    ik_setup_held_fd = open(s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (ik_setup_held_fd < 0)
+      FAIL(i, IK_SC_OPEN);
     return 0;
   case IK_OP_PIVOT_ROOT:
     r = pivot(s1);

@@ -16,4 +16,7 @@ struct ik_fail {
  * stay in the container's own mount namespace and vanish with it. */
 int ik_setup_container(const struct ik_plan *plan, uint32_t end, struct ik_fail *fail);
 
+/* The directory an IK_OP_HOLD opened (O_PATH, close-on-exec), or -1. */
+extern int ik_setup_held_fd;
+
 #endif

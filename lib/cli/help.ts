@@ -24,6 +24,7 @@ Commands:
   run [options] [--] CMD [ARGS...]  run CMD in a new sandbox
   probe [--json]                    show what this kernel and user can do, and why not
   gc [--json]                       remove cgroups that crashed isolate-kit processes left behind
+  image import|export|ls|rm|gc      manage the image store (OCI layouts, docker save archives)
   help [COMMAND]                    show help for isolate-kit or a command
 
 Options:
@@ -33,6 +34,7 @@ Options:
 ${EXIT_STATUS}`;
 
 export const RUN_USAGE = `Usage: isolate-kit run [options] [--] CMD [ARGS...]
+       isolate-kit run --image REF [options] [--] [CMD [ARGS...]]
 
 Runs CMD in new pid, mount, uts, ipc, net and cgroup namespaces, on the host
 root read-only with a private /tmp, as nobody (65534:65534), without
@@ -64,12 +66,19 @@ Options:
                              processes, all CPUs), e.g. 2s
   --cgroup-parent PATH       create the container's cgroup under PATH (default: isolate-kit at the
                              root of each hierarchy)
+  --image REF|DIR|TAR        run in an image: its layers are the root (writable, in a private
+                             tmpfs) and its config gives env, cwd, user and the command
+                             (Entrypoint + CMD, or Cmd when no CMD is given). REF names an
+                             image in the store; a DIR or TAR (OCI layout, docker save) is
+                             imported first
+  --store DIR                the image store for --image (default: the library's)
+  --upper-size SIZE          size of the writable layer with --image (default: 64M)
   --json                     print the RunResult as JSON on stdout instead of the output
   -i, --interactive          connect this stdin to CMD (default: /dev/null)
   -h, --help                 show this help
 
 Any of --memory ... --cgroup-parent gives the container its own cgroup,
-removed when it ends. Not supported yet (exit 125): --image.
+removed when it ends.
 SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to every process in the
 container; a second signal kills the container.
 
@@ -105,11 +114,40 @@ Exit status: 0, also when there was nothing to remove or no cgroups here;
 1 when something could not be removed (stderr says what and why).
 `;
 
+export const IMAGE_USAGE = `Usage: isolate-kit image <command> [--store DIR] [options]
+
+The image store: layers by content (sha256), images, names. Default store:
+$XDG_DATA_HOME/isolate-kit, or /var/lib/isolate-kit for root.
+
+Commands:
+  import PATH [--tag NAME] [--json]     import images from an OCI image layout
+                                        (directory or tar) or a docker save tar
+  export REF DEST [--format oci|docker] [--dir]
+                                        write an image as an OCI layout tar (default),
+                                        an OCI layout directory (--dir), or a
+                                        docker save tar (--format docker)
+  ls [--json]                           list images
+  rm REF...                             remove names (by name) or images (by ID)
+  gc [--json]                           remove layers and blobs no image uses
+                                        (layers of running containers stay)
+
+REF: a name (busybox, busybox:1.36, example.com/app:1), an image ID
+(sha256:...) or an ID prefix of 12+ hex digits.
+
+Options:
+  --store DIR   use the store at DIR
+  -h, --help    show this help
+
+Exit status: 0; 1 when the store refused (a bad archive, an unknown REF: stderr
+says which); 2 for a malformed command line.
+`;
+
 export const HELP_TOPICS: Readonly<Record<string, string>> = {
   '': MAIN_USAGE,
   run: RUN_USAGE,
   probe: PROBE_USAGE,
   gc: GC_USAGE,
+  image: IMAGE_USAGE,
   help: MAIN_USAGE,
 };
 

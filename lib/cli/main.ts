@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
- * isolate-kit's command line: `run`, `probe`, `gc`, `help`, `--version`.
+ * isolate-kit's command line: `run`, `probe`, `gc`, `image`, `help`, `--version`.
  * docs/cli.md describes every command, option and exit status.
  */
 import { UsageError } from './args';
 import { EXIT } from './exit';
 import { gcCommand } from './gc';
 import { HELP_TOPICS, usageHint, version } from './help';
+import { imageCommand } from './image';
 import { probeCommand } from './probe';
 import { runCommand } from './run';
 
@@ -14,6 +15,7 @@ const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<num
   run: runCommand,
   probe: probeCommand,
   gc: gcCommand,
+  image: imageCommand,
   help: async (args) => {
     const topic = args[0] ?? '';
     const text = HELP_TOPICS[topic];

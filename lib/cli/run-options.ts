@@ -36,14 +36,13 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'json' },
   { name: 'interactive', short: 'i' },
   { name: 'help', short: 'h' },
-  // Declared so that it fails with "not supported yet" rather than "unknown option".
-  { name: 'image', value: 'REF' },
+  { name: 'image', value: 'REF|DIR|TAR' },
+  { name: 'store', value: 'DIR' },
+  { name: 'upper-size', value: 'SIZE' },
 ];
 
 /** Options the design promises but the library cannot honour yet, and the reason. */
-const NOT_YET: Readonly<Record<string, string>> = {
-  image: 'images and layered root filesystems are not implemented yet; the container sees the host root read-only',
-};
+const NOT_YET: Readonly<Record<string, string>> = {};
 
 /** Options that give the container a cgroup (--cpu-time needs one to measure on). */
 const CGROUP_OPTIONS = ['memory', 'memory-swap', 'cpus', 'pids', 'cpuset', 'cpu-time', 'cgroup-parent'] as const;
@@ -65,6 +64,12 @@ export interface RunPlan {
   interactive: boolean;
   /** Maps a library error's `option` to the argument the user typed. */
   attribute: (option: string | undefined) => string | undefined;
+  /** --image: a name or ID in the store, or an archive or layout to import first. */
+  image: string | undefined;
+  /** --store: the image store's directory (default: the library's). */
+  store: string | undefined;
+  /** --upper-size: the writable layer's size with --image. */
+  upperSize: string | undefined;
 }
 
 function valueError(given: GivenOption, message: string): IsolateError {
@@ -173,7 +178,13 @@ function cgroupLimits(parsed: ParsedArgs, single: Map<string, GivenOption>): CGr
 
 /** Builds what `run` needs; throws UsageError (exit 2) or IsolateError (exit 125). */
 export function planRun(parsed: ParsedArgs, hostEnv: NodeJS.ProcessEnv): RunPlan {
-  if (parsed.operands.length === 0) throw new UsageError('missing the command to run', 'run');
+  const image = lastValue(parsed, 'image');
+  // With an image, its Entrypoint/Cmd can be the command.
+  if (parsed.operands.length === 0 && !image) throw new UsageError('missing the command to run', 'run');
+  for (const name of ['store', 'upper-size']) {
+    const o = lastValue(parsed, name);
+    if (o && !image) throw new UsageError(`--${name} goes with --image`, 'run');
+  }
   for (const o of parsed.options) {
     const why = NOT_YET[o.name];
     if (why) throw new IsolateError('ERR_UNSUPPORTED', `--${o.name} is not supported yet: ${why}`, { option: `--${o.name}` });
@@ -186,6 +197,7 @@ export function planRun(parsed: ParsedArgs, hostEnv: NodeJS.ProcessEnv): RunPlan
   const envArgs = new Map<string, GivenOption>();
   const rlimitArgs = new Map<string, GivenOption>();
   const single = new Map<string, GivenOption>();
+  if (image) single.set('image', image);
 
   const hostname = lastValue(parsed, 'hostname');
   if (hostname) {
@@ -255,6 +267,8 @@ export function planRun(parsed: ParsedArgs, hostEnv: NodeJS.ProcessEnv): RunPlan
     if (rlimit) return rlimitArgs.get(rlimit[1]!)?.text;
     if (option.startsWith('env.')) return envArgs.get(option.slice(4))?.text;
     if (option === 'env name') return '--env';
+    // The store names the image it could not find or read as `ref` / `path`.
+    if (option === 'ref' || option === 'path') return single.get('image')?.text;
     return (single.get(option) ?? single.get(option.split('.')[0]!))?.text;
   };
 
@@ -270,6 +284,9 @@ export function planRun(parsed: ParsedArgs, hostEnv: NodeJS.ProcessEnv): RunPlan
     json: hasFlag(parsed, 'json'),
     interactive: hasFlag(parsed, 'interactive'),
     attribute,
+    image: image?.value,
+    store: lastValue(parsed, 'store')?.value,
+    upperSize: lastValue(parsed, 'upper-size')?.value,
   };
 }
 

@@ -12,6 +12,10 @@ import { UsageError, hasFlag, parseArgs } from './args';
 import { finalStats } from './cgroup-meter';
 import { EXIT, exitStatus, failedResultJson, resultJson, type Outcome } from './exit';
 import { RUN_USAGE } from './help';
+import { existsSync } from 'node:fs';
+import { IsolateError } from '../errors';
+import type { Image } from '../image/image';
+import { ImageStore } from '../image/store';
 import { RUN_OPTIONS, containerOptions, describeError, planRun, type RunPlan } from './run-options';
 
 /** Signals a terminal or a supervisor sends to stop us; each one goes to the container instead. */
@@ -53,6 +57,20 @@ function forwardCapped(from: NodeJS.ReadableStream, to: NodeJS.WritableStream, m
 }
 
 /** Streams the payload's output live and waits for its end. */
+/**
+ * --image: an existing path is an archive or layout to import (it must hold
+ * one image); anything else names an image already in the store.
+ */
+async function runImage(ref: string, storeRoot: string | undefined): Promise<Image> {
+  const store = storeRoot === undefined ? ImageStore.default() : new ImageStore({ root: storeRoot });
+  if (!existsSync(ref)) return store.image(ref);
+  const images = await store.importImage(ref);
+  if (images.length !== 1) {
+    throw new IsolateError('ERR_INVALID_OPTION', `${ref} holds ${images.length} images; import it with \`isolate-kit image import\` and name one`, { option: 'image' });
+  }
+  return images[0]!;
+}
+
 function runStreaming(container: Container, plan: RunPlan): Promise<Outcome> {
   const capped = plan.maxOutput !== undefined;
   const out: StdioOption = capped ? 'pipe' : 'inherit';
@@ -153,7 +171,13 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   let container: Container;
   try {
     plan = planRun(parsed, process.env);
-    container = new Container(containerOptions(plan));
+    const options = containerOptions(plan);
+    if (plan.image !== undefined) {
+      const image = await runImage(plan.image, plan.store);
+      options.image = image;
+      if (plan.upperSize !== undefined) options.rootfs = image.stack({ upperSize: plan.upperSize });
+    }
+    container = new Container(options);
   } catch (err) {
     if (err instanceof UsageError) throw err;
     return fail(err);

@@ -231,10 +231,18 @@ describe('isolate-kit CLI: command line', function () {
     expect(noCommand.stderr).to.include('missing the command to run');
   });
 
-  it('should fail with 125 and "not supported yet" for --image', async function () {
-    const r = await cli(['run', '--image', 'alpine', 'true']);
-    expect(r.code).to.equal(125);
-    expect(r.stderr).to.include('isolate-kit: --image is not supported yet');
+  it('should fail with 125 naming --image for an image the store does not have', async function () {
+    const store = mkdtempSync(join(tmpdir(), TEMP_PREFIX));
+    try {
+      const r = await cli(['run', '--image', 'no-such-image', '--store', store, 'true']);
+      expect(r.code).to.equal(125);
+      expect(r.stderr).to.match(/^isolate-kit: --image no-such-image: No image no-such-image in the image store at /);
+      const u = await cli(['run', '--store', store, 'true']);
+      expect(u.code).to.equal(2);
+      expect(u.stderr).to.include('--store goes with --image');
+    } finally {
+      rmSync(store, { recursive: true, force: true });
+    }
   });
 
   it('should exit 125 naming the argument for a cgroup limit the library rejects', async function () {

@@ -65,7 +65,7 @@ async function rejects(fn: () => Promise<unknown>, e: Expected): Promise<Isolate
   return caught as IsolateError;
 }
 
-const CONTAINER_KEYS = 'namespaces, rootfs, mounts, hostname, env, cwd, user, network, capabilities, noNewPrivileges, rlimits, readonlyRootfs, seccomp, cgroup';
+const CONTAINER_KEYS = 'namespaces, rootfs, mounts, hostname, env, cwd, user, network, capabilities, noNewPrivileges, rlimits, readonlyRootfs, seccomp, cgroup, image';
 const KINDS = 'pid, net, ipc, mnt, uts, user, cgroup, time';
 const HOSTNAME = 'a host name (letters, digits, "-" and ".", at most 64 characters)';
 const ID = 'an integer id from 0 to 4294967294';

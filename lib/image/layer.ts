@@ -1,0 +1,118 @@
+/**
+ * A Layer: one read-only filesystem diff in an ImageStore, named by the
+ * sha256 of its uncompressed tar (its OCI diff_id). On disk it is a
+ * directory in overlayfs's format (what a LayerStack mounts) plus the blob
+ * it came from, so exporting it gives back the very bytes imported.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import type { Digest, ExtractLimits, Progress } from './contracts';
+import type { ImageStore } from './store';
+
+/** What the store records of a layer (layer.json). */
+export interface LayerRecord {
+  diffId: Digest;
+  /** The blob it was first imported from (later imports of the same content, compressed otherwise, keep theirs too). */
+  digest: Digest;
+  mediaType: string;
+  /** Bytes of that blob. */
+  size: number;
+  /** Bytes of the uncompressed tar. */
+  uncompressedSize: number;
+  /** ISO time of the import. */
+  created: string;
+}
+
+export interface LayerImportOptions {
+  /** Where it goes. @default ImageStore.default() */
+  store?: ImageStore;
+  /** Called as the input is read: bytes done and (for a file) in all. */
+  onProgress?: (p: Progress) => void;
+  /** Caps on the tar (see docs/images.md); beyond one: ERR_BAD_IMAGE. */
+  limits?: Partial<ExtractLimits>;
+  /** Keep character and block devices (root only). @default false: ERR_BAD_IMAGE */
+  allowDevices?: boolean;
+  signal?: AbortSignal;
+}
+
+export const MEDIA_TYPE_TAR = 'application/vnd.oci.image.layer.v1.tar';
+export const MEDIA_TYPE_TAR_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+
+async function defaultStore(): Promise<ImageStore> {
+  // At call time: store.ts imports this module.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('./store') as typeof import('./store')).ImageStore.default();
+}
+
+export class Layer {
+  /** @internal Made by the store. */
+  constructor(
+    readonly store: ImageStore,
+    private readonly record: LayerRecord,
+  ) {
+    Object.freeze(this);
+  }
+
+  /** sha256 of the uncompressed tar: the OCI diff_id, and this layer's name. */
+  get diffId(): Digest {
+    return this.record.diffId;
+  }
+
+  /** sha256 of the blob it was imported from. */
+  get digest(): Digest {
+    return this.record.digest;
+  }
+
+  get mediaType(): string {
+    return this.record.mediaType;
+  }
+
+  /** Bytes of the blob. */
+  get size(): number {
+    return this.record.size;
+  }
+
+  /** Bytes of the uncompressed tar. */
+  get uncompressedSize(): number {
+    return this.record.uncompressedSize;
+  }
+
+  /** The directory overlayfs mounts (overlay format). Never write to it. */
+  get path(): string {
+    return this.store._paths.layerFs(this.diffId);
+  }
+
+  /** The blob file. */
+  get blobPath(): string {
+    return this.store._paths.blob(this.digest);
+  }
+
+  /** A layer tar (plain or gzip, by its magic bytes) into the store. Streaming; digests checked as it goes. */
+  static async fromTar(source: string | Readable, options: LayerImportOptions = {}): Promise<Layer> {
+    const store = options.store ?? (await defaultStore());
+    return store.importLayer(source, options);
+  }
+
+  /** A directory's files as a new layer (as `tar` of it would be, in a fixed order). The directory is only read. */
+  static async fromDirectory(dir: string, options: { store?: ImageStore } = {}): Promise<Layer> {
+    const store = options.store ?? (await defaultStore());
+    return store.layerFromDirectory(dir);
+  }
+
+  /**
+   * Writes the layer as an uncompressed tar (its diff_id is this layer's)
+   * to a file path (created; an existing file is an error) or a stream.
+   */
+  async exportTar(dest: string | Writable): Promise<void> {
+    const out = typeof dest === 'string' ? createWriteStream(dest, { flags: 'wx', mode: 0o644 }) : dest;
+    const src = createReadStream(this.blobPath);
+    if (this.mediaType.endsWith('gzip')) await pipeline(src, createGunzip(), out);
+    else await pipeline(src, out);
+  }
+
+  toJSON(): LayerRecord {
+    return { ...this.record };
+  }
+}

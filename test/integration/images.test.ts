@@ -1,0 +1,212 @@
+/**
+ * The image store on a real kernel: layers content-addressed and shared,
+ * imports safe to run at once, images whose config gives a container its
+ * defaults, commit() and diff() of a container's writable layer, export →
+ * import round trips that keep every digest, and gc().
+ */
+import { createHash } from 'node:crypto';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createGzip } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { createWriteStream } from 'node:fs';
+import { expect } from 'chai';
+import { Container, ImageStore, IsolateError, Layer } from '../../lib';
+import { needContainers, skipUnless } from '../helpers/caps';
+import { TEMP_PREFIX } from '../helpers/leaks';
+
+const BUSYBOX = '/bin/busybox';
+const ROOT = { uid: 0, gid: 0 };
+
+function sha256File(path: string): string {
+  return `sha256:${createHash('sha256').update(readFileSync(path)).digest('hex')}`;
+}
+
+/** A base rootfs: static busybox and its applets, an /etc/passwd with a named user. */
+function makeBase(dir: string): void {
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  copyFileSync(BUSYBOX, join(dir, 'bin', 'busybox'));
+  for (const a of ['sh', 'ls', 'cat', 'echo', 'id', 'pwd', 'env', 'rm', 'mkdir', 'touch', 'sleep']) symlinkSync('busybox', join(dir, 'bin', a));
+  mkdirSync(join(dir, 'etc'));
+  writeFileSync(join(dir, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1234:2345:app:/home/app:/bin/sh\n');
+  writeFileSync(join(dir, 'etc', 'group'), 'root:x:0:\napp:x:2345:\nstaff:x:50:\n');
+  mkdirSync(join(dir, 'srv', 'app'), { recursive: true });
+  writeFileSync(join(dir, 'srv', 'app', 'hello'), 'hello from the base\n');
+  writeFileSync(join(dir, 'doomed'), 'to be deleted\n');
+}
+
+describe('ImageStore, Layer and images', function () {
+  this.timeout(120_000);
+  let tmp: string;
+  let store: ImageStore;
+  let baseDir: string;
+
+  before(function () {
+    needContainers(this);
+    skipUnless(this, existsSync(BUSYBOX) ? null : `${BUSYBOX} is missing (Debian: apt-get install busybox-static)`);
+    tmp = mkdtempSync(join(tmpdir(), TEMP_PREFIX));
+    store = new ImageStore({ root: join(tmp, 'store') });
+    baseDir = join(tmp, 'base');
+    makeBase(baseDir);
+  });
+
+  after(function () {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const tmpLeft = () => readdirSync(join(store.root, 'tmp'));
+
+  describe('layers', function () {
+    it('should make a content-addressed layer from a directory, once', async function () {
+      const a = await Layer.fromDirectory(baseDir, { store });
+      const b = await Layer.fromDirectory(baseDir, { store });
+      expect(a.diffId).to.match(/^sha256:[0-9a-f]{64}$/);
+      expect(b.diffId).to.equal(a.diffId);
+      expect(store.layers().map((l) => l.diffId)).to.deep.equal([a.diffId]);
+      expect(readFileSync(join(a.path, 'srv/app/hello'), 'utf8')).to.equal('hello from the base\n');
+      // Its tar is what its name says.
+      const out = join(tmp, 'base.tar');
+      await a.exportTar(out);
+      expect(sha256File(out)).to.equal(a.diffId);
+      expect(tmpLeft()).to.deep.equal([]);
+    });
+
+    it('should import the same layer from a tar file and a gzip stream, with progress', async function () {
+      const base = await Layer.fromDirectory(baseDir, { store });
+      const plain = join(tmp, 'again.tar');
+      await base.exportTar(plain);
+      const gz = join(tmp, 'again.tar.gz');
+      await pipeline(createReadStream(plain), createGzip(), createWriteStream(gz));
+      const seen: number[] = [];
+      const fromFile = await Layer.fromTar(plain, { store, onProgress: (p) => seen.push(p.bytesDone) });
+      const fromGzip = await Layer.fromTar(createReadStream(gz), { store });
+      expect(fromFile.diffId).to.equal(base.diffId);
+      expect(fromGzip.diffId).to.equal(base.diffId);
+      expect(seen.at(-1)).to.equal(readFileSync(plain).length);
+    });
+
+    it('should let concurrent imports of one layer end with one copy', async function () {
+      const src = join(tmp, 'conc');
+      mkdirSync(src);
+      writeFileSync(join(src, 'big'), Buffer.alloc(4 << 20, 7));
+      const tarPath = join(tmp, 'conc.tar');
+      await (await Layer.fromDirectory(src, { store })).exportTar(tarPath);
+      const layers = await Promise.all([1, 2, 3, 4].map(() => Layer.fromTar(tarPath, { store })));
+      expect(new Set(layers.map((l) => l.diffId)).size).to.equal(1);
+      expect(readdirSync(join(store.root, 'layers')).filter((n) => n === layers[0]!.diffId.slice(7))).to.have.length(1);
+      expect(tmpLeft()).to.deep.equal([]);
+    });
+  });
+
+  describe('images as containers', function () {
+    it("should use the image config's Env, WorkingDir, User, Entrypoint and Cmd as defaults", async function () {
+      const base = await Layer.fromDirectory(baseDir, { store });
+      const img = await store.createImage([base], {
+        config: { Env: ['PATH=/bin', 'GREETING=hi'], WorkingDir: '/srv/app', User: 'app:staff', Cmd: ['sh', '-c', 'echo $GREETING; pwd; id -u; id -g'] },
+        tag: 'test/app:1',
+      });
+      expect(store.image('test/app:1').id).to.equal(img.id);
+      const r = await Container.run([], { image: img });
+      expect(r.stderr).to.equal('');
+      expect(r.stdout.trim().split('\n')).to.deep.equal(['hi', '/srv/app', '1234', '50']);
+      // A command replaces Cmd; env and user given win over the image's.
+      const r2 = await Container.run(['sh', '-c', 'echo $GREETING; id -u'], { image: img, env: { GREETING: 'yo' }, user: ROOT });
+      expect(r2.stdout).to.equal('yo\n0\n');
+      const withEntry = await store.createImage([base], { config: { Env: ['PATH=/bin'], Entrypoint: ['echo', 'entry'], Cmd: ['default'] } });
+      expect((await Container.run([], { image: withEntry })).stdout).to.equal('entry default\n');
+      expect((await Container.run(['given'], { image: withEntry })).stdout).to.equal('entry given\n');
+    });
+
+    it('should refuse an unknown image by name before anything starts', function () {
+      expect(() => new Container({ image: 'no/such:image' })).to.throw(IsolateError, /No image no\/such:image/);
+    });
+  });
+
+  describe('commit() and diff()', function () {
+    it('should list a container\'s changes and commit them as a layer a new container sees', async function () {
+      const base = await Layer.fromDirectory(baseDir, { store });
+      const img = await store.createImage([base], { config: { Env: ['PATH=/bin'] } });
+      const c = new Container({ image: img, user: ROOT });
+      try {
+        const r = await c.run(['sh', '-c', 'echo new > /srv/app/new; echo changed > /srv/app/hello; rm /doomed; mkdir -p /var/data; echo x > /var/data/x']);
+        expect(r.stderr).to.equal('');
+        expect(c.diff()).to.deep.equal([
+          { kind: 'D', path: '/doomed' },
+          { kind: 'C', path: '/srv' },
+          { kind: 'C', path: '/srv/app' },
+          { kind: 'C', path: '/srv/app/hello' },
+          { kind: 'A', path: '/srv/app/new' },
+          { kind: 'A', path: '/var' },
+          { kind: 'A', path: '/var/data' },
+          { kind: 'A', path: '/var/data/x' },
+        ]);
+        const layer = await c.commit({ store });
+        const next = await store.createImage([...img.layers, layer], { config: img.config.config ?? {}, tag: 'test/committed' });
+        const seen = await Container.run(['sh', '-c', 'cat /srv/app/hello /srv/app/new /var/data/x; ls /doomed 2>&1; true'], { image: next });
+        expect(seen.stdout).to.match(/^changed\nnew\nx\n.*No such file/s);
+        // The layers below are untouched.
+        expect(readFileSync(join(base.path, 'srv/app/hello'), 'utf8')).to.equal('hello from the base\n');
+      } finally {
+        await c.destroy();
+      }
+      expect(() => c.diff()).to.throw(IsolateError, /destroyed/);
+    });
+
+    it('should refuse commit() and diff() with the host root', async function () {
+      const c = new Container();
+      try {
+        expect(() => c.diff()).to.throw(IsolateError, /layered root/);
+      } finally {
+        await c.destroy();
+      }
+    });
+  });
+
+  describe('export and import', function () {
+    for (const [format, asTar] of [
+      ['oci', true],
+      ['oci', false],
+      ['docker', true],
+    ] as const) {
+      it(`should keep every digest through ${format} ${asTar ? 'tar' : 'directory'} export and import`, async function () {
+        const base = await Layer.fromDirectory(baseDir, { store });
+        const img = await store.createImage([base], { config: { Env: ['PATH=/bin'], Cmd: ['cat', '/srv/app/hello'] }, tag: `test/rt:${format}${asTar ? 'tar' : 'dir'}` });
+        const out = join(tmp, `export-${format}-${asTar}`);
+        await store.exportImage(`test/rt:${format}${asTar ? 'tar' : 'dir'}`, out, { format, tar: asTar });
+        const other = new ImageStore({ root: join(tmp, `store-${format}-${asTar}`) });
+        const [back] = await other.importImage(out);
+        expect(back!.id).to.equal(img.id);
+        expect(back!.layers.map((l) => [l.diffId, l.digest])).to.deep.equal(img.layers.map((l) => [l.diffId, l.digest]));
+        expect(back!.tags).to.include(`test/rt:${format}${asTar ? 'tar' : 'dir'}`);
+        expect((await Container.run([], { image: back! })).stdout).to.equal('hello from the base\n');
+      });
+    }
+  });
+
+  describe('gc()', function () {
+    it('should remove what no image refers to, but not a layer a running container uses', async function () {
+      const g = new ImageStore({ root: join(tmp, 'gc-store') });
+      const base = await Layer.fromDirectory(baseDir, { store: g });
+      const extra = join(tmp, 'extra');
+      mkdirSync(extra);
+      writeFileSync(join(extra, 'f'), 'extra\n');
+      const loose = await Layer.fromDirectory(extra, { store: g });
+      await g.createImage([base], { tag: 'keep' });
+      const c = new Container({ image: await g.createImage([base, loose]), env: { PATH: '/bin' } });
+      await g.removeImage((await g.images()).find((i) => i.tags.length === 0)!.id);
+      await c.start();
+      try {
+        const kept = await g.gc();
+        expect(kept.layers).to.deep.equal([]); // `loose` is mounted by c
+      } finally {
+        await c.destroy();
+      }
+      const removed = await g.gc();
+      expect(removed.layers).to.deep.equal([loose.diffId]);
+      expect(g.layers().map((l) => l.diffId)).to.deep.equal([base.diffId]);
+      expect(existsSync(loose.blobPath)).to.equal(false);
+      expect(existsSync(base.blobPath)).to.equal(true);
+    });
+  });
+});
