@@ -1,5 +1,6 @@
 /** Renders the results as markdown: the tables for stdout, the whole page for docs/benchmarks.md. */
 import type { GcTotals } from './ballast';
+import type { ImageIoReport } from './images';
 import { COLD_MOVE_GAP_MS, TARGET_PAUSE_RESUME_MS, TARGET_STATS_MS, type CgroupOpsReport, type OpSummary } from './cgroup-ops';
 import { LONG_NODE_FLAGS, type LongReport, type Snapshot } from './long';
 import { blockMedians, type RowResult } from './rounds';
@@ -66,6 +67,8 @@ export interface BenchResult {
   /** Traced runs of Container.run with cgroup {}, focused on the cgroup steps. */
   cgroupTrace: TraceReport | undefined;
   cgroupOps: CgroupOpsReport | string;
+  /** A 200 MiB layer through the image store. */
+  imageIo: ImageIoReport | string;
   /** cgroups named after the bench process still there at its end (should be none). */
   leftoverCgroups: string[];
   /** Directories of the library's pool of ready groups at the end (removed when the process exits). */
@@ -82,6 +85,8 @@ export const TARGET = {
   cgroupDeltaMs: 0.3,
   statsMs: TARGET_STATS_MS,
   pauseResumeMs: TARGET_PAUSE_RESUME_MS,
+  /** A 3-layer overlay root against the host root, ratio of medians. */
+  overlayRatio: 1.3,
 } as const;
 
 /** The cgroup rows of the interleaved table, each compared with 'container' (no cgroup). */
@@ -249,6 +254,18 @@ export function targets(r: BenchResult): Target[] {
       target(`Container.run, ${short}: median − no-cgroup median`, `${delta(d)} ms`, `≤ +${TARGET.cgroupDeltaMs} ms`, () => d <= TARGET.cgroupDeltaMs, Number.isFinite(d)),
       target(`same, median of per-round differences`, `${delta(pairedDelta(a, key, 'container'))} ms`, '(same, paired)'),
     );
+  }
+  if (row(a, 'container-overlay3')?.variant.unavailable === undefined) {
+    const o = med(a, 'container-overlay3') / med(a, 'container');
+    out.push(
+      target('Container.run, 3-layer overlay root / host root, ratio of medians', ratio(o), `≤ ${TARGET.overlayRatio}×`, () => o <= TARGET.overlayRatio, Number.isFinite(o)),
+      target('same, median of per-round ratios', ratio(pairedRatio(a, 'container-overlay3', 'container')), '(same, paired)'),
+    );
+  }
+  if (typeof r.imageIo !== 'string') {
+    for (const x of r.imageIo.rows) {
+      if (x.target !== undefined) out.push(target(`${x.label}, ${(r.imageIo.layerBytes / (1 << 20)).toFixed(0)} MiB layer`, `${x.medianMBps.toFixed(0)} MB/s`, `≥ ${x.target} MB/s`, () => x.medianMBps >= x.target!));
+    }
   }
   if (typeof r.cgroupOps !== 'string') {
     const stats = opByTarget(r.cgroupOps, TARGET.statsMs);
@@ -439,6 +456,13 @@ export function longTables(l: LongReport): string {
 }
 
 /** What gets printed to stdout. */
+/** The image store's throughput rows. */
+export function imageIoTable(o: ImageIoReport | string): string {
+  if (typeof o === 'string') return o;
+  const rows = o.rows.map((x) => [x.label, String(x.runs), `${x.medianMBps.toFixed(0)}`, `${x.minMBps.toFixed(0)}`, x.target === undefined ? '' : `≥ ${x.target}`, x.target === undefined ? '' : verdict(x.medianMBps >= x.target)]);
+  return table(['operation (one layer tar of ' + (o.layerBytes / (1 << 20)).toFixed(0) + ` MiB, ${o.files} files)`, 'runs', 'median MB/s', 'slowest MB/s', 'target', ''], rows);
+}
+
 export function summaryMarkdown(r: BenchResult): string {
   const parts = [
     `## Start latency of /bin/true, no ballast`,
@@ -455,6 +479,8 @@ export function summaryMarkdown(r: BenchResult): string {
     cgroupCostTable(r),
     '## cgroup operations',
     typeof r.cgroupOps === 'string' ? r.cgroupOps : cgroupOpsTable(r.cgroupOps),
+    '## Images: a 200 MiB layer through the store',
+    imageIoTable(r.imageIo),
     '## Concurrency (no ballast)',
     concurrencyTable(r.baseline),
     '## Where the time goes (no ballast)',
@@ -777,6 +803,18 @@ median of the per-round differences (each round ran both, so they saw the same n
 and the difference of the medians in the ${st.ballastMiB} MiB ballast condition.
 
 ${cgroupCostTable(r)}
+
+### Layered roots and images
+
+\`Container.run, 3-layer overlay root\` in the tables above starts \`/bin/true\` (a static busybox applet) in a root of
+three layer directories (busybox; two layers of a few files) under a 64 MiB tmpfs writable layer, overlayfs
+mounted with one \`fsconfig("lowerdir+")\` per layer; its target is against \`Container.run (default)\` (the host
+root). Then a layer of ${typeof r.imageIo === 'string' ? 'about 200 MiB' : `${(r.imageIo.layerBytes / (1 << 20)).toFixed(0)} MiB (${r.imageIo.files} files of random bytes)`}
+through a fresh \`ImageStore\` per run: import of its tar file (read once: unpacked, kept as a blob, sha256 of the
+tar), export (the blob written out as a tar), and packing the directory into a layer tar. MB/s are 10^6 bytes of
+the tar per second.
+
+${imageIoTable(r.imageIo)}
 
 ### cgroup operations
 

@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { CGROUP_LIMITS, leftoverGroups, measureCgroupOps, pooledGroups, type CgroupOpsReport, type CgroupOpsSettings } from './cgroup-ops';
+import { measureImageIo, overlayFixture, type ImageIoReport, type OverlayFixture } from './images';
 import { ballastItems, dropBallast, fullGc, gcTotals, holdBallast, startGcLog, stopGcLog } from './ballast';
 import { LONG_NODE_FLAGS, runLong, type LongReport } from './long';
 import { documentMarkdown, summaryMarkdown, type BenchResult, type Machine, type Phase, type Settings } from './report';
@@ -111,7 +112,7 @@ function machine(): Machine {
   };
 }
 
-function variants(crun: Crun, containerUnavailable: string | undefined, cgroupUnavailable: string | undefined): Variant[] {
+function variants(crun: Crun, containerUnavailable: string | undefined, cgroupUnavailable: string | undefined, layers: OverlayFixture): Variant[] {
   const list: Variant[] = [
     plainSpawn(),
     containerRun('container', 'Container.run (default)', {}),
@@ -125,6 +126,9 @@ function variants(crun: Crun, containerUnavailable: string | undefined, cgroupUn
     plainSpawn(2),
     containerRun('container-c2', 'Container.run, 2 in flight', {}, 2),
   ];
+  const overlay = containerRun('container-overlay3', 'Container.run, 3-layer overlay root', layers.stack ? { rootfs: layers.stack } : {});
+  if (!layers.stack) overlay.unavailable = layers.unavailable;
+  list.splice(4, 0, overlay);
   if (containerUnavailable !== undefined) {
     for (const v of list) if (v.key.startsWith('container')) v.unavailable = containerUnavailable;
   } else if (cgroupUnavailable !== undefined) {
@@ -207,6 +211,7 @@ async function main(): Promise<void> {
       `${args.rounds} rounds, long run ${args.long}, seed ${args.seed}\n`,
   );
   const crun = new Crun();
+  let layers: OverlayFixture | undefined;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       crun.cleanup();
@@ -216,7 +221,8 @@ async function main(): Promise<void> {
   try {
     const containerUnavailable = await containerProbe();
     const cgroupUnavailable = containerUnavailable ?? (await containerProbe({ cgroup: CGROUP_LIMITS }));
-    const list = variants(crun, containerUnavailable, cgroupUnavailable);
+    layers = overlayFixture();
+    const list = variants(crun, containerUnavailable, cgroupUnavailable, layers);
     for (const v of list) if (v.unavailable !== undefined) process.stderr.write(`  ${v.label}: ${v.unavailable}\n`);
 
     const { baseline, ballast } = await measure(list, args);
@@ -230,6 +236,9 @@ async function main(): Promise<void> {
     let cgroupOps: CgroupOpsReport | string = `Skipped: Container.run with a cgroup ${cgroupUnavailable ?? 'does not work here'}.`;
     if (cgroupsWork) cgroupOps = await measureCgroupOps(cgroupSettings(args), (msg) => process.stderr.write(`${msg}\n`));
 
+    process.stderr.write('image io\n');
+    const imageIo: ImageIoReport | string = await measureImageIo(args.quick ? 1 : 5, (msg) => process.stderr.write(`${msg}\n`)).catch((err: unknown) => `Failed: ${String(err)}`);
+
     let long: LongReport | string = 'Skipped (--long 0).';
     if (!containersWork) long = 'Skipped: Container.run does not work here.';
     else if (args.long > 0) {
@@ -240,7 +249,7 @@ async function main(): Promise<void> {
     m.loadEnd = loadavg();
     const leftover = await leftoverGroups();
     if (leftover.length) process.stderr.write(`cgroups of this process left behind: ${leftover.join(', ')}\n`);
-    const result: BenchResult = { settings: args, machine: m, baseline, ballast, trace, cgroupTrace, cgroupOps, leftoverCgroups: leftover, pooledCgroups: pooledGroups().length, long };
+    const result: BenchResult = { settings: args, machine: m, baseline, ballast, trace, cgroupTrace, cgroupOps, imageIo, leftoverCgroups: leftover, pooledCgroups: pooledGroups().length, long };
     process.stdout.write(`${summaryMarkdown(result)}\n`);
     if (args.out) {
       mkdirSync(dirname(args.out), { recursive: true });
@@ -251,6 +260,7 @@ async function main(): Promise<void> {
     }
   } finally {
     crun.cleanup();
+    layers?.cleanup();
   }
 }
 

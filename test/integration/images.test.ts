@@ -5,7 +5,8 @@
  * import round trips that keep every digest, and gc().
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGzip } from 'node:zlib';
@@ -15,6 +16,7 @@ import { expect } from 'chai';
 import { Container, ImageStore, IsolateError, Layer } from '../../lib';
 import { needContainers, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
+import { packToFile } from '../../lib/image/tar-write';
 
 const BUSYBOX = '/bin/busybox';
 const ROOT = { uid: 0, gid: 0 };
@@ -160,6 +162,32 @@ describe('ImageStore, Layer and images', function () {
       } finally {
         await c.destroy();
       }
+    });
+  });
+
+  describe('hostile image content', function () {
+    it('should make device nodes and setuid binaries of an image inert (nodev, nosuid)', async function () {
+      const evil = join(tmp, 'evil');
+      mkdirSync(evil);
+      // A world-writable node of the kernel's memory-like device 1:3 (null:
+      // harmless if it did work) and a setuid-root copy of busybox.
+      expect(spawnSync('mknod', ['-m', '666', join(evil, 'devnode'), 'c', '1', '3']).status).to.equal(0);
+      mkdirSync(join(evil, 'suid'));
+      copyFileSync(BUSYBOX, join(evil, 'suid', 'busybox'));
+      chmodSync(join(evil, 'suid', 'busybox'), 0o4755);
+      // Without allowDevices a device node in a layer is refused, whichever way it comes.
+      expect(((await Layer.fromDirectory(evil, { store }).catch((e: unknown) => e)) as IsolateError).code).to.equal('ERR_BAD_IMAGE');
+      const packed = join(tmp, 'evil.tar');
+      await packToFile(evil, packed);
+      const refused = await Layer.fromTar(packed, { store }).catch((e: unknown) => e);
+      expect((refused as IsolateError).code).to.equal('ERR_BAD_IMAGE');
+      expect((refused as IsolateError).message).to.include('devnode');
+      const layer = await Layer.fromTar(packed, { store, allowDevices: true });
+      const base = await Layer.fromDirectory(baseDir, { store });
+      const img = await store.createImage([base, layer], { config: { Env: ['PATH=/bin'] } });
+      const r = await Container.run(['sh', '-c', '(echo x > /devnode) 2>&1; /suid/busybox id -u'], { image: img });
+      expect(r.stdout).to.match(/Permission denied/);
+      expect(r.stdout.trim().split('\n').at(-1)).to.equal('65534');
     });
   });
 
