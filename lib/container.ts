@@ -17,7 +17,7 @@ function defaultStore(): ImageStore {
 }
 import { Namespace, toNamespace, type NamespaceKind } from './namespace';
 import { CONTAINER_ID, NativeEvent, nativeForSpawn, type NativeHandle, type NativeStdio } from './native';
-import { Op, PLAN_F_MNTNS, PLAN_F_PIDNS, PLAN_F_TRACE, PlanBuilder, SC_CGROUP_JOIN, SYSCALL_NAMES, type PlanStep } from './plan';
+import { Op, PLAN_F_MNTNS, PLAN_F_PIDNS, PLAN_F_TRACE, PlanBuilder, SC_CGROUP_JOIN, SC_FSOPEN, SYSCALL_NAMES, type PlanStep } from './plan';
 import { ContainerProcess, checkSignal, decodeWaitStatus, signalName } from './process';
 import {
   DEFAULT_ENV,
@@ -284,6 +284,10 @@ function stepError(steps: readonly PlanStep[], command: readonly string[] | unde
     return new IsolateError('ERR_EXEC_FAILED', `Cannot run \`${command[0]}\` in the container: ${syscall}: ${name} (${text})`, details);
   }
   const what = step ? `\`${step.description}\`` : `step ${index}`;
+  if (sc === SC_FSOPEN && errno === 19 /* ENODEV */) {
+    // The kernel has no overlayfs (not built, module not loadable): a host limit, not a setup bug.
+    return new IsolateError('ERR_UNSUPPORTED', `A layered root needs overlayfs, which this kernel does not have (${what}: fsopen("overlay"): ENODEV); load the overlay module`, details);
+  }
   return new IsolateError('ERR_SETUP_FAILED', `Container setup failed at ${what}: ${syscall}: ${name} (${text})`, details);
 }
 

@@ -97,6 +97,8 @@ export const SYSCALL_NAMES: readonly string[] = [
 
 /** IK_SC_CGROUP_JOIN: init could not join its cgroup. */
 export const SC_CGROUP_JOIN = 32;
+/** IK_SC_FSOPEN: ENODEV there means the kernel lacks the filesystem (overlayfs). */
+export const SC_FSOPEN = 33;
 
 export const PLAN_MAGIC = 0x314b5049;
 export const PLAN_VERSION = 1;

@@ -55,6 +55,23 @@ export function normalizeTag(name: string): string {
   return last.includes(':') || last.includes('@') ? name : `${name}:latest`;
 }
 
+/**
+ * The spellings of one Docker reference, as `docker` treats them alike:
+ * 'busybox' = 'busybox:latest' = 'docker.io/library/busybox:latest', and
+ * 'me/app' = 'docker.io/me/app:latest'. Tried in order when looking a name up.
+ */
+export function nameCandidates(ref: string): string[] {
+  const tagged = normalizeTag(ref);
+  const out = [ref, tagged];
+  const first = tagged.split('/')[0]!;
+  const hasRegistry = tagged.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+  if (!hasRegistry) out.push(tagged.includes('/') ? `docker.io/${tagged}` : `docker.io/library/${tagged}`);
+  for (const prefix of ['docker.io/library/', 'docker.io/']) {
+    if (tagged.startsWith(prefix)) out.push(tagged.slice(prefix.length));
+  }
+  return [...new Set(out)];
+}
+
 const TAG_RE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]{0,254}$/;
 
 function checkName(name: unknown, option: string): string {
@@ -325,8 +342,10 @@ export class ImageStore {
       if (hits.length > 1) throw new IsolateError('ERR_INVALID_OPTION', `Image ID prefix ${ref} is ambiguous (${hits.length} images)`, { option: 'ref' });
     }
     const tags = this.readTags();
-    const id = tags[normalizeTag(ref)] ?? tags[ref];
-    if (id && this.readRecord(id)) return id;
+    for (const name of nameCandidates(ref)) {
+      const id = tags[name];
+      if (id && this.readRecord(id)) return id;
+    }
     throw new IsolateError('ERR_INVALID_OPTION', `No image ${ref} in the image store at ${this.root}`, { option: 'ref' });
   }
 
@@ -350,7 +369,7 @@ export class ImageStore {
       const id = this.resolve(ref);
       const tags = this.readTags();
       const byName = !isDigest(ref) && !/^[0-9a-f]{12,64}$/.test(ref);
-      if (byName) delete tags[tags[normalizeTag(ref)] ? normalizeTag(ref) : ref];
+      if (byName) delete tags[nameCandidates(ref).find((n) => tags[n] === id)!];
       else for (const t of Object.keys(tags)) if (tags[t] === id) delete tags[t];
       this.writeTags(tags);
       if (!Object.values(tags).includes(id)) rmSync(this._paths.image(id), { force: true });

@@ -20,7 +20,8 @@ import { Header } from 'tar';
 import { IsolateError } from '../../lib/errors';
 import type { ExportImageSpec, SourceImage } from '../../lib/image/contracts';
 import { readImageArchive, writeImageArchive } from '../../lib/image/oci';
-import { skipUnless } from '../helpers/caps';
+import { needContainers, skipUnless } from '../helpers/caps';
+import { Container, ImageStore } from '../../lib';
 import { TEMP_PREFIX } from '../helpers/leaks';
 
 const BUSYBOX = '/bin/busybox';
@@ -220,6 +221,27 @@ describe('Image archives: OCI layouts and docker save', function () {
       } finally {
         await archive.close();
       }
+    });
+
+    it("should import umoci's layout and skopeo's docker-archive into a store, and run them in a Container", async function () {
+      needContainers(this);
+      const store = new ImageStore({ root: fresh('store') });
+      const [fromOci] = await store.importImage(layout);
+      const [fromDocker] = await store.importImage(dockerTar);
+      // The same image: one ID, one set of layers, both names.
+      expect(fromDocker!.id).to.equal(fromOci!.id);
+      expect(store.images()).to.have.length(1);
+      // skopeo names it as Docker does; 'busybox' finds it all the same.
+      expect(store.image(fromOci!.id).tags).to.deep.equal(['docker.io/library/busybox:latest', 'latest']);
+      for (const ref of ['latest', 'busybox']) {
+        const r = await Container.run(['/bin/sh', '-c', 'cat /etc/greeting'], { image: store.image(ref) });
+        expect(r.stderr).to.equal('');
+        expect(r.stdout).to.equal('hello from umoci\n');
+      }
+      // And back out: umoci unpacks our export of what we imported to the same files.
+      const out = fresh('reexport');
+      await store.exportImage('busybox', out, { tar: false });
+      expectSameRootfs(`${out}:busybox:latest`);
     });
 
     it('should read the same image from tars of the layout (./ names; wrapped in a directory; pax and GNU long names)', async function () {
