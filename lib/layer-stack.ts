@@ -50,6 +50,16 @@ export interface OverlayOptions {
    * ENOSPC inside; the host's disks are never written. @default '64M'
    */
   upperSize?: Size;
+  /**
+   * Keep the writable layer on disk instead, in this existing host
+   * directory (yours: it is not removed): init makes `upper/` (the layer),
+   * `work/` (overlayfs's) and `root/` (the mount point) in it. What a
+   * container writes then outlives it and a later container with the same
+   * directory sees it; only one container may use it at a time. No size
+   * limit is enforced (use a filesystem with quotas, or a loop device).
+   * Excludes `upperSize`.
+   */
+  upperDir?: string;
 }
 
 /** Where init may mount the writable layer's tmpfs (in its own mount namespace only). */
@@ -63,13 +73,16 @@ export class LayerStack {
   readonly kind: 'host' | 'overlay';
   /** The read-only layers' directories, base first (empty for 'host'). */
   readonly layers: readonly string[];
-  /** Bytes the writable layer may hold (0 for 'host'). */
+  /** Bytes the writable layer may hold (0 for 'host', and with `upperDir`: not limited). */
   readonly upperSize: number;
+  /** The host directory of an on-disk writable layer, or null (a tmpfs, or 'host'). */
+  readonly upperDir: string | null;
 
-  private constructor(kind: 'host' | 'overlay', layers: readonly string[] = [], upperSize = 0) {
+  private constructor(kind: 'host' | 'overlay', layers: readonly string[] = [], upperSize = 0, upperDir: string | null = null) {
     this.kind = kind;
     this.layers = Object.freeze([...layers]);
     this.upperSize = upperSize;
+    this.upperDir = upperDir;
     Object.freeze(this);
   }
 
@@ -94,29 +107,42 @@ export class LayerStack {
     if (!Array.isArray(dirs) || dirs.length === 0) throw invalidOption('layers', 'a non-empty array of directories, base first', dirs);
     if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
     for (const k of Object.keys(options)) {
-      if (k !== 'upperSize') throw new IsolateError('ERR_INVALID_OPTION', `Unknown LayerStack option \`${k}\`; known: upperSize`, { option: k });
+      if (k !== 'upperSize' && k !== 'upperDir') {
+        throw new IsolateError('ERR_INVALID_OPTION', `Unknown LayerStack option \`${k}\`; known: upperSize, upperDir`, { option: k });
+      }
     }
-    const upperSize = options.upperSize === undefined ? DEFAULT_UPPER_SIZE : parseSize('upperSize', options.upperSize);
-    if (upperSize < 64 * 1024) throw invalidOption('upperSize', 'at least 64K', options.upperSize);
-    const layers = dirs.map((d, i) => {
-      const option = `layers[${i}]`;
-      if (typeof d !== 'string' || d === '' || d.includes('\0')) throw invalidOption(option, 'a directory path', d);
-      let real: string;
-      try {
-        real = realpathSync(resolve(d));
-      } catch (err) {
-        throw new IsolateError('ERR_INVALID_OPTION', `Layer ${d} (${option}) does not exist`, { option, path: d, cause: err });
+    if (options.upperSize !== undefined && options.upperDir !== undefined) {
+      throw new IsolateError('ERR_INVALID_OPTION', '`upperSize` limits a tmpfs writable layer; with `upperDir` the layer is on disk and not limited: give one of them', {
+        option: 'upperSize',
+      });
+    }
+    const upperSize = options.upperDir !== undefined ? 0 : options.upperSize === undefined ? DEFAULT_UPPER_SIZE : parseSize('upperSize', options.upperSize);
+    if (options.upperDir === undefined && upperSize < 64 * 1024) throw invalidOption('upperSize', 'at least 64K', options.upperSize);
+    const layers = dirs.map((d, i) => checkDir(d, `layers[${i}]`, 'Layer'));
+    if (options.upperDir !== undefined) {
+      const upperDir = checkDir(options.upperDir, 'upperDir', 'upperDir');
+      if (overlaps(layers, upperDir)) {
+        throw new IsolateError('ERR_INVALID_OPTION', `upperDir ${options.upperDir} holds or lies inside a layer; overlayfs refuses overlapping layers`, { option: 'upperDir', path: upperDir });
       }
-      if (!statSync(real).isDirectory()) throw new IsolateError('ERR_INVALID_OPTION', `Layer ${d} (${option}) is not a directory`, { option, path: d });
-      // overlayfs splits mount(2)'s options at ':' and ',' (the fallback
-      // before Linux 6.8): refuse such paths rather than mis-mount them.
-      if (/[:,\\\n]/.test(real)) {
-        throw new IsolateError('ERR_INVALID_OPTION', `Layer ${d} (${option}): overlayfs cannot take a path with ':', ',', '\\' or a newline`, { option, path: d });
-      }
-      return real;
-    });
+      return new LayerStack('overlay', layers, 0, upperDir);
+    }
     scratchDir(layers); // fails now, not in the container, when there is nowhere to put the writable layer
     return new LayerStack('overlay', layers, upperSize);
+  }
+
+  /**
+   * The same from store Layers (base first), e.g. an image's layers plus one
+   * commit() made: `LayerStack.fromLayers([...image.layers, layer])`.
+   */
+  static fromLayers(layers: readonly { readonly path: string }[], options: OverlayOptions = {}): LayerStack {
+    if (!Array.isArray(layers)) throw invalidOption('layers', 'an array of Layers, base first', layers);
+    return LayerStack.fromDirectories(
+      layers.map((l, i) => {
+        if (typeof l !== 'object' || l === null || typeof (l as { path?: unknown }).path !== 'string') throw invalidOption(`layers[${i}]`, 'a Layer', l);
+        return l.path;
+      }),
+      options,
+    );
   }
 
   /** True when the root itself can never be written (the host root: always). */
@@ -152,15 +178,21 @@ export class LayerStack {
 
   /**
    * A tmpfs of upperSize (in init's mount namespace, so it goes with it:
-   * nothing to clean up) with the writable layer, overlayfs's work dir and
-   * the mount point of the union, which becomes the new root.
+   * nothing to clean up), or the caller's upperDir on disk, with the
+   * writable layer, overlayfs's work dir and the mount point of the union,
+   * which becomes the new root.
    */
   private planOverlay(b: PlanBuilder): string {
-    const scratch = scratchDir(this.layers);
-    b.add(Op.Mount, { description: `mount the writable layer (tmpfs of ${this.upperSize} bytes)`, path: '/' }, {
-      str: ['tmpfs', scratch, 'tmpfs', `mode=0755,size=${this.upperSize}`],
-      num: [MS.NOSUID | MS.NODEV],
-    });
+    let scratch: string;
+    if (this.upperDir !== null) {
+      scratch = this.upperDir; // on disk: the caller's directory
+    } else {
+      scratch = scratchDir(this.layers);
+      b.add(Op.Mount, { description: `mount the writable layer (tmpfs of ${this.upperSize} bytes)`, path: '/' }, {
+        str: ['tmpfs', scratch, 'tmpfs', `mode=0755,size=${this.upperSize}`],
+        num: [MS.NOSUID | MS.NODEV],
+      });
+    }
     for (const [name, mode] of [
       ['upper', 0o755],
       ['work', 0o700],
@@ -179,11 +211,33 @@ export class LayerStack {
   }
 }
 
+/** An existing directory's real path, fit for overlayfs; ERR_INVALID_OPTION naming `option` otherwise. */
+function checkDir(d: unknown, option: string, what: string): string {
+  if (typeof d !== 'string' || d === '' || d.includes('\0')) throw invalidOption(option, 'a directory path', d);
+  let real: string;
+  try {
+    real = realpathSync(resolve(d));
+  } catch (err) {
+    throw new IsolateError('ERR_INVALID_OPTION', `${what} ${d} (${option}) does not exist`, { option, path: d, cause: err });
+  }
+  if (!statSync(real).isDirectory()) throw new IsolateError('ERR_INVALID_OPTION', `${what} ${d} (${option}) is not a directory`, { option, path: d });
+  // overlayfs splits mount(2)'s options at ':' and ',' (the fallback
+  // before Linux 6.8): refuse such paths rather than mis-mount them.
+  if (/[:,\\\n]/.test(real)) {
+    throw new IsolateError('ERR_INVALID_OPTION', `${what} ${d} (${option}): overlayfs cannot take a path with ':', ',', '\\' or a newline`, { option, path: d });
+  }
+  return real;
+}
+
+/** Whether `d` is a layer, holds one, or lies inside one. */
+function overlaps(layers: readonly string[], d: string): boolean {
+  return layers.some((l) => l === d || l.startsWith(`${d}/`) || d.startsWith(`${l}/`));
+}
+
 /** A directory for the writable layer's tmpfs that neither holds nor lies inside a layer (it gets covered). */
 function scratchDir(layers: readonly string[]): string {
-  const clash = (d: string) => layers.some((l) => l === d || l.startsWith(`${d}/`) || d.startsWith(`${l}/`));
   for (const d of SCRATCH_CANDIDATES) {
-    if (clash(d)) continue;
+    if (overlaps(layers, d)) continue;
     try {
       if (lstatSync(d).isDirectory()) return d;
     } catch {

@@ -71,10 +71,7 @@ export class Image {
 
   /** The root a container of this image gets: its layers under a writable one. */
   stack(options: OverlayOptions = {}): LayerStack {
-    return LayerStack.fromDirectories(
-      this.layers.map((l) => l.path),
-      options,
-    );
+    return LayerStack.fromLayers(this.layers, options);
   }
 
   /** @internal */

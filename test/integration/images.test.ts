@@ -13,7 +13,7 @@ import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import { expect } from 'chai';
-import { Container, ImageStore, IsolateError, Layer } from '../../lib';
+import { Container, ImageStore, IsolateError, Layer, LayerStack } from '../../lib';
 import { needContainers, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
 import { packToFile } from '../../lib/image/tar-write';
@@ -144,6 +144,9 @@ describe('ImageStore, Layer and images', function () {
           { kind: 'A', path: '/var/data/x' },
         ]);
         const layer = await c.commit({ store });
+        // The layers as a stack straight away, without an image.
+        const quick = await Container.run(['/bin/sh', '-c', 'cat /srv/app/new'], { rootfs: LayerStack.fromLayers([...img.layers, layer]) });
+        expect(quick.stdout).to.equal('new\n');
         const next = await store.createImage([...img.layers, layer], { config: img.config.config ?? {}, tag: 'test/committed' });
         const seen = await Container.run(['sh', '-c', 'cat /srv/app/hello /srv/app/new /var/data/x; ls /doomed 2>&1; true'], { image: next });
         expect(seen.stdout).to.match(/^changed\nnew\nx\n.*No such file/s);

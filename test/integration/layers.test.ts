@@ -126,6 +126,36 @@ describe('LayerStack on overlayfs', function () {
     expect(treeDigest(base)).to.equal(before);
   });
 
+  it('should keep the writable layer on disk in upperDir, for the next container too', async function () {
+    const upperDir = join(tmp, 'persist');
+    mkdirSync(upperDir);
+    const before = [base, mid, top].map(treeDigest);
+    const stack = LayerStack.fromDirectories([base, mid, top], { upperDir });
+    expect(stack.upperDir).to.equal(upperDir);
+    const first = await run(stack, 'echo kept > /kept && rm /c');
+    expect(first.stderr).to.equal('');
+    // On the host, in the layer's own format: the file, and a whiteout for /c.
+    expect(readFileSync(join(upperDir, 'upper', 'kept'), 'utf8')).to.equal('kept\n');
+    expect(lstatSync(join(upperDir, 'upper', 'c')).isCharacterDevice()).to.equal(true);
+    const second = await run(stack, 'cat /kept; ls /c 2>&1; true');
+    expect(second.stdout).to.match(/^kept\n.*No such file/s);
+    expect([base, mid, top].map(treeDigest)).to.deep.equal(before);
+  });
+
+  it('should refuse upperDir with upperSize, inside a layer, or missing', function () {
+    const err = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return e as IsolateError;
+      }
+      throw new Error('no error');
+    };
+    expect(err(() => LayerStack.fromDirectories([base], { upperDir: tmp, upperSize: '1M' })).option).to.equal('upperSize');
+    expect(err(() => LayerStack.fromDirectories([base], { upperDir: join(base, 'bin') })).message).to.match(/lies inside a layer/);
+    expect(err(() => LayerStack.fromDirectories([base], { upperDir: join(tmp, 'nope') })).message).to.match(/nope \(upperDir\) does not exist/);
+  });
+
   it('should mount a stack of 120 layers (past the one page mount(2) options may fill)', async function () {
     const deep = join(tmp, 'deep');
     const dirs = [base];
