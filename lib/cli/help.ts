@@ -128,8 +128,10 @@ Commands:
                                         docker save tar (--format docker)
   ls [--json]                           list images
   rm REF...                             remove names (by name) or images (by ID)
-  gc [--json]                           remove layers and blobs no image uses
-                                        (layers of running containers stay)
+  gc [--json] [--grace DURATION]        remove layers and blobs no image uses (layers of
+                                        running containers stay, and layers younger
+                                        than DURATION, default 10m: a commit not yet
+                                        made an image)
 
 REF: a name (busybox, busybox:1.36, example.com/app:1), an image ID
 (sha256:...) or an ID prefix of 12+ hex digits.

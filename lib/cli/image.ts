@@ -4,6 +4,7 @@
  * status 1 (125 is run's: "isolate-kit failed to run the command").
  */
 import { isIsolateError } from '../errors';
+import { parseDuration } from '../units';
 import type { Image } from '../image/image';
 import { ImageStore } from '../image/store';
 import { hasFlag, lastValue, parseArgs, UsageError, type ParsedArgs } from './args';
@@ -15,6 +16,7 @@ const SPECS = [
   { name: 'tag', value: 'NAME' },
   { name: 'format', value: 'oci|docker' },
   { name: 'dir' },
+  { name: 'grace', value: 'DURATION' },
   { name: 'json' },
   { name: 'help', short: 'h' },
 ];
@@ -25,7 +27,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   export: ['format', 'dir'],
   ls: ['json'],
   rm: [],
-  gc: ['json'],
+  gc: ['json', 'grace'],
 };
 
 export function storeFrom(parsed: ParsedArgs): ImageStore {
@@ -102,7 +104,8 @@ export async function imageCommand(args: readonly string[]): Promise<number> {
       }
       case 'gc': {
         want(0, 'no arguments');
-        const r = await store.gc();
+        const grace = lastValue(parsed, 'grace');
+        const r = await store.gc(grace ? { graceMs: parseDuration('--grace', grace.value, true) } : {});
         if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
         else process.stdout.write(`removed ${r.layers.length} layer(s), ${r.blobs.length} blob(s), ${mib(r.bytes)}\n`);
         return EXIT.OK;

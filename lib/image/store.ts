@@ -87,6 +87,9 @@ function checkTag(name: unknown, option: string): string {
 }
 
 let tmpCounter = 0;
+
+/** How long gc() leaves a layer no image refers to yet (see gc()). */
+export const GC_GRACE_MS = 10 * 60 * 1000;
 const stores = new Map<string, ImageStore>();
 
 export class ImageStore {
@@ -557,8 +560,13 @@ export class ImageStore {
   /**
    * Removes layers and blobs no image refers to and no running container
    * uses, and what imports of dead processes left in tmp/. Returns what went.
+   * A layer younger than `graceMs` stays too: between commit() (or an
+   * import) and the createImage() that refers to it, a layer belongs to no
+   * image yet, and a gc() in another process must not take it away.
    */
-  async gc(): Promise<GcResult> {
+  async gc(options: { graceMs?: number } = {}): Promise<GcResult> {
+    const grace = options.graceMs ?? GC_GRACE_MS;
+    if (!Number.isFinite(grace) || grace < 0) throw invalidOption('graceMs', 'a number of milliseconds, 0 or more', options.graceMs);
     return withLock(this._paths.lock, () => {
       const out: GcResult = { layers: [], blobs: [], bytes: 0 };
       const keepLayers = new Set([...this.referencedLayers(), ...this.mountedLayers()]);
@@ -575,6 +583,7 @@ export class ImageStore {
         const diffId = `sha256:${hex}`;
         if (!/^[0-9a-f]{64}$/.test(hex) || keepLayers.has(diffId)) continue;
         const rec = this.readLayer(diffId);
+        if (rec && Date.now() - Date.parse(rec.created) < grace) continue;
         // A layer in use keeps its first blob (exportTar reads it).
         out.bytes += rec?.uncompressedSize ?? 0;
         rmSync(join(this._paths.layers, hex), { recursive: true, force: true });

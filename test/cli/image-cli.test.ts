@@ -70,7 +70,7 @@ describe('isolate-kit image and run --image', function () {
 
     expect(cli(['image', 'rm', 'again', 'demo:1', '--store', store]).code).to.equal(0);
     expect(JSON.parse(cli(['image', 'ls', '--store', store, '--json']).stdout)).to.deep.equal([]);
-    const gc = JSON.parse(cli(['image', 'gc', '--store', store, '--json']).stdout) as { layers: string[] };
+    const gc = JSON.parse(cli(['image', 'gc', '--store', store, '--json', '--grace', '0']).stdout) as { layers: string[] };
     expect(gc.layers).to.have.length(1);
     expect(readdirSync(join(store, 'layers'))).to.deep.equal([]);
   });
