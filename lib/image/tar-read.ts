@@ -56,28 +56,16 @@ import {
   unlinkSync,
   writevSync,
 } from 'node:fs';
-import { lstat, open, readdir, rm, type FileHandle } from 'node:fs/promises';
-import { resolve as resolvePath } from 'node:path';
+import { open, rm, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
-import { IsolateError, fromSystemError, invalidOption, isIsolateError, showValue } from '../errors';
+import { IsolateError, fromSystemError, invalidOption, isIsolateError } from '../errors';
 import { native } from '../native';
-import type { ExtractLimits, ExtractOptions, ExtractResult } from './contracts';
+import type { ExtractOptions, ExtractResult } from './contracts';
+import { checkDest, checkOptions, type Checked } from './extract-options';
 
-const GiB = 1024 ** 3;
-
-/**
- * What a layer may hold unless ExtractOptions.limits says otherwise: 8 GiB in
- * one entry, 32 GiB in all, 2 million entries. Generous for real images (the
- * largest common base images are a few GiB and ~100k files), small enough
- * that a hostile layer cannot fill a typical image store's disk.
- */
-export const DEFAULT_EXTRACT_LIMITS: Readonly<ExtractLimits> = Object.freeze({
-  maxEntrySize: 8 * GiB,
-  maxLayerSize: 32 * GiB,
-  maxEntries: 2_000_000,
-});
+export { DEFAULT_EXTRACT_LIMITS } from './extract-options';
 
 /** Progress is reported after at least this many more input bytes. */
 const PROGRESS_EVERY = 1 << 20;
@@ -109,9 +97,6 @@ const WRITE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
 /** Entry types that carry only metadata about a tape or another entry: skipped. */
 const METADATA_TYPES = new Set(['V', 'A', 'I']);
 
-const OPTION_KEYS = ['limits', 'onProgress', 'bytesTotal', 'allowDevices', 'signal'];
-const LIMIT_KEYS = ['maxEntrySize', 'maxLayerSize', 'maxEntries'] as const;
-
 /** What this extraction created, so paths are checked against it, never against the disk. */
 interface DirNode {
   kind: 'dir';
@@ -125,14 +110,6 @@ interface LeafNode {
 type TreeNode = DirNode | LeafNode;
 const FILE: LeafNode = { kind: 'file' };
 const OTHER: LeafNode = { kind: 'other' };
-
-interface Checked {
-  limits: ExtractLimits;
-  onProgress?: ExtractOptions['onProgress'];
-  bytesTotal: number | null;
-  allowDevices: boolean;
-  signal?: AbortSignal;
-}
 
 interface Meta {
   mode: number;
@@ -158,66 +135,6 @@ function q(name: string): string {
 
 function bad(entry: string, why: string): IsolateError {
   return new IsolateError('ERR_BAD_IMAGE', `Layer entry ${q(entry)} ${why}`, { path: entry });
-}
-
-function checkOptions(opts: unknown): Checked {
-  if (opts === undefined) opts = {};
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) {
-    throw new IsolateError('ERR_INVALID_OPTION', `Expected the extractLayer options to be an object, got ${showValue(opts)}`);
-  }
-  const o = opts as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (!OPTION_KEYS.includes(k)) {
-      throw new IsolateError('ERR_INVALID_OPTION', `Unknown extractLayer option \`${k}\` (misspelled?); known: ${OPTION_KEYS.join(', ')}`, { option: k });
-    }
-  }
-  const limits: ExtractLimits = { ...DEFAULT_EXTRACT_LIMITS };
-  if (o.limits !== undefined) {
-    if (o.limits === null || typeof o.limits !== 'object' || Array.isArray(o.limits)) throw invalidOption('limits', 'an object', o.limits);
-    const l = o.limits as Record<string, unknown>;
-    for (const k of Object.keys(l)) {
-      const key = k as (typeof LIMIT_KEYS)[number];
-      if (!LIMIT_KEYS.includes(key)) {
-        throw new IsolateError('ERR_INVALID_OPTION', `Unknown extractLayer option \`limits.${k}\` (misspelled?); known: ${LIMIT_KEYS.join(', ')}`, {
-          option: `limits.${k}`,
-        });
-      }
-      const v = l[k];
-      if (v === undefined) continue;
-      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw invalidOption(`limits.${k}`, 'a non-negative integer', v);
-      limits[key] = v;
-    }
-  }
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalidOption('onProgress', 'a function', o.onProgress);
-  const total = o.bytesTotal;
-  if (total !== undefined && (typeof total !== 'number' || !Number.isSafeInteger(total) || total < 0)) {
-    throw invalidOption('bytesTotal', 'a non-negative integer', total);
-  }
-  if (o.allowDevices !== undefined && typeof o.allowDevices !== 'boolean') throw invalidOption('allowDevices', 'a boolean', o.allowDevices);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidOption('signal', 'an AbortSignal', o.signal);
-  return {
-    limits,
-    onProgress: o.onProgress as Checked['onProgress'],
-    bytesTotal: (total as number | undefined) ?? null,
-    allowDevices: o.allowDevices === true,
-    signal: o.signal as AbortSignal | undefined,
-  };
-}
-
-async function checkDest(dest: unknown): Promise<string> {
-  if (typeof dest !== 'string' || dest === '') throw invalidOption('dest', 'the path of an existing empty directory', dest);
-  const abs = resolvePath(dest);
-  let isDir: boolean;
-  try {
-    isDir = (await lstat(abs)).isDirectory();
-  } catch (err) {
-    throw new IsolateError('ERR_INVALID_OPTION', `Layer destination ${abs} (dest) does not exist`, { option: 'dest', path: abs, cause: err });
-  }
-  if (!isDir) throw new IsolateError('ERR_INVALID_OPTION', `Layer destination ${abs} (dest) is not a directory`, { option: 'dest', path: abs });
-  if ((await readdir(abs)).length > 0) {
-    throw new IsolateError('ERR_INVALID_OPTION', `Layer destination ${abs} (dest) is not empty`, { option: 'dest', path: abs });
-  }
-  return abs;
 }
 
 /** A chunk of the input as a Buffer (no copy). */

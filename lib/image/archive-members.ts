@@ -1,0 +1,316 @@
+/**
+ * The files ("members") of an image archive, for oci-read.ts: an OCI image
+ * layout directory, a tar, or a gzip-compressed tar. What the members mean
+ * (indexes, manifests, configs, docker save's manifest.json) is oci-read.ts's
+ * part; this one finds a member by name and hands out its bytes, unverified.
+ * It is separate so that the format code never deals with offsets, links or
+ * temp files, and the archive code never with digests or media types.
+ *
+ * The archive is untrusted: a name is made canonical before it is looked up
+ * and may not leave the archive (absolute names and '..' are refused, and so
+ * are links out of a layout directory and chains of links that never end).
+ * Failures are ERR_BAD_IMAGE (malformed, hostile) or ERR_UNSUPPORTED (a
+ * compression other than gzip), naming the archive.
+ *
+ * A tar is never extracted. It is indexed once: node-tar's Parser decodes
+ * the headers while we feed it the file ourselves, so we know where each
+ * member's data starts (node-tar does not report offsets). A blob is then a
+ * byte range of the file, opened with createReadStream(start, end). See
+ * indexTar() for how the offsets are kept exact.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, open, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { posix, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { Header, Parser, type ReadEntry } from 'tar';
+import { IsolateError, fromSystemError } from '../errors';
+
+/** Links followed at most to find a member (they could point at each other). */
+const MAX_LINKS = 16;
+
+export const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+export const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+const BZIP2_MAGIC = Buffer.from('BZh');
+
+/** ERR_BAD_IMAGE for `archive`: it is malformed or hostile. */
+export function bad(archive: string, message: string, cause?: unknown): IsolateError {
+  return new IsolateError('ERR_BAD_IMAGE', `${archive}: ${message}`, cause === undefined ? { path: archive } : { path: archive, cause });
+}
+
+/** ERR_UNSUPPORTED for `archive`: well-formed, but not something we read. */
+export function unsupported(archive: string, message: string): IsolateError {
+  return new IsolateError('ERR_UNSUPPORTED', `${archive}: ${message}`, { path: archive });
+}
+
+/** A regular file in the archive (links already followed). */
+export interface Member {
+  /** Its name, relative, as found (after links). */
+  readonly name: string;
+  readonly size: number;
+  /** Its bytes, unverified. */
+  open(): Readable;
+  /** Its first `n` bytes (fewer when it is shorter). */
+  head(n: number): Promise<Buffer>;
+  /** All its bytes (callers check `size` first). */
+  read(): Promise<Buffer>;
+}
+
+export interface Members {
+  /** What the paths in messages start with: the archive's path. */
+  readonly label: string;
+  /** The regular file `name` (relative, already checked), following links inside the archive; undefined when there is none. */
+  get(name: string): Promise<Member | undefined>;
+  close(): Promise<void>;
+}
+
+/**
+ * A member name as used in the archive made canonical: a leading './' and
+ * empty or '.' components go. Absolute names and '..' components are
+ * refused: nothing we look up may leave the archive.
+ */
+export function memberName(archive: string, raw: unknown, what: string): string {
+  if (typeof raw !== 'string' || raw === '') throw bad(archive, `${what}: ${JSON.stringify(raw)} is not a file name`);
+  if (raw.startsWith('/')) throw bad(archive, `${what}: ${JSON.stringify(raw)} is an absolute name`);
+  if (raw.includes('\0')) throw bad(archive, `${what}: ${JSON.stringify(raw)} contains a NUL`);
+  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw bad(archive, `${what}: ${JSON.stringify(raw)} climbs out of the archive with '..'`);
+  return parts.join('/');
+}
+
+/** A layout directory: members are its files; symlinks may not lead out of it. */
+export async function dirMembers(dir: string): Promise<Members> {
+  const root = await realpath(dir);
+  return {
+    label: dir,
+    async get(name) {
+      let real: string;
+      let st;
+      try {
+        real = await realpath(join(root, name));
+        st = await stat(real);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+        throw fromSystemError('ERR_BAD_IMAGE', `${dir}: cannot read ${name}`, err);
+      }
+      if (!real.startsWith(`${root}/`)) throw bad(dir, `${name} is a link that leads out of the layout (to ${real})`);
+      if (!st.isFile()) throw bad(dir, `${name} is not a regular file`);
+      return fileMember(name, real, 0, st.size);
+    },
+    async close() {},
+  };
+}
+
+/** `size` bytes of `file` from `offset`, as a Member. */
+function fileMember(name: string, file: string, offset: number, size: number): Member {
+  const readAt = async (n: number): Promise<Buffer> => {
+    const fh = await open(file, 'r');
+    try {
+      const buf = Buffer.alloc(n);
+      let got = 0;
+      while (got < n) {
+        const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return buf.subarray(0, got);
+    } finally {
+      await fh.close();
+    }
+  };
+  return {
+    name,
+    size,
+    // createReadStream's `end` is inclusive, and with end < start it would throw.
+    open: () => (size === 0 ? Readable.from([]) : createReadStream(file, { start: offset, end: offset + size - 1 })),
+    head: (n) => readAt(Math.min(n, size)),
+    read: () => (offset === 0 ? readFile(file) : readAt(size)),
+  };
+}
+
+type TarEntry = { kind: 'file'; offset: number; size: number } | { kind: 'dir' } | { kind: 'symlink' | 'hardlink'; target: string };
+
+/** Entry types that may appear in an image archive; anything else (devices, FIFOs) is refused. */
+const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
+
+/**
+ * Indexes a tar without extracting it: name → where its data is.
+ *
+ * node-tar's Parser is a state machine that never reports file offsets, so
+ * we feed it ourselves: one 512-byte block at a time while it expects a
+ * header, which makes the block just fed the header of any entry it emits
+ * (checked by decoding that block again with the entry's pax data: same
+ * checksum, path and type), so the entry's data starts right after it.
+ * Headers are also what pax and GNU long-name records are made of, and
+ * those are fed block by block from the file too. The data of a member the
+ * parser hands us is fed as zeros of its block-padded length: the parser
+ * only passes it on to the entry, which we drain, so indexing reads the
+ * headers and not the layers.
+ */
+async function indexTar(file: string, label: string): Promise<Map<string, TarEntry>> {
+  const fh = await open(file, 'r');
+  try {
+    const fileSize = (await fh.stat()).size;
+    const entries = new Map<string, TarEntry>();
+    const zeros = Buffer.alloc(1 << 20);
+    let pos = 0; // offset of the next byte to feed
+    let headerAt = -1; // offset of the header block being fed, -1 while feeding data
+    let block: Buffer = Buffer.alloc(0);
+    let current: ReadEntry | undefined;
+    let failure: unknown;
+    let eof = false;
+
+    const onEntry = (e: ReadEntry): void => {
+      e.resume(); // drain: its data are our zeros
+      current = e;
+      if (failure !== undefined) return;
+      try {
+        const again = headerAt < 0 ? undefined : new Header(block, 0, e.extended, e.globalExtended);
+        if (!again || again.cksum !== e.header.cksum || again.path !== e.header.path || again.type !== e.header.type) {
+          throw new IsolateError('ERR_BAD_IMAGE', `${label}: cannot place tar entry ${JSON.stringify(e.path)} in the file (node-tar emitted it out of step)`, { path: label });
+        }
+        const name = memberName(label, e.path, 'tar entry');
+        if (FILE_TYPES.has(e.type)) {
+          const offset = headerAt + 512;
+          if (offset + e.size > fileSize) throw bad(label, `tar entry ${name} is cut off (the archive ends ${offset + e.size - fileSize} bytes short)`);
+          if (entries.has(name)) throw bad(label, `tar entry ${name} appears twice`);
+          entries.set(name, { kind: 'file', offset, size: e.size });
+        } else if (e.type === 'Directory') {
+          if (name !== '' && entries.get(name)?.kind !== 'dir' && entries.has(name)) throw bad(label, `tar entry ${name} appears twice`);
+          if (name !== '') entries.set(name, { kind: 'dir' });
+        } else if (e.type === 'SymbolicLink' || e.type === 'Link') {
+          if (entries.has(name)) throw bad(label, `tar entry ${name} appears twice`);
+          entries.set(name, { kind: e.type === 'Link' ? 'hardlink' : 'symlink', target: e.linkpath ?? '' });
+        } else {
+          throw bad(label, `tar entry ${name} is a ${e.type}; an image archive holds only files, directories and links`);
+        }
+      } catch (err) {
+        failure = err;
+      }
+    };
+    const parser = new Parser({ strict: true, zstd: false, onReadEntry: onEntry });
+    parser.on('error', (err: unknown) => {
+      failure ??= bad(label, `not a valid tar archive: ${(err as Error).message}`, err);
+    });
+    parser.on('eof', () => {
+      eof = true;
+    });
+
+    const write = (chunk: Buffer): void => {
+      try {
+        parser.write(chunk);
+      } catch (err) {
+        failure ??= bad(label, `not a valid tar archive: ${(err as Error).message}`, err);
+      }
+    };
+    let buf = Buffer.alloc(0);
+    let bufAt = 0;
+    while (!eof && failure === undefined) {
+      if (current && current.blockRemain > 0) {
+        headerAt = -1;
+        const n = Math.min(current.blockRemain, zeros.length);
+        write(zeros.subarray(0, n));
+        pos += n;
+        continue;
+      }
+      if (pos + 512 > fileSize) break; // no end-of-archive blocks: GNU tar accepts that too
+      if (pos < bufAt || pos + 512 > bufAt + buf.length) {
+        // A fresh buffer each time: the parser may still hold the last one.
+        buf = Buffer.alloc(Math.min(64 << 10, fileSize - pos));
+        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        buf = buf.subarray(0, bytesRead - (bytesRead % 512));
+        bufAt = pos;
+        if (buf.length === 0) break;
+      }
+      block = buf.subarray(pos - bufAt, pos - bufAt + 512);
+      headerAt = pos;
+      write(block);
+      pos += 512;
+    }
+    if (failure === undefined) parser.end();
+    if (failure !== undefined) throw failure;
+    if (entries.size === 0) throw bad(label, 'not a tar archive (no entries)');
+    return entries;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A tar (indexed by indexTar) as Members; `prefix` when the layout is wrapped in one top-level directory. */
+function tarMembers(file: string, label: string, entries: Map<string, TarEntry>, cleanup: () => Promise<void>): Members {
+  let prefix = '';
+  const top = new Set([...entries.keys()].map((n) => n.split('/')[0]!));
+  const atRoot = (n: string) => entries.has(n);
+  if (!atRoot('index.json') && !atRoot('manifest.json') && !atRoot('oci-layout') && top.size === 1) {
+    const only = [...top][0]!;
+    if (entries.get(only)?.kind !== 'file') prefix = `${only}/`;
+  }
+  const resolve = (name: string, hops: number): Member | undefined => {
+    const e = entries.get(name);
+    if (!e) return undefined;
+    if (e.kind === 'file') return fileMember(name, file, e.offset, e.size);
+    if (e.kind === 'dir') throw bad(label, `${name} is a directory, not a file`);
+    if (hops >= MAX_LINKS) throw bad(label, `${name}: too many links`);
+    // A symlink is relative to its directory; a hard link names a member.
+    if (e.kind === 'symlink' && e.target.startsWith('/')) throw bad(label, `${name} is a link to an absolute path (${e.target})`);
+    const target = e.kind === 'symlink' ? posix.join(posix.dirname(name), e.target) : e.target;
+    return resolve(memberName(label, target, `link ${name}`), hops + 1);
+  };
+  let closed = false;
+  return {
+    label,
+    async get(name) {
+      return resolve(prefix + name, 0);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await cleanup();
+    },
+  };
+}
+
+/** The first bytes of a file. */
+async function fileHead(path: string, n: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+export const startsWith = (buf: Buffer, magic: Buffer) => buf.length >= magic.length && buf.subarray(0, magic.length).equals(magic);
+
+/**
+ * An archive file as Members. A gzip-compressed one (`docker save | gzip`,
+ * which `docker load` takes) cannot be read at offsets: it is decompressed
+ * once into a private temp directory that close() removes.
+ */
+export async function archiveMembers(path: string): Promise<Members> {
+  const head = await fileHead(path, 8);
+  if (startsWith(head, ZSTD_MAGIC) || startsWith(head, XZ_MAGIC) || startsWith(head, BZIP2_MAGIC)) {
+    throw unsupported(path, 'a zstd, xz or bzip2 compressed archive is not supported: decompress it first (gzip is)');
+  }
+  if (!startsWith(head, GZIP_MAGIC)) return tarMembers(path, path, await indexTar(path, path), async () => {});
+  const dir = await mkdtemp(join(tmpdir(), 'isolate-kit-archive-'));
+  const drop = () => rm(dir, { recursive: true, force: true });
+  try {
+    const plain = join(dir, 'archive.tar');
+    try {
+      await pipeline(createReadStream(path), createGunzip(), createWriteStream(plain, { flags: 'wx', mode: 0o600 }));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code?.startsWith('Z_')) throw bad(path, `corrupt gzip data: ${(err as Error).message}`, err);
+      throw fromSystemError('ERR_BAD_IMAGE', `${path}: cannot decompress into ${dir}`, err);
+    }
+    return tarMembers(plain, path, await indexTar(plain, path), drop);
+  } catch (err) {
+    await drop();
+    throw err;
+  }
+}
