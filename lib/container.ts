@@ -735,7 +735,11 @@ export class Container extends EventEmitter<ContainerEvents> {
     // An image's Entrypoint and Cmd make the main command, as `docker run`'s;
     // later commands (exec) run as given, as `docker exec`'s.
     const img = this.config.image;
-    const argv = checkCommand(img && this.currentState === 'created' && Array.isArray(command) ? imageCommand(img, command) : command);
+    const fromImage = img && this.currentState === 'created' && Array.isArray(command) ? imageCommand(img, command) : undefined;
+    if (fromImage?.length === 0) {
+      throw new IsolateError('ERR_INVALID_OPTION', 'No command: the image has neither Entrypoint nor Cmd, so give one', { option: 'command' });
+    }
+    const argv = checkCommand(fromImage ?? command);
     const env = mergeEnv(this.config.env, o.env);
     return {
       argv,

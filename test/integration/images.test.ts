@@ -120,6 +120,14 @@ describe('ImageStore, Layer and images', function () {
       expect((await Container.run(['given'], { image: withEntry })).stdout).to.equal('entry given\n');
     });
 
+    it('should say so when neither the image nor the caller gives a command', async function () {
+      const base = await Layer.fromDirectory(baseDir, { store });
+      const bare = await store.createImage([base]);
+      const err = await Container.run([], { image: bare }).catch((e: unknown) => e);
+      expect((err as IsolateError).code).to.equal('ERR_INVALID_OPTION');
+      expect((err as IsolateError).message).to.match(/neither Entrypoint nor Cmd/);
+    });
+
     it('should refuse an unknown image by name before anything starts', function () {
       expect(() => new Container({ image: 'no/such:image' })).to.throw(IsolateError, /No image no\/such:image/);
     });
