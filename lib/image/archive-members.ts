@@ -21,8 +21,8 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, open, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { posix, join } from 'node:path';
-import { Readable } from 'node:stream';
+import { dirname, posix, join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Header, Parser, type ReadEntry } from 'tar';
@@ -288,6 +288,34 @@ async function fileHead(path: string, n: number): Promise<Buffer> {
 export const startsWith = (buf: Buffer, magic: Buffer) => buf.length >= magic.length && buf.subarray(0, magic.length).equals(magic);
 
 /**
+ * The most a gzip'd archive of `compressed` bytes may inflate to on disk:
+ * 100 times its size (real image archives inflate 2-5 times; a bomb of
+ * zeros, 1000), at least 1 GiB, at most 64 GiB.
+ */
+export function inflateCap(compressed: number): number {
+  return Math.min(64 * 2 ** 30, Math.max(2 ** 30, 100 * compressed));
+}
+
+/** gunzip of `src` into the new file `dest`, refusing (ERR_BAD_IMAGE) to write more than `cap` bytes. */
+export async function gunzipCapped(src: string, dest: string, cap: number): Promise<void> {
+  let total = 0;
+  const limit = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      total += chunk.length;
+      if (total > cap) done(bad(src, `the gzip'd archive inflates to more than ${cap} bytes (a gzip bomb?); decompress it yourself if it is genuine`));
+      else done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(createReadStream(src), createGunzip(), limit, createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
+  } catch (err) {
+    if (err instanceof IsolateError) throw err;
+    if ((err as NodeJS.ErrnoException).code?.startsWith('Z_')) throw bad(src, `corrupt gzip data: ${(err as Error).message}`, err);
+    throw fromSystemError('ERR_BAD_IMAGE', `${src}: cannot decompress into ${dirname(dest)}`, err);
+  }
+}
+
+/**
  * An archive file as Members. A gzip-compressed one (`docker save | gzip`,
  * which `docker load` takes) cannot be read at offsets: it is decompressed
  * once into a private temp directory that close() removes.
@@ -302,12 +330,7 @@ export async function archiveMembers(path: string): Promise<Members> {
   const drop = () => rm(dir, { recursive: true, force: true });
   try {
     const plain = join(dir, 'archive.tar');
-    try {
-      await pipeline(createReadStream(path), createGunzip(), createWriteStream(plain, { flags: 'wx', mode: 0o600 }));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code?.startsWith('Z_')) throw bad(path, `corrupt gzip data: ${(err as Error).message}`, err);
-      throw fromSystemError('ERR_BAD_IMAGE', `${path}: cannot decompress into ${dir}`, err);
-    }
+    await gunzipCapped(path, plain, inflateCap((await stat(path)).size));
     return tarMembers(plain, path, await indexTar(plain, path), drop);
   } catch (err) {
     await drop();

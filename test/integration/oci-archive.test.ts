@@ -20,6 +20,7 @@ import { Header } from 'tar';
 import { IsolateError } from '../../lib/errors';
 import type { ExportImageSpec, SourceImage } from '../../lib/image/contracts';
 import { readImageArchive, writeImageArchive } from '../../lib/image/oci';
+import { gunzipCapped, inflateCap } from '../../lib/image/archive-members';
 import { needContainers, skipUnless } from '../helpers/caps';
 import { Container, ImageStore } from '../../lib';
 import { TEMP_PREFIX } from '../helpers/leaks';
@@ -598,6 +599,18 @@ describe('Image archives: OCI layouts and docker save', function () {
     it('should refuse a config whose rootfs.diff_ids do not count the layers', async function () {
       const p = imageParts({ diffIds: 2 });
       await rejects(readImageArchive(writeLayout(fresh('ids'), p.index, [p.layer, p.config, p.manifest])), 'ERR_BAD_IMAGE', /lists 2 rootfs\.diff_ids, but the image has 1 layer/);
+    });
+
+    it("should stop inflating a gzip'd archive past its cap (a gzip bomb), leaving nothing", async function () {
+      expect(inflateCap(1000)).to.equal(2 ** 30);
+      expect(inflateCap(2 ** 30)).to.equal(64 * 2 ** 30);
+      expect(inflateCap(20 * 2 ** 20)).to.equal(100 * 20 * 2 ** 20);
+      const bomb = fresh('bomb.tar.gz');
+      writeFileSync(bomb, gzipSync(Buffer.alloc(8 << 20)));
+      const dest = fresh('bomb.tar');
+      await rejects(gunzipCapped(bomb, dest, 1 << 20), 'ERR_BAD_IMAGE', /inflates to more than 1048576 bytes/);
+      unlinkSync(dest); // the partial file is the caller's (archiveMembers removes its temp dir)
+      await gunzipCapped(bomb, fresh('fine.tar'), 16 << 20);
     });
 
     it('should refuse what is not an image archive at all', async function () {
