@@ -886,7 +886,7 @@ NAN_METHOD(CloseFds) {
   }
 }
 
-// mkdirs(paths, mode) / rmdirs(paths) -> [index, errno] of the first failure, or null.
+// mkdirs(paths) -> [index, errno] of the first failure, or null (mode 0755).
 // (cgroup directories: one call instead of one per hierarchy.)
 NAN_METHOD(Mkdirs) {
   if (info.Length() < 1 || !info[0]->IsArray()) return Nan::ThrowTypeError("Usage: mkdirs(paths)");

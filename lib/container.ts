@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync } from 'node:fs';
 import { EventEmitter } from 'eventemitter3';
 import { IsolateError, describeErrno, fromSystemError, invalidOption, showValue } from './errors';
-import { planCgroupfs, planFilesystem, resolveMounts, stagingDir, type MountSpec, type ResolvedMount } from './filesystem';
+import { KERNEL_MOUNTPOINTS, planCgroupfs, planFilesystem, resolveMounts, stagingDir, type MountSpec, type ResolvedMount } from './filesystem';
 import { LayerStack } from './layer-stack';
 import { diffUpper, isSetupMountpoint, type Change } from './image/diff';
 import type { Layer } from './image/layer';
@@ -165,9 +165,6 @@ function checkKeys(where: string, value: object, allowed: readonly string[]): vo
 }
 
 const HOSTNAME_RE = /^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
-
-/** Mount points of the kernel filesystems and private tmpfs every container gets (see filesystem.ts). */
-const KERNEL_MOUNTPOINTS = ['/proc', '/dev', '/sys', '/tmp', '/run'];
 
 /** Validates every container option; nothing is created. */
 function resolveConfig(options: ContainerOptions): ResolvedConfig {

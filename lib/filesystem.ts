@@ -49,6 +49,14 @@ const SHM_SIZE = 64 * 1024 * 1024;
 /** Paths that are private tmpfs in every container (so mounts below them can be created). */
 const DEFAULT_TMPFS = ['/tmp', '/run', '/dev', '/dev/shm'];
 
+/**
+ * Where planFilesystem mounts a kernel filesystem or private tmpfs in the
+ * root itself (/sys only with its own network namespace): the mount points
+ * init makes in a layered root that lacks them, which diff() and commit()
+ * leave out.
+ */
+export const KERNEL_MOUNTPOINTS: readonly string[] = ['/proc', '/dev', '/sys', '/tmp', '/run'];
+
 /** runc's default masked paths: hidden (empty and read-only) inside the container. */
 export const MASKED_PATHS: readonly string[] = [
   '/proc/acpi',

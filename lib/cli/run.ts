@@ -5,6 +5,7 @@
  * Cgroup options give the container its own cgroup, which --cpu-time and the
  * 'oom' status read.
  */
+import { existsSync } from 'node:fs';
 import { Container, type StdioOption } from '../container';
 import type { ContainerProcess } from '../process';
 import { collect, resolveLimits, runStatus, watchCpuTime, withCgroupFigures, type RunLimitHit, type RunResult } from '../run';
@@ -12,7 +13,6 @@ import { UsageError, hasFlag, parseArgs } from './args';
 import { finalStats } from './cgroup-meter';
 import { EXIT, exitStatus, failedResultJson, resultJson, type Outcome } from './exit';
 import { RUN_USAGE } from './help';
-import { existsSync } from 'node:fs';
 import { IsolateError } from '../errors';
 import type { Image } from '../image/image';
 import { ImageStore } from '../image/store';

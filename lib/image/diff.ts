@@ -5,23 +5,12 @@
  */
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { native } from '../native';
+import { isOpaque, isWhiteout } from './overlay-format';
 
 export interface Change {
   kind: 'A' | 'C' | 'D';
   /** Absolute path inside the container. */
   path: string;
-}
-
-export const OPAQUE_XATTR = 'trusted.overlay.opaque';
-
-/** overlayfs's whiteout: a character device 0/0. */
-export function isWhiteout(st: Stats): boolean {
-  return st.isCharacterDevice() && st.rdev === 0;
-}
-
-export function isOpaque(dir: string): boolean {
-  return native().lgetxattr(dir, OPAQUE_XATTR)?.toString() === 'y';
 }
 
 function lstat(p: string): Stats | undefined {

@@ -4,9 +4,11 @@
  * directory in overlayfs's format (what a LayerStack mounts) plus the blob
  * it came from, so exporting it gives back the very bytes imported.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, rmSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { IsolateError, fromSystemError, invalidOption } from '../errors';
 import { pipeline } from 'node:stream/promises';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Digest, ExtractLimits, Progress } from './contracts';
 import type { ImageStore } from './store';
@@ -106,10 +108,22 @@ export class Layer {
    * to a file path (created; an existing file is an error) or a stream.
    */
   async exportTar(dest: string | Writable): Promise<void> {
-    const out = typeof dest === 'string' ? createWriteStream(dest, { flags: 'wx', mode: 0o644 }) : dest;
+    const toFile = typeof dest === 'string';
+    if (toFile ? dest === '' : !(dest instanceof Writable)) throw invalidOption('dest', 'a file path (not existing yet) or a Writable stream', dest);
+    if (toFile && existsSync(dest)) throw new IsolateError('ERR_INVALID_OPTION', `${dest} exists; exportTar never overwrites a file`, { option: 'dest', path: dest });
+    const out = toFile ? createWriteStream(dest, { flags: 'wx', mode: 0o644 }) : dest;
     const src = createReadStream(this.blobPath);
-    if (this.mediaType.endsWith('gzip')) await pipeline(src, createGunzip(), out);
-    else await pipeline(src, out);
+    try {
+      if (this.mediaType.endsWith('gzip')) await pipeline(src, createGunzip(), out);
+      else await pipeline(src, out);
+    } catch (err) {
+      if (toFile) rmSync(dest, { force: true }); // no half a tar
+      const code = (err as NodeJS.ErrnoException).code;
+      const denied = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
+      throw fromSystemError(denied ? 'ERR_PERMISSION' : 'ERR_SETUP_FAILED', `Cannot export layer ${this.diffId} to ${toFile ? dest : 'the stream'}`, err, {
+        option: 'dest',
+      });
+    }
   }
 
   toJSON(): LayerRecord {

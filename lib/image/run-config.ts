@@ -7,7 +7,7 @@
 import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsolateError } from '../errors';
-import { isWhiteout } from './diff';
+import { isWhiteout } from './overlay-format';
 import type { Image } from './image';
 
 export interface ImageDefaults {

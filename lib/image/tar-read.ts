@@ -64,6 +64,7 @@ import { IsolateError, fromSystemError, invalidOption, isIsolateError } from '..
 import { native } from '../native';
 import type { ExtractOptions, ExtractResult } from './contracts';
 import { checkDest, checkOptions, type Checked } from './extract-options';
+import { markOpaque } from './overlay-format';
 
 export { DEFAULT_EXTRACT_LIMITS } from './extract-options';
 
@@ -91,7 +92,6 @@ const MAX_META = 1 << 20;
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 const S_IFIFO = 0o010000;
-const OPAQUE_XATTR = 'trusted.overlay.opaque';
 const WRITE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
 
 /** Entry types that carry only metadata about a tape or another entry: skipped. */
@@ -837,7 +837,7 @@ class Extraction {
     const dirParts = parts.slice(0, -1);
     if (base === '.wh..wh..opq') {
       await this.parentOf(parts, name);
-      native().lsetxattr(this.abs(dirParts), OPAQUE_XATTR, Buffer.from('y'));
+      markOpaque(this.abs(dirParts));
       return;
     }
     if (base.startsWith('.wh..wh.')) return; // AUFS housekeeping (.wh..wh.plnk, .wh..wh.aufs): not image content

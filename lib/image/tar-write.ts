@@ -20,7 +20,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Writable } from 'node:stream';
 import { Header, Pax, type HeaderData } from 'tar';
 import { IsolateError, invalidOption, showValue } from '../errors';
-import { native } from '../native';
+import { isOpaque, isWhiteout } from './overlay-format';
 import type { PackResult } from './contracts';
 
 export interface PackOptions {
@@ -48,7 +48,6 @@ const READ_CHUNK = 1 << 20;
  * whenever `out` needs draining and between big files' chunks.
  */
 const SMALL_FILE = 256 << 10;
-const OPAQUE_XATTR = 'trusted.overlay.opaque';
 const OPTION_KEYS = ['end', 'signal', 'exclude'];
 
 /** Writes `dir` (overlayfs format) to `out` as a deterministic OCI layer tar; returns its diffId and size. */
@@ -295,7 +294,7 @@ class Packer {
         await this.sink.push(headerBytes({ ...common, path, type: 'SymbolicLink', linkpath: text, size: 0 }));
       } else if (st.isFIFO()) {
         await this.sink.push(headerBytes({ ...common, path, type: 'FIFO', size: 0 }));
-      } else if (st.isCharacterDevice() && st.rdev === 0) {
+      } else if (isWhiteout(st)) {
         await this.sink.push(headerBytes({ ...common, mode: 0, path: rel + c.key.toString('utf8'), type: 'File', size: 0 }));
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
         const [devmaj, devmin] = devNumbers(st.rdev);
@@ -320,7 +319,7 @@ class Packer {
       const st = lstatSync(`${abs}/${name}`);
       let key = raw;
       if (st.isDirectory()) key = Buffer.concat([raw, Buffer.from('/')]);
-      else if (st.isCharacterDevice() && st.rdev === 0) key = Buffer.concat([Buffer.from('.wh.'), raw]);
+      else if (isWhiteout(st)) key = Buffer.concat([Buffer.from('.wh.'), raw]);
       return { name, key, abs: `${abs}/${name}`, st };
     });
     return out.sort((a, b) => Buffer.compare(a.key, b.key));
@@ -382,10 +381,6 @@ class Packer {
 
 function seconds(st: Stats): Date {
   return new Date(Math.floor(st.mtimeMs / 1000) * 1000);
-}
-
-function isOpaque(abs: string): boolean {
-  return native().lgetxattr(abs, OPAQUE_XATTR)?.toString() === 'y';
 }
 
 function opaqueMarker(dirPath: string, dirSt: Stats): HeaderData {

@@ -71,6 +71,13 @@ describe('ImageStore, Layer and images', function () {
       const out = join(tmp, 'base.tar');
       await a.exportTar(out);
       expect(sha256File(out)).to.equal(a.diffId);
+      // Never over an existing file; bad destinations are typed errors.
+      const again = await a.exportTar(out).catch((e: unknown) => e);
+      expect((again as IsolateError).code).to.equal('ERR_INVALID_OPTION');
+      expect((again as IsolateError).message).to.match(/exists; exportTar never overwrites/);
+      const nowhere = await a.exportTar(join(tmp, 'no-such-dir', 'x.tar')).catch((e: unknown) => e);
+      expect((nowhere as IsolateError).code).to.equal('ERR_SETUP_FAILED');
+      expect((nowhere as IsolateError).option).to.equal('dest');
       expect(tmpLeft()).to.deep.equal([]);
     });
 
