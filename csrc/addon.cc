@@ -857,9 +857,9 @@ NAN_METHOD(ReadFiles) {
   info.GetReturnValue().Set(out);
 }
 
-// openFiles(paths, modes) -> fd or -errno per path; modes[i] is 'r', 'w'
-// or 'd' (a directory, for CLONE_INTO_CGROUP). Close-on-exec. The cgroup
-// pool opens a ready group's files ahead of time with it.
+// openFiles(paths, modes) -> fd or -errno per path; modes[i] is 'r', 'w',
+// 'b' (both) or 'd' (a directory, for CLONE_INTO_CGROUP). Close-on-exec.
+// The cgroup pool opens a ready group's files ahead of time with it.
 NAN_METHOD(OpenFiles) {
   if (info.Length() < 2 || !info[0]->IsArray() || !info[1]->IsString()) return Nan::ThrowTypeError("Usage: openFiles(paths, modes)");
   v8::Local<v8::Array> arr = info[0].As<v8::Array>();
@@ -869,7 +869,7 @@ NAN_METHOD(OpenFiles) {
   for (uint32_t i = 0; i < arr->Length(); i++) {
     Nan::Utf8String path(Nan::Get(arr, i).ToLocalChecked());
     char m = (*modes)[i];
-    int flags = O_CLOEXEC | (m == 'w' ? O_WRONLY : m == 'd' ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+    int flags = O_CLOEXEC | (m == 'w' ? O_WRONLY : m == 'b' ? O_RDWR : m == 'd' ? O_RDONLY | O_DIRECTORY : O_RDONLY);
     int fd = open(*path, flags);
     Nan::Set(out, i, Nan::New(fd < 0 ? -errno : fd));
   }

@@ -573,11 +573,14 @@ export class Container extends EventEmitter<ContainerEvents> {
     // A main command in a group of its own: its OOM kills are the group's
     // final figures (withCgroupFigures), no reads of memory.oom_control meanwhile.
     const oomKills = main ? () => 0 : () => cg._oomKills();
-    const l = cg.limits;
     // The sandbox cannot spend CPU faster than this many CPUs: the host's, the quota, the pinned ones.
-    let parallelism = availableParallelism();
-    if (l.cpu?.max && l.cpu.max.quotaUs !== null) parallelism = Math.min(parallelism, l.cpu.max.quotaUs / l.cpu.max.periodUs);
-    if (l.cpuset?.cpus) parallelism = Math.min(parallelism, l.cpuset.cpus.split(',').length);
+    const parallelism = () => {
+      const l = cg.limits;
+      let n = availableParallelism();
+      if (l.cpu?.max && l.cpu.max.quotaUs !== null) n = Math.min(n, l.cpu.max.quotaUs / l.cpu.max.periodUs);
+      if (l.cpuset?.cpus) n = Math.min(n, l.cpuset.cpus.split(',').length);
+      return n;
+    };
     return { cpuUsageUsec: () => cg._cpuUsageUsec(), oomKills, parallelism };
   }
 

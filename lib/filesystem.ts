@@ -203,7 +203,14 @@ export interface FilesystemPlan {
 }
 
 /** v2: one cgroup2 mount; v1: a tmpfs with one mount per hierarchy the group is in. */
-export type CgroupfsView = { version: 2 } | { version: 1; hierarchies: { name: string; controllers: string }[] };
+/**
+ * What a container with a cgroup sees at /sys/fs/cgroup: v2, its group; v1,
+ * each hierarchy it is in (`dir`: its group there), and `hostRoot`, the
+ * host's tmpfs of hierarchies, when there is one to bind.
+ */
+export type CgroupfsView =
+  | { version: 2 }
+  | { version: 1; hierarchies: { name: string; controllers: string; dir: string }[]; hostRoot?: string };
 
 /** Emits every filesystem op of a container, ending with pivot_root. */
 export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
@@ -318,20 +325,39 @@ export function planCgroupfs(b: PlanBuilder, view: CgroupfsView, target: string)
     b.add(Op.Mount, { description: 'mount cgroup2 on /sys/fs/cgroup', path: '/sys/fs/cgroup' }, { str: ['cgroup2', target, 'cgroup2'], num: [ro] });
     return;
   }
+  const roAttrs = MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC;
+  if (view.hostRoot !== undefined) {
+    // Binds, no new filesystems: the host's tmpfs alone (its directories,
+    // one per hierarchy, without what is mounted on them), then the group's
+    // directory of each hierarchy on its own. Inside the cgroup namespace a
+    // bind of the group reads as that hierarchy's root, as a cgroup mount
+    // would; a new tmpfs and a cgroup mount per hierarchy cost twice as much
+    // (the kernel makes a superblock for each).
+    b.add(Op.Bind, { description: 'bind the host /sys/fs/cgroup (its directories only) on /sys/fs/cgroup', path: '/sys/fs/cgroup' }, {
+      str: [view.hostRoot, target],
+      num: [roAttrs],
+    });
+    for (const h of view.hierarchies) {
+      const p = `/sys/fs/cgroup/${h.name}`;
+      b.add(Op.Bind, { description: `bind the cgroup (${h.controllers}) on ${p}`, path: p }, { str: [h.dir, `${target}/${h.name}`], num: [roAttrs] });
+    }
+    return;
+  }
   b.add(Op.Mount, { description: 'mount tmpfs on /sys/fs/cgroup', path: '/sys/fs/cgroup' }, {
     str: ['tmpfs', target, 'tmpfs', 'mode=0755,size=16k,nr_inodes=32'],
     num: [MS.NOSUID | MS.NODEV | MS.NOEXEC],
   });
-  // Mount points first, then the tmpfs read-only (our read-only op binds
-  // the mount onto itself, which would hide mounts made before it), then
-  // the hierarchies.
+  // Mount points first, then the tmpfs read-only (in place: the mount
+  // itself, not a read-only copy on top of a writable one), then the
+  // hierarchies.
   for (const h of view.hierarchies) {
     const p = `/sys/fs/cgroup/${h.name}`;
     b.add(Op.Mkdir, { description: `mkdir ${p}`, path: p }, { str: [undefined, `${target}/${h.name}`], num: [0o755] });
   }
   b.add(Op.Readonly, { description: 'make /sys/fs/cgroup read-only', path: '/sys/fs/cgroup' }, {
+    flags: OpFlag.InPlace,
     str: [undefined, target],
-    num: [MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC],
+    num: [roAttrs],
   });
   for (const h of view.hierarchies) {
     const p = `/sys/fs/cgroup/${h.name}`;

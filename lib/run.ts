@@ -124,8 +124,8 @@ export interface RunMeter {
   cpuUsageUsec(): number;
   /** OOM kills in the sandbox so far. */
   oomKills(): number;
-  /** The most CPUs the sandbox can use at once (bounds how fast cpuTime can pass). */
-  parallelism: number;
+  /** The most CPUs the sandbox can use at once (bounds how fast cpuTime can pass); asked only with a cpuTime limit. */
+  parallelism(): number;
 }
 
 /**
@@ -136,6 +136,7 @@ export interface RunMeter {
  */
 export function watchCpuTime(meter: RunMeter, budgetMs: number, onExceeded: () => void): () => void {
   const base = meter.cpuUsageUsec();
+  const cpus = meter.parallelism();
   let timer: NodeJS.Timeout | undefined;
   const check = () => {
     const used = (meter.cpuUsageUsec() - base) / 1000;
@@ -144,9 +145,9 @@ export function watchCpuTime(meter: RunMeter, budgetMs: number, onExceeded: () =
       onExceeded();
       return;
     }
-    timer = setTimeout(check, Math.max(1, (budgetMs - used) / meter.parallelism));
+    timer = setTimeout(check, Math.max(1, (budgetMs - used) / cpus));
   };
-  timer = setTimeout(check, Math.max(1, budgetMs / meter.parallelism));
+  timer = setTimeout(check, Math.max(1, budgetMs / cpus));
   return () => clearTimeout(timer);
 }
 

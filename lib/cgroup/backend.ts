@@ -64,6 +64,8 @@ export interface CgroupBackend {
   stats(final?: boolean): CGroupStats;
   /** The files stats(final) reads. */
   statFiles(final: boolean): string[];
+  /** The files apply(l) writes that a pooled group can open ahead (apply writes through them). */
+  limitFiles(l: NormalizedLimits): string[];
   readonly files: CgroupReader;
   /** OOM kills so far (cheaper than stats()). */
   oomKills(): number;

@@ -17,7 +17,7 @@ import { controllersFor, mergeLimits, normalizeLimits, type CGroupLimits, type N
 import { V1Backend } from './v1';
 import { V2Backend } from './v2';
 import { setDeviceFilter } from './devices';
-import { takeGroup, type GroupShape } from './pool';
+import { poolEnabled, takeAccounting, takeGroup, type AccountingGroup, type GroupShape } from './pool';
 import { forget, remember } from './registry';
 
 export interface CGroupOptions {
@@ -38,17 +38,50 @@ export interface CGroupEvents {
 const INSIDE_V1 = ['memory', 'cpu', 'cpuset', 'pids', 'blkio'];
 
 /**
- * A ready group for the pool: the directories of a group without limits,
- * and the files a container's start and end use opened ahead (placement,
- * and what stats(final) reads).
+ * A ready group for the pool: the directories of a group in the base
+ * hierarchies, and the files a container's start and end use opened ahead
+ * (placement, what stats(final) reads, and the limit files that `limits`
+ * write, which is part of the pool's key).
  */
-function readyShape(b: CgroupBackend): GroupShape {
+function readyShape(b: CgroupBackend, limits: NormalizedLimits): GroupShape {
   const p = b.placement();
   const open: GroupShape['open'] = [];
   if (p.intoDir !== undefined) open.push([p.intoDir, 'd']);
   for (const f of p.joinFiles) open.push([f, 'w']);
   for (const f of b.statFiles(true)) open.push([f, 'r']);
+  for (const f of b.limitFiles(limits)) open.push([f, 'w']);
   return { dirs: [...b.dirs], open };
+}
+
+/**
+ * A reset cpuacct group to reuse (v1, with the pool on), when this group may
+ * have one: cpuacct has a hierarchy of its own or shares it only with
+ * cpu that this group does not limit (so nothing is written to it, and the
+ * sandbox's /sys/fs/cgroup does not show it). Undefined: make one as usual.
+ */
+function reusableAccounting(parent: CgroupParent, controllers: readonly string[]): AccountingGroup | undefined {
+  const dir = parent.v1Dirs.get('cpuacct');
+  if (!dir) return undefined;
+  const mount = readCgroupMounts().v1.get('cpuacct');
+  const others = (mount && readCgroupMounts().v1Controllers.get(mount)) || 'cpuacct';
+  if (others !== 'cpuacct' && (others !== 'cpu,cpuacct' || controllers.includes('cpu'))) return undefined;
+  return takeAccounting(dir, () => V1Backend.makeAccounting(dir, newCgroupName()));
+}
+
+/** Per parent, a group named '' without and with a cpuacct directory of its own: what pooled groups look like. */
+const templates = new WeakMap<CgroupParent, [CgroupBackend?, CgroupBackend?]>();
+
+/**
+ * The pool's key for a group under `parent` with `limits`: its directories
+ * (with or without a cpuacct directory of its own) and the limit files it
+ * writes, which a pooled group has open.
+ */
+function poolKey(parent: CgroupParent, withAccounting: boolean, limits: NormalizedLimits): string {
+  let t = templates.get(parent);
+  if (!t) templates.set(parent, (t = []));
+  const i = withAccounting ? 1 : 0;
+  const b = (t[i] ??= parent.version === 2 ? new V2Backend(parent.v2Dir!, '') : new V1Backend(parent, '', [], withAccounting ? undefined : 'none'));
+  return `${b.dirs.join('\0')}\0${b.limitFiles(limits).join('\0')}`;
 }
 
 /** Our pid's start time, part of every cgroup name so gc() can tell a reused pid. */
@@ -97,7 +130,8 @@ function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
 
 /** A control group: limits, live figures, freeze/thaw, kill. See docs/cgroups.md. */
 export class CGroup extends EventEmitter<CGroupEvents> {
-  private groupName: string = newCgroupName();
+  /** Made on first use: a pooled group brings its own. */
+  private groupName: string | undefined;
   private current: NormalizedLimits;
   private readonly parent: CgroupParent;
   private backend: CgroupBackend | undefined;
@@ -130,7 +164,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
 
   /** The directory name, `<owner pid>-<start time>-<random>` (final once created). */
   get name(): string {
-    return this.groupName;
+    return (this.groupName ??= newCgroupName());
   }
 
   /** 1 or 2: the backend this group uses. */
@@ -158,18 +192,20 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     if (this.backend) return this;
     const parent = this.parent;
     const v2 = parent.version === 2;
-    const key = (v2 ? [parent.v2Dir!] : V1Backend.baseDirs(parent, '')).join('\0');
-    const slot = takeGroup(key, (name) => readyShape(v2 ? new V2Backend(parent.v2Dir!, name) : new V1Backend(parent, name, [])), newCgroupName);
+    const controllers = v2
+      ? []
+      : controllersFor(this.current)
+          .filter((c) => c !== 'memory' && c !== 'pids')
+          .map((c) => V1_NAMES[c]);
+    const pooled = poolEnabled();
+    const acct = v2 || !pooled ? undefined : reusableAccounting(parent, controllers);
+    const shape = acct ? 'none' : undefined;
+    const limits = this.current;
+    const slot = pooled
+      ? takeGroup(poolKey(parent, !acct, limits), (name) => readyShape(v2 ? new V2Backend(parent.v2Dir!, name) : new V1Backend(parent, name, [], shape), limits), newCgroupName)
+      : undefined;
     if (slot) this.groupName = slot.name;
-    const b = v2
-      ? new V2Backend(parent.v2Dir!, this.name)
-      : new V1Backend(
-          parent,
-          this.name,
-          controllersFor(this.current)
-            .filter((c) => c !== 'memory' && c !== 'pids')
-            .map((c) => V1_NAMES[c]),
-        );
+    const b = v2 ? new V2Backend(parent.v2Dir!, this.name) : new V1Backend(parent, this.name, controllers, acct);
     if (slot) b.files.adopt(slot.fds);
     try {
       b.create(slot?.dirs);
@@ -330,16 +366,16 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     const b = this.live('use in a container');
     if (b.version === 2) return { version: 2 };
     const mounts = readCgroupMounts();
-    const points = new Set<string>();
+    const v1 = b as V1Backend;
+    const hierarchies = new Map<string, { name: string; controllers: string; dir: string }>();
     // What runtimes read to size themselves (memory, CPU quota and set,
     // pids); the accounting-only hierarchies stay out: a mount each.
-    for (const c of (b as V1Backend).joined()) {
+    for (const c of v1.joined()) {
       const m = mounts.v1.get(c);
-      if (m && INSIDE_V1.includes(c)) points.add(m);
+      // A hierarchy is mounted with all its controllers ('cpu,cpuacct').
+      if (m && INSIDE_V1.includes(c) && !hierarchies.has(m)) hierarchies.set(m, { name: basename(m), controllers: mounts.v1Controllers.get(m)!, dir: v1.dirOf(c)! });
     }
-    // A hierarchy is mounted with all its controllers ('cpu,cpuacct').
-    const hierarchies = [...points].map((m) => ({ name: basename(m), controllers: mounts.v1Controllers.get(m)! }));
-    return { version: 1, hierarchies };
+    return { version: 1, hierarchies: [...hierarchies.values()], hostRoot: mounts.v1Root };
   }
 
   /** @internal OOM kills so far (one file read). */

@@ -2,15 +2,19 @@
  * Reading and writing cgroup control files. Writes name the limit that the
  * kernel refused; stats() reads its files in one native call.
  */
-import { readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { IsolateError, describeErrno } from '../errors';
 import { native } from '../native';
 
-/** Writes `value` to a control file; a refusal becomes an IsolateError naming `option`. */
-export function writeControl(path: string, value: string, option: string): void {
+/**
+ * Writes `value` to a control file (through `fd` when it was opened ahead);
+ * a refusal becomes an IsolateError naming `option`.
+ */
+export function writeControl(path: string, value: string, option: string, fd?: number): void {
   try {
-    writeFileSync(path, value);
+    if (fd === undefined) writeFileSync(path, value);
+    else writeSync(fd, value);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const code = e.code === 'EINVAL' || e.code === 'ERANGE' || e.code === 'ENODEV' || e.code === 'EBUSY' ? 'ERR_INVALID_OPTION' : e.code === 'EACCES' || e.code === 'EPERM' ? 'ERR_PERMISSION' : 'ERR_SETUP_FAILED';
@@ -43,6 +47,17 @@ export function keyValues(text: string | undefined): Map<string, number> {
   return m;
 }
 
+/** The number after `key ` on a line of a "key value" file, or undefined (keyValues for one key, without a Map). */
+export function valueOf(text: string | undefined, key: string): number | undefined {
+  if (!text) return undefined;
+  const first = text.startsWith(`${key} `);
+  const line = first ? 0 : text.indexOf(`\n${key} `) + 1;
+  if (!first && line === 0) return undefined;
+  const at = line + key.length + 1;
+  const end = text.indexOf('\n', at);
+  return Number(text.slice(at, end < 0 ? undefined : end));
+}
+
 /** A number file ('max' → null); undefined when the file is missing. */
 export function numberOf(text: string | undefined): number | null | undefined {
   if (text === undefined) return undefined;
@@ -67,6 +82,18 @@ export class CgroupReader {
   /** Takes ownership of fds opened ahead (path → fd). */
   adopt(fds: ReadonlyMap<string, number>): void {
     for (const [p, fd] of fds) this.opened.set(p, fd);
+  }
+
+  /** Gives up the fds opened ahead for `paths` (the caller owns them now). */
+  release(paths: readonly string[]): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const p of paths) {
+      const fd = this.opened.get(p);
+      if (fd === undefined) continue;
+      out.set(p, fd);
+      this.opened.delete(p);
+    }
+    return out;
   }
 
   /** The fd opened ahead for `path`, if any (still owned here). */

@@ -5,7 +5,7 @@
  * each hierarchy when root, or a subtree delegated to the caller.
  */
 import { accessSync, constants, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { IsolateError } from '../errors';
 import { parseCpuList, type Controller, type HostTopology } from './limits';
 
@@ -33,6 +33,12 @@ export interface CgroupMounts {
   v1: Map<string, string>;
   /** v1 mount point → every controller of that hierarchy ('cpu,cpuacct'), as a mount needs them. */
   v1Controllers: Map<string, string>;
+  /**
+   * The tmpfs every v1 hierarchy is mounted in (/sys/fs/cgroup), when they
+   * all are, directly: a container's view can bind it (its directories
+   * only) instead of making one.
+   */
+  v1Root?: string;
 }
 
 let cachedMounts: CgroupMounts | undefined;
@@ -45,12 +51,14 @@ export function readCgroupMounts(mountinfo?: string): CgroupMounts {
   if (mountinfo === undefined && cachedMounts) return cachedMounts;
   const text = mountinfo ?? readFileSync('/proc/self/mountinfo', 'utf8');
   const out: CgroupMounts = { layout: 'none', v1: new Map(), v1Controllers: new Map() };
+  const tmpfs = new Set<string>();
   for (const line of text.split('\n')) {
     const parts = line.split(' ');
     const sep = parts.indexOf('-');
     if (sep < 0) continue;
     const fstype = parts[sep + 1];
     const mountPoint = parts[4]!.replace(/\\040/g, ' ');
+    if (fstype === 'tmpfs') tmpfs.add(mountPoint);
     // Only a hierarchy's root is usable: a bind of a sub-cgroup is someone else's view.
     if (parts[3] !== '/') continue;
     if (fstype === 'cgroup2' && out.v2Mount === undefined) {
@@ -67,6 +75,9 @@ export function readCgroupMounts(mountinfo?: string): CgroupMounts {
     }
   }
   const hasV1 = out.v1.size > 0;
+  const roots = new Set([...out.v1Controllers.keys()].map((m) => dirname(m)));
+  const [root] = roots;
+  if (roots.size === 1 && tmpfs.has(root!)) out.v1Root = root;
   out.layout = hasV1 ? (out.v2Mount ? 'hybrid' : 'v1') : out.v2Mount ? 'v2' : 'none';
   if (mountinfo === undefined) cachedMounts = out;
   return out;

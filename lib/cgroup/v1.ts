@@ -4,18 +4,54 @@
  * them. Every group joins memory, cpuacct and pids (what stats() reads); cpu,
  * cpuset, blkio, devices and net_cls only when a limit needs them, and freezer
  * on the first pause(): each hierarchy costs a mkdir and an rmdir (~40 µs
- * together, ~120 µs for memory) on every container start.
+ * together, ~70 µs for memory) on every container start, except cpuacct,
+ * whose directory is reused when it can be (see pool.ts): taken reset from
+ * the last group that ended, handed back reset when this one ends.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsolateError } from '../errors';
 import type { CGroupStats, CgroupBackend, OomSource, Placement } from './backend';
-import { CgroupReader, keyValues, makeDirs, numberOf, pidsIn, readControl, removeDirs, writeControl } from './files';
+import { CgroupReader, keyValues, makeDirs, numberOf, pidsIn, readControl, removeDirs, valueOf, writeControl } from './files';
 import type { CgroupParent } from './host';
+import { keepAccounting, type AccountingGroup } from './pool';
+import { native } from '../native';
 import { ioWeightToBlkio, weightToShares, type DeviceRule, type Max, type NormalizedLimits } from './limits';
 
 /** Controllers every v1 group joins, for measurement. */
 const BASE = ['memory', 'cpuacct', 'pids'];
+
+/**
+ * A reusable accounting group's files, kept open with it: tasks (joined
+ * through; read to see it is empty), cpuacct.usage (read; 0 written to
+ * reset it) and cpuacct.usage_all (read).
+ */
+const ACCOUNTING_FILES = ['tasks', 'cpuacct.usage', 'cpuacct.usage_all'];
+const ACCOUNTING_MODES = 'bbr';
+
+/**
+ * cpuacct.usage_all ("cpu user system", then a line per CPU, in ns) summed
+ * over the CPUs: what usage_user and usage_sys read; zeros when absent.
+ */
+export function usageAll(text: string | undefined): { user: number; system: number } {
+  let user = 0;
+  let system = 0;
+  if (!text) return { user, system };
+  // Scanned in place: it is read at the end of every container.
+  let at = text.indexOf('\n') + 1; // past the header
+  while (at > 0 && at < text.length) {
+    const end = text.indexOf('\n', at);
+    const line = end < 0 ? text.length : end;
+    const a = text.indexOf(' ', at);
+    const b = a < 0 ? -1 : text.indexOf(' ', a + 1);
+    if (b > 0 && b < line) {
+      user += Number(text.slice(a + 1, b)) || 0;
+      system += Number(text.slice(b + 1, line)) || 0;
+    }
+    at = end + 1;
+  }
+  return { user, system };
+}
 
 /** v1 "unlimited" for memory files (-1 is accepted and reads back as the page-rounded max). */
 const v1max = (v: Max): string => (v === null ? '-1' : String(v));
@@ -29,17 +65,32 @@ export class V1Backend implements CgroupBackend {
   /** memory.memsw.limit_in_bytes was set (so memory.max must keep below it). */
   private swapSet = false;
 
-  /** `controllers`: v1 names of the hierarchies beyond BASE that the limits need. */
+  /** The reused cpuacct group, while this group has it. */
+  private accounting: AccountingGroup | undefined;
+
+  /**
+   * `controllers`: v1 names of the hierarchies beyond BASE that the limits
+   * need. `accounting`: a reusable cpuacct group to use (its files are then
+   * read through the fds it brings), or 'none' to leave cpuacct out (the
+   * pool's shape of a group); by default cpuacct is a directory of its own.
+   */
   constructor(
     private readonly parent: CgroupParent,
     private readonly name: string,
     controllers: string[],
+    accounting?: AccountingGroup | 'none',
   ) {
     const byDir = new Map<string, string>();
     for (const c of [...BASE, ...controllers]) {
       const parentDir = parent.v1Dirs.get(c);
       if (!parentDir) continue; // base controllers the host lacks: their figures read as absent
-      const dir = join(parentDir, name);
+      let dir = `${parentDir}/${name}`;
+      if (c === 'cpuacct' && accounting !== undefined) {
+        if (accounting === 'none') continue;
+        dir = accounting.dir;
+        this.accounting = accounting;
+        this.files.adopt(accounting.fds);
+      }
       this.dir.set(c, dir);
       byDir.set(dir, c);
     }
@@ -47,14 +98,38 @@ export class V1Backend implements CgroupBackend {
     this.dirs = [...byDir.keys()];
   }
 
+  /**
+   * A new accounting group under `parentDir` (the cpuacct hierarchy's),
+   * its files opened; undefined when they cannot be opened. Throws as
+   * makeDirs does.
+   */
+  static makeAccounting(parentDir: string, name: string): AccountingGroup | undefined {
+    const dir = `${parentDir}/${name}`;
+    makeDirs([dir]);
+    const paths = ACCOUNTING_FILES.map((f) => `${dir}/${f}`);
+    const fds = native().openFiles(paths, ACCOUNTING_MODES);
+    if (fds.some((fd) => fd < 0)) {
+      native().closeFds(fds);
+      removeDirs([dir]);
+      return undefined;
+    }
+    return { dir, fds: new Map(paths.map((p, i) => [p, fds[i]!])) };
+  }
+
   /** v1 controllers the group is in. */
   joined(): string[] {
     return [...this.dir.keys()];
   }
 
+  /** The group's directory in `controller`'s hierarchy. */
+  dirOf(controller: string): string | undefined {
+    return this.dir.get(controller);
+  }
+
   private f(controller: string, file: string): string | undefined {
     const d = this.dir.get(controller);
-    return d && join(d, file);
+    // (Not path.join: both parts are clean, and this runs for every file read.)
+    return d && `${d}/${file}`;
   }
 
   private must(controller: string, file: string, option: string): string {
@@ -63,16 +138,17 @@ export class V1Backend implements CgroupBackend {
     return p;
   }
 
-  /** The directories a group of BASE controllers has under `parent` (what the pool makes ahead). */
-  static baseDirs(parent: CgroupParent, name: string): string[] {
-    return new V1Backend(parent, name, []).dirs;
+  /** The directories a group of BASE controllers has under `parent` (what the pool makes ahead); 'none': without cpuacct. */
+  static baseDirs(parent: CgroupParent, name: string, accounting?: 'none'): string[] {
+    return new V1Backend(parent, name, [], accounting).dirs;
   }
 
   create(premade: readonly string[] = []): void {
     try {
-      makeDirs(this.dirs.filter((d) => !premade.includes(d)));
+      makeDirs(this.dirs.filter((d) => !premade.includes(d) && d !== this.accounting?.dir));
     } catch (err) {
       removeDirs([...premade]);
+      if (this.accounting && !this.releaseAccounting()) removeDirs([this.accounting.dir]);
       throw err;
     }
     const cs = this.dir.get('cpuset');
@@ -84,6 +160,25 @@ export class V1Backend implements CgroupBackend {
     }
   }
 
+  /** writeControl, through the fd opened ahead for `path` if there is one. */
+  private write(path: string, value: string, option: string): void {
+    writeControl(path, value, option, this.files.fdFor(path));
+  }
+
+  /**
+   * The files apply(l) writes in the base hierarchies (memory, pids): what a
+   * pooled group opens ahead for a taker with such limits. (Only a speed-up:
+   * a file not opened ahead is written by path.)
+   */
+  limitFiles(l: NormalizedLimits): string[] {
+    const files = [
+      l.memory?.low !== undefined && this.f('memory', 'memory.soft_limit_in_bytes'),
+      l.memory?.max !== undefined && this.f('memory', 'memory.limit_in_bytes'),
+      l.pids !== undefined && this.f('pids', 'pids.max'),
+    ];
+    return files.filter((f): f is string => typeof f === 'string');
+  }
+
   apply(l: NormalizedLimits): void {
     const m = l.memory;
     if (m) {
@@ -92,21 +187,21 @@ export class V1Backend implements CgroupBackend {
           option: 'memory.high',
         });
       }
-      if (m.low !== undefined) writeControl(this.must('memory', 'memory.soft_limit_in_bytes', 'memory.low'), String(m.low), 'memory.low');
+      if (m.low !== undefined) this.write(this.must('memory', 'memory.soft_limit_in_bytes', 'memory.low'), String(m.low), 'memory.low');
       if (m.max !== undefined || m.swapMax !== undefined) this.memoryAndSwap(m.max, m.swapMax);
     }
     if (l.cpu) {
       if (l.cpu.max) {
-        writeControl(this.must('cpu', 'cpu.cfs_period_us', 'cpu.max'), String(l.cpu.max.periodUs), 'cpu.max');
-        writeControl(this.must('cpu', 'cpu.cfs_quota_us', 'cpu.max'), l.cpu.max.quotaUs === null ? '-1' : String(l.cpu.max.quotaUs), 'cpu.max');
+        this.write(this.must('cpu', 'cpu.cfs_period_us', 'cpu.max'), String(l.cpu.max.periodUs), 'cpu.max');
+        this.write(this.must('cpu', 'cpu.cfs_quota_us', 'cpu.max'), l.cpu.max.quotaUs === null ? '-1' : String(l.cpu.max.quotaUs), 'cpu.max');
       }
-      if (l.cpu.weight !== undefined) writeControl(this.must('cpu', 'cpu.shares', 'cpu.weight'), String(weightToShares(l.cpu.weight)), 'cpu.weight');
+      if (l.cpu.weight !== undefined) this.write(this.must('cpu', 'cpu.shares', 'cpu.weight'), String(weightToShares(l.cpu.weight)), 'cpu.weight');
     }
     if (l.cpuset) {
-      if (l.cpuset.cpus !== undefined) writeControl(this.must('cpuset', 'cpuset.cpus', 'cpuset'), l.cpuset.cpus, 'cpuset.cpus');
-      if (l.cpuset.mems !== undefined) writeControl(this.must('cpuset', 'cpuset.mems', 'cpuset'), l.cpuset.mems, 'cpuset.mems');
+      if (l.cpuset.cpus !== undefined) this.write(this.must('cpuset', 'cpuset.cpus', 'cpuset'), l.cpuset.cpus, 'cpuset.cpus');
+      if (l.cpuset.mems !== undefined) this.write(this.must('cpuset', 'cpuset.mems', 'cpuset'), l.cpuset.mems, 'cpuset.mems');
     }
-    if (l.pids !== undefined) writeControl(this.must('pids', 'pids.max', 'pids'), l.pids === null ? 'max' : String(l.pids), 'pids');
+    if (l.pids !== undefined) this.write(this.must('pids', 'pids.max', 'pids'), l.pids === null ? 'max' : String(l.pids), 'pids');
     if (l.io) {
       if (l.io.weight !== undefined) {
         const file = this.f('blkio', 'blkio.weight');
@@ -117,7 +212,7 @@ export class V1Backend implements CgroupBackend {
             option: 'io.weight',
           });
         }
-        writeControl(target, String(ioWeightToBlkio(l.io.weight)), 'io.weight');
+        this.write(target, String(ioWeightToBlkio(l.io.weight)), 'io.weight');
       }
       const files = { rbps: 'read_bps_device', wbps: 'write_bps_device', riops: 'read_iops_device', wiops: 'write_iops_device' } as const;
       for (const t of l.io.max ?? []) {
@@ -125,12 +220,12 @@ export class V1Backend implements CgroupBackend {
           const v = t[k];
           if (v === undefined) continue;
           // v1: 0 removes a throttle.
-          writeControl(this.must('blkio', `blkio.throttle.${files[k]}`, 'io.max'), `${t.major}:${t.minor} ${v === null ? 0 : v}`, `io.max (${t.device}).${k}`);
+          this.write(this.must('blkio', `blkio.throttle.${files[k]}`, 'io.max'), `${t.major}:${t.minor} ${v === null ? 0 : v}`, `io.max (${t.device}).${k}`);
         }
       }
     }
     if (l.devices) this.devices(l.devices);
-    if (l.netClassId !== undefined) writeControl(this.must('net_cls', 'net_cls.classid', 'netClassId'), String(l.netClassId), 'netClassId');
+    if (l.netClassId !== undefined) this.write(this.must('net_cls', 'net_cls.classid', 'netClassId'), String(l.netClassId), 'netClassId');
   }
 
   /**
@@ -141,7 +236,7 @@ export class V1Backend implements CgroupBackend {
     const limit = this.must('memory', 'memory.limit_in_bytes', 'memory.max');
     // Untouched, memsw stays unlimited (its default), and so out of the way.
     if (swapV === undefined && !this.swapSet) {
-      if (maxV !== undefined) writeControl(limit, v1max(maxV), 'memory.max');
+      if (maxV !== undefined) this.write(limit, v1max(maxV), 'memory.max');
       return;
     }
     const memsw = this.f('memory', 'memory.memsw.limit_in_bytes');
@@ -152,7 +247,7 @@ export class V1Backend implements CgroupBackend {
           option: 'memory.swapMax',
         });
       }
-      if (maxV !== undefined) writeControl(limit, v1max(maxV), 'memory.max');
+      if (maxV !== undefined) this.write(limit, v1max(maxV), 'memory.max');
       return;
     }
     const cur = numberOf(readControl(limit)) ?? null;
@@ -169,11 +264,11 @@ export class V1Backend implements CgroupBackend {
     const raising = total === null || (curTotal !== null && total > curTotal);
     // Raising: total first; lowering: the limit first.
     if (raising) {
-      writeControl(memsw!, v1max(total), 'memory.swapMax');
-      if (maxV !== undefined) writeControl(limit, v1max(maxV), 'memory.max');
+      this.write(memsw!, v1max(total), 'memory.swapMax');
+      if (maxV !== undefined) this.write(limit, v1max(maxV), 'memory.max');
     } else {
-      if (maxV !== undefined) writeControl(limit, v1max(maxV), 'memory.max');
-      writeControl(memsw!, v1max(total), 'memory.swapMax');
+      if (maxV !== undefined) this.write(limit, v1max(maxV), 'memory.max');
+      this.write(memsw!, v1max(total), 'memory.swapMax');
     }
   }
 
@@ -189,14 +284,22 @@ export class V1Backend implements CgroupBackend {
   }
 
   placement(): Placement {
-    return { joinFiles: this.dirs.map((d) => join(d, 'tasks')), procsFiles: this.dirs.map((d) => join(d, 'cgroup.procs')) };
+    return { joinFiles: this.dirs.map((d) => `${d}/tasks`), procsFiles: this.dirs.map((d) => `${d}/cgroup.procs`) };
   }
 
   stats(final = false): CGroupStats {
     return this.files.batch(this.statFiles(final), () => this.readStats(final));
   }
 
+  /** statFiles(false) and (true), made once: the hierarchies it reads are fixed at creation. */
+  private readonly statFileLists: [string[]?, string[]?] = [];
+
   statFiles(final: boolean): string[] {
+    const i = final ? 1 : 0;
+    return (this.statFileLists[i] ??= this.listStatFiles(final));
+  }
+
+  private listStatFiles(final: boolean): string[] {
     const files: string[] = [];
     const want = (c: string, ...names: string[]) => {
       for (const n of names) {
@@ -205,8 +308,10 @@ export class V1Backend implements CgroupBackend {
       }
     };
     // usage is exact (charged at every context switch); the user/system
-    // split comes from tick-sampled figures, so it can read 0 for a short run.
-    want('cpuacct', 'cpuacct.usage', 'cpuacct.usage_user', 'cpuacct.usage_sys');
+    // split comes from tick-sampled figures, so it can read 0 for a short
+    // run. usage_all has the split of every CPU in one file (usage_user and
+    // usage_sys would be two opens and reads).
+    want('cpuacct', 'cpuacct.usage', 'cpuacct.usage_all');
     want('cpu', 'cpu.stat');
     want('memory', 'memory.max_usage_in_bytes', 'memory.oom_control');
     want('pids', 'pids.peak');
@@ -219,7 +324,8 @@ export class V1Backend implements CgroupBackend {
   }
 
   private readStats(final: boolean): CGroupStats {
-    const ns = (file: string) => numberOf(this.read('cpuacct', file)) ?? 0;
+    const usage = numberOf(this.read('cpuacct', 'cpuacct.usage')) ?? 0;
+    const split = usageAll(this.read('cpuacct', 'cpuacct.usage_all'));
     const cpuStat = this.dir.has('cpu') ? keyValues(this.read('cpu', 'cpu.stat')) : undefined;
     const throttled = cpuStat?.get('throttled_time');
     const hasPids = this.dir.has('pids');
@@ -227,9 +333,9 @@ export class V1Backend implements CgroupBackend {
     const pidsPeak = numberOf(this.read('pids', 'pids.peak'));
     return {
       cpu: {
-        usageUsec: Math.round(ns('cpuacct.usage') / 1000),
-        userUsec: Math.round(ns('cpuacct.usage_user') / 1000),
-        systemUsec: Math.round(ns('cpuacct.usage_sys') / 1000),
+        usageUsec: Math.round(usage / 1000),
+        userUsec: Math.round(split.user / 1000),
+        systemUsec: Math.round(split.system / 1000),
         throttledUsec: throttled === undefined ? null : Math.round(throttled / 1000),
       },
       memory: {
@@ -261,7 +367,7 @@ export class V1Backend implements CgroupBackend {
 
   oomKills(): number {
     // memory.oom_control has counted kills (oom_kill) since Linux 4.13.
-    return keyValues(this.read('memory', 'memory.oom_control')).get('oom_kill') ?? 0;
+    return valueOf(this.read('memory', 'memory.oom_control'), 'oom_kill') ?? 0;
   }
 
   cpuUsageUsec(): number {
@@ -380,9 +486,41 @@ export class V1Backend implements CgroupBackend {
   remove(): boolean {
     // Files still open make rmdir no slower (faster, here); they go after.
     try {
-      return removeDirs(this.dirs);
+      const acct = this.accounting?.dir;
+      if (!removeDirs(this.dirs.filter((d) => d !== acct))) return false;
+      // Empty everywhere now: the accounting group goes back, reset, or is removed.
+      return acct === undefined || this.releaseAccounting() || removeDirs([acct]);
     } finally {
       this.files.closeAll();
     }
+  }
+
+  /**
+   * Hands the accounting group back for the next group: only when no task
+   * is in it (one moved there by hand would be counted against the next
+   * container) and its counters are reset (usage, and the user/system split
+   * with it). Its files then go with it, and it is no longer this group's.
+   * False when it cannot be kept (it stays this group's, to be removed).
+   */
+  private releaseAccounting(): boolean {
+    const g = this.accounting;
+    if (!g) return false;
+    const tasks = this.files.fdFor(`${g.dir}/tasks`);
+    const usage = this.files.fdFor(`${g.dir}/cpuacct.usage`);
+    if (tasks === undefined || usage === undefined || native().readFiles([tasks])[0] !== '') return false;
+    try {
+      writeSync(usage, '0');
+    } catch {
+      return false;
+    }
+    const fds = this.files.release([...g.fds.keys()]);
+    if (!keepAccounting(this.parent.v1Dirs.get('cpuacct')!, { dir: g.dir, fds })) {
+      this.files.adopt(fds);
+      return false;
+    }
+    this.accounting = undefined;
+    this.dir.delete('cpuacct');
+    this.dirs.splice(this.dirs.indexOf(g.dir), 1);
+    return true;
   }
 }

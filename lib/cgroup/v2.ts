@@ -26,30 +26,49 @@ export class V2Backend implements CgroupBackend {
     if (!premade.includes(this.dir)) makeDirs([this.dir]);
   }
 
+  /** writeControl, through the fd opened ahead for `path` if there is one. */
+  private write(path: string, value: string, option: string): void {
+    writeControl(path, value, option, this.files.fdFor(path));
+  }
+
+  /** The files apply(l) writes that a pooled group opens ahead for a taker with such limits (see V1Backend.limitFiles). */
+  limitFiles(l: NormalizedLimits): string[] {
+    const out: string[] = [];
+    const m = l.memory;
+    if (m?.low !== undefined) out.push(this.f('memory.low'));
+    if (m?.high !== undefined) out.push(this.f('memory.high'));
+    if (m?.max !== undefined) out.push(this.f('memory.max'));
+    if (m?.swapMax !== undefined) out.push(this.f('memory.swap.max'));
+    if (l.cpu?.max) out.push(this.f('cpu.max'));
+    if (l.cpu?.weight !== undefined) out.push(this.f('cpu.weight'));
+    if (l.pids !== undefined) out.push(this.f('pids.max'));
+    return out;
+  }
+
   apply(l: NormalizedLimits): void {
     const m = l.memory;
     if (m) {
       // low before max: the kernel takes them in any order, but a user
       // reading a half-applied group should see protections first.
-      if (m.low !== undefined) writeControl(this.f('memory.low'), String(m.low), 'memory.low');
-      if (m.high !== undefined) writeControl(this.f('memory.high'), max(m.high), 'memory.high');
-      if (m.max !== undefined) writeControl(this.f('memory.max'), max(m.max), 'memory.max');
-      if (m.swapMax !== undefined) writeControl(this.f('memory.swap.max'), max(m.swapMax), 'memory.swapMax');
+      if (m.low !== undefined) this.write(this.f('memory.low'), String(m.low), 'memory.low');
+      if (m.high !== undefined) this.write(this.f('memory.high'), max(m.high), 'memory.high');
+      if (m.max !== undefined) this.write(this.f('memory.max'), max(m.max), 'memory.max');
+      if (m.swapMax !== undefined) this.write(this.f('memory.swap.max'), max(m.swapMax), 'memory.swapMax');
     }
     if (l.cpu) {
-      if (l.cpu.max) writeControl(this.f('cpu.max'), `${max(l.cpu.max.quotaUs)} ${l.cpu.max.periodUs}`, 'cpu.max');
-      if (l.cpu.weight !== undefined) writeControl(this.f('cpu.weight'), String(l.cpu.weight), 'cpu.weight');
+      if (l.cpu.max) this.write(this.f('cpu.max'), `${max(l.cpu.max.quotaUs)} ${l.cpu.max.periodUs}`, 'cpu.max');
+      if (l.cpu.weight !== undefined) this.write(this.f('cpu.weight'), String(l.cpu.weight), 'cpu.weight');
     }
     if (l.cpuset) {
-      if (l.cpuset.cpus !== undefined) writeControl(this.f('cpuset.cpus'), l.cpuset.cpus, 'cpuset.cpus');
-      if (l.cpuset.mems !== undefined) writeControl(this.f('cpuset.mems'), l.cpuset.mems, 'cpuset.mems');
+      if (l.cpuset.cpus !== undefined) this.write(this.f('cpuset.cpus'), l.cpuset.cpus, 'cpuset.cpus');
+      if (l.cpuset.mems !== undefined) this.write(this.f('cpuset.mems'), l.cpuset.mems, 'cpuset.mems');
     }
-    if (l.pids !== undefined) writeControl(this.f('pids.max'), max(l.pids), 'pids');
+    if (l.pids !== undefined) this.write(this.f('pids.max'), max(l.pids), 'pids');
     if (l.io) {
-      if (l.io.weight !== undefined) writeControl(this.f('io.weight'), `default ${l.io.weight}`, 'io.weight');
+      if (l.io.weight !== undefined) this.write(this.f('io.weight'), `default ${l.io.weight}`, 'io.weight');
       for (const t of l.io.max ?? []) {
         const parts = (['rbps', 'wbps', 'riops', 'wiops'] as const).filter((k) => t[k] !== undefined).map((k) => `${k}=${max(t[k]!)}`);
-        if (parts.length > 0) writeControl(this.f('io.max'), `${t.major}:${t.minor} ${parts.join(' ')}`, `io.max (${t.device})`);
+        if (parts.length > 0) this.write(this.f('io.max'), `${t.major}:${t.minor} ${parts.join(' ')}`, `io.max (${t.device})`);
       }
     }
     // devices: a BPF program (see cgroup.ts); netClassId: refused earlier (v1 only).

@@ -154,6 +154,17 @@ describe('cgroup mount table', function () {
     expect(readCgroupMounts(line(30, '/sys/fs/cgroup', 'cgroup2', 'rw', '/docker/abc')).layout).to.equal('none');
   });
 
+  it('should find the tmpfs that holds every v1 hierarchy (what a container view binds), and only then', function () {
+    const tmpfs = `29 1 0:29 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755`;
+    const memory = line(33, '/sys/fs/cgroup/memory', 'cgroup', 'rw,memory');
+    const pids = line(34, '/sys/fs/cgroup/pids', 'cgroup', 'rw,pids');
+    expect(readCgroupMounts([tmpfs, memory, pids].join('\n')).v1Root).to.equal('/sys/fs/cgroup');
+    // No tmpfs there, or a hierarchy mounted elsewhere: a view of its own.
+    expect(readCgroupMounts([memory, pids].join('\n')).v1Root).to.equal(undefined);
+    expect(readCgroupMounts([tmpfs, memory, line(34, '/cgroup/pids', 'cgroup', 'rw,pids')].join('\n')).v1Root).to.equal(undefined);
+    expect(readCgroupMounts([tmpfs, line(30, '/sys/fs/cgroup', 'cgroup2', 'rw')].join('\n')).v1Root).to.equal(undefined);
+  });
+
   it("should read this process's cgroups", function () {
     const m = ownCgroups('4:memory:/a/b\n1:cpu,cpuacct:/c\n0::/user.slice/x.scope\n');
     expect(m.get('memory')).to.equal('/a/b');

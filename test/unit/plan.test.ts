@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { planFilesystem } from '../../lib/filesystem';
+import { planCgroupfs, planFilesystem } from '../../lib/filesystem';
 import { LayerStack } from '../../lib/layer-stack';
 import { packageRoot } from '../../lib/native';
 import {
@@ -365,5 +365,36 @@ describe('PlanBuilder#build()', function () {
     for (const [name, n] of sc) expect(SYSCALL_NAMES[n], `IK_SC_${name}`).to.be.a('string');
     expect(SYSCALL_NAMES[22]).to.equal('execve');
     expect(SYSCALL_NAMES[12]).to.equal('chdir');
+  });
+});
+
+describe('the cgroup view planned for /sys/fs/cgroup', function () {
+  const hierarchies = [
+    { name: 'memory', controllers: 'memory', dir: '/sys/fs/cgroup/memory/isolate-kit/g' },
+    { name: 'pids', controllers: 'pids', dir: '/sys/fs/cgroup/pids/isolate-kit/g' },
+  ];
+  const plan = (hostRoot?: string) => {
+    const b = new PlanBuilder();
+    planCgroupfs(b, { version: 1, hierarchies, hostRoot }, '/new/sys/fs/cgroup');
+    return ops(b.build()).map((o, i) => ({ type: o.type, what: b.steps[i]!.description }));
+  };
+
+  it('should bind the host tmpfs (alone) and each group, read-only, where the host has one tmpfs of hierarchies', function () {
+    expect(plan('/sys/fs/cgroup')).to.deep.equal([
+      { type: Op.Bind, what: 'bind the host /sys/fs/cgroup (its directories only) on /sys/fs/cgroup' },
+      { type: Op.Bind, what: 'bind the cgroup (memory) on /sys/fs/cgroup/memory' },
+      { type: Op.Bind, what: 'bind the cgroup (pids) on /sys/fs/cgroup/pids' },
+    ]);
+  });
+
+  it('should otherwise make a tmpfs and mount each hierarchy in the cgroup namespace', function () {
+    expect(plan().map((o) => o.what)).to.deep.equal([
+      'mount tmpfs on /sys/fs/cgroup',
+      'mkdir /sys/fs/cgroup/memory',
+      'mkdir /sys/fs/cgroup/pids',
+      'make /sys/fs/cgroup read-only',
+      'mount cgroup (memory) on /sys/fs/cgroup/memory',
+      'mount cgroup (pids) on /sys/fs/cgroup/pids',
+    ]);
   });
 });
