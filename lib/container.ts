@@ -35,7 +35,7 @@ import {
 } from './process-options';
 import { RUN_LIMIT_KEYS, collect, resolveLimits, withCgroupFigures, type RunLimits, type RunMeter, type RunResult } from './run';
 import { CGroup } from './cgroup/cgroup';
-import type { CGroupStats } from './cgroup/backend';
+import type { CGroupStats, FinalFigures } from './cgroup/backend';
 import type { CGroupLimits } from './cgroup/limits';
 import { availableParallelism } from 'node:os';
 
@@ -332,7 +332,7 @@ export class Container extends EventEmitter<ContainerEvents> {
   /** We made the cgroup at start, so we remove it at the end. */
   private cgroupOwned = false;
   /** The cgroup's figures when the container ended (read before it was removed). */
-  private cgroupFinal: CGroupStats | undefined;
+  private cgroupFinal: FinalFigures | undefined;
   /** Settles once an owned cgroup is removed. */
   private cgroupGone: Promise<void> = Promise.resolve();
   /** O_PATH fd of the writable layer of a layered root, sent by init once set up (commit, diff). */
@@ -375,7 +375,7 @@ export class Container extends EventEmitter<ContainerEvents> {
   stats(): CGroupStats {
     const cg = this.needCgroup('stats()');
     if ((this.currentState === 'running' || this.currentState === 'paused') && cg.created) return cg.stats();
-    if (this.cgroupFinal) return structuredClone(this.cgroupFinal);
+    if (this.cgroupFinal) return structuredClone(this.cgroupFinal.stats());
     throw new IsolateError('ERR_STATE', `No stats: the container is ${this.currentState} and never ran`);
   }
 
@@ -556,7 +556,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     if (isMain) {
       const r = await result.finally(() => this.exited);
       const f = this.cgroupFinal;
-      return f ? withCgroupFigures(r, { cpuUsageUsec: f.cpu.usageUsec - cpuBase, memoryPeak: f.memory.peak, oomKills: f.memory.oomKills - oomBase }) : r;
+      return f ? withCgroupFigures(r, { cpuUsageUsec: f.cpuUsageUsec - cpuBase, memoryPeak: f.memoryPeak, oomKills: f.oomKills - oomBase }) : r;
     }
     return result;
   }
@@ -939,7 +939,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     if (cg?.created) {
       // Read before the group goes: RunResult and stats() after the end use them.
       try {
-        this.cgroupFinal = this.cgroupOwned ? cg._finalStats() : cg.stats();
+        this.cgroupFinal = this.cgroupOwned ? cg._finalFigures() : figuresOf(cg.stats());
       } catch {
         /* removed under us */
       }
@@ -968,6 +968,11 @@ export class Container extends EventEmitter<ContainerEvents> {
       else w.resolve();
     }
   }
+}
+
+/** A shared group's figures (it stays) in the shape of a group's final ones. */
+function figuresOf(s: CGroupStats): FinalFigures {
+  return { cpuUsageUsec: s.cpu.usageUsec, memoryPeak: s.memory.peak, oomKills: s.memory.oomKills, stats: () => s };
 }
 
 /** CLOCK_MONOTONIC in ms, the clock init stamps its records with. */

@@ -64,6 +64,11 @@ export interface CgroupBackend {
   stats(final?: boolean): CGroupStats;
   /** The files stats(final) reads. */
   statFiles(final: boolean): string[];
+  /**
+   * The figures at the end (the group is empty): stats(true)'s files read at
+   * once, the three a RunResult needs taken from them, the rest on demand.
+   */
+  finalFigures(): FinalFigures;
   /** The files apply(l) writes that a pooled group can open ahead (apply writes through them). */
   limitFiles(l: NormalizedLimits): string[];
   readonly files: CgroupReader;
@@ -83,4 +88,12 @@ export interface CgroupBackend {
   procs(): number[];
   /** rmdir every directory; false while processes remain. */
   remove(): boolean;
+}
+
+/** What a group's end leaves: CPU, peak memory and OOM kills, and every figure (stats(true)) when asked. */
+export interface FinalFigures {
+  cpuUsageUsec: number;
+  memoryPeak: number | null;
+  oomKills: number;
+  stats(): CGroupStats;
 }

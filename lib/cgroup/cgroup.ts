@@ -11,7 +11,7 @@ import type { CgroupfsView } from '../filesystem';
 import { IsolateError, invalidOption } from '../errors';
 import { native } from '../native';
 import { checkSignal } from '../process';
-import type { CGroupStats, CgroupBackend } from './backend';
+import type { CGroupStats, CgroupBackend, FinalFigures } from './backend';
 import { hostTopology, processStartTime, readCgroupMounts, resolveParent, unusableV1, V1_NAMES, type CgroupParent } from './host';
 import { controllersFor, mergeLimits, normalizeLimits, type CGroupLimits, type NormalizedLimits } from './limits';
 import { V1Backend } from './v1';
@@ -433,11 +433,11 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     this.oomWatch = undefined;
   }
 
-  /** @internal The figures at the end (the group is empty): totals and peaks, fewer files. Emits a missed 'oom'. */
-  _finalStats(): CGroupStats {
-    const s = this.live('stats()').stats(true);
-    this.noticeOom(s.memory.oomKills);
-    return s;
+  /** @internal The figures at the end (the group is empty): totals and peaks, fewer files, parsed as needed. Emits a missed 'oom'. */
+  _finalFigures(): FinalFigures {
+    const f = this.live('stats()').finalFigures();
+    this.noticeOom(f.oomKills);
+    return f;
   }
 
 }

@@ -121,8 +121,18 @@ export class CgroupReader {
 
   /** Runs `fn` with `paths` read at once. */
   batch<T>(paths: string[], fn: () => T): T {
+    return this.using(this.snapshot(paths), fn);
+  }
+
+  /** `paths` read at once: path → text (undefined where unreadable). */
+  snapshot(paths: string[]): Map<string, string | undefined> {
     const texts = native().readFiles(paths.map((p) => this.opened.get(p) ?? p));
-    this.cache = new Map(paths.map((p, i) => [p, texts[i] ?? undefined]));
+    return new Map(paths.map((p, i) => [p, texts[i] ?? undefined]));
+  }
+
+  /** Runs `fn` with reads answered from `texts` (a snapshot). */
+  using<T>(texts: Map<string, string | undefined>, fn: () => T): T {
+    this.cache = texts;
     try {
       return fn();
     } finally {

@@ -10,12 +10,13 @@
  * off the start path, and the reads at the end are a pread each.
  *
  * Accounting groups are kept instead: on v1, a cpuacct hierarchy of its own
- * only counts CPU time, and its counters reset to zero (a write of 0 to
- * cpuacct.usage), so an emptied one is as good as new. A group that ends
- * hands its cpuacct directory back here, files still open, and the next
- * group takes it: no mkdir, rmdir or open for that hierarchy per container
- * (~70 µs of kernel work here). The sandbox never sees it (its
- * /sys/fs/cgroup shows memory, pids and the limited hierarchies only).
+ * only counts CPU time, so an emptied one is as good as new once its
+ * counters at that moment are taken as the next group's zero. A group that
+ * ends hands its cpuacct directory back here, files still open, with those
+ * counters, and the next group takes it: no mkdir, rmdir or open for that
+ * hierarchy per container (~70 µs of kernel work here). The sandbox never
+ * sees it (its /sys/fs/cgroup shows memory, pids and the limited
+ * hierarchies only).
  *
  * ISOLATE_KIT_CGROUP_POOL=0 turns both off.
  */
@@ -113,10 +114,18 @@ function fill(pool: Pool): void {
   }
 }
 
-/** A reusable accounting group: its directory and its files, open (path → fd). */
+/** cpuacct's counters (ns): usage, and its user/system split. */
+export interface CpuCounters {
+  usage: number;
+  user: number;
+  system: number;
+}
+
+/** A reusable accounting group: its directory, its files, open (path → fd), and its counters when it was handed back. */
 export interface AccountingGroup {
   dir: string;
   fds: Map<string, number>;
+  base: CpuCounters;
 }
 
 /** Parent directory → accounting groups free for the next taker. */

@@ -8,13 +8,13 @@
  * whose directory is reused when it can be (see pool.ts): taken reset from
  * the last group that ended, handed back reset when this one ends.
  */
-import { mkdirSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsolateError } from '../errors';
-import type { CGroupStats, CgroupBackend, OomSource, Placement } from './backend';
+import type { CGroupStats, CgroupBackend, FinalFigures, OomSource, Placement } from './backend';
 import { CgroupReader, keyValues, makeDirs, numberOf, pidsIn, readControl, removeDirs, valueOf, writeControl } from './files';
 import type { CgroupParent } from './host';
-import { keepAccounting, type AccountingGroup } from './pool';
+import { keepAccounting, type AccountingGroup, type CpuCounters } from './pool';
 import { native } from '../native';
 import { ioWeightToBlkio, weightToShares, type DeviceRule, type Max, type NormalizedLimits } from './limits';
 
@@ -23,11 +23,10 @@ const BASE = ['memory', 'cpuacct', 'pids'];
 
 /**
  * A reusable accounting group's files, kept open with it: tasks (joined
- * through; read to see it is empty), cpuacct.usage (read; 0 written to
- * reset it) and cpuacct.usage_all (read).
+ * through; read to see it is empty), cpuacct.usage and cpuacct.usage_all.
  */
 const ACCOUNTING_FILES = ['tasks', 'cpuacct.usage', 'cpuacct.usage_all'];
-const ACCOUNTING_MODES = 'bbr';
+const ACCOUNTING_MODES = 'brr';
 
 /**
  * cpuacct.usage_all ("cpu user system", then a line per CPU, in ns) summed
@@ -67,6 +66,10 @@ export class V1Backend implements CgroupBackend {
 
   /** The reused cpuacct group, while this group has it. */
   private accounting: AccountingGroup | undefined;
+  /** Its counters when this group took it (ns): figures are counted from there. */
+  private readonly cpuBase: CpuCounters = { usage: 0, user: 0, system: 0 };
+  /** What finalFigures() read (for releasing the accounting group without reading again). */
+  private finalTexts: Map<string, string | undefined> | undefined;
 
   /**
    * `controllers`: v1 names of the hierarchies beyond BASE that the limits
@@ -89,6 +92,7 @@ export class V1Backend implements CgroupBackend {
         if (accounting === 'none') continue;
         dir = accounting.dir;
         this.accounting = accounting;
+        Object.assign(this.cpuBase, accounting.base);
         this.files.adopt(accounting.fds);
       }
       this.dir.set(c, dir);
@@ -113,7 +117,7 @@ export class V1Backend implements CgroupBackend {
       removeDirs([dir]);
       return undefined;
     }
-    return { dir, fds: new Map(paths.map((p, i) => [p, fds[i]!])) };
+    return { dir, fds: new Map(paths.map((p, i) => [p, fds[i]!])), base: { usage: 0, user: 0, system: 0 } };
   }
 
   /** v1 controllers the group is in. */
@@ -312,6 +316,8 @@ export class V1Backend implements CgroupBackend {
     // run. usage_all has the split of every CPU in one file (usage_user and
     // usage_sys would be two opens and reads).
     want('cpuacct', 'cpuacct.usage', 'cpuacct.usage_all');
+    // A reused accounting group is handed back only when empty: read with the rest.
+    if (final && this.accounting) files.push(`${this.accounting.dir}/tasks`);
     want('cpu', 'cpu.stat');
     want('memory', 'memory.max_usage_in_bytes', 'memory.oom_control');
     want('pids', 'pids.peak');
@@ -324,8 +330,7 @@ export class V1Backend implements CgroupBackend {
   }
 
   private readStats(final: boolean): CGroupStats {
-    const usage = numberOf(this.read('cpuacct', 'cpuacct.usage')) ?? 0;
-    const split = usageAll(this.read('cpuacct', 'cpuacct.usage_all'));
+    const cpu = this.cpuCounters();
     const cpuStat = this.dir.has('cpu') ? keyValues(this.read('cpu', 'cpu.stat')) : undefined;
     const throttled = cpuStat?.get('throttled_time');
     const hasPids = this.dir.has('pids');
@@ -333,9 +338,9 @@ export class V1Backend implements CgroupBackend {
     const pidsPeak = numberOf(this.read('pids', 'pids.peak'));
     return {
       cpu: {
-        usageUsec: Math.round(usage / 1000),
-        userUsec: Math.round(split.user / 1000),
-        systemUsec: Math.round(split.system / 1000),
+        usageUsec: Math.round(cpu.usage / 1000),
+        userUsec: Math.round(cpu.user / 1000),
+        systemUsec: Math.round(cpu.system / 1000),
         throttledUsec: throttled === undefined ? null : Math.round(throttled / 1000),
       },
       memory: {
@@ -371,7 +376,31 @@ export class V1Backend implements CgroupBackend {
   }
 
   cpuUsageUsec(): number {
-    return Math.round((numberOf(this.read('cpuacct', 'cpuacct.usage')) ?? 0) / 1000);
+    return Math.round(((numberOf(this.read('cpuacct', 'cpuacct.usage')) ?? 0) - this.cpuBase.usage) / 1000);
+  }
+
+  /** cpuacct's counters, raw (ns, as the kernel counts since the directory was made). */
+  private rawCpu(): CpuCounters {
+    return { usage: numberOf(this.read('cpuacct', 'cpuacct.usage')) ?? 0, ...usageAll(this.read('cpuacct', 'cpuacct.usage_all')) };
+  }
+
+  /** CPU ns this group has used: the counters less what they read when it took them. */
+  private cpuCounters(): CpuCounters {
+    const raw = this.rawCpu();
+    const b = this.cpuBase;
+    return { usage: raw.usage - b.usage, user: raw.user - b.user, system: raw.system - b.system };
+  }
+
+  finalFigures(): FinalFigures {
+    const texts = this.files.snapshot(this.statFiles(true));
+    this.finalTexts = texts;
+    let all: CGroupStats | undefined;
+    return this.files.using(texts, () => ({
+      cpuUsageUsec: this.cpuUsageUsec(),
+      memoryPeak: numberOf(this.read('memory', 'memory.max_usage_in_bytes')) ?? null,
+      oomKills: this.oomKills(),
+      stats: () => (all ??= this.files.using(texts, () => this.readStats(true))),
+    }));
   }
 
   oomSource(): OomSource | null {
@@ -498,28 +527,25 @@ export class V1Backend implements CgroupBackend {
   /**
    * Hands the accounting group back for the next group: only when no task
    * is in it (one moved there by hand would be counted against the next
-   * container) and its counters are reset (usage, and the user/system split
-   * with it). Its files then go with it, and it is no longer this group's.
-   * False when it cannot be kept (it stays this group's, to be removed).
+   * container). Its counters, as read at the end (finalFigures) or now, are
+   * the next group's base: no reset write. Its files go with it, and it is
+   * no longer this group's. False when it cannot be kept (it stays this
+   * group's, to be removed).
    */
   private releaseAccounting(): boolean {
     const g = this.accounting;
     if (!g) return false;
-    const tasks = this.files.fdFor(`${g.dir}/tasks`);
-    const usage = this.files.fdFor(`${g.dir}/cpuacct.usage`);
-    if (tasks === undefined || usage === undefined || native().readFiles([tasks])[0] !== '') return false;
-    try {
-      writeSync(usage, '0');
-    } catch {
-      return false;
-    }
+    const tasks = `${g.dir}/tasks`;
+    const texts = this.finalTexts ?? this.files.snapshot([tasks, `${g.dir}/cpuacct.usage`, `${g.dir}/cpuacct.usage_all`]);
+    if (texts.get(tasks) !== '') return false;
+    const base = this.files.using(texts, () => this.rawCpu());
     const fds = this.files.release([...g.fds.keys()]);
-    if (!keepAccounting(this.parent.v1Dirs.get('cpuacct')!, { dir: g.dir, fds })) {
+    if (!keepAccounting(this.parent.v1Dirs.get('cpuacct')!, { dir: g.dir, fds, base })) {
       this.files.adopt(fds);
       return false;
     }
     this.accounting = undefined;
-    this.dir.delete('cpuacct');
+    // (this.dir keeps it: the final figures, parsed on demand, still read its texts.)
     this.dirs.splice(this.dirs.indexOf(g.dir), 1);
     return true;
   }

@@ -1,7 +1,7 @@
 /** The cgroup v2 (unified) backend: one directory, files named as our limits are. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CGroupStats, CgroupBackend, OomSource, Placement } from './backend';
+import type { CGroupStats, CgroupBackend, FinalFigures, OomSource, Placement } from './backend';
 import { CgroupReader, keyValues, makeDirs, numberOf, pidsIn, removeDirs, writeControl } from './files';
 import type { Max, NormalizedLimits } from './limits';
 
@@ -80,6 +80,17 @@ export class V2Backend implements CgroupBackend {
 
   stats(final = false): CGroupStats {
     return this.files.batch(this.statFiles(final), () => this.readStats(final));
+  }
+
+  finalFigures(): FinalFigures {
+    const texts = this.files.snapshot(this.statFiles(true));
+    let all: CGroupStats | undefined;
+    return this.files.using(texts, () => ({
+      cpuUsageUsec: this.cpuUsageUsec(),
+      memoryPeak: numberOf(this.files.read(this.f('memory.peak'))) ?? null,
+      oomKills: this.oomKills(),
+      stats: () => (all ??= this.files.using(texts, () => this.readStats(true))),
+    }));
   }
 
   statFiles(final: boolean): string[] {
