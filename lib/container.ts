@@ -309,8 +309,11 @@ function spawnError(err: unknown, namespaces: Namespace): IsolateError {
  * (like `docker exec`) until `stop()`.
  */
 export class Container extends EventEmitter<ContainerEvents> {
-  /** Random id, for logs. */
-  readonly id: string = randomBytes(6).toString('hex');
+  private madeId: string | undefined;
+  /** Random id, for logs (made when first asked: the random bytes cost ~20 µs a container). */
+  get id(): string {
+    return (this.madeId ??= randomBytes(6).toString('hex'));
+  }
   /** init's pid on the host, while running. */
   pid: number | undefined;
   private currentState: ContainerState = 'created';
@@ -947,12 +950,16 @@ export class Container extends EventEmitter<ContainerEvents> {
       this.oomForwarding = undefined;
       this.dropCgroup();
     }
-    this.settleStart(
-      this.setupError ??
-        (this.killedByUs
-          ? new IsolateError('ERR_STATE', 'The container was killed or destroyed before it was set up')
-          : new IsolateError('ERR_SETUP_FAILED', 'The container ended during setup')),
-    );
+    // Only someone still waiting for the start gets an error (made only
+    // then: an IsolateError captures a stack, ~20 µs at every end).
+    if (this.startWaiters.length > 0) {
+      this.settleStart(
+        this.setupError ??
+          (this.killedByUs
+            ? new IsolateError('ERR_STATE', 'The container was killed or destroyed before it was set up')
+            : new IsolateError('ERR_SETUP_FAILED', 'The container ended during setup')),
+      );
+    }
     this.handle = undefined;
     this.pid = undefined;
     if (this.currentState !== 'destroyed') this.currentState = 'stopped';
