@@ -1,4 +1,5 @@
 /** Renders the results as markdown: the tables for stdout, the whole page for docs/benchmarks.md. */
+import { readCgroupMounts } from '../lib/cgroup/host';
 import type { GcTotals } from './ballast';
 import type { ImageIoReport } from './images';
 import { COLD_MOVE_GAP_MS, TARGET_PAUSE_RESUME_MS, TARGET_STATS_MS, type CgroupOpsReport, type OpSummary } from './cgroup-ops';
@@ -557,11 +558,11 @@ function cgroupInterpretation(r: BenchResult): string[] {
       `- **Where a cgroup's time goes.** A group is ${where}. The pieces, each timed on its own: mkdir + rmdir there, ` +
       `${ms(raw.median)} ms (\`new CGroup({}).create()\` + \`destroy()\` in a loop${rawLim ? `; ${ms(rawLim.median)} ms with the two limits written` : ''})` +
       (o.pool
-        ? `, though a start normally takes a group made ahead of time, right after the previous start (the library's pool, off for that loop), so its mkdirs leave the start's critical path and only its rmdirs stay`
+        ? `, though a start normally takes a group made ahead of time, right after the previous start (the library's pool, off for that loop), so its mkdirs leave the start's critical path and only its rmdirs stay${o.version === 1 ? ' (but cpuacct\'s: that directory is handed from one group to the next)' : ''}`
         : '') +
       `; the final figures a run reads before removing the group, ${ms(first.median)} ms` +
       (traced !== undefined
-        ? `; init's cgroup steps in the child (unshare the cgroup namespace, the read-only /sys/fs/cgroup view: a tmpfs and one cgroup mount per hierarchy it shows), ${ms(traced / 1000)} ms`
+        ? `; init's cgroup steps in the child (unshare the cgroup namespace, the read-only /sys/fs/cgroup view: ${viewHow()}), ${ms(traced / 1000)} ms`
         : '') +
       `. Together ${ms(onPath)} ms on the start's path${onPath !== known ? ` (${ms(known)} ms with the mkdirs)` : ''}: ` +
       `${onPath > TARGET.cgroupDeltaMs ? 'already over' : 'just within'} the target, against the ${ms(d0)} ms measured.`;
@@ -875,4 +876,11 @@ ${typeof r.long === 'string' ? r.long : longTables(r.long)}
 
 ${interpretation(r)}
 `;
+}
+
+/** How init makes the /sys/fs/cgroup view on this host (see planCgroupfs). */
+function viewHow(): string {
+  const m = readCgroupMounts();
+  if (m.layout === 'v2') return 'one cgroup2 mount';
+  return m.v1Root !== undefined ? `a bind of the host's ${m.v1Root} tmpfs alone and one of the group's directory per hierarchy it shows` : 'a tmpfs and one cgroup mount per hierarchy it shows';
 }
