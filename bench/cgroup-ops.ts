@@ -95,9 +95,11 @@ function hierarchy(dir: string): string {
 }
 
 /** The library's pool of groups made ahead of time, if it has one (internal; looked up at run time). */
-function poolModule(): { pooledCgroupDirs?: () => string[]; poolEnabled?: () => boolean } | undefined {
+type PoolModule = { pooledCgroupDirs?: () => string[]; poolEnabled?: () => boolean; _setPoolEnabled?: (on: boolean | undefined) => void };
+
+function poolModule(): PoolModule | undefined {
   try {
-    return require('../lib/cgroup/pool') as { pooledCgroupDirs?: () => string[]; poolEnabled?: () => boolean };
+    return require('../lib/cgroup/pool') as PoolModule;
   } catch {
     return undefined;
   }
@@ -110,11 +112,15 @@ export function pooledGroups(): string[] {
 
 /** Runs `f` with the library's group pool off, so it measures mkdir and rmdir themselves. */
 async function withoutPool<T>(f: () => Promise<T>): Promise<T> {
+  const set = poolModule()?._setPoolEnabled;
   const saved = process.env.ISOLATE_KIT_CGROUP_POOL;
+  // (The library reads the variable once; older versions at every start.)
+  set?.(false);
   process.env.ISOLATE_KIT_CGROUP_POOL = '0';
   try {
     return await f();
   } finally {
+    set?.(undefined);
     if (saved === undefined) delete process.env.ISOLATE_KIT_CGROUP_POOL;
     else process.env.ISOLATE_KIT_CGROUP_POOL = saved;
   }

@@ -71,6 +71,8 @@ export interface CgroupBackend {
   finalFigures(): FinalFigures;
   /** The files apply(l) writes that a pooled group can open ahead (apply writes through them). */
   limitFiles(l: NormalizedLimits): string[];
+  /** The writes apply(l) would make, as [file, value], when a pooled group can have them made ahead (only in its own directories, nothing read first); undefined otherwise. */
+  poolWrites(l: NormalizedLimits): [string, string][] | undefined;
   readonly files: CgroupReader;
   /** OOM kills so far (cheaper than stats()). */
   oomKills(): number;

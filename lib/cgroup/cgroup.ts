@@ -39,9 +39,9 @@ const INSIDE_V1 = ['memory', 'cpu', 'cpuset', 'pids', 'blkio'];
 
 /**
  * A ready group for the pool: the directories of a group in the base
- * hierarchies, and the files a container's start and end use opened ahead
- * (placement, what stats(final) reads, and the limit files that `limits`
- * write, which is part of the pool's key).
+ * hierarchies, the files a container's start and end use opened ahead
+ * (placement, what stats(final) reads), and `limits` written ahead where
+ * they can be, else their files opened ahead (either is part of the key).
  */
 function readyShape(b: CgroupBackend, limits: NormalizedLimits): GroupShape {
   const p = b.placement();
@@ -49,8 +49,9 @@ function readyShape(b: CgroupBackend, limits: NormalizedLimits): GroupShape {
   if (p.intoDir !== undefined) open.push([p.intoDir, 'd']);
   for (const f of p.joinFiles) open.push([f, 'w']);
   for (const f of b.statFiles(true)) open.push([f, 'r']);
-  for (const f of b.limitFiles(limits)) open.push([f, 'w']);
-  return { dirs: [...b.dirs], open };
+  const writes = b.poolWrites(limits);
+  if (!writes) for (const f of b.limitFiles(limits)) open.push([f, 'w']);
+  return { dirs: [...b.dirs], open, writes: writes ?? [] };
 }
 
 /**
@@ -73,15 +74,20 @@ const templates = new WeakMap<CgroupParent, [CgroupBackend?, CgroupBackend?]>();
 
 /**
  * The pool's key for a group under `parent` with `limits`: its directories
- * (with or without a cpuacct directory of its own) and the limit files it
- * writes, which a pooled group has open.
+ * (with or without a cpuacct directory of its own), and the limits a pooled
+ * group has written ahead (file=value; `written`: the taker skips apply()),
+ * or else the limit files it has open. A judge that gives every run the
+ * same limits finds them written.
  */
-function poolKey(parent: CgroupParent, withAccounting: boolean, limits: NormalizedLimits): string {
+function poolKey(parent: CgroupParent, withAccounting: boolean, limits: NormalizedLimits): { key: string; written: boolean } {
   let t = templates.get(parent);
   if (!t) templates.set(parent, (t = []));
   const i = withAccounting ? 1 : 0;
   const b = (t[i] ??= parent.version === 2 ? new V2Backend(parent.v2Dir!, '') : new V1Backend(parent, '', [], withAccounting ? undefined : 'none'));
-  return `${b.dirs.join('\0')}\0${b.limitFiles(limits).join('\0')}`;
+  const dirs = b.dirs.join('\0');
+  const writes = b.poolWrites(limits);
+  if (writes) return { key: `${dirs}\0=${writes.map(([f, v]) => `${basename(f)}=${v}`).join('\0')}`, written: true };
+  return { key: `${dirs}\0${b.limitFiles(limits).join('\0')}`, written: false };
 }
 
 /** Our pid's start time, part of every cgroup name so gc() can tell a reused pid. */
@@ -201,8 +207,9 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     const acct = v2 || !pooled ? undefined : reusableAccounting(parent, controllers);
     const shape = acct ? 'none' : undefined;
     const limits = this.current;
-    const slot = pooled
-      ? takeGroup(poolKey(parent, !acct, limits), (name) => readyShape(v2 ? new V2Backend(parent.v2Dir!, name) : new V1Backend(parent, name, [], shape), limits), newCgroupName)
+    const pool = pooled ? poolKey(parent, !acct, limits) : undefined;
+    const slot = pool
+      ? takeGroup(pool.key, (name) => readyShape(v2 ? new V2Backend(parent.v2Dir!, name) : new V1Backend(parent, name, [], shape), limits), newCgroupName)
       : undefined;
     if (slot) this.groupName = slot.name;
     const b = v2 ? new V2Backend(parent.v2Dir!, this.name) : new V1Backend(parent, this.name, controllers, acct);
@@ -215,7 +222,8 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     }
     remember(b.dirs);
     try {
-      b.apply(this.current);
+      // A pooled group may have them written already (its key says so).
+      if (!(slot && pool?.written)) b.apply(this.current);
       if (this.current.devices && b.version === 2) setDeviceFilter(b.dirs[0]!, this.current.devices);
     } catch (err) {
       b.remove();

@@ -20,6 +20,7 @@
  *
  * ISOLATE_KIT_CGROUP_POOL=0 turns both off.
  */
+import { writeFileSync } from 'node:fs';
 import { native } from '../native';
 import { forget, remember } from './registry';
 
@@ -29,10 +30,14 @@ const KEYS = 8;
 /** Accounting groups kept per parent; more are removed. */
 const ACCOUNTING_KEPT = 16;
 
-/** What a ready group is: its directories, and files to open ahead ('r' read, 'w' write, 'd' directory). */
+/**
+ * What a ready group is: its directories, files to open ahead ('r' read,
+ * 'w' write, 'd' directory), and limits to write into it ahead (file, value).
+ */
 export interface GroupShape {
   dirs: string[];
   open: [path: string, mode: 'r' | 'w' | 'd'][];
+  writes: [path: string, value: string][];
 }
 
 export interface Slot {
@@ -52,8 +57,16 @@ interface Pool {
 
 const pools = new Map<string, Pool>();
 
+let enabled: boolean | undefined;
+
+/** ISOLATE_KIT_CGROUP_POOL (read once: an environment lookup costs µs at every start). */
 export function poolEnabled(): boolean {
-  return process.env.ISOLATE_KIT_CGROUP_POOL !== '0';
+  return (enabled ??= process.env.ISOLATE_KIT_CGROUP_POOL !== '0');
+}
+
+/** @internal Turns the pool on or off (undefined: as the environment says), for measurements. */
+export function _setPoolEnabled(on: boolean | undefined): void {
+  enabled = on;
 }
 
 /** A ready group for `key` (its name and directories), or undefined; starts a refill. (Callers check poolEnabled().) */
@@ -94,7 +107,7 @@ function fill(pool: Pool): void {
   // when the process exits, and leave a directory behind.
   while (!pool.broken && pool.ready.length < SIZE) {
     const name = pool.newName();
-    const { dirs, open } = pool.make(name);
+    const { dirs, open, writes } = pool.make(name);
     const failed = native().mkdirs(dirs);
     if (failed) {
       pool.broken = true;
@@ -102,6 +115,19 @@ function fill(pool: Pool): void {
       return;
     }
     remember(dirs);
+    // Limits written now are written for the taker: its key says which, so
+    // it skips them. One the kernel refuses stops the pool (the taker's own
+    // write then says why).
+    for (const [file, value] of writes) {
+      try {
+        writeFileSync(file, value);
+      } catch {
+        pool.broken = true;
+        native().rmdirs(dirs);
+        forget(dirs);
+        return;
+      }
+    }
     const got = native().openFiles(
       open.map(([p]) => p),
       open.map(([, m]) => m).join(''),

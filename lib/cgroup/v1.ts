@@ -164,9 +164,36 @@ export class V1Backend implements CgroupBackend {
     }
   }
 
+  /** Where write() records instead of writing (poolWrites). */
+  private sink: [string, string][] | undefined;
+
   /** writeControl, through the fd opened ahead for `path` if there is one. */
   private write(path: string, value: string, option: string): void {
-    writeControl(path, value, option, this.files.fdFor(path));
+    if (this.sink) this.sink.push([path, value]);
+    else writeControl(path, value, option, this.fdFor(path));
+  }
+
+  private fdFor(path: string): number | undefined {
+    return this.files.fdFor(path);
+  }
+
+  /**
+   * The writes apply(l) makes, when they all go to the base hierarchies'
+   * files and need nothing read first (memory.max without swap, memory.low,
+   * pids): a pooled group can have them made ahead. Undefined otherwise.
+   */
+  poolWrites(l: NormalizedLimits): [string, string][] | undefined {
+    const m = l.memory;
+    if (l.cpu || l.cpuset || l.io || l.devices || l.netClassId !== undefined) return undefined;
+    if (m && (m.swapMax !== undefined || (m.high !== undefined && m.high !== null) || this.swapSet)) return undefined;
+    const out: [string, string][] = [];
+    this.sink = out;
+    try {
+      this.apply(l);
+    } finally {
+      this.sink = undefined;
+    }
+    return out;
   }
 
   /**

@@ -26,9 +26,26 @@ export class V2Backend implements CgroupBackend {
     if (!premade.includes(this.dir)) makeDirs([this.dir]);
   }
 
+  /** Where write() records instead of writing (poolWrites). */
+  private sink: [string, string][] | undefined;
+
   /** writeControl, through the fd opened ahead for `path` if there is one. */
   private write(path: string, value: string, option: string): void {
-    writeControl(path, value, option, this.files.fdFor(path));
+    if (this.sink) this.sink.push([path, value]);
+    else writeControl(path, value, option, this.files.fdFor(path));
+  }
+
+  /** The writes apply(l) makes, for a pooled group to have them made ahead: memory, cpu and pids limits (see V1Backend.poolWrites). */
+  poolWrites(l: NormalizedLimits): [string, string][] | undefined {
+    if (l.cpuset || l.io || l.devices) return undefined;
+    const out: [string, string][] = [];
+    this.sink = out;
+    try {
+      this.apply(l);
+    } finally {
+      this.sink = undefined;
+    }
+    return out;
   }
 
   /** The files apply(l) writes that a pooled group opens ahead for a taker with such limits (see V1Backend.limitFiles). */

@@ -76,6 +76,27 @@ describe('CGroup on this kernel', function () {
       expect(cpu).to.equal(version() === 2 ? '50000 100000' : '50000');
     });
 
+    it('should give each container its own limits when pooled groups have them written ahead', async function () {
+      // Pooled groups are made per set of limits (written ahead): alternate
+      // sets, each twice in a row, and no limits at all, reading back each time.
+      const mem = inside('memory', 'memory.limit_in_bytes', 'memory.max');
+      const pids = inside('pids', 'pids.max', 'pids.max');
+      const unlimitedMem = version() === 2 ? 'max' : undefined;
+      for (const [limits, want] of [
+        [{ memory: '48M', pids: 24 }, [String(48 << 20), '24']],
+        [{ memory: '48M', pids: 24 }, [String(48 << 20), '24']],
+        [{ memory: '40M', pids: 20 }, [String(40 << 20), '20']],
+        [{ memory: '40M', pids: 20 }, [String(40 << 20), '20']],
+        [{}, [unlimitedMem, 'max']],
+        [{ memory: '48M', pids: 24 }, [String(48 << 20), '24']],
+      ] as [CGroupLimits, (string | undefined)[]][]) {
+        const got = await readInside(limits, [mem, pids]);
+        if (want[0] === undefined) expect(Number(got[0])).to.be.above(2 ** 50); // v1's "unlimited": a page-rounded 2^63
+        else expect(got[0], JSON.stringify(limits)).to.equal(want[0]);
+        expect(got[1], JSON.stringify(limits)).to.equal(want[1]);
+      }
+    });
+
     it('should apply the structured forms: memory { max, low, swapMax }, cpu { max, weight }', async function () {
       const limits: CGroupLimits = {
         memory: { max: '1.5G', low: '16M' },
