@@ -7,7 +7,10 @@
  * A ready group also has its files opened: the ones the new process joins
  * through and the ones read when it ends. The first open of a file in a new
  * group (~15 µs each here: the kernel makes its inode) then happens here,
- * off the start path, and the reads at the end are a pread each.
+ * off the start path, and the reads at the end are a pread each. Pools are
+ * kept per key (the caller's: hierarchies and limits), the few used last;
+ * a key may come with limits to write into a ready group, so that its taker
+ * writes none.
  *
  * Accounting groups are kept instead: on v1, a cpuacct hierarchy of its own
  * only counts CPU time, so an emptied one is as good as new once its
