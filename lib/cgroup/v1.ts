@@ -5,8 +5,9 @@
  * cpuset, blkio, devices and net_cls only when a limit needs them, and freezer
  * on the first pause(): each hierarchy costs a mkdir and an rmdir (~40 µs
  * together, ~70 µs for memory) on every container start, except cpuacct,
- * whose directory is reused when it can be (see pool.ts): taken reset from
- * the last group that ended, handed back reset when this one ends.
+ * whose directory is reused when it can be (see pool.ts): taken from the
+ * last group that ended, with its counters then as this group's zero, and
+ * handed on the same way when this one ends.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -140,11 +141,6 @@ export class V1Backend implements CgroupBackend {
     const p = this.f(controller, file);
     if (!p) throw new IsolateError('ERR_UNSUPPORTED', `\`${option}\` needs the ${controller} cgroup controller, which this group does not have`, { option });
     return p;
-  }
-
-  /** The directories a group of BASE controllers has under `parent` (what the pool makes ahead); 'none': without cpuacct. */
-  static baseDirs(parent: CgroupParent, name: string, accounting?: 'none'): string[] {
-    return new V1Backend(parent, name, [], accounting).dirs;
   }
 
   create(premade: readonly string[] = []): void {
