@@ -84,6 +84,27 @@ export class CgroupReader {
     for (const [p, fd] of fds) this.opened.set(p, fd);
   }
 
+  /** Where write() notes writes instead of making them (record()). */
+  private sink: [string, string][] | undefined;
+
+  /** writeControl, through the fd opened ahead for `path` if there is one; while recording, only noted. */
+  write(path: string, value: string, option: string): void {
+    if (this.sink) this.sink.push([path, value]);
+    else writeControl(path, value, option, this.opened.get(path));
+  }
+
+  /** The writes (file, value) that `fn` makes through write(), noted, not made. */
+  record(fn: () => void): [string, string][] {
+    const out: [string, string][] = [];
+    this.sink = out;
+    try {
+      fn();
+    } finally {
+      this.sink = undefined;
+    }
+    return out;
+  }
+
   /** Gives up the fds opened ahead for `paths` (the caller owns them now). */
   release(paths: readonly string[]): Map<string, number> {
     const out = new Map<string, number>();

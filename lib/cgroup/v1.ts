@@ -160,19 +160,6 @@ export class V1Backend implements CgroupBackend {
     }
   }
 
-  /** Where write() records instead of writing (poolWrites). */
-  private sink: [string, string][] | undefined;
-
-  /** writeControl, through the fd opened ahead for `path` if there is one. */
-  private write(path: string, value: string, option: string): void {
-    if (this.sink) this.sink.push([path, value]);
-    else writeControl(path, value, option, this.fdFor(path));
-  }
-
-  private fdFor(path: string): number | undefined {
-    return this.files.fdFor(path);
-  }
-
   /**
    * The writes apply(l) makes, when they all go to the base hierarchies'
    * files and need nothing read first (memory.max without swap, memory.low,
@@ -182,14 +169,7 @@ export class V1Backend implements CgroupBackend {
     const m = l.memory;
     if (l.cpu || l.cpuset || l.io || l.devices || l.netClassId !== undefined) return undefined;
     if (m && (m.swapMax !== undefined || (m.high !== undefined && m.high !== null) || this.swapSet)) return undefined;
-    const out: [string, string][] = [];
-    this.sink = out;
-    try {
-      this.apply(l);
-    } finally {
-      this.sink = undefined;
-    }
-    return out;
+    return this.files.record(() => this.apply(l));
   }
 
   /**
@@ -214,21 +194,21 @@ export class V1Backend implements CgroupBackend {
           option: 'memory.high',
         });
       }
-      if (m.low !== undefined) this.write(this.must('memory', 'memory.soft_limit_in_bytes', 'memory.low'), String(m.low), 'memory.low');
+      if (m.low !== undefined) this.files.write(this.must('memory', 'memory.soft_limit_in_bytes', 'memory.low'), String(m.low), 'memory.low');
       if (m.max !== undefined || m.swapMax !== undefined) this.memoryAndSwap(m.max, m.swapMax);
     }
     if (l.cpu) {
       if (l.cpu.max) {
-        this.write(this.must('cpu', 'cpu.cfs_period_us', 'cpu.max'), String(l.cpu.max.periodUs), 'cpu.max');
-        this.write(this.must('cpu', 'cpu.cfs_quota_us', 'cpu.max'), l.cpu.max.quotaUs === null ? '-1' : String(l.cpu.max.quotaUs), 'cpu.max');
+        this.files.write(this.must('cpu', 'cpu.cfs_period_us', 'cpu.max'), String(l.cpu.max.periodUs), 'cpu.max');
+        this.files.write(this.must('cpu', 'cpu.cfs_quota_us', 'cpu.max'), l.cpu.max.quotaUs === null ? '-1' : String(l.cpu.max.quotaUs), 'cpu.max');
       }
-      if (l.cpu.weight !== undefined) this.write(this.must('cpu', 'cpu.shares', 'cpu.weight'), String(weightToShares(l.cpu.weight)), 'cpu.weight');
+      if (l.cpu.weight !== undefined) this.files.write(this.must('cpu', 'cpu.shares', 'cpu.weight'), String(weightToShares(l.cpu.weight)), 'cpu.weight');
     }
     if (l.cpuset) {
-      if (l.cpuset.cpus !== undefined) this.write(this.must('cpuset', 'cpuset.cpus', 'cpuset'), l.cpuset.cpus, 'cpuset.cpus');
-      if (l.cpuset.mems !== undefined) this.write(this.must('cpuset', 'cpuset.mems', 'cpuset'), l.cpuset.mems, 'cpuset.mems');
+      if (l.cpuset.cpus !== undefined) this.files.write(this.must('cpuset', 'cpuset.cpus', 'cpuset'), l.cpuset.cpus, 'cpuset.cpus');
+      if (l.cpuset.mems !== undefined) this.files.write(this.must('cpuset', 'cpuset.mems', 'cpuset'), l.cpuset.mems, 'cpuset.mems');
     }
-    if (l.pids !== undefined) this.write(this.must('pids', 'pids.max', 'pids'), l.pids === null ? 'max' : String(l.pids), 'pids');
+    if (l.pids !== undefined) this.files.write(this.must('pids', 'pids.max', 'pids'), l.pids === null ? 'max' : String(l.pids), 'pids');
     if (l.io) {
       if (l.io.weight !== undefined) {
         const file = this.f('blkio', 'blkio.weight');
@@ -239,7 +219,7 @@ export class V1Backend implements CgroupBackend {
             option: 'io.weight',
           });
         }
-        this.write(target, String(ioWeightToBlkio(l.io.weight)), 'io.weight');
+        this.files.write(target, String(ioWeightToBlkio(l.io.weight)), 'io.weight');
       }
       const files = { rbps: 'read_bps_device', wbps: 'write_bps_device', riops: 'read_iops_device', wiops: 'write_iops_device' } as const;
       for (const t of l.io.max ?? []) {
@@ -247,12 +227,12 @@ export class V1Backend implements CgroupBackend {
           const v = t[k];
           if (v === undefined) continue;
           // v1: 0 removes a throttle.
-          this.write(this.must('blkio', `blkio.throttle.${files[k]}`, 'io.max'), `${t.major}:${t.minor} ${v === null ? 0 : v}`, `io.max (${t.device}).${k}`);
+          this.files.write(this.must('blkio', `blkio.throttle.${files[k]}`, 'io.max'), `${t.major}:${t.minor} ${v === null ? 0 : v}`, `io.max (${t.device}).${k}`);
         }
       }
     }
     if (l.devices) this.devices(l.devices);
-    if (l.netClassId !== undefined) this.write(this.must('net_cls', 'net_cls.classid', 'netClassId'), String(l.netClassId), 'netClassId');
+    if (l.netClassId !== undefined) this.files.write(this.must('net_cls', 'net_cls.classid', 'netClassId'), String(l.netClassId), 'netClassId');
   }
 
   /**
@@ -263,7 +243,7 @@ export class V1Backend implements CgroupBackend {
     const limit = this.must('memory', 'memory.limit_in_bytes', 'memory.max');
     // Untouched, memsw stays unlimited (its default), and so out of the way.
     if (swapV === undefined && !this.swapSet) {
-      if (maxV !== undefined) this.write(limit, v1max(maxV), 'memory.max');
+      if (maxV !== undefined) this.files.write(limit, v1max(maxV), 'memory.max');
       return;
     }
     const memsw = this.f('memory', 'memory.memsw.limit_in_bytes');
@@ -274,7 +254,7 @@ export class V1Backend implements CgroupBackend {
           option: 'memory.swapMax',
         });
       }
-      if (maxV !== undefined) this.write(limit, v1max(maxV), 'memory.max');
+      if (maxV !== undefined) this.files.write(limit, v1max(maxV), 'memory.max');
       return;
     }
     const cur = numberOf(readControl(limit)) ?? null;
@@ -291,11 +271,11 @@ export class V1Backend implements CgroupBackend {
     const raising = total === null || (curTotal !== null && total > curTotal);
     // Raising: total first; lowering: the limit first.
     if (raising) {
-      this.write(memsw!, v1max(total), 'memory.swapMax');
-      if (maxV !== undefined) this.write(limit, v1max(maxV), 'memory.max');
+      this.files.write(memsw!, v1max(total), 'memory.swapMax');
+      if (maxV !== undefined) this.files.write(limit, v1max(maxV), 'memory.max');
     } else {
-      if (maxV !== undefined) this.write(limit, v1max(maxV), 'memory.max');
-      this.write(memsw!, v1max(total), 'memory.swapMax');
+      if (maxV !== undefined) this.files.write(limit, v1max(maxV), 'memory.max');
+      this.files.write(memsw!, v1max(total), 'memory.swapMax');
     }
   }
 

@@ -26,26 +26,10 @@ export class V2Backend implements CgroupBackend {
     if (!premade.includes(this.dir)) makeDirs([this.dir]);
   }
 
-  /** Where write() records instead of writing (poolWrites). */
-  private sink: [string, string][] | undefined;
-
-  /** writeControl, through the fd opened ahead for `path` if there is one. */
-  private write(path: string, value: string, option: string): void {
-    if (this.sink) this.sink.push([path, value]);
-    else writeControl(path, value, option, this.files.fdFor(path));
-  }
-
   /** The writes apply(l) makes, for a pooled group to have them made ahead: memory, cpu and pids limits (see V1Backend.poolWrites). */
   poolWrites(l: NormalizedLimits): [string, string][] | undefined {
     if (l.cpuset || l.io || l.devices) return undefined;
-    const out: [string, string][] = [];
-    this.sink = out;
-    try {
-      this.apply(l);
-    } finally {
-      this.sink = undefined;
-    }
-    return out;
+    return this.files.record(() => this.apply(l));
   }
 
   /** The files apply(l) writes that a pooled group opens ahead for a taker with such limits (see V1Backend.limitFiles). */
@@ -67,25 +51,25 @@ export class V2Backend implements CgroupBackend {
     if (m) {
       // low before max: the kernel takes them in any order, but a user
       // reading a half-applied group should see protections first.
-      if (m.low !== undefined) this.write(this.f('memory.low'), String(m.low), 'memory.low');
-      if (m.high !== undefined) this.write(this.f('memory.high'), max(m.high), 'memory.high');
-      if (m.max !== undefined) this.write(this.f('memory.max'), max(m.max), 'memory.max');
-      if (m.swapMax !== undefined) this.write(this.f('memory.swap.max'), max(m.swapMax), 'memory.swapMax');
+      if (m.low !== undefined) this.files.write(this.f('memory.low'), String(m.low), 'memory.low');
+      if (m.high !== undefined) this.files.write(this.f('memory.high'), max(m.high), 'memory.high');
+      if (m.max !== undefined) this.files.write(this.f('memory.max'), max(m.max), 'memory.max');
+      if (m.swapMax !== undefined) this.files.write(this.f('memory.swap.max'), max(m.swapMax), 'memory.swapMax');
     }
     if (l.cpu) {
-      if (l.cpu.max) this.write(this.f('cpu.max'), `${max(l.cpu.max.quotaUs)} ${l.cpu.max.periodUs}`, 'cpu.max');
-      if (l.cpu.weight !== undefined) this.write(this.f('cpu.weight'), String(l.cpu.weight), 'cpu.weight');
+      if (l.cpu.max) this.files.write(this.f('cpu.max'), `${max(l.cpu.max.quotaUs)} ${l.cpu.max.periodUs}`, 'cpu.max');
+      if (l.cpu.weight !== undefined) this.files.write(this.f('cpu.weight'), String(l.cpu.weight), 'cpu.weight');
     }
     if (l.cpuset) {
-      if (l.cpuset.cpus !== undefined) this.write(this.f('cpuset.cpus'), l.cpuset.cpus, 'cpuset.cpus');
-      if (l.cpuset.mems !== undefined) this.write(this.f('cpuset.mems'), l.cpuset.mems, 'cpuset.mems');
+      if (l.cpuset.cpus !== undefined) this.files.write(this.f('cpuset.cpus'), l.cpuset.cpus, 'cpuset.cpus');
+      if (l.cpuset.mems !== undefined) this.files.write(this.f('cpuset.mems'), l.cpuset.mems, 'cpuset.mems');
     }
-    if (l.pids !== undefined) this.write(this.f('pids.max'), max(l.pids), 'pids');
+    if (l.pids !== undefined) this.files.write(this.f('pids.max'), max(l.pids), 'pids');
     if (l.io) {
-      if (l.io.weight !== undefined) this.write(this.f('io.weight'), `default ${l.io.weight}`, 'io.weight');
+      if (l.io.weight !== undefined) this.files.write(this.f('io.weight'), `default ${l.io.weight}`, 'io.weight');
       for (const t of l.io.max ?? []) {
         const parts = (['rbps', 'wbps', 'riops', 'wiops'] as const).filter((k) => t[k] !== undefined).map((k) => `${k}=${max(t[k]!)}`);
-        if (parts.length > 0) this.write(this.f('io.max'), `${t.major}:${t.minor} ${parts.join(' ')}`, `io.max (${t.device})`);
+        if (parts.length > 0) this.files.write(this.f('io.max'), `${t.major}:${t.minor} ${parts.join(' ')}`, `io.max (${t.device})`);
       }
     }
     // devices: a BPF program (see cgroup.ts); netClassId: refused earlier (v1 only).
