@@ -511,8 +511,11 @@ export class V1Backend implements CgroupBackend {
   }
 
   procs(): number[] {
-    const first = this.dirs[0];
-    return first ? this.procsOf(first) : [];
+    // Every process in any of the group's directories: one moved into a
+    // single hierarchy by hand is the group's too (and must go before rmdir).
+    const all = new Set<number>();
+    for (const d of this.dirs) for (const p of this.procsOf(d)) all.add(p);
+    return [...all];
   }
 
   remove(): boolean {

@@ -400,6 +400,38 @@ describe('CGroup on this kernel', function () {
       }
     });
 
+    it('should keep ready groups for the few sets of limits used last, removing the others', async function () {
+      // 12 sets of limits, each used twice: each gets a pool of ready groups
+      // (with its limits written ahead); only the last 8 pools stay.
+      for (let i = 0; i < 12; i++) {
+        for (let j = 0; j < 2; j++) {
+          const r = await Container.run(['true'], { cgroup: { memory: `${40 + i}M`, pids: 30 + i } });
+          expect(r.status).to.equal('ok');
+        }
+      }
+      await new Promise((r) => setImmediate(r)); // the last refill
+      const roots = version() === 2 ? 1 : 2; // directories of a pooled group (v1: memory, pids)
+      expect(pooledCgroupDirs().filter((d) => !d.startsWith(`${readCgroupMounts().v1.get('cpuacct') ?? '//'}/`)).length).to.be.at.most(8 * 2 * roots);
+      expect(ourCgroups()).to.deep.equal([]); // the dropped pools' groups are gone
+    });
+
+    it('should kill a process moved into one of its directories by hand, and then remove them all', async function () {
+      // On v1 into the cpuacct directory only (the one a group may hand on):
+      // the group must not be handed on with it, nor left behind.
+      const c = new Container({ cgroup: {} });
+      await c.start();
+      const paths = c.cgroup!.paths;
+      const target = version() === 2 ? paths[0]! : paths.find((p) => p.startsWith(`${readCgroupMounts().v1.get('cpuacct')}/`))!;
+      const stray = spawn('sleep', ['100'], { stdio: 'ignore' });
+      const gone = new Promise((r) => stray.once('exit', r));
+      writeFileSync(join(target, 'cgroup.procs'), String(stray.pid));
+      await c.destroy();
+      await gone;
+      expect(stray.signalCode).to.equal('SIGKILL');
+      expect(paths.filter((p) => existsSync(p))).to.deep.equal([]);
+      expect(pooledCgroupDirs()).to.not.include(target);
+    });
+
     it('should leave nothing when the limits cannot be applied', async function () {
       // A cpuset the kernel takes apart from cpus (memory node 0 exists everywhere), then a bad one.
       const err = await Container.run(['true'], { cgroup: { cpuset: '0-4096' } }).catch((e: unknown) => e);
