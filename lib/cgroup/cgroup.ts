@@ -17,7 +17,7 @@ import { controllersFor, mergeLimits, normalizeLimits, type CGroupLimits, type N
 import { V1Backend } from './v1';
 import { V2Backend } from './v2';
 import { setDeviceFilter } from './devices';
-import { poolEnabled, takeAccounting, takeGroup, type AccountingGroup, type GroupShape } from './pool';
+import { poolEnabled, takeAccounting, takeGroup, writesKey, type AccountingGroup, type GroupShape } from './pool';
 import { forget, remember } from './registry';
 
 export interface CGroupOptions {
@@ -55,7 +55,7 @@ function readyShape(b: CgroupBackend, limits: NormalizedLimits): GroupShape {
 }
 
 /**
- * A reset cpuacct group to reuse (v1, with the pool on), when this group may
+ * A kept cpuacct group to reuse (v1, with the pool on), when this group may
  * have one: cpuacct has a hierarchy of its own or shares it only with
  * cpu that this group does not limit (so nothing is written to it, and the
  * sandbox's /sys/fs/cgroup does not show it). Undefined: make one as usual.
@@ -74,20 +74,20 @@ const templates = new WeakMap<CgroupParent, [CgroupBackend?, CgroupBackend?]>();
 
 /**
  * The pool's key for a group under `parent` with `limits`: its directories
- * (with or without a cpuacct directory of its own), and the limits a pooled
- * group has written ahead (file=value; `written`: the taker skips apply()),
- * or else the limit files it has open. A judge that gives every run the
- * same limits finds them written.
+ * (with or without a cpuacct directory of its own) and the limit files it
+ * writes, marked when a pooled group can have them written ahead; and
+ * `writes`, what that would write (writesKey), to compare with a slot's.
+ * A judge that gives every run the same limits finds them written; other
+ * values with the same files are written at start as usual.
  */
-function poolKey(parent: CgroupParent, withAccounting: boolean, limits: NormalizedLimits): { key: string; written: boolean } {
+function poolKey(parent: CgroupParent, withAccounting: boolean, limits: NormalizedLimits): { key: string; writes: string | undefined } {
   let t = templates.get(parent);
   if (!t) templates.set(parent, (t = []));
   const i = withAccounting ? 1 : 0;
   const b = (t[i] ??= parent.version === 2 ? new V2Backend(parent.v2Dir!, '') : new V1Backend(parent, '', [], withAccounting ? undefined : 'none'));
-  const dirs = b.dirs.join('\0');
   const writes = b.poolWrites(limits);
-  if (writes) return { key: `${dirs}\0=${writes.map(([f, v]) => `${basename(f)}=${v}`).join('\0')}`, written: true };
-  return { key: `${dirs}\0${b.limitFiles(limits).join('\0')}`, written: false };
+  const files = b.limitFiles(limits).map((f) => basename(f));
+  return { key: `${b.dirs.join('\0')}\0${writes ? '=' : ''}${files.join('\0')}`, writes: writes && writesKey(writes) };
 }
 
 /** Our pid's start time, part of every cgroup name so gc() can tell a reused pid. */
@@ -222,8 +222,8 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     }
     remember(b.dirs);
     try {
-      // A pooled group may have them written already (its key says so).
-      if (!(slot && pool?.written)) b.apply(this.current);
+      // A pooled group may have them written already.
+      if (!(slot && pool?.writes !== undefined && slot.written === pool.writes)) b.apply(this.current);
       if (this.current.devices && b.version === 2) setDeviceFilter(b.dirs[0]!, this.current.devices);
     } catch (err) {
       b.remove();

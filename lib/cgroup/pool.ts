@@ -8,9 +8,9 @@
  * through and the ones read when it ends. The first open of a file in a new
  * group (~15 µs each here: the kernel makes its inode) then happens here,
  * off the start path, and the reads at the end are a pread each. Pools are
- * kept per key (the caller's: hierarchies and limits), the few used last;
- * a key may come with limits to write into a ready group, so that its taker
- * writes none.
+ * kept per key (the caller's: hierarchies and limit files), the few used
+ * last; a ready group may also have limits written into it, the last
+ * taker's, so that a taker with the same values writes none.
  *
  * Accounting groups are kept instead: on v1, a cpuacct hierarchy of its own
  * only counts CPU time, so an emptied one is as good as new once its
@@ -48,12 +48,20 @@ export interface Slot {
   dirs: string[];
   /** path → fd of the files opened ahead (the taker owns them); files that could not be opened are absent. */
   fds: Map<string, number>;
+  /** The limits written into it ahead (GroupShape.writes), as writesKey() says them. */
+  written: string;
+}
+
+/** What a list of limit writes says, to compare with a slot's `written` (file names and values). */
+export function writesKey(writes: readonly (readonly [string, string])[]): string {
+  return writes.map(([f, v]) => `${f.slice(f.lastIndexOf('/') + 1)}=${v}`).join('\0');
 }
 
 interface Pool {
   ready: Slot[];
   /** A fill failed: stop trying (the synchronous path reports why). */
   broken: boolean;
+  /** The last taker's (see takeGroup). */
   make: (name: string) => GroupShape;
   newName: () => string;
 }
@@ -72,14 +80,19 @@ export function _setPoolEnabled(on: boolean | undefined): void {
   enabled = on;
 }
 
-/** A ready group for `key` (its name and directories), or undefined; starts a refill. (Callers check poolEnabled().) */
+/**
+ * A ready group for `key` (its name and directories), or undefined; starts a
+ * refill, shaped by this caller's `make` (so limits written ahead are the
+ * last taker's). (Callers check poolEnabled().)
+ */
 export function takeGroup(key: string, make: (name: string) => GroupShape, newName: () => string): Slot | undefined {
   let pool = pools.get(key);
   if (pool) {
     pools.delete(key); // to the end: most recently used
+    pool.make = make;
   } else {
     pool = { ready: [], broken: false, make, newName };
-    // A key per set of limit files: keep the few in use, drop the oldest.
+    // A key per set of hierarchies and limit files: keep the few in use, drop the oldest.
     if (pools.size >= KEYS) {
       const [oldKey, old] = pools.entries().next().value!;
       pools.delete(oldKey);
@@ -139,7 +152,7 @@ function fill(pool: Pool): void {
     got.forEach((fd, i) => {
       if (fd >= 0) fds.set(open[i]![0], fd);
     });
-    pool.ready.push({ name, dirs, fds });
+    pool.ready.push({ name, dirs, fds, written: writesKey(writes) });
   }
 }
 
@@ -166,8 +179,8 @@ export function takeAccounting(parentDir: string, make: () => AccountingGroup | 
 }
 
 /**
- * Keeps an emptied, reset accounting group for the next taker; false when
- * enough are kept already (the caller removes it).
+ * Keeps an emptied accounting group for the next taker; false when enough
+ * are kept already (the caller removes it).
  */
 export function keepAccounting(parentDir: string, group: AccountingGroup): boolean {
   let free = accounting.get(parentDir);

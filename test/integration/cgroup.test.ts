@@ -77,8 +77,9 @@ describe('CGroup on this kernel', function () {
     });
 
     it('should give each container its own limits when pooled groups have them written ahead', async function () {
-      // Pooled groups are made per set of limits (written ahead): alternate
-      // sets, each twice in a row, and no limits at all, reading back each time.
+      // Pooled groups are made per set of limit files, with the last taker's
+      // values written ahead: sets twice in a row, other values, no limits
+      // at all, reading back each time.
       const mem = inside('memory', 'memory.limit_in_bytes', 'memory.max');
       const pids = inside('pids', 'pids.max', 'pids.max');
       const unlimitedMem = version() === 2 ? 'max' : undefined;
@@ -89,6 +90,10 @@ describe('CGroup on this kernel', function () {
         [{ memory: '40M', pids: 20 }, [String(40 << 20), '20']],
         [{}, [unlimitedMem, 'max']],
         [{ memory: '48M', pids: 24 }, [String(48 << 20), '24']],
+        // other values for the same files: a ready group written for the last ones, written again
+        [{ memory: '40M', pids: 20 }, [String(40 << 20), '20']],
+        [{ memory: '48M', pids: 24 }, [String(48 << 20), '24']],
+        [{ memory: '44M' }, [String(44 << 20), 'max']],
       ] as [CGroupLimits, (string | undefined)[]][]) {
         const got = await readInside(limits, [mem, pids]);
         if (want[0] === undefined) expect(Number(got[0])).to.be.above(2 ** 50); // v1's "unlimited": a page-rounded 2^63
@@ -400,13 +405,19 @@ describe('CGroup on this kernel', function () {
       }
     });
 
-    it('should keep ready groups for the few sets of limits used last, removing the others', async function () {
-      // 12 sets of limits, each used twice: each gets a pool of ready groups
-      // (with its limits written ahead); only the last 8 pools stay.
-      for (let i = 0; i < 12; i++) {
+    it('should keep ready groups for the few sets of limit files used last, removing the others', async function () {
+      // 12 sets of limits (different files: which of memory.max, memory.low,
+      // pids, and with swapMax or not), each used twice: each gets a pool of
+      // ready groups; only the last 8 pools stay.
+      const sets: CGroupLimits[] = [];
+      for (const memory of [undefined, '40M', { low: '8M' }, { max: '40M', low: '8M' }]) {
+        for (const pids of [undefined, 30]) sets.push({ ...(memory ? { memory } : {}), ...(pids ? { pids } : {}) });
+      }
+      sets.push({ memory: { max: '40M', swapMax: 0 } }, { memory: { max: '40M', swapMax: 0 }, pids: 30 }, { cpus: 0.5 }, { cpus: 0.5, pids: 30 });
+      for (const limits of sets) {
         for (let j = 0; j < 2; j++) {
-          const r = await Container.run(['true'], { cgroup: { memory: `${40 + i}M`, pids: 30 + i } });
-          expect(r.status).to.equal('ok');
+          const r = await Container.run(['true'], { cgroup: limits });
+          expect(r.status, JSON.stringify(limits)).to.equal('ok');
         }
       }
       await new Promise((r) => setImmediate(r)); // the last refill
