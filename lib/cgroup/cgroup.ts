@@ -62,12 +62,18 @@ function readyShape(b: CgroupBackend, limits: NormalizedLimits): GroupShape {
  */
 function reusableAccounting(parent: CgroupParent, controllers: readonly string[]): AccountingGroup | undefined {
   const dir = parent.v1Dirs.get('cpuacct');
-  if (!dir) return undefined;
+  if (!dir || noAccounting.has(dir)) return undefined;
   const mount = readCgroupMounts().v1.get('cpuacct');
   const others = (mount && readCgroupMounts().v1Controllers.get(mount)) || 'cpuacct';
   if (others !== 'cpuacct' && (others !== 'cpu,cpuacct' || controllers.includes('cpu'))) return undefined;
-  return takeAccounting(dir, () => V1Backend.makeAccounting(dir, newCgroupName()));
+  const g = takeAccounting(dir, () => V1Backend.makeAccounting(dir, newCgroupName()));
+  // Its files cannot be opened here (an old kernel without usage_all): stop trying.
+  if (!g) noAccounting.add(dir);
+  return g;
 }
+
+/** cpuacct parents where an accounting group could not be made ready. */
+const noAccounting = new Set<string>();
 
 /** Per parent, a group named '' without and with a cpuacct directory of its own: what pooled groups look like. */
 const templates = new WeakMap<CgroupParent, [CgroupBackend?, CgroupBackend?]>();
