@@ -183,6 +183,7 @@ export function closingCgroupFds(): number[] {
 
 /** mkdir of every path (in order); on a failure, removes the ones made and throws. */
 export function makeDirs(paths: string[]): void {
+  if (paths.length === 0) return; // (a pooled group: all made ahead)
   const failed = native().mkdirs(paths);
   if (!failed) return;
   const [index, errno] = failed;
