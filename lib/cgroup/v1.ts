@@ -523,7 +523,7 @@ export class V1Backend implements CgroupBackend {
     try {
       const acct = this.accounting?.dir;
       if (!removeDirs(this.dirs.filter((d) => d !== acct))) return false;
-      // Empty everywhere now: the accounting group goes back, reset, or is removed.
+      // Empty everywhere now: the accounting group goes back for the next group, or is removed.
       return acct === undefined || this.releaseAccounting() || removeDirs([acct]);
     } finally {
       this.files.closeAll();
