@@ -247,7 +247,9 @@ export async function measureCgroupOps(s: CgroupOpsSettings, progress: (msg: str
       // What a run reads once at its end, before removing its group (the first read of a fresh group opens the files).
       const g = new CGroup({}).create();
       try {
-        const final = (g as unknown as { _finalStats?: () => unknown })._finalStats;
+        // (_finalFigures since the end reads once and parses on demand; _finalStats before.)
+        const internals = g as unknown as { _finalFigures?: () => unknown; _finalStats?: () => unknown };
+        const final = internals._finalFigures ?? internals._finalStats;
         const t0 = performance.now();
         if (final) final.call(g);
         else g.stats();

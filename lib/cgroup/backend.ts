@@ -56,16 +56,16 @@ export interface CgroupBackend {
   /** Writes limits (only the fields present). */
   apply(limits: NormalizedLimits): void;
   placement(): Placement;
+  /** Figures so far. */
+  stats(): CGroupStats;
   /**
-   * Figures so far. `final`: the group is empty and about to go: only what
-   * the end needs (totals and peaks; current figures read as 0), which is
-   * fewer files to open in a fresh group.
+   * The files stats() reads, or with `final` the ones the end reads (the
+   * group is empty and about to go: totals and peaks, current figures as 0;
+   * fewer files to open in a fresh group).
    */
-  stats(final?: boolean): CGroupStats;
-  /** The files stats(final) reads. */
   statFiles(final: boolean): string[];
   /**
-   * The figures at the end (the group is empty): stats(true)'s files read at
+   * The figures at the end (the group is empty): statFiles(true) read at
    * once, the three a RunResult needs taken from them, the rest on demand.
    */
   finalFigures(): FinalFigures;
@@ -92,7 +92,7 @@ export interface CgroupBackend {
   remove(): boolean;
 }
 
-/** What a group's end leaves: CPU, peak memory and OOM kills, and every figure (stats(true)) when asked. */
+/** What a group's end leaves: CPU, peak memory and OOM kills, and every figure when asked. */
 export interface FinalFigures {
   cpuUsageUsec: number;
   memoryPeak: number | null;

@@ -40,7 +40,7 @@ const INSIDE_V1 = ['memory', 'cpu', 'cpuset', 'pids', 'blkio'];
 /**
  * A ready group for the pool: the directories of a group in the base
  * hierarchies, the files a container's start and end use opened ahead
- * (placement, what stats(final) reads), and `limits` written ahead where
+ * (placement, what the end reads), and `limits` written ahead where
  * they can be, else their files opened ahead (either is part of the key).
  */
 function readyShape(b: CgroupBackend, limits: NormalizedLimits): GroupShape {

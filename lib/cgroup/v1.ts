@@ -294,8 +294,8 @@ export class V1Backend implements CgroupBackend {
     return { joinFiles: this.dirs.map((d) => `${d}/tasks`), procsFiles: this.dirs.map((d) => `${d}/cgroup.procs`) };
   }
 
-  stats(final = false): CGroupStats {
-    return this.files.batch(this.statFiles(final), () => this.readStats(final));
+  stats(): CGroupStats {
+    return this.files.batch(this.statFiles(false), () => this.readStats(false));
   }
 
   /** statFiles(false) and (true), made once: the hierarchies it reads are fixed at creation. */

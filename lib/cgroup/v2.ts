@@ -79,8 +79,8 @@ export class V2Backend implements CgroupBackend {
     return { joinFiles: [this.f('cgroup.procs')], procsFiles: [this.f('cgroup.procs')], intoDir: this.dir };
   }
 
-  stats(final = false): CGroupStats {
-    return this.files.batch(this.statFiles(final), () => this.readStats(final));
+  stats(): CGroupStats {
+    return this.files.batch(this.statFiles(false), () => this.readStats(false));
   }
 
   finalFigures(): FinalFigures {
