@@ -90,6 +90,9 @@ export const TARGET = {
   overlayRatio: 1.3,
 } as const;
 
+/** The limits row again with network: 'host', compared with 'container-host-net' (info). */
+const HOST_NET_CG = 'container-host-net-cg-limits';
+
 /** The cgroup rows of the interleaved table, each compared with 'container' (no cgroup). */
 const CGROUP_ROWS = [
   { key: 'container-cg', short: 'cgroup {}' },
@@ -318,6 +321,26 @@ export function cgroupCostTable(r: BenchResult): string {
       verdict(d <= TARGET.cgroupDeltaMs),
     ]);
   }
+  // The same group without a network namespace, against the same start
+  // without one: how much of the cost is the group's own work, and how much
+  // its meeting with the namespace made ahead (docs/cgroups.md).
+  const hn = row(a, 'container-host-net');
+  const hc = row(a, HOST_NET_CG);
+  if (hn?.latencies.length && hc?.latencies.length && hc.variant.unavailable === undefined) {
+    const sh = summarize(hc.latencies);
+    const sn = summarize(hn.latencies);
+    rows.push([
+      `${hc.variant.label} (against network: 'host' without one)`,
+      ms(sh.median),
+      ms(sh.p90),
+      delta(sh.median - sn.median),
+      delta(pairedDelta(a, HOST_NET_CG, 'container-host-net')),
+      pct(slowerShare(a, HOST_NET_CG, 'container-host-net', SLOW_JOIN_MS)),
+      delta(sh.p90 - sn.p90),
+      delta(med(b, HOST_NET_CG) - med(b, 'container-host-net')),
+      '(info)',
+    ]);
+  }
   return table(
     ['variant', 'median ms', 'p90 ms', 'Δ median ms', 'Δ per round: median', `rounds Δ > +${SLOW_JOIN_MS} ms`, 'Δ p90 ms', `Δ median with ${r.settings.ballastMiB} MiB ballast`, `≤ +${TARGET.cgroupDeltaMs} ms`],
     rows,
@@ -536,9 +559,21 @@ function cgroupInterpretation(r: BenchResult): string[] {
   if (b2bPlain && b2bCg) {
     const d = b2bCg.median - b2bPlain.median;
     cost +=
-      ` In a program that starts containers continuously the cost is smaller but still over the target: ${b2bCg.n} pairs of runs without and with ` +
+      ` In a program that starts containers continuously: ${b2bCg.n} pairs of runs without and with ` +
       `\`cgroup: {}\`, back to back, took ${ms(b2bPlain.median)} and ${ms(b2bCg.median)} ms at the median, ${delta(d)} ms ` +
       `(≤ +${TARGET.cgroupDeltaMs} ms: ${verdict(d <= TARGET.cgroupDeltaMs)}; p95 ${ms(b2bPlain.p95)} vs ${ms(b2bCg.p95)} ms).`;
+  }
+  const hn = row(a, 'container-host-net');
+  const hc = row(a, HOST_NET_CG);
+  if (hn?.latencies.length && hc?.latencies.length && hc.variant.unavailable === undefined) {
+    const dh = med(a, HOST_NET_CG) - med(a, 'container-host-net');
+    cost +=
+      ` Without a network namespace (\`network: 'host'\`, both sides) the same limits add ${delta(dh)} ms ` +
+      `(per round ${delta(pairedDelta(a, HOST_NET_CG, 'container-host-net'))} ms)` +
+      (dh < d1 - 0.03
+        ? `, less than with one: part of the cost is not the group's own work but where the kernel work done ahead (the next group, ` +
+          `the next network namespace) falls against the container's waits for an RCU grace period (docs/cgroups.md, "What is left").`
+        : '.');
   }
   out.push(cost);
   if (!o) return out;
@@ -750,7 +785,8 @@ Every row starts \`/bin/true\` and waits for it to end; the latency is from the 
   notification is armed only for an \`oom\` listener, and these rows have none). Each run makes its group, the child joins it before it runs anything, the run reads the group's
   final figures and removes it before resolving. What a group adds is each row's median minus the no-cgroup row's.
 - **Container.run with fewer namespaces**: \`network: 'host'\` (no net namespace), \`namespaces: ['pid']\` (no mount
-  plan at all) and \`namespaces: []\`, to show what each part costs.
+  plan at all) and \`namespaces: []\`, to show what each part costs; and \`network: 'host'\` with the same limits
+  as the cgroup row, to show what the group costs where no network namespace is made ahead for the next start.
 - **2 in flight**: each round starts two runs together and waits for both; per-run latency is each run's own,
   throughput is runs divided by the time the batches took.
 

@@ -121,6 +121,7 @@ function variants(crun: Crun, containerUnavailable: string | undefined, cgroupUn
     bwrap(),
     crun.variant,
     containerRun('container-host-net', "Container.run, network: 'host'", { network: 'host' }),
+    containerRun('container-host-net-cg-limits', "Container.run, network: 'host', cgroup {memory 64M, pids 64}", { network: 'host', cgroup: CGROUP_LIMITS }),
     containerRun('container-pid', "Container.run, namespaces: ['pid']", { namespaces: ['pid'] }),
     containerRun('container-none', 'Container.run, namespaces: []', { namespaces: [] }),
     plainSpawn(2),
@@ -132,7 +133,7 @@ function variants(crun: Crun, containerUnavailable: string | undefined, cgroupUn
   if (containerUnavailable !== undefined) {
     for (const v of list) if (v.key.startsWith('container')) v.unavailable = containerUnavailable;
   } else if (cgroupUnavailable !== undefined) {
-    for (const v of list) if (v.key.startsWith('container-cg')) v.unavailable = cgroupUnavailable;
+    for (const v of list) if (v.key.includes('-cg')) v.unavailable = cgroupUnavailable;
   }
   return list;
 }
