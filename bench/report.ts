@@ -93,6 +93,13 @@ export const TARGET = {
 /** The limits row again with network: 'host', compared with 'container-host-net' (info). */
 const HOST_NET_CG = 'container-host-net-cg-limits';
 
+/** Both network: 'host' rows, when both ran. */
+function hostNetRows(p: Phase): { hn: RowResult; hc: RowResult } | undefined {
+  const hn = row(p, 'container-host-net');
+  const hc = row(p, HOST_NET_CG);
+  return hn?.latencies.length && hc?.latencies.length && hc.variant.unavailable === undefined ? { hn, hc } : undefined;
+}
+
 /** The cgroup rows of the interleaved table, each compared with 'container' (no cgroup). */
 const CGROUP_ROWS = [
   { key: 'container-cg', short: 'cgroup {}' },
@@ -324,9 +331,9 @@ export function cgroupCostTable(r: BenchResult): string {
   // The same group without a network namespace, against the same start
   // without one: how much of the cost is the group's own work, and how much
   // its meeting with the namespace made ahead (docs/cgroups.md).
-  const hn = row(a, 'container-host-net');
-  const hc = row(a, HOST_NET_CG);
-  if (hn?.latencies.length && hc?.latencies.length && hc.variant.unavailable === undefined) {
+  const host = hostNetRows(a);
+  if (host) {
+    const { hn, hc } = host;
     const sh = summarize(hc.latencies);
     const sn = summarize(hn.latencies);
     rows.push([
@@ -563,9 +570,7 @@ function cgroupInterpretation(r: BenchResult): string[] {
       `\`cgroup: {}\`, back to back, took ${ms(b2bPlain.median)} and ${ms(b2bCg.median)} ms at the median, ${delta(d)} ms ` +
       `(≤ +${TARGET.cgroupDeltaMs} ms: ${verdict(d <= TARGET.cgroupDeltaMs)}; p95 ${ms(b2bPlain.p95)} vs ${ms(b2bCg.p95)} ms).`;
   }
-  const hn = row(a, 'container-host-net');
-  const hc = row(a, HOST_NET_CG);
-  if (hn?.latencies.length && hc?.latencies.length && hc.variant.unavailable === undefined) {
+  if (hostNetRows(a)) {
     const dh = med(a, HOST_NET_CG) - med(a, 'container-host-net');
     cost +=
       ` Without a network namespace (\`network: 'host'\`, both sides) the same limits add ${delta(dh)} ms ` +
