@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync } from 'node:fs';
 import { EventEmitter } from 'eventemitter3';
-import { IsolateError, describeErrno, fromSystemError, invalidOption, showValue } from './errors';
+import { IsolateError, checkKeys, describeErrno, fromSystemError, invalidOption, showValue } from './errors';
 import { KERNEL_MOUNTPOINTS, planCgroupfs, planFilesystem, resolveMounts, stagingDir, type MountSpec, type ResolvedMount } from './filesystem';
 import { LayerStack } from './layer-stack';
 import { diffUpper, isSetupMountpoint, type Change } from './image/diff';
@@ -152,16 +152,6 @@ const PROCESS_KEYS = ['env', 'cwd', 'user'] as const;
 
 function optionsNotObject(value: unknown): IsolateError {
   return new IsolateError('ERR_INVALID_OPTION', `Expected the options to be an object, got ${showValue(value)}`, { option: 'options' });
-}
-
-function checkKeys(where: string, value: object, allowed: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) {
-      throw new IsolateError('ERR_INVALID_OPTION', `Unknown ${where} option \`${key}\` (misspelled?); known: ${allowed.join(', ')}`, {
-        option: key,
-      });
-    }
-  }
 }
 
 const HOSTNAME_RE = /^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;

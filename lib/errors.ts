@@ -112,6 +112,20 @@ export function invalidOption(option: string, expected: string, value: unknown, 
   );
 }
 
+/**
+ * Throws ERR_INVALID_OPTION for the first key of `value` not in `allowed`
+ * ("Unknown <where> option `<prefix><key>` (misspelled?); known: …").
+ */
+export function checkKeys(where: string, value: object, allowed: readonly string[], prefix = ''): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new IsolateError('ERR_INVALID_OPTION', `Unknown ${where} option \`${prefix}${key}\` (misspelled?); known: ${allowed.join(', ')}`, {
+        option: prefix + key,
+      });
+    }
+  }
+}
+
 /** A value as code would write it (JSON, but NaN, Infinity and bigints as themselves). */
 function literal(value: unknown, depth = 0): string {
   if (typeof value === 'number') return String(value);

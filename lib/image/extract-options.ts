@@ -8,7 +8,7 @@
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { IsolateError, invalidOption, showValue } from '../errors';
+import { IsolateError, checkKeys, invalidOption, showValue } from '../errors';
 import type { ExtractLimits, ExtractOptions } from './contracts';
 
 const GiB = 1024 ** 3;
@@ -44,22 +44,14 @@ export function checkOptions(opts: unknown): Checked {
     throw new IsolateError('ERR_INVALID_OPTION', `Expected the extractLayer options to be an object, got ${showValue(opts)}`);
   }
   const o = opts as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (!OPTION_KEYS.includes(k)) {
-      throw new IsolateError('ERR_INVALID_OPTION', `Unknown extractLayer option \`${k}\` (misspelled?); known: ${OPTION_KEYS.join(', ')}`, { option: k });
-    }
-  }
+  checkKeys('extractLayer', o, OPTION_KEYS);
   const limits: ExtractLimits = { ...DEFAULT_EXTRACT_LIMITS };
   if (o.limits !== undefined) {
     if (o.limits === null || typeof o.limits !== 'object' || Array.isArray(o.limits)) throw invalidOption('limits', 'an object', o.limits);
     const l = o.limits as Record<string, unknown>;
+    checkKeys('extractLayer', l, LIMIT_KEYS, 'limits.');
     for (const k of Object.keys(l)) {
       const key = k as (typeof LIMIT_KEYS)[number];
-      if (!LIMIT_KEYS.includes(key)) {
-        throw new IsolateError('ERR_INVALID_OPTION', `Unknown extractLayer option \`limits.${k}\` (misspelled?); known: ${LIMIT_KEYS.join(', ')}`, {
-          option: `limits.${k}`,
-        });
-      }
       const v = l[k];
       if (v === undefined) continue;
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw invalidOption(`limits.${k}`, 'a non-negative integer', v);

@@ -19,7 +19,7 @@ import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import type { Writable } from 'node:stream';
 import { Header, Pax, type HeaderData } from 'tar';
-import { IsolateError, invalidOption, showValue } from '../errors';
+import { IsolateError, checkKeys, invalidOption, showValue } from '../errors';
 import { isOpaque, isWhiteout } from './overlay-format';
 import type { PackResult } from './contracts';
 
@@ -102,11 +102,7 @@ function checkOptions(opts: unknown): { end: boolean; signal?: AbortSignal; excl
     throw new IsolateError('ERR_INVALID_OPTION', `Expected the packLayer options to be an object, got ${showValue(opts)}`);
   }
   const o = opts as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (!OPTION_KEYS.includes(k)) {
-      throw new IsolateError('ERR_INVALID_OPTION', `Unknown packLayer option \`${k}\` (misspelled?); known: ${OPTION_KEYS.join(', ')}`, { option: k });
-    }
-  }
+  checkKeys('packLayer', o, OPTION_KEYS);
   if (o.end !== undefined && typeof o.end !== 'boolean') throw invalidOption('end', 'a boolean', o.end);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidOption('signal', 'an AbortSignal', o.signal);
   if (o.exclude !== undefined && typeof o.exclude !== 'function') throw invalidOption('exclude', 'a function', o.exclude);
