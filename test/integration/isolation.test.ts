@@ -4,7 +4,7 @@
  * read-only host root, private /tmp, masked /proc paths, no capabilities.
  */
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Container } from '../../lib';
@@ -82,13 +82,16 @@ describe('Container isolation (default options)', function () {
 
   it('should mask runc\'s masked paths and keep /proc/sys read-only', async function () {
     const r = await sh(
-      'cat /proc/kcore 2>&1 | wc -c; cat /proc/keys | wc -c; ls /proc/acpi | wc -l; echo 1 > /proc/sys/kernel/domainname; grep " /proc/sys " /proc/self/mountinfo',
+      'cat /proc/kcore 2>&1 | wc -c; cat /proc/keys | wc -c; ls /proc/acpi | wc -l; echo 1 > /proc/sys/kernel/domainname; grep " /proc/sys " /proc/self/mountinfo; grep -E " /proc/(keys|timer_list) " /proc/self/mountinfo',
     );
     const lines = r.stdout.trim().split('\n');
     expect(Number(lines[0])).to.be.lessThan(200); // absent or empty, never kernel memory
     expect(lines[1]).to.equal('0');
     expect(lines[2]).to.equal('0');
     expect(lines[3]).to.match(/ \/proc\/sys ro,nosuid,nodev,noexec/);
+    // A masked file is /dev/null bound on it, read-only, nosuid, noexec (init clones it when used).
+    expect(lines.slice(4)).to.have.length(['/proc/keys', '/proc/timer_list'].filter((f) => existsSync(f)).length);
+    for (const l of lines.slice(4)) expect(l).to.match(/ \/proc\/(keys|timer_list) ro,nosuid,[^ ]*noexec/);
     // the shell reports a failed redirection on its own stderr
     expect(r.stderr).to.match(/Read-only file system|Permission denied/);
   });
