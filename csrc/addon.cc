@@ -30,6 +30,7 @@
 #include "ik_proto.h"
 #include "cgroup_devices.h"
 #include "fdpass.h"
+#include "mntns_release.h"
 #include "netns_pool.h"
 #include "spawn.h"
 #include "zygote_client.h"
@@ -361,6 +362,7 @@ class Watch : public Nan::ObjectWrap {
     } while (r < 0 && errno == EINTR);
     if (r == 0 && si.si_pid == 0) return;  // spurious wake-up
     w->exited_ = true;
+    w->ReleaseMntns();  // first: its unmount overlaps what JS does at the end
     w->DrainCtrl();  // what init sent before exiting, whether or not OnCtrl ran
     w->StopCtrl();
     uv_poll_stop(w->pid_poll_);
@@ -380,11 +382,17 @@ class Watch : public Nan::ObjectWrap {
     w->Release();
   }
 
+  void ReleaseMntns() {
+    ik_release_later(mntns_);
+    mntns_ = -1;
+  }
+
   // After init has exited: close both polls, then the fds; the last close
   // callback drops our self-reference.
   void Release() {
     if (released_) return;
     released_ = true;
+    ReleaseMntns();
     closed_ = true;
     StopCtrl();
     uv_poll_stop(pid_poll_);
@@ -525,6 +533,7 @@ class Watch : public Nan::ObjectWrap {
   int pid_ = -1;
   int pidfd_ = -1;
   int ctrl_ = -1;
+  int mntns_ = -1;  // the container's mount namespace, held until init is reaped (mntns_release.h)
   uv_poll_t* pid_poll_ = nullptr;
   uv_poll_t* ctrl_poll_ = nullptr;
   bool ctrl_polling_ = false;
@@ -661,6 +670,7 @@ NAN_METHOD(Spawn) {
   v8::Local<v8::Function> ctor = info.Data().As<v8::Function>();
   v8::Local<v8::Object> handle = Nan::NewInstance(ctor, 0, nullptr).ToLocalChecked();
   Watch* w = Nan::ObjectWrap::Unwrap<Watch>(handle);
+  if (flags & CLONE_NEWNS) w->mntns_ = ik_mntns_hold(pid);
   w->Start(pid, pidfd, ctrl[0], info[3].As<v8::Function>());
 
   v8::Local<v8::Object> out = Nan::New<v8::Object>();

@@ -3,6 +3,7 @@
  * stop/kill/destroy, disposal, and unref().
  */
 import { expect } from 'chai';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { Container, IsolateError, type ContainerProcess } from '../../lib';
 import { needContainers } from '../helpers/caps';
 import { containerTracker, exists, killFixture, markerProcesses, runFixture, sleepMarker, waitFor, waitForOutput, type Fixture } from '../fixtures/procs';
@@ -320,6 +321,29 @@ describe('Container lifecycle', function () {
       expect(b.state).to.equal('stopped');
       await b.destroy();
       expect(b.state).to.equal('destroyed');
+    });
+
+    it('should hold the mount namespace while the container runs and let it go once init has ended', async function () {
+      // The last reference's unmount (and its RCU grace period) happens on a
+      // thread of the addon, not inside init's exit: see csrc/mntns_release.h.
+      const ourMntFds = () =>
+        readdirSync('/proc/self/fd').flatMap((fd) => {
+          try {
+            const t = readlinkSync(`/proc/self/fd/${fd}`);
+            return t.startsWith('mnt:') ? [t] : [];
+          } catch {
+            return [];
+          }
+        });
+      const own = readlinkSync('/proc/self/ns/mnt');
+      const c = track(new Container());
+      await c.start();
+      const ns = readlinkSync(`/proc/${c.pid}/ns/mnt`);
+      expect(ns).to.not.equal(own);
+      expect(ourMntFds()).to.include(ns);
+      await c.destroy();
+      await waitFor(() => !ourMntFds().includes(ns), 2000);
+      expect(ourMntFds()).to.not.include(ns);
     });
 
     it('should let concurrent destroy() calls all resolve', async function () {
