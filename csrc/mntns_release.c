@@ -3,9 +3,10 @@
 
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
+
+#include "quiet_thread.h"
 
 /* fds waiting to be closed. A full queue (hundreds of containers ending at
  * once while the thread is held up) closes inline: slower, never lost. */
@@ -42,18 +43,10 @@ void ik_release_later(int fd) {
     return;
   pthread_mutex_lock(&lock);
   if (!started && !broken) {
-    /* No signal handler of Node's may run on this thread. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t t;
-    if (pthread_create(&t, NULL, closer, NULL) == 0) {
-      pthread_detach(t);
+    if (ik_quiet_thread(closer) == 0)
       started = 1;
-    } else {
+    else
       broken = 1;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
   }
   if (!broken && count < QUEUE_SIZE) {
     queue[count++] = fd;

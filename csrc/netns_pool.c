@@ -5,10 +5,10 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include "loopback.h"
+#include "quiet_thread.h"
 
 #define POOL_SIZE 2
 
@@ -72,18 +72,10 @@ int ik_netns_take(void) {
 void ik_netns_refill(void) {
   pthread_mutex_lock(&lock);
   if (!started && !broken) {
-    /* No signal handler of Node's may run on this thread. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t t;
-    if (pthread_create(&t, NULL, filler, NULL) == 0) {
-      pthread_detach(t);
+    if (ik_quiet_thread(filler) == 0)
       started = 1;
-    } else {
+    else
       broken = 1;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
   }
   if (count < POOL_SIZE)
     pthread_cond_signal(&wanted);
