@@ -886,6 +886,38 @@ NAN_METHOD(OpenFiles) {
   info.GetReturnValue().Set(out);
 }
 
+// writeFiles(paths, values) -> [index, errno] of the first failure, or null.
+// Each is opened, written whole and closed. (A pooled cgroup's limits, made
+// ahead: one call instead of writeFileSync's open, write and close per file.)
+NAN_METHOD(WriteFiles) {
+  if (info.Length() < 2 || !info[0]->IsArray() || !info[1]->IsArray()) return Nan::ThrowTypeError("Usage: writeFiles(paths, values)");
+  v8::Local<v8::Array> paths = info[0].As<v8::Array>();
+  v8::Local<v8::Array> values = info[1].As<v8::Array>();
+  if (paths->Length() != values->Length()) return Nan::ThrowRangeError("writeFiles: one value per path");
+  for (uint32_t i = 0; i < paths->Length(); i++) {
+    Nan::Utf8String path(Nan::Get(paths, i).ToLocalChecked());
+    Nan::Utf8String value(Nan::Get(values, i).ToLocalChecked());
+    int err = 0;
+    int fd = open(*path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      err = errno;
+    } else {
+      // A control file takes a value in one write; a short one is an error.
+      ssize_t n = write(fd, *value, static_cast<size_t>(value.length()));
+      if (n < 0) err = errno;
+      else if (n != value.length()) err = EIO;
+      close(fd);
+    }
+    if (err) {
+      v8::Local<v8::Array> r = Nan::New<v8::Array>(2);
+      Nan::Set(r, 0, Nan::New(i));
+      Nan::Set(r, 1, Nan::New(err));
+      return info.GetReturnValue().Set(r);
+    }
+  }
+  info.GetReturnValue().Set(Nan::Null());
+}
+
 // closeFds(fds): closes each (negative entries skipped).
 NAN_METHOD(CloseFds) {
   if (info.Length() < 1 || !info[0]->IsArray()) return Nan::ThrowTypeError("Usage: closeFds(fds)");
@@ -1027,6 +1059,7 @@ NAN_MODULE_INIT(InitModule) {
   Nan::SetMethod(target, "setDeviceFilter", SetDeviceFilter);
   Nan::SetMethod(target, "readFiles", ReadFiles);
   Nan::SetMethod(target, "openFiles", OpenFiles);
+  Nan::SetMethod(target, "writeFiles", WriteFiles);
   Nan::SetMethod(target, "mknod", Mknod);
   Nan::SetMethod(target, "lsetxattr", Lsetxattr);
   Nan::SetMethod(target, "lgetxattr", Lgetxattr);

@@ -73,6 +73,8 @@ export interface NativeBinding {
   readFiles(paths: (string | number)[]): (string | null)[];
   /** open() of each path, close-on-exec; modes one char per path: 'r', 'w' or 'd' (directory). fd or -errno each. */
   openFiles(paths: string[], modes: string): number[];
+  /** open, one write of the whole value, close: each path in order; null, or [index, errno] of the first failure. */
+  writeFiles(paths: string[], values: string[]): [number, number] | null;
   /** close() of each fd (negative ones skipped). */
   closeFds(fds: number[]): void;
   /** mknod(2); mode includes the file type (S_IFCHR 0o020000, S_IFBLK 0o060000, S_IFIFO 0o010000). Throws an ErrnoException. */

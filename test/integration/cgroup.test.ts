@@ -13,6 +13,7 @@ import { readCgroupMounts } from '../../lib/cgroup/host';
 import { needCgroups, skipUnless } from '../helpers/caps';
 import { ourCgroups } from '../helpers/leaks';
 import { pooledCgroupDirs } from '../../lib/cgroup/pool';
+import { native } from '../../lib/native';
 import { testDisk, type TestDisk } from '../fixtures/disk';
 import { exists, markerProcesses, runFixture, sleepMarker, waitFor } from '../fixtures/procs';
 
@@ -99,6 +100,24 @@ describe('CGroup on this kernel', function () {
         if (want[0] === undefined) expect(Number(got[0])).to.be.above(2 ** 50); // v1's "unlimited": a page-rounded 2^63
         else expect(got[0], JSON.stringify(limits)).to.equal(want[0]);
         expect(got[1], JSON.stringify(limits)).to.equal(want[1]);
+      }
+    });
+
+    it('should write limits ahead in one native call that stops at the first file the kernel refuses', async function () {
+      // pool.ts writes a ready group's limits with native().writeFiles.
+      const cg = new CGroup({ pids: 10 }).create();
+      try {
+        const dir = cg.paths.find((p) => existsSync(join(p, 'pids.max')))!;
+        const max = join(dir, 'pids.max');
+        expect(native().writeFiles([max], ['7'])).to.equal(null);
+        expect(readFileSync(max, 'utf8').trim()).to.equal('7');
+        // A value the kernel refuses: its index and errno; what follows is not written.
+        expect(native().writeFiles([max, max], ['-3', '9'])).to.deep.equal([0, 22 /* EINVAL */]);
+        expect(readFileSync(max, 'utf8').trim()).to.equal('7');
+        expect(native().writeFiles([max, join(dir, 'no-such-file')], ['8', '1'])).to.deep.equal([1, 2 /* ENOENT */]);
+        expect(readFileSync(max, 'utf8').trim()).to.equal('8');
+      } finally {
+        await cg.destroy();
       }
     });
 
