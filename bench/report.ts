@@ -563,6 +563,14 @@ function cgroupInterpretation(r: BenchResult): string[] {
     (d1 - d0 < 0.2
       ? `The two limits cost nothing measurable beyond the group (${delta(d1 - d0)} ms between the two rows' medians).`
       : `The two limits add ${delta(d1 - d0)} ms to the group's cost (between the two rows' medians).`);
+  const base = row(a, 'container');
+  if (base && cg.blockEnds.length > 1 && base.blockEnds.length === cg.blockEnds.length) {
+    // In the order run: a warm-up (V8 still compiling the library's code,
+    // the caches filling) would show as larger deltas in the first blocks.
+    const bm = blockMedians(base);
+    const ds = blockMedians(cg).map((x, i) => x - bm[i]!);
+    cost += ` Block by block, in the order run (${ds.length} blocks of ${Math.round(r.settings.rounds / ds.length)} rounds), \`cgroup: {}\` added ${ds.map(delta).join(', ')} ms.`;
+  }
   if (b2bPlain && b2bCg) {
     const d = b2bCg.median - b2bPlain.median;
     cost +=
