@@ -29,6 +29,7 @@
 #include "ik_plan.h"
 #include "ik_proto.h"
 #include "cgroup_devices.h"
+#include "cgroup_dirs.h"
 #include "fdpass.h"
 #include "mntns_release.h"
 #include "netns_pool.h"
@@ -558,6 +559,23 @@ NAN_METHOD(LoadInitJs) {
   if (r < 0) return Nan::ThrowError(Nan::ErrnoException(-r, failed, strerror(-r), *path));
 }
 
+// Runs op(dirfd, rel) from the registered cgroup directory `path` is under
+// (cgroup_dirs.h), else op(AT_FDCWD, path). A registered directory removed
+// and made again since (ENOENT, ENODEV through it) is passed by: the path
+// is walked whole then. Returns what op returns, errno as op left it.
+template <typename Op>
+int AtCgroupDir(const char* path, Op op) {
+  const char* rel;
+  int dfd = ik_cgroup_dir_for(path, &rel);
+  int r = op(dfd, rel);
+  if (r < 0 && dfd != AT_FDCWD && (errno == ENOENT || errno == ENODEV)) r = op(AT_FDCWD, path);
+  return r;
+}
+
+int OpenCgroupFile(const char* path, int flags) {
+  return AtCgroupDir(path, [flags](int dfd, const char* p) { return openat(dfd, p, flags); });
+}
+
 // The cgroup a new container starts in, opened from paths: a v2 directory
 // (for CLONE_INTO_CGROUP; "" for none) and the cgroup.procs files to join.
 struct CgroupFds {
@@ -575,7 +593,7 @@ struct CgroupFds {
   static int OpenOne(v8::Local<v8::Value> item, int flags) {
     if (item->IsNumber()) return fcntl(static_cast<int>(Nan::To<int32_t>(item).FromJust()), F_DUPFD_CLOEXEC, 3);
     Nan::Utf8String path(item);
-    return open(*path, flags);
+    return OpenCgroupFile(*path, flags);
   }
   // Returns 0, or -errno with *failed naming the path's role.
   int Open(v8::Local<v8::Array> arr, const char** failed) {
@@ -842,7 +860,7 @@ NAN_METHOD(ReadFiles) {
       fd = static_cast<int>(Nan::To<int32_t>(item).FromJust());
     } else {
       Nan::Utf8String path(item);
-      fd = open(*path, O_RDONLY | O_CLOEXEC);
+      fd = OpenCgroupFile(*path, O_RDONLY | O_CLOEXEC);
     }
     ssize_t n = -1;
     if (fd >= 0) {
@@ -880,7 +898,7 @@ NAN_METHOD(OpenFiles) {
     Nan::Utf8String path(Nan::Get(arr, i).ToLocalChecked());
     char m = (*modes)[i];
     int flags = O_CLOEXEC | (m == 'w' ? O_WRONLY : m == 'b' ? O_RDWR : m == 'd' ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-    int fd = open(*path, flags);
+    int fd = OpenCgroupFile(*path, flags);
     Nan::Set(out, i, Nan::New(fd < 0 ? -errno : fd));
   }
   info.GetReturnValue().Set(out);
@@ -898,7 +916,7 @@ NAN_METHOD(WriteFiles) {
     Nan::Utf8String path(Nan::Get(paths, i).ToLocalChecked());
     Nan::Utf8String value(Nan::Get(values, i).ToLocalChecked());
     int err = 0;
-    int fd = open(*path, O_WRONLY | O_CLOEXEC);
+    int fd = OpenCgroupFile(*path, O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
       err = errno;
     } else {
@@ -918,6 +936,29 @@ NAN_METHOD(WriteFiles) {
   info.GetReturnValue().Set(Nan::Null());
 }
 
+// cgroupDirs(dirs): holds each directory open; cgroup paths under one are
+// then reached from it (cgroup_dirs.h). Returns -errno per directory (0 held).
+NAN_METHOD(CgroupDirs) {
+  if (info.Length() < 1 || !info[0]->IsArray()) return Nan::ThrowTypeError("Usage: cgroupDirs(dirs)");
+  v8::Local<v8::Array> arr = info[0].As<v8::Array>();
+  v8::Local<v8::Array> out = Nan::New<v8::Array>(arr->Length());
+  for (uint32_t i = 0; i < arr->Length(); i++) {
+    Nan::Utf8String dir(Nan::Get(arr, i).ToLocalChecked());
+    Nan::Set(out, i, Nan::New(ik_cgroup_dirs_add(*dir)));
+  }
+  info.GetReturnValue().Set(out);
+}
+
+// cgroupDirFds() -> the fds cgroupDirs() holds (for leak checks).
+NAN_METHOD(CgroupDirFds) {
+  int fds[64];
+  int n = ik_cgroup_dirs_fds(fds, 64);
+  if (n > 64) n = 64;
+  v8::Local<v8::Array> out = Nan::New<v8::Array>(n);
+  for (int i = 0; i < n; i++) Nan::Set(out, i, Nan::New(fds[i]));
+  info.GetReturnValue().Set(out);
+}
+
 // closeFds(fds): closes each (negative entries skipped).
 NAN_METHOD(CloseFds) {
   if (info.Length() < 1 || !info[0]->IsArray()) return Nan::ThrowTypeError("Usage: closeFds(fds)");
@@ -935,7 +976,7 @@ NAN_METHOD(Mkdirs) {
   v8::Local<v8::Array> arr = info[0].As<v8::Array>();
   for (uint32_t i = 0; i < arr->Length(); i++) {
     Nan::Utf8String path(Nan::Get(arr, i).ToLocalChecked());
-    if (mkdir(*path, 0755) < 0) {
+    if (AtCgroupDir(*path, [](int dfd, const char* p) { return mkdirat(dfd, p, 0755); }) < 0) {
       v8::Local<v8::Array> r = Nan::New<v8::Array>(2);
       Nan::Set(r, 0, Nan::New(i));
       Nan::Set(r, 1, Nan::New(errno));
@@ -952,7 +993,8 @@ NAN_METHOD(Rmdirs) {
   v8::Local<v8::Array> out = Nan::New<v8::Array>(arr->Length());
   for (uint32_t i = 0; i < arr->Length(); i++) {
     Nan::Utf8String path(Nan::Get(arr, i).ToLocalChecked());
-    int e = rmdir(*path) < 0 && errno != ENOENT ? errno : 0;
+    int r = AtCgroupDir(*path, [](int dfd, const char* p) { return unlinkat(dfd, p, AT_REMOVEDIR); });
+    int e = r < 0 && errno != ENOENT ? errno : 0;
     Nan::Set(out, i, Nan::New(e));
   }
   info.GetReturnValue().Set(out);
@@ -1060,6 +1102,8 @@ NAN_MODULE_INIT(InitModule) {
   Nan::SetMethod(target, "readFiles", ReadFiles);
   Nan::SetMethod(target, "openFiles", OpenFiles);
   Nan::SetMethod(target, "writeFiles", WriteFiles);
+  Nan::SetMethod(target, "cgroupDirs", CgroupDirs);
+  Nan::SetMethod(target, "cgroupDirFds", CgroupDirFds);
   Nan::SetMethod(target, "mknod", Mknod);
   Nan::SetMethod(target, "lsetxattr", Lsetxattr);
   Nan::SetMethod(target, "lgetxattr", Lgetxattr);

@@ -75,6 +75,10 @@ export interface NativeBinding {
   openFiles(paths: string[], modes: string): number[];
   /** open, one write of the whole value, close: each path in order; null, or [index, errno] of the first failure. */
   writeFiles(paths: string[], values: string[]): [number, number] | null;
+  /** Holds each directory open (O_PATH); cgroup paths under one are then reached from it, not walked from the root through sysfs. -errno per directory (0: held). */
+  cgroupDirs(dirs: string[]): number[];
+  /** The fds cgroupDirs() holds. */
+  cgroupDirFds(): number[];
   /** close() of each fd (negative ones skipped). */
   closeFds(fds: number[]): void;
   /** mknod(2); mode includes the file type (S_IFCHR 0o020000, S_IFBLK 0o060000, S_IFIFO 0o010000). Throws an ErrnoException. */

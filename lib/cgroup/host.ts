@@ -7,6 +7,7 @@
 import { accessSync, constants, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { IsolateError } from '../errors';
+import { native } from '../native';
 import { parseCpuList, type Controller, type HostTopology } from './limits';
 
 /** v1 controllers isolate-kit uses, by the name its hierarchy mounts (io is blkio on v1). */
@@ -175,6 +176,17 @@ export function resolveParent(name?: string): CgroupParent {
   const mounts = readCgroupMounts();
   if (mounts.layout === 'none') throw new IsolateError('ERR_UNSUPPORTED', 'No cgroup filesystem is mounted on this host (see /proc/self/mountinfo)');
   const p = mounts.layout === 'v2' ? v2Parent(mounts.v2Mount!, name) : v1Parent(mounts, name);
+  // Held open by the addon: its mkdirs, opens and rmdirs of groups then
+  // start from here, and never wait behind sysfs (a network namespace being
+  // made takes sysfs's lock; /sys/fs/cgroup is reached through sysfs). One
+  // that cannot be held is walked to from the root, as any path; so are
+  // all without the addon (probe() resolves parents too; whatever needs
+  // the addon says so itself).
+  try {
+    native().cgroupDirs(p.version === 2 ? [p.v2Dir!] : [...new Set(p.v1Dirs.values())]);
+  } catch {
+    /* no addon */
+  }
   parents.set(key, p);
   return p;
 }

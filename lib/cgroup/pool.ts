@@ -191,10 +191,11 @@ export function pooledCgroupDirs(): string[] {
   return [...[...pools.values()].flatMap((p) => p.ready.flatMap((s) => s.dirs)), ...[...accounting.values()].flatMap((l) => l.map((g) => g.dir))];
 }
 
-/** fds the pool holds open (pooled and kept groups' files), for leak checks. */
+/** fds held open across containers (pooled and kept groups' files, the parents' directories), for leak checks. */
 export function pooledCgroupFds(): number[] {
   return [
     ...[...pools.values()].flatMap((p) => p.ready.flatMap((s) => [...s.fds.values()])),
     ...[...accounting.values()].flatMap((l) => l.flatMap((g) => [...g.fds.values()])),
+    ...native().cgroupDirFds(),
   ];
 }

@@ -5,14 +5,15 @@
  * host and, through ../shared/tools/vm-run, on a cgroup-v2-only kernel.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { expect } from 'chai';
 import { CGroup, Container, IsolateError, gc, type CGroupLimits } from '../../lib';
-import { readCgroupMounts } from '../../lib/cgroup/host';
+import { existingParentDirs, readCgroupMounts, resetParents } from '../../lib/cgroup/host';
 import { needCgroups, skipUnless } from '../helpers/caps';
-import { ourCgroups } from '../helpers/leaks';
-import { pooledCgroupDirs } from '../../lib/cgroup/pool';
+import { TEMP_PREFIX, ourCgroups } from '../helpers/leaks';
+import { _setPoolEnabled, pooledCgroupDirs } from '../../lib/cgroup/pool';
 import { native } from '../../lib/native';
 import { testDisk, type TestDisk } from '../fixtures/disk';
 import { exists, markerProcesses, runFixture, sleepMarker, waitFor } from '../fixtures/procs';
@@ -118,6 +119,65 @@ describe('CGroup on this kernel', function () {
         expect(readFileSync(max, 'utf8').trim()).to.equal('8');
       } finally {
         await cg.destroy();
+      }
+    });
+
+    it("should reach groups from their parent's directory held open, and from a parent removed and made again", async function () {
+      const parent = 'isolate-kit/held-parent-test';
+      const n = native();
+      const held = () => n.cgroupDirFds().map((fd) => readlinkSync(`/proc/self/fd/${fd}`));
+      const runIn = async () => {
+        const cg = new CGroup({ pids: 12 }, { parent });
+        try {
+          const r = await Container.run(['cat', inside('pids', 'pids.max', 'pids.max')], { cgroup: cg });
+          expect(r.status).to.equal('ok');
+          expect(r.stdout.trim()).to.equal('12');
+        } finally {
+          await cg.destroy();
+        }
+      };
+      // Without the pool: no kept accounting group in the parent, which can then be removed.
+      _setPoolEnabled(false);
+      try {
+        await runIn();
+        const dirs = existingParentDirs(parent);
+        expect(dirs).to.not.be.empty;
+        for (const d of dirs) expect(held()).to.include(d);
+        const before = n.cgroupDirFds().length;
+        // Removed and prepared anew: the new directories are held (the old fds stay).
+        for (const d of dirs) rmdirSync(d);
+        resetParents();
+        await runIn();
+        expect(n.cgroupDirFds().length).to.equal(before + dirs.length);
+        for (const d of dirs) expect(held()).to.include(d).and.to.include(`${d} (deleted)`);
+      } finally {
+        _setPoolEnabled(undefined);
+        resetParents();
+        for (const d of existingParentDirs(parent)) rmdirSync(d);
+      }
+    });
+
+    it('should walk the whole path where a held directory was removed and made again', function () {
+      // The mechanism alone, on a plain directory: calls through the stale fd fail (ENOENT) and are made by path.
+      const dir = mkdtempSync(join(tmpdir(), TEMP_PREFIX));
+      try {
+        const n = native();
+        expect(n.cgroupDirs([dir])).to.deep.equal([0]);
+        rmdirSync(dir);
+        mkdirSync(dir);
+        expect(n.mkdirs([join(dir, 'a')])).to.equal(null);
+        expect(existsSync(join(dir, 'a'))).to.equal(true);
+        expect(n.writeFiles([join(dir, 'a', 'f')], ['x'])).to.deep.equal([0, 2 /* ENOENT: not created */]);
+        writeFileSync(join(dir, 'a', 'f'), 'hello');
+        expect(n.readFiles([join(dir, 'a', 'f')])).to.deep.equal(['hello']);
+        const [fd] = n.openFiles([join(dir, 'a', 'f')], 'r');
+        expect(fd).to.be.at.least(0);
+        n.closeFds([fd!]);
+        rmSync(join(dir, 'a', 'f'));
+        expect(n.rmdirs([join(dir, 'a')])).to.deep.equal([0]);
+        expect(existsSync(join(dir, 'a'))).to.equal(false);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
     });
 
