@@ -904,6 +904,14 @@ NAN_METHOD(OpenFiles) {
   info.GetReturnValue().Set(out);
 }
 
+// [index, errno]: the call of a batch that failed first, and why.
+v8::Local<v8::Array> FailedAt(uint32_t index, int err) {
+  v8::Local<v8::Array> r = Nan::New<v8::Array>(2);
+  Nan::Set(r, 0, Nan::New(index));
+  Nan::Set(r, 1, Nan::New(err));
+  return r;
+}
+
 // writeFiles(paths, values) -> [index, errno] of the first failure, or null.
 // Each is opened, written whole and closed. (A pooled cgroup's limits, made
 // ahead: one call instead of writeFileSync's open, write and close per file.)
@@ -926,12 +934,7 @@ NAN_METHOD(WriteFiles) {
       else if (n != value.length()) err = EIO;
       close(fd);
     }
-    if (err) {
-      v8::Local<v8::Array> r = Nan::New<v8::Array>(2);
-      Nan::Set(r, 0, Nan::New(i));
-      Nan::Set(r, 1, Nan::New(err));
-      return info.GetReturnValue().Set(r);
-    }
+    if (err) return info.GetReturnValue().Set(FailedAt(i, err));
   }
   info.GetReturnValue().Set(Nan::Null());
 }
@@ -976,12 +979,8 @@ NAN_METHOD(Mkdirs) {
   v8::Local<v8::Array> arr = info[0].As<v8::Array>();
   for (uint32_t i = 0; i < arr->Length(); i++) {
     Nan::Utf8String path(Nan::Get(arr, i).ToLocalChecked());
-    if (AtCgroupDir(*path, [](int dfd, const char* p) { return mkdirat(dfd, p, 0755); }) < 0) {
-      v8::Local<v8::Array> r = Nan::New<v8::Array>(2);
-      Nan::Set(r, 0, Nan::New(i));
-      Nan::Set(r, 1, Nan::New(errno));
-      return info.GetReturnValue().Set(r);
-    }
+    if (AtCgroupDir(*path, [](int dfd, const char* p) { return mkdirat(dfd, p, 0755); }) < 0)
+      return info.GetReturnValue().Set(FailedAt(i, errno));
   }
   info.GetReturnValue().Set(Nan::Null());
 }
