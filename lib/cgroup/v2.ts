@@ -182,10 +182,7 @@ export class V2Backend implements CgroupBackend {
   }
 
   remove(): boolean {
-    try {
-      return removeDirs([this.dir]);
-    } finally {
-      this.files.closeAll();
-    }
+    this.files.closeNow(); // before the directory goes (CgroupReader.closeNow says why)
+    return removeDirs([this.dir]);
   }
 }
