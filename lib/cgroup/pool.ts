@@ -24,7 +24,7 @@
  * ISOLATE_KIT_CGROUP_POOL=0 turns both off.
  */
 import { native } from '../native';
-import { forget, remember } from './registry';
+import { forget, onExitBeforeRemoval, remember } from './registry';
 
 const SIZE = 2;
 /** Pools kept (one per key: hierarchies and limit files); the least recently used goes. */
@@ -191,11 +191,21 @@ export function pooledCgroupDirs(): string[] {
   return [...[...pools.values()].flatMap((p) => p.ready.flatMap((s) => s.dirs)), ...[...accounting.values()].flatMap((l) => l.map((g) => g.dir))];
 }
 
-/** fds held open across containers (pooled and kept groups' files, the parents' directories), for leak checks. */
-export function pooledCgroupFds(): number[] {
+/** The files of pooled and kept groups, open. */
+function heldGroupFds(): number[] {
   return [
     ...[...pools.values()].flatMap((p) => p.ready.flatMap((s) => [...s.fds.values()])),
     ...[...accounting.values()].flatMap((l) => l.flatMap((g) => [...g.fds.values()])),
-    ...native().cgroupDirFds(),
   ];
+}
+
+// On exit the registry removes pooled and kept groups: their files go first.
+onExitBeforeRemoval(() => {
+  const fds = heldGroupFds();
+  if (fds.length > 0) native().closeFds(fds);
+});
+
+/** fds held open across containers (pooled and kept groups' files, the parents' directories), for leak checks. */
+export function pooledCgroupFds(): number[] {
+  return [...heldGroupFds(), ...native().cgroupDirFds()];
 }
