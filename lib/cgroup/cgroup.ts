@@ -106,8 +106,25 @@ let ownerStart: number | undefined;
  */
 let nameCounter: number | undefined;
 
-/** `<owner pid>-<owner start time>-<10 hex digits>`: what gc() parses. */
+/**
+ * Names of groups removed, for the next ones (most recent first). The
+ * kernel keeps a negative dentry for each name removed from a directory, so
+ * a fresh name per container would add one to its caches for good; a name
+ * used again turns it back into the new group's. Only names whose
+ * directories are gone from every hierarchy come here.
+ */
+const freeNames: string[] = [];
+const FREE_NAMES_KEPT = 64;
+
+/** Gives the name of a group whose directories are all removed back for reuse. */
+export function recycleCgroupName(name: string): void {
+  if (freeNames.length < FREE_NAMES_KEPT) freeNames.push(name);
+}
+
+/** `<owner pid>-<owner start time>-<10 hex digits>`: what gc() parses. A removed group's name when there is one. */
 export function newCgroupName(): string {
+  const reused = freeNames.pop();
+  if (reused !== undefined) return reused;
   ownerStart ??= processStartTime(process.pid) ?? 0;
   nameCounter = ((nameCounter ?? randomBytes(5).readUIntBE(0, 5)) + 1) % 2 ** 40;
   return `${process.pid}-${ownerStart}-${nameCounter.toString(16).padStart(10, '0')}`;
@@ -365,6 +382,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     }
     forget(b.dirs);
     this.removed = true;
+    recycleCgroupName(this.name);
   }
 
   /** @internal for the addon's spawn: [v2 dir or '', ...files to join], each an fd opened ahead or a path (the addon opens it). */

@@ -32,6 +32,11 @@ function kernfsNodes(): number | undefined {
   }
 }
 
+/** Dentries the kernel holds (/proc/sys/fs/dentry-state, readable by anyone). */
+function dentries(): number {
+  return Number(readFileSync('/proc/sys/fs/dentry-state', 'utf8').split(/\s+/)[0]);
+}
+
 /** Where a cgroup file is inside the container (its group mounted read-only at /sys/fs/cgroup). */
 function inside(controller: string, v1File: string, v2File: string): string {
   if (version() === 2) return `/sys/fs/cgroup/${v2File}`;
@@ -450,6 +455,7 @@ describe('CGroup on this kernel', function () {
       const kept = new Set(pooledCgroupDirs());
       expect(paths.filter((p) => existsSync(p) && !kept.has(p))).to.deep.equal([]);
       const nodesBefore = kernfsNodes();
+      const dentriesBefore = dentries();
       for (let i = 0; i < 1000; i++) {
         const r = await Container.run(['true'], { cgroup: { memory: '32M', pids: 16 } });
         if (r.status !== 'ok') throw new Error(`run ${i}: ${r.status} ${r.error?.message}`);
@@ -468,6 +474,9 @@ describe('CGroup on this kernel', function () {
         }
         expect(grown).to.be.below(1000);
       }
+      // Nor a negative dentry per removed name (a fresh name per group added
+      // ~0.5 per run for good; removed groups' names are used again).
+      expect(dentries() - dentriesBefore).to.be.below(200);
     });
 
     it('should close the files of its pooled and kept groups before removing them at exit', async function () {
