@@ -762,6 +762,11 @@ class FdWatch : public Nan::ObjectWrap {
     if (poll_ == nullptr) return;
     uv_poll_stop(poll_);
     uv_close(reinterpret_cast<uv_handle_t*>(poll_), OnClosed);
+    // Closed now, not in OnClosed: libuv has let go of it (uv_close takes
+    // it out of epoll), and a cgroup file (memory.events on v2) must be
+    // closed before its directory is removed, which follows at once on the
+    // destroy path (CgroupReader.closeNow says why).
+    CloseFd(&fd_);
   }
 
   static void OnEnvCleanup(void* arg) {
