@@ -191,7 +191,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     checkSupported(this.current, this.parent);
   }
 
-  /** The directory name, `<owner pid>-<start time>-<random>` (final once created). */
+  /** The directory name, `<owner pid>-<start time>-<counter>` (final once created; once destroyed, a later group may be given it). */
   get name(): string {
     return (this.groupName ??= newCgroupName());
   }
