@@ -628,7 +628,9 @@ function cgroupInterpretation(r: BenchResult): string[] {
         (d0 - onPath > 0.05
           ? `The rest of the median's excess over the pieces above, ${ms(d0 - onPath)} ms, is not attributed by these measurements: it lies ` +
             `outside the loops and the trace (the child's own join, the kernel's work for a process in a fresh group during its setup and exit, ` +
-            `handing the group's files to the zygote), or is noise.`
+            `handing the group's files to the zygote), or is noise. docs/cgroups.md ("What is left") takes the share apart with experimental ` +
+            `builds: it goes with the fresh directories (their mkdir, rmdir and the first opens of their files cost about twice as much ` +
+            `between container starts as in these loops), not with the library's own code.`
           : 'The pieces above account for the median difference within the noise.');
     } else if (d0 - onPath > 0.05) {
       text += ` The other ${ms(d0 - onPath)} ms is outside what the loops and the trace time (opening the files handed to the child, the kernel's work for a fresh group), plus noise.`;
