@@ -330,7 +330,7 @@ export function cgroupCostTable(r: BenchResult): string {
   }
   // The same group without a network namespace, against the same start
   // without one: how much of the cost is the group's own work, and how much
-  // its meeting with the namespace made ahead (docs/cgroups.md).
+  // its meeting with the namespace made ahead (docs/cgroup-cost.md).
   const host = hostNetRows(a);
   if (host) {
     const { hn, hc } = host;
@@ -585,7 +585,7 @@ function cgroupInterpretation(r: BenchResult): string[] {
       `(per round ${delta(pairedDelta(a, HOST_NET_CG, 'container-host-net'))} ms)` +
       (dh < d1 - 0.03
         ? `, less than with one: part of the cost is not the group's own work but where the kernel work done ahead (the next group, ` +
-          `the next network namespace) falls against the container's waits for an RCU grace period (docs/cgroups.md, "What is left").`
+          `the next network namespace) falls against the container's waits for an RCU grace period (docs/cgroup-cost.md, "Where the time falls").`
         : '.');
   }
   out.push(cost);
@@ -628,7 +628,7 @@ function cgroupInterpretation(r: BenchResult): string[] {
         (d0 - onPath > 0.05
           ? `The rest of the median's excess over the pieces above, ${ms(d0 - onPath)} ms, is not attributed by these measurements: it lies ` +
             `outside the loops and the trace (the child's own join, the kernel's work for a process in a fresh group during its setup and exit, ` +
-            `handing the group's files to the zygote), or is noise. docs/cgroups.md ("What is left") takes the share apart with experimental ` +
+            `handing the group's files to the zygote), or is noise. docs/cgroup-cost.md takes the share apart with experimental ` +
             `builds: it goes with the fresh directories (their mkdir, rmdir and the first opens of their files cost about twice as much ` +
             `between container starts as in these loops), not with the library's own code.`
           : 'The pieces above account for the median difference within the noise.');
