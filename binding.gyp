@@ -34,6 +34,7 @@
             "csrc/init/plan_reader.c",
             "csrc/init/setup.c",
             "csrc/init/process.c",
+            "csrc/init/no_userns.c",
             "csrc/init/zygote.c",
             "csrc/fdpass.c",
             "csrc/fds.c",

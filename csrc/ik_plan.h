@@ -74,6 +74,7 @@ enum ik_op_type {
   IK_OP_CHDIR = 22,  /* str0 */
   IK_OP_NO_NEW_PRIVS = 23,
   IK_OP_EXEC = 24, /* str0 file, str1 PATH to search when file has no '/'; num0 argv list, num1 env list */
+  IK_OP_DENY_USERNS = 25, /* a seccomp filter: no new user namespaces (init/no_userns.c); before CREDS */
 };
 
 /* Op flags. */
@@ -125,6 +126,7 @@ enum ik_syscall {
   IK_SC_FSOPEN = 33,
   IK_SC_FSCONFIG = 34, /* setting up a filesystem (an overlay's layers) */
   IK_SC_FSMOUNT = 35,
+  IK_SC_SECCOMP = 36, /* installing a seccomp filter */
 };
 
 #endif

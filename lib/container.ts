@@ -27,6 +27,7 @@ import {
   checkCwd,
   checkRlimits,
   checkUser,
+  denyUserNamespaces,
   mergeEnv,
   planProcess,
   type ProcessSpec,
@@ -72,7 +73,14 @@ export interface ContainerOptions {
   rlimits?: RlimitOptions;
   /** Keep the root read-only (the host root always is; a layered root is writable unless this is true). @default true for the host root, false for a layered one */
   readonlyRootfs?: boolean;
-  /** Seccomp filter. Only 'unconfined' for now. @default 'unconfined' */
+  /**
+   * Seccomp. By default only a process running as uid 0 (or keeping
+   * CAP_SETUID) gets a filter, which stops it making user namespaces: with
+   * one it could mount the cgroup filesystem and write the limits of its own
+   * group, or of the Node process's (docs/security.md). 'unconfined' lifts
+   * that too. A full default profile is still to come.
+   * @default undefined
+   */
   seccomp?: 'unconfined';
   /**
    * Resource limits and accounting: a CGroup, or its limits (`{ memory:
@@ -125,6 +133,7 @@ interface ResolvedConfig {
   network: 'none' | 'host';
   capabilities: bigint;
   noNewPrivileges: boolean;
+  seccomp: 'unconfined' | undefined;
   rlimits: [number, bigint, bigint][];
   cgroup: CGroup | undefined;
   /** The image's defaults, when made from one. */
@@ -231,6 +240,7 @@ function resolveConfig(options: ContainerOptions): ResolvedConfig {
     network,
     capabilities: checkCapabilities(options.capabilities),
     noNewPrivileges: options.noNewPrivileges ?? true,
+    seccomp: options.seccomp,
     rlimits: checkRlimits(options.rlimits),
     cgroup: options.cgroup === undefined ? undefined : options.cgroup instanceof CGroup ? options.cgroup : new CGroup(options.cgroup),
   };
@@ -734,13 +744,15 @@ export class Container extends EventEmitter<ContainerEvents> {
     }
     const argv = checkCommand(fromImage ?? command);
     const env = mergeEnv(this.config.env, o.env);
+    const user = o.user === undefined ? this.config.user : checkUser(o.user);
     return {
       argv,
       env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
       cwd: o.cwd === undefined ? this.config.cwd : checkCwd(o.cwd),
-      user: o.user === undefined ? this.config.user : checkUser(o.user),
+      user,
       capabilities: this.config.capabilities,
       noNewPrivileges: this.config.noNewPrivileges,
+      denyUserNamespaces: denyUserNamespaces(user, this.config.capabilities, this.config.seccomp),
       rlimits: this.config.rlimits,
     };
   }

@@ -25,6 +25,8 @@ export const enum Op {
   Chdir = 22,
   NoNewPrivs = 23,
   Exec = 24,
+  /** A seccomp filter: the process and its descendants make no user namespaces (csrc/init/no_userns.c). */
+  DenyUserns = 25,
 }
 
 /** Op flags (IK_F_*). */
@@ -93,6 +95,7 @@ export const SYSCALL_NAMES: readonly string[] = [
   'fsopen',
   'fsconfig',
   'fsmount',
+  'seccomp',
 ];
 
 /** IK_SC_CGROUP_JOIN: init could not join its cgroup. */

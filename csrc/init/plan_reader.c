@@ -125,6 +125,7 @@ long ik_plan_validate(const struct ik_plan *plan) {
     case IK_OP_PROCESS:
     case IK_OP_RLIMIT:
     case IK_OP_NO_NEW_PRIVS:
+    case IK_OP_DENY_USERNS:
       break;
     case IK_OP_CREDS:
       if (!list_ok(plan, op->num[1], 0))

@@ -16,6 +16,7 @@ import { TEMP_PREFIX, ourCgroups } from '../helpers/leaks';
 import { _setPoolEnabled, pooledCgroupDirs } from '../../lib/cgroup/pool';
 import { native } from '../../lib/native';
 import { testDisk, type TestDisk } from '../fixtures/disk';
+import { PROBE, buildUsernsProbe, probeResults, type UsernsProbe } from '../fixtures/userns-probe';
 import { exists, markerProcesses, runFixture, sleepMarker, waitFor } from '../fixtures/procs';
 
 const version = (): 1 | 2 => CGroup.version() as 1 | 2;
@@ -229,6 +230,33 @@ describe('CGroup on this kernel', function () {
     it('should show the container its own group as the cgroup root', async function () {
       const r = await Container.run(['cat', '/proc/self/cgroup'], { cgroup: {} });
       for (const line of r.stdout.trim().split('\n')) expect(line, line).to.match(/:\/$/);
+    });
+
+    // The group's files are root's. A payload mounting the cgroup filesystem
+    // in user and cgroup namespaces of its own sees its group as the root,
+    // writable if it is uid 0: the user-namespace filter stops that.
+    it('should not let the payload raise its own limit through a cgroup mount of its own, as uid 0 or nobody', async function () {
+      const built = buildUsernsProbe();
+      skipUnless(this, typeof built === 'string' ? built : null);
+      const probe = built as UsernsProbe;
+      const limit = inside('memory', 'memory.limit_in_bytes', 'memory.max');
+      try {
+        for (const user of [{ uid: 0 }, undefined]) {
+          const r = await Container.run(['sh', '-c', `mkdir /tmp/m && ${PROBE} cgroup ${version()} /tmp/m; echo limit $(cat ${limit})`], {
+            cgroup: { memory: '64M' },
+            mounts: [probe.mount],
+            user,
+          });
+          expect(r.status, r.stderr).to.equal('ok');
+          const got = probeResults(r.stdout);
+          if (user) expect(got.unshare).to.equal('EPERM');
+          // nobody may make the namespaces and mount, where the host allows it, but not write: the files are root's
+          else expect(got.write ?? 'not reached').to.not.equal('ok');
+          expect(got.limit, JSON.stringify(user)).to.equal(String(64 * 1024 * 1024));
+        }
+      } finally {
+        probe.release();
+      }
     });
 
     it('should raise a limit live with update()', async function () {

@@ -9,8 +9,9 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Container, type RunResult } from '../../lib';
-import { needContainers } from '../helpers/caps';
+import { needContainers, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
+import { PROBE, buildUsernsProbe, probeResults, type UsernsProbe } from '../fixtures/userns-probe';
 
 const root = { uid: 0, gid: 0 };
 
@@ -188,5 +189,37 @@ EOF`,
     expect(r.stdout).to.not.include('dmesg\n');
     // cgroup namespace: our own cgroup is the root of what we see
     expect(lines.slice(1).every((l) => l.endsWith(':/'))).to.equal(true);
+  });
+
+  // Every cgroup file is root's: in a user namespace of its own, a uid-0
+  // payload could mount the cgroup filesystem and write them (its limits, or
+  // the Node process's group where the container has none of its own).
+  it('should keep a uid-0 payload (or one keeping CAP_SETUID) from making user namespaces, by every ABI', async function () {
+    const built = buildUsernsProbe();
+    skipUnless(this, typeof built === 'string' ? built : null);
+    const probe = built as UsernsProbe;
+    try {
+      const run = async (options: Parameters<typeof Container.run>[1]) => {
+        const r = await Container.run([PROBE, 'abi'], { timeout: 10_000, mounts: [probe.mount], ...options });
+        expect(r.status, r.stderr).to.equal('ok');
+        return probeResults(r.stdout);
+      };
+      // As nobody the host lets a process make one, so what stops uid 0 is the filter.
+      const nobody = await run({});
+      skipUnless(this, nobody['unshare(CLONE_NEWUSER)'] === 'ok' ? null : `this host forbids unprivileged user namespaces (${nobody['unshare(CLONE_NEWUSER)']})`);
+      for (const options of [{ user: root }, { user: { uid: 1000 }, capabilities: ['CAP_SETUID'] }]) {
+        const got = await run(options);
+        const what = JSON.stringify(options);
+        expect(got, what).to.include({ 'unshare(CLONE_NEWUSER)': 'EPERM', 'clone(CLONE_NEWUSER)': 'EPERM', 'clone3(CLONE_NEWUSER)': 'ENOSYS', 'unshare(0)': 'ok' });
+        // The other ABIs of this CPU (i386 and x32 on x86_64): wherever nobody's call worked, this one is refused.
+        for (const [attempt, result] of Object.entries(nobody)) {
+          if (attempt !== 'unshare(0)' && result === 'ok') expect(got[attempt], `${what}: ${attempt}`).to.be.oneOf(['EPERM', 'ENOSYS']);
+        }
+      }
+      // The caller can lift it.
+      expect(await run({ user: root, seccomp: 'unconfined' })).to.include({ 'unshare(CLONE_NEWUSER)': 'ok' });
+    } finally {
+      probe.release();
+    }
   });
 });

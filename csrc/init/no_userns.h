@@ -1,0 +1,8 @@
+/* Keeps a process (and its descendants) from making user namespaces; see no_userns.c. */
+#ifndef IK_NO_USERNS_H
+#define IK_NO_USERNS_H
+
+/* Installs the filter: 0, or -1 with errno (EINVAL: no seccomp filters in this kernel). */
+int ik_deny_user_namespaces(void);
+
+#endif
