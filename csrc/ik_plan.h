@@ -67,6 +67,8 @@ enum ik_op_type {
                          num0 list of lowerdirs, top first; num1 MOUNT_ATTR_* of the mount */
   IK_OP_HOLD = 14,    /* str1 directory: opened (O_PATH) and sent to the parent once the
                          container is set up (IK_MSG_HOLD), which reaches it after pivot_root */
+  IK_OP_DENY_USERNS = 15, /* init installs the seccomp filter of init/no_userns.c, which every
+                             process it starts inherits: no new user namespaces */
 
   /* Process phase: run in the forked payload, just before execve. */
   IK_OP_RLIMIT = 20, /* num0 resource, num1 soft, num2 hard */
@@ -74,7 +76,6 @@ enum ik_op_type {
   IK_OP_CHDIR = 22,  /* str0 */
   IK_OP_NO_NEW_PRIVS = 23,
   IK_OP_EXEC = 24, /* str0 file, str1 PATH to search when file has no '/'; num0 argv list, num1 env list */
-  IK_OP_DENY_USERNS = 25, /* a seccomp filter: no new user namespaces (init/no_userns.c); before CREDS */
 };
 
 /* Op flags. */

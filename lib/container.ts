@@ -27,7 +27,6 @@ import {
   checkCwd,
   checkRlimits,
   checkUser,
-  denyUserNamespaces,
   mergeEnv,
   planProcess,
   type ProcessSpec,
@@ -74,12 +73,12 @@ export interface ContainerOptions {
   /** Keep the root read-only (the host root always is; a layered root is writable unless this is true). @default true for the host root, false for a layered one */
   readonlyRootfs?: boolean;
   /**
-   * Seccomp. By default only a process running as uid 0 (or keeping
-   * CAP_SETUID) gets a filter, which stops it making user namespaces: with
-   * one it could mount the cgroup filesystem and write the limits of its own
-   * group, or of the Node process's (docs/security.md). 'unconfined' lifts
-   * that too. A full default profile is still to come.
-   * @default undefined
+   * Seccomp. By default every process in the container gets a filter that
+   * stops it making user namespaces (as Docker's default profile does): in
+   * one it could mount the cgroup filesystem and see the host's groups, or,
+   * as uid 0, write the limits of its own group (docs/security.md).
+   * 'unconfined' lifts it. A full default profile is still to come.
+   * @default undefined (the user-namespace filter)
    */
   seccomp?: 'unconfined';
   /**
@@ -744,15 +743,13 @@ export class Container extends EventEmitter<ContainerEvents> {
     }
     const argv = checkCommand(fromImage ?? command);
     const env = mergeEnv(this.config.env, o.env);
-    const user = o.user === undefined ? this.config.user : checkUser(o.user);
     return {
       argv,
       env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
       cwd: o.cwd === undefined ? this.config.cwd : checkCwd(o.cwd),
-      user,
+      user: o.user === undefined ? this.config.user : checkUser(o.user),
       capabilities: this.config.capabilities,
       noNewPrivileges: this.config.noNewPrivileges,
-      denyUserNamespaces: denyUserNamespaces(user, this.config.capabilities, this.config.seccomp),
       rlimits: this.config.rlimits,
     };
   }
@@ -833,6 +830,10 @@ export class Container extends EventEmitter<ContainerEvents> {
     if (cfg.hostname !== undefined) b.add(Op.Hostname, { description: `set hostname ${cfg.hostname}` }, { str: [cfg.hostname] });
     if (cfg.namespaces.has('net')) b.add(Op.Loopback, { description: 'bring up lo' });
     if (cfg.namespaces.has('time')) b.add(Op.Unshare, { description: 'unshare the time namespace' }, { num: [0x80] });
+    // Last: init's own steps are done; every process it starts inherits the filter.
+    if (cfg.seccomp !== 'unconfined') {
+      b.add(Op.DenyUserns, { description: "deny new user namespaces (a seccomp filter; seccomp: 'unconfined' lifts it)" });
+    }
     const containerOps = b.length;
     if (main) planProcess(b, main.id, main.spec);
     const plan = b.build();

@@ -20,13 +20,13 @@ export const enum Op {
   Mknod = 12,
   Overlay = 13,
   Hold = 14,
+  /** init installs a seccomp filter that every process it starts inherits: no new user namespaces (csrc/init/no_userns.c). */
+  DenyUserns = 15,
   Rlimit = 20,
   Creds = 21,
   Chdir = 22,
   NoNewPrivs = 23,
   Exec = 24,
-  /** A seccomp filter: the process and its descendants make no user namespaces (csrc/init/no_userns.c). */
-  DenyUserns = 25,
 }
 
 /** Op flags (IK_F_*). */

@@ -89,22 +89,7 @@ export interface ProcessSpec {
   user: Required<UserOptions>;
   capabilities: bigint;
   noNewPrivileges: boolean;
-  /** Install the filter that stops the process making user namespaces (see denyUserNamespaces()). */
-  denyUserNamespaces: boolean;
   rlimits: [number, bigint, bigint][];
-}
-
-const CAP_SETUID = 7n;
-
-/**
- * Whether a process gets the filter that stops it making user namespaces
- * (csrc/init/no_userns.c): when it runs as uid 0, or keeps CAP_SETUID and
- * so could become uid 0. Every cgroup file is root's; a user namespace would
- * let such a process mount the cgroup filesystem and write its own limits,
- * or those of the Node process's group. `seccomp: 'unconfined'` lifts it.
- */
-export function denyUserNamespaces(user: Required<UserOptions>, capabilities: bigint, seccomp: 'unconfined' | undefined): boolean {
-  return seccomp !== 'unconfined' && (user.uid === 0 || (capabilities & (1n << CAP_SETUID)) !== 0n);
 }
 
 const ID_MAX = 0xfffffffe;
@@ -223,8 +208,6 @@ export function planProcess(b: PlanBuilder, id: number, spec: ProcessSpec): void
     const name = Object.keys(RLIMITS).find((k) => RLIMITS[k as RlimitName] === resource) ?? String(resource);
     b.add(Op.Rlimit, { description: `set rlimit ${name}` }, { num: [resource, soft, hard] });
   }
-  // Before the credentials drop: installing a filter then needs no no_new_privs.
-  if (spec.denyUserNamespaces) b.add(Op.DenyUserns, { description: 'deny new user namespaces (seccomp)' });
   const { uid, gid, groups } = spec.user;
   b.add(Op.Creds, { description: `switch to uid ${uid} gid ${gid}` }, {
     flags: OpFlag.SetGroups,

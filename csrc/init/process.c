@@ -1,6 +1,5 @@
 /* Runs in the payload's own process between fork and exec: limits,
- * credentials and capabilities, working directory, no_new_privs, the
- * user-namespace filter, exec.
+ * credentials and capabilities, working directory, no_new_privs, exec.
  * The child shares init's memory (CLONE_VM), so it only makes syscalls on
  * memory prepared by ik_process_prepare() and reports through p->fail.
  */
@@ -25,7 +24,6 @@
 #include <unistd.h>
 
 #include "../compat.h"
-#include "no_userns.h"
 
 #define CHILD_STACK_SIZE (64 * 1024)
 #define IK_PATH_BUF 4096
@@ -50,8 +48,7 @@ int ik_process_prepare(struct ik_proc *p, const struct ik_plan *plan, uint32_t f
     uint32_t t = plan->ops[i].type;
     if (t == IK_OP_EXEC)
       break;
-    if (t != IK_OP_RLIMIT && t != IK_OP_CREDS && t != IK_OP_CHDIR && t != IK_OP_NO_NEW_PRIVS &&
-        t != IK_OP_DENY_USERNS) {
+    if (t != IK_OP_RLIMIT && t != IK_OP_CREDS && t != IK_OP_CHDIR && t != IK_OP_NO_NEW_PRIVS) {
       errno = EINVAL;
       return fail_with(p, i, IK_SC_PLAN);
     }
@@ -246,12 +243,6 @@ static int child_main(void *arg) {
     case IK_OP_NO_NEW_PRIVS:
       if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
         fail_with(p, i, IK_SC_PRCTL);
-        _exit(127);
-      }
-      break;
-    case IK_OP_DENY_USERNS:
-      if (ik_deny_user_namespaces() < 0) {
-        fail_with(p, i, IK_SC_SECCOMP);
         _exit(127);
       }
       break;

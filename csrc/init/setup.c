@@ -22,6 +22,7 @@
 
 #include "../compat.h"
 #include "../loopback.h"
+#include "no_userns.h"
 
 #define FAIL(i, s)                                                                                 \
   do {                                                                                             \
@@ -329,6 +330,10 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
   case IK_OP_LOOPBACK:
     if (ik_loopback_up() < 0)
       FAIL(i, IK_SC_IOCTL);
+    return 0;
+  case IK_OP_DENY_USERNS:
+    if (ik_deny_user_namespaces() < 0)
+      FAIL(i, IK_SC_SECCOMP);
     return 0;
   default:
     errno = EINVAL;

@@ -25,6 +25,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'max-output', value: 'SIZE' },
   { name: 'net', value: 'none|host' },
   { name: 'cap', value: 'CAP' },
+  { name: 'seccomp', value: 'unconfined' },
   { name: 'rlimit', value: 'NAME=SOFT[:HARD]' },
   { name: 'memory', value: 'SIZE' },
   { name: 'memory-swap', value: 'SIZE' },
@@ -236,6 +237,11 @@ export function planRun(parsed: ParsedArgs, hostEnv: NodeJS.ProcessEnv): RunPlan
   if (net) {
     if (net.value !== 'none' && net.value !== 'host') throw valueError(net, 'expected none or host');
     container.network = net.value;
+  }
+  const seccomp = lastValue(parsed, 'seccomp');
+  if (seccomp) {
+    if (seccomp.value !== 'unconfined') throw valueError(seccomp, 'expected unconfined');
+    container.seccomp = seccomp.value;
   }
   const caps = allValues(parsed, 'cap');
   if (caps.length) {

@@ -124,7 +124,7 @@ describe('isolate-kit CLI: command line', function () {
       '--bind', '/a:/b', '--tmpfs', '/scratch:8M', '--bind', '/c:/d:ro', '--bind', '/e:/f:rw', '--tmpfs', '/t',
       '--env', 'A=1=2', '--env', 'HOSTVAR', '--env', 'NOT_ON_HOST', '--env', 'EMPTY=',
       '--cwd', '/tmp', '--user', '1000:1001', '--net', 'host', '--cap', 'NET_RAW', '--cap', 'CAP_CHOWN',
-      '--rlimit', 'nofile=100:200', '--rlimit', 'as=unlimited', '--max-output', '1k', '-i', 'true',
+      '--rlimit', 'nofile=100:200', '--rlimit', 'as=unlimited', '--max-output', '1k', '-i', '--seccomp', 'unconfined', 'true',
     );
     expect(p.container).to.deep.equal({
       hostname: 'judge-1',
@@ -140,6 +140,7 @@ describe('isolate-kit CLI: command line', function () {
       user: { uid: 1000, gid: 1001 },
       network: 'host',
       capabilities: ['NET_RAW', 'CAP_CHOWN'],
+      seccomp: 'unconfined',
       rlimits: { nofile: [100, 200], as: 'unlimited' },
     });
     expect(p.maxOutput).to.equal(1024);
@@ -400,6 +401,15 @@ describe('isolate-kit run', function () {
     expect(r).to.include({ code: 0, stdout: '/tmp\n1000\n1001\n100\n200\n' });
     const caps = await cli(['run', '--user', '0', '--cap', 'NET_BIND_SERVICE', 'sh', '-c', 'grep CapEff /proc/self/status']);
     expect(caps.stdout).to.match(/CapEff:\s+0000000000000400/);
+  });
+
+  it('should keep the seccomp filter unless --seccomp unconfined, and refuse another value', async function () {
+    const filters = 'grep Seccomp_filters /proc/self/status';
+    expect((await cli(['run', 'sh', '-c', filters])).stdout).to.match(/Seccomp_filters:\s+1\n/);
+    expect((await cli(['run', '--seccomp', 'unconfined', 'sh', '-c', filters])).stdout).to.match(/Seccomp_filters:\s+0\n/);
+    const bad = await cli(['run', '--seccomp', 'default', 'true']);
+    expect(bad.code).to.equal(125);
+    expect(bad.stderr).to.match(/--seccomp.*expected unconfined/);
   });
 
   it("should share the host's network namespace only with --net host", async function () {

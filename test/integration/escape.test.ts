@@ -191,33 +191,44 @@ EOF`,
     expect(lines.slice(1).every((l) => l.endsWith(':/'))).to.equal(true);
   });
 
-  // Every cgroup file is root's: in a user namespace of its own, a uid-0
-  // payload could mount the cgroup filesystem and write them (its limits, or
-  // the Node process's group where the container has none of its own).
-  it('should keep a uid-0 payload (or one keeping CAP_SETUID) from making user namespaces, by every ABI', async function () {
+  // In a user namespace of its own a payload could mount the cgroup
+  // filesystem: as any user it would see the host's groups where the
+  // container has none (other containers' included), and as uid 0, which
+  // owns every cgroup file, write them.
+  it('should keep every process from making user namespaces, by every ABI, exec\'d ones too', async function () {
     const built = buildUsernsProbe();
     skipUnless(this, typeof built === 'string' ? built : null);
     const probe = built as UsernsProbe;
+    const refused = { 'unshare(CLONE_NEWUSER)': 'EPERM', 'clone(CLONE_NEWUSER)': 'EPERM', 'clone3(CLONE_NEWUSER)': 'ENOSYS', 'unshare(0)': 'ok' };
     try {
       const run = async (options: Parameters<typeof Container.run>[1]) => {
         const r = await Container.run([PROBE, 'abi'], { timeout: 10_000, mounts: [probe.mount], ...options });
         expect(r.status, r.stderr).to.equal('ok');
         return probeResults(r.stdout);
       };
-      // As nobody the host lets a process make one, so what stops uid 0 is the filter.
-      const nobody = await run({});
-      skipUnless(this, nobody['unshare(CLONE_NEWUSER)'] === 'ok' ? null : `this host forbids unprivileged user namespaces (${nobody['unshare(CLONE_NEWUSER)']})`);
-      for (const options of [{ user: root }, { user: { uid: 1000 }, capabilities: ['CAP_SETUID'] }]) {
-        const got = await run(options);
-        const what = JSON.stringify(options);
-        expect(got, what).to.include({ 'unshare(CLONE_NEWUSER)': 'EPERM', 'clone(CLONE_NEWUSER)': 'EPERM', 'clone3(CLONE_NEWUSER)': 'ENOSYS', 'unshare(0)': 'ok' });
-        // The other ABIs of this CPU (i386 and x32 on x86_64): wherever nobody's call worked, this one is refused.
-        for (const [attempt, result] of Object.entries(nobody)) {
+      // Unconfined, the host lets a process make one: so what stops the others is the filter.
+      const unconfined = await run({ seccomp: 'unconfined' });
+      skipUnless(this, unconfined['unshare(CLONE_NEWUSER)'] === 'ok' ? null : `this host forbids unprivileged user namespaces (${unconfined['unshare(CLONE_NEWUSER)']})`);
+      const check = (got: Record<string, string>, what: string) => {
+        expect(got, what).to.include(refused);
+        // The other ABIs of this CPU (i386 and x32 on x86_64): wherever the unconfined call worked, this one is refused.
+        for (const [attempt, result] of Object.entries(unconfined)) {
           if (attempt !== 'unshare(0)' && result === 'ok') expect(got[attempt], `${what}: ${attempt}`).to.be.oneOf(['EPERM', 'ENOSYS']);
         }
+      };
+      for (const options of [{}, { user: root }, { user: root, capabilities: ['CAP_SETUID', 'CAP_SETGID'] }]) check(await run(options), JSON.stringify(options));
+      // A process started later in a running container inherits it from init.
+      const c = new Container({ mounts: [probe.mount], user: root });
+      await c.start();
+      try {
+        const p = c.exec([PROBE, 'abi'], { stdio: ['ignore', 'pipe', 'ignore'] });
+        let out = '';
+        p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+        await new Promise((resolve) => p.on('close', resolve));
+        check(probeResults(out), 'exec');
+      } finally {
+        await c.destroy();
       }
-      // The caller can lift it.
-      expect(await run({ user: root, seccomp: 'unconfined' })).to.include({ 'unshare(CLONE_NEWUSER)': 'ok' });
     } finally {
       probe.release();
     }

@@ -22,7 +22,7 @@ import {
   PlanBuilder,
   SYSCALL_NAMES,
 } from '../../lib/plan';
-import { DEFAULT_ENV, NOBODY, denyUserNamespaces, planProcess, type ProcessSpec } from '../../lib/process-options';
+import { DEFAULT_ENV, NOBODY, planProcess, type ProcessSpec } from '../../lib/process-options';
 
 const HEADER = 32;
 const OP = 48;
@@ -264,7 +264,6 @@ describe('PlanBuilder#build()', function () {
       user: { uid: 1000, gid: 1001, groups: [5, 6] },
       capabilities: 1n << 10n,
       noNewPrivileges: true,
-      denyUserNamespaces: false,
       rlimits: [[7, 64n, 128n], [4, 0n, 0n]],
     };
     const b = new PlanBuilder();
@@ -300,23 +299,11 @@ describe('PlanBuilder#build()', function () {
     ]);
   });
 
-  it('should give the user-namespace filter to uid 0 and to CAP_SETUID, before the credentials drop, unless unconfined', function () {
-    const root = { uid: 0, gid: 0, groups: [] };
-    expect(denyUserNamespaces(root, 0n, undefined)).to.equal(true);
-    expect(denyUserNamespaces(root, 0n, 'unconfined')).to.equal(false);
-    expect(denyUserNamespaces({ ...NOBODY }, 0n, undefined)).to.equal(false);
-    expect(denyUserNamespaces({ ...NOBODY }, 1n << 7n, undefined)).to.equal(true); // CAP_SETUID
-    expect(denyUserNamespaces({ ...NOBODY }, 1n << 10n, undefined)).to.equal(false); // CAP_NET_BIND_SERVICE
-    const b = new PlanBuilder();
-    planProcess(b, 1, { argv: ['true'], env: [], cwd: '/', user: root, capabilities: 0n, noNewPrivileges: true, denyUserNamespaces: true, rlimits: [[4, 0n, 0n]] });
-    expect(ops(b.build()).map((o) => o.type)).to.deep.equal([Op.Process, Op.Rlimit, Op.DenyUserns, Op.Creds, Op.Chdir, Op.NoNewPrivs, Op.Exec]);
-  });
-
   it('should produce a container filesystem plan that passes init\'s validation rules', function () {
     const b = new PlanBuilder();
     b.flags = PLAN_F_PIDNS | PLAN_F_MNTNS;
     planFilesystem(b, { rootfs: LayerStack.host(), mounts: [], staging: '/tmp', ownNetwork: true, readonlyRootfs: true });
-    planProcess(b, 1, { argv: ['true'], env: [], cwd: '/', user: { ...NOBODY }, capabilities: 0n, noNewPrivileges: true, denyUserNamespaces: true, rlimits: [] });
+    planProcess(b, 1, { argv: ['true'], env: [], cwd: '/', user: { ...NOBODY }, capabilities: 0n, noNewPrivileges: true, rlimits: [] });
     const buf = b.build();
     const decoded = ops(buf);
     expect(header(buf).opCount).to.equal(b.length);
