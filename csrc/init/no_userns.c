@@ -1,15 +1,15 @@
 /* A seccomp filter that stops a process from making user namespaces.
  *
- * Why: a payload running as host uid 0 owns every cgroup file (they are
- * root's), and its capabilities are all that stops it from writing them.
- * A user namespace gives those back: unshare(CLONE_NEWUSER | CLONE_NEWNS |
- * CLONE_NEWCGROUP), then mount the cgroup filesystem (allowed to the owner
- * of the cgroup namespace) and its cgroup namespace's root shows up
- * writable: on cgroup v1 the container's own limits (memory.limit_in_bytes,
- * pids.max), and in the hierarchies where the container has no group of
- * its own, the *Node process's* group. The kernel's only guard, v2's
- * nsdelegate, covers v2's limit files alone. Docker's default profile
- * closes the same door the same way.
+ * Why: in a user namespace of its own a process gets the capabilities to
+ * mount the cgroup filesystem (unshare(CLONE_NEWUSER | CLONE_NEWNS |
+ * CLONE_NEWCGROUP), then mount it: allowed to the owner of the cgroup
+ * namespace). In each hierarchy the mount shows its cgroup namespace's
+ * root: the container's group, or, where the container has none, the Node
+ * process's group (on a host where Node runs in the root group, every
+ * group of the host). As uid 0, which owns every cgroup file, it could
+ * write them too: its own limits on v1, or the Node process's. v2's
+ * nsdelegate guards only the limit files of a namespace's root. Docker's
+ * default profile closes the same door the same way.
  *
  * What it does, on the native ABI and the compat one (i386 on x86_64, arm
  * on aarch64; x32 shares x86_64's numbers with bit 30 set):
@@ -19,10 +19,11 @@
  * (glibc, musl, Rust's std, Go) fall back to clone, which it can.
  * Everything else is allowed; a process of another ABI gets ENOSYS.
  *
- * Installed between fork and exec (async-signal-safe: one prctl on static
- * data), before the credentials drop, while CAP_SYS_ADMIN still lets it be
- * installed without no_new_privs. Filters are inherited and cannot be
- * removed: every descendant of the process keeps it.
+ * init installs it in itself as its last setup step (it makes no user
+ * namespace and no clone3 call after that), as root, so without needing
+ * no_new_privs; every process it starts inherits it, and a filter cannot
+ * be removed. Loading it (the kernel checks and JIT-compiles it) costs
+ * ~40 µs here, once per container.
  */
 #define _GNU_SOURCE
 #include "no_userns.h"
