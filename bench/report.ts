@@ -716,11 +716,16 @@ function interpretation(r: BenchResult): string {
   const net = med(a, 'container') - med(a, 'container-host-net');
   const mnt = med(a, 'container-host-net') - med(a, 'container-pid');
   const pid = med(a, 'container-pid') - med(a, 'container-none');
+  const filter = row(a, 'container-unconfined')?.latencies.length ? med(a, 'container') - med(a, 'container-unconfined') : undefined;
   out.push(
     `- **Breakdown.** Dropping the net namespace (network: 'host') saves ${ms(net)} ms; dropping mnt, uts, ipc and cgroup as well ` +
       `(namespaces: ['pid']: no mounts at all) saves another ${ms(mnt)} ms; the pid namespace itself costs ${Math.abs(pid) < 0.1 ? `nothing measurable (${delta(pid)} ms)` : `${ms(pid)} ms`}. ` +
       `With no namespaces, Container.run is at ${ratio(med(a, 'container-none') / s)} of plain spawn (the fixed price of the addon, ` +
       `the zygote's fork of init, init as a reaper and the output pipes), ${med(a, 'container-none') < s ? 'faster than a spawn, which forks Node' : 'about a spawn'}.` +
+      (filter !== undefined
+        ? ` The seccomp filter against user namespaces (init loads it once per container; every syscall inside then runs it) costs ${delta(filter)} ms ` +
+          `(the default row against \`seccomp: 'unconfined'\`; per round ${delta(pairedDelta(a, 'container', 'container-unconfined'))} ms).`
+        : '') +
       (r.trace
         ? ` Inside init, the traced setup steps take ${ms(r.trace.setupMedianUs / 1000)} ms of a ${ms(r.trace.runMedianMs)} ms run, ` +
           `the largest being ${r.trace.slowest[0]?.label.replace(/^step \d+: /, '') ?? '?'} (${Math.round(r.trace.slowest[0]?.medianUs ?? NaN)} µs median); ` +
@@ -786,7 +791,8 @@ Every row starts \`/bin/true\` and waits for it to end; the latency is from the 
 - **child_process.spawn**: \`spawn('/bin/true', [], { stdio: 'ignore' })\`, resolved on \`'close'\`.
 - **Container.run (default)**: \`Container.run(['/bin/true'])\`, resolved with its RunResult (status must be
   \`'ok'\`): pid, mnt, uts, ipc, net and cgroup namespaces, the host root read-only with fresh /proc, /sys and
-  /dev and private /tmp, init (forked by the addon's resident zygote) as PID 1, stdout and stderr collected through pipes.
+  /dev and private /tmp, init (forked by the addon's resident zygote) as PID 1, stdout and stderr collected through pipes,
+  and the seccomp filter against user namespaces, which init installs (docs/security.md).
 - **bwrap**: \`bwrap ${'--unshare-all --ro-bind / / --proc /proc --dev /dev /bin/true'}\` through \`child_process.spawn\`,
   when \`bwrap\` is on PATH and works.
 - **crun**: \`crun --cgroup-manager=disabled run\` of a throw-away OCI bundle (/proc, tmpfs /dev and /tmp, the same
@@ -801,7 +807,8 @@ Every row starts \`/bin/true\` and waits for it to end; the latency is from the 
   final figures and removes it before resolving. What a group adds is each row's median minus the no-cgroup row's.
 - **Container.run with fewer namespaces**: \`network: 'host'\` (no net namespace), \`namespaces: ['pid']\` (no mount
   plan at all) and \`namespaces: []\`, to show what each part costs; and \`network: 'host'\` with the same limits
-  as the cgroup row, to show what the group costs where no network namespace is made ahead for the next start.
+  as the cgroup row, to show what the group costs where no network namespace is made ahead for the next start;
+  and \`seccomp: 'unconfined'\` (no filter), to show what the filter costs.
 - **2 in flight**: each round starts two runs together and waits for both; per-run latency is each run's own,
   throughput is runs divided by the time the batches took.
 

@@ -121,6 +121,7 @@ function variants(crun: Crun, containerUnavailable: string | undefined, cgroupUn
     bwrap(),
     crun.variant,
     containerRun('container-host-net', "Container.run, network: 'host'", { network: 'host' }),
+    containerRun('container-unconfined', "Container.run, seccomp: 'unconfined'", { seccomp: 'unconfined' }),
     containerRun('container-host-net-cg-limits', "Container.run, network: 'host', cgroup {memory 64M, pids 64}", { network: 'host', cgroup: CGROUP_LIMITS }),
     containerRun('container-pid', "Container.run, namespaces: ['pid']", { namespaces: ['pid'] }),
     containerRun('container-none', 'Container.run, namespaces: []', { namespaces: [] }),
