@@ -59,8 +59,8 @@ static long ret(long r) { return r < 0 ? -errno : 0; }
 static long unshare_user(void) { return ret(syscall(SYS_unshare, CLONE_NEWUSER)); }
 static long unshare_none(void) { return ret(syscall(SYS_unshare, 0)); }
 
-static long clone_user(void) {
-  long r = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+/* After a clone-like call: the child leaves at once, the parent reaps it. */
+static long forked(long r) {
   if (r == 0)
     _exit(0);
   if (r > 0) {
@@ -69,6 +69,8 @@ static long clone_user(void) {
   }
   return -errno;
 }
+
+static long clone_user(void) { return forked(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0)); }
 
 struct clone3_args {
   uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
@@ -79,14 +81,7 @@ static long clone3_user(void) {
   memset(&a, 0, sizeof a);
   a.flags = CLONE_NEWUSER;
   a.exit_signal = SIGCHLD;
-  long r = syscall(435, &a, sizeof a);
-  if (r == 0)
-    _exit(0);
-  if (r > 0) {
-    waitpid((pid_t)r, NULL, 0);
-    return 0;
-  }
-  return -errno;
+  return forked(syscall(435, &a, sizeof a));
 }
 
 #if defined(__x86_64__)
