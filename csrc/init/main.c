@@ -220,6 +220,13 @@ static int is_stop_signal(int sig) {
   return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT;
 }
 
+/* kill(), tgkill(), sigqueue() and pidfd_send_signal() (what the addon
+ * uses): the codes of a signal a process sent, as opposed to one the kernel
+ * raised (SI_KERNEL, SI_SIGIO, POLL_*, timers, message queues). */
+static int sent_by_a_process(int32_t code) {
+  return code == SI_USER || code == SI_TKILL || code == SI_QUEUE;
+}
+
 static void forward(int sig) {
   if (main_pid > 0) {
     kill(main_pid, sig);
@@ -426,10 +433,14 @@ static void __attribute__((noreturn)) container_main(void) {
         for (size_t k = 0; k < (size_t)n / sizeof si[0]; k++) {
           if (si[k].ssi_signo == SIGCHLD)
             chld = 1;
-          else if (!in_pidns || si[k].ssi_pid == 0)
-            /* Only signals from outside (the Node process, or the kernel)
+          else if (!in_pidns || (si[k].ssi_pid == 0 && sent_by_a_process(si[k].ssi_code)))
+            /* Only signals from outside (the Node process, a host admin)
              * count: ssi_pid is 0 for senders our namespace cannot see. A
-             * payload signalling PID 1 gets nothing done, not even a stop. */
+             * payload signalling PID 1 gets nothing done, not even a stop.
+             * The code must say a process sent it: a signal the kernel
+             * raises on a payload's behalf (F_SETOWN + F_SETSIG on one of
+             * its fds names PID 1 as owner; uid 0 may do that) has no
+             * sender pid either. */
             forward((int)si[k].ssi_signo);
         }
       }

@@ -16,7 +16,7 @@ import { TEMP_PREFIX, ourCgroups } from '../helpers/leaks';
 import { _setPoolEnabled, pooledCgroupDirs } from '../../lib/cgroup/pool';
 import { native } from '../../lib/native';
 import { testDisk, type TestDisk } from '../fixtures/disk';
-import { PROBE, buildUsernsProbe, probeResults, type UsernsProbe } from '../fixtures/userns-probe';
+import { PROBE, buildProbes, probeResults, type Probes } from '../fixtures/probes';
 import { exists, markerProcesses, runFixture, sleepMarker, waitFor } from '../fixtures/procs';
 
 const version = (): 1 | 2 => CGroup.version() as 1 | 2;
@@ -238,9 +238,9 @@ describe('CGroup on this kernel', function () {
     // Unconfined, nobody may mount it (where the host allows user
     // namespaces) but not write.
     it('should not let the payload raise its own limit through a cgroup mount of its own, as uid 0 or nobody', async function () {
-      const built = buildUsernsProbe();
+      const built = buildProbes();
       skipUnless(this, typeof built === 'string' ? built : null);
-      const probe = built as UsernsProbe;
+      const probe = built as Probes;
       const limit = inside('memory', 'memory.limit_in_bytes', 'memory.max');
       try {
         for (const options of [{ user: { uid: 0 } }, {}, { seccomp: 'unconfined' as const }]) {

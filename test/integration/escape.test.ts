@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Container, type RunResult } from '../../lib';
 import { needContainers, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
-import { PROBE, buildUsernsProbe, probeResults, type UsernsProbe } from '../fixtures/userns-probe';
+import { PROBE, SIGIO_PROBE, buildProbes, probeResults, type Probes } from '../fixtures/probes';
 
 const root = { uid: 0, gid: 0 };
 
@@ -50,6 +50,32 @@ describe('Container against a hostile payload', function () {
       expect((await c.run(['echo', 'still here'])).stdout).to.equal('still here\n');
     } finally {
       await c.destroy();
+    }
+  });
+
+  // A signal the kernel raises for a process (F_SETOWN names PID 1 as the
+  // owner of a socket; F_SETSIG picks the signal) has no sender pid, like
+  // one from outside the container; uid 0 may aim it at init.
+  it('should not let the kernel signal init on a payload\'s behalf (F_SETOWN, F_SETSIG)', async function () {
+    const built = buildProbes();
+    skipUnless(this, typeof built === 'string' ? built : null);
+    const probe = built as Probes;
+    try {
+      // As the main process: init would forward SIGTERM back to it.
+      const r = await Container.run([SIGIO_PROBE], { user: root, mounts: [probe.mount], timeout: 10_000 });
+      expect(r.stderr).to.equal('');
+      expect(r).to.include({ status: 'ok', stdout: 'still here\n' });
+      // In a started container: init would stop it.
+      const c = new Container({ user: root, mounts: [probe.mount] });
+      try {
+        await c.start();
+        expect((await c.run([SIGIO_PROBE])).status).to.equal('ok');
+        expect(c.state).to.equal('running');
+      } finally {
+        await c.destroy();
+      }
+    } finally {
+      probe.release();
     }
   });
 
@@ -196,9 +222,9 @@ EOF`,
   // container has none (other containers' included), and as uid 0, which
   // owns every cgroup file, write them.
   it('should keep every process from making user namespaces, by every ABI, exec\'d ones too', async function () {
-    const built = buildUsernsProbe();
+    const built = buildProbes();
     skipUnless(this, typeof built === 'string' ? built : null);
-    const probe = built as UsernsProbe;
+    const probe = built as Probes;
     const refused = { 'unshare(CLONE_NEWUSER)': 'EPERM', 'clone(CLONE_NEWUSER)': 'EPERM', 'clone3(CLONE_NEWUSER)': 'ENOSYS', 'unshare(0)': 'ok' };
     try {
       const run = async (options: Parameters<typeof Container.run>[1]) => {
