@@ -59,7 +59,7 @@ enum ik_op_type {
   IK_OP_SYMLINK = 6,  /* str0 link contents, str1 path */
   IK_OP_PIVOT_ROOT = 7, /* str1 new root */
   IK_OP_HOSTNAME = 8, /* str0 */
-  IK_OP_LOOPBACK = 9, /* bring `lo` up */
+  IK_OP_LOOPBACK = 9, /* prepare a new network namespace: netns_prepare.h */
   IK_OP_PROCESS = 10, /* the rest of the plan is the main process; num0 process id */
   IK_OP_UNSHARE = 11, /* num0 CLONE_NEW* flags; for the time namespace, which only children enter */
   IK_OP_MKNOD = 12,   /* str1 path, num0 mode (type and permissions), num1 device number */
@@ -128,6 +128,7 @@ enum ik_syscall {
   IK_SC_FSCONFIG = 34, /* setting up a filesystem (an overlay's layers) */
   IK_SC_FSMOUNT = 35,
   IK_SC_SECCOMP = 36, /* installing a seccomp filter */
+  IK_SC_PWRITE = 37,  /* writing a sysctl (netns_prepare.c) */
 };
 
 #endif

@@ -7,7 +7,7 @@
 #include <sched.h>
 #include <unistd.h>
 
-#include "loopback.h"
+#include "netns_prepare.h"
 #include "quiet_thread.h"
 
 #define POOL_SIZE 2
@@ -19,7 +19,8 @@ static int count;
 static int started;
 static int broken; /* creation failed once (no permission, no netns): stop */
 
-/* Makes a namespace with `lo` up without leaving this thread in it. */
+/* Makes a namespace, prepared (netns_prepare.h), without leaving this
+ * thread in it: while the thread is in it, /proc/sys/net is that one's. */
 static int make_netns(void) {
   int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (self < 0)
@@ -29,7 +30,8 @@ static int make_netns(void) {
     return -1;
   }
   int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0 && ik_loopback_up() < 0) {
+  int sc;
+  if (fd >= 0 && ik_netns_prepare(&sc) < 0) {
     close(fd);
     fd = -1;
   }

@@ -812,6 +812,9 @@ export class Container extends EventEmitter<ContainerEvents> {
       b.add(Op.Unshare, { description: 'unshare the cgroup namespace' }, { num: [CLONE_NEWCGROUP] });
     }
     if (cfg.namespaces.has('pid')) b.flags |= PLAN_F_PIDNS;
+    // Before the filesystem steps: /proc/sys/net is still the host's /proc
+    // (any procfs shows the reader's network namespace), writable by init.
+    if (cfg.namespaces.has('net')) b.add(Op.Loopback, { description: 'prepare the network namespace (TCP receive buffer default, lo up)' });
     // ISOLATE_KIT_TRACE=1: init reports each setup step's duration on the container's stderr.
     if (process.env.ISOLATE_KIT_TRACE === '1') b.flags |= PLAN_F_TRACE;
     if (cfg.namespaces.has('mnt')) {
@@ -828,7 +831,6 @@ export class Container extends EventEmitter<ContainerEvents> {
       });
     }
     if (cfg.hostname !== undefined) b.add(Op.Hostname, { description: `set hostname ${cfg.hostname}` }, { str: [cfg.hostname] });
-    if (cfg.namespaces.has('net')) b.add(Op.Loopback, { description: 'bring up lo' });
     if (cfg.namespaces.has('time')) b.add(Op.Unshare, { description: 'unshare the time namespace' }, { num: [0x80] });
     // Last: init's own steps are done; every process it starts inherits the filter.
     if (cfg.seccomp !== 'unconfined') {

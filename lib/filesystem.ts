@@ -103,6 +103,8 @@ function isUnder(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`);
 }
 
+const NOT_PROC = "a path other than /proc (the container's procfs; a file below it, e.g. /proc/cpuinfo, may be covered)";
+
 /** Validates the `mounts` option against the root it will land in. */
 export function resolveMounts(value: unknown, rootfs: LayerStack): ResolvedMount[] {
   if (value === undefined) return [];
@@ -116,6 +118,9 @@ export function resolveMounts(value: unknown, rootfs: LayerStack): ResolvedMount
       if (!known.includes(key)) throw invalidOption(`${name}.${key}`, `one of ${known.join(', ')} (misspelled?)`, key);
     }
     const target = checkContainerPath(`${name}.target`, spec.target);
+    // Every process init starts writes /proc/self (oom_guard.h), and the
+    // payload's tools need it: a file below it may be covered, not /proc.
+    if (target === '/proc') throw invalidOption(`${name}.target`, NOT_PROC, spec.target);
     if (spec.type === 'bind') {
       if (typeof spec.source !== 'string' || spec.source === '' || spec.source.includes('\0')) {
         throw invalidOption(`${name}.source`, 'a host path', spec.source);
@@ -182,6 +187,7 @@ function checkTargets(mounts: { m: ResolvedMount; i: number }[], rootfs: LayerSt
       );
     }
     if (real === '/') throw invalidOption(`mounts[${i}].target`, 'a path that does not resolve to /', m.target);
+    if (real === '/proc') throw invalidOption(`mounts[${i}].target`, NOT_PROC, m.target);
     m.target = real;
   });
 }

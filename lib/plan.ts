@@ -96,6 +96,7 @@ export const SYSCALL_NAMES: readonly string[] = [
   'fsconfig',
   'fsmount',
   'seccomp',
+  'pwrite',
 ];
 
 /** IK_SC_CGROUP_JOIN: init could not join its cgroup. */

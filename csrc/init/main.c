@@ -2,8 +2,8 @@
  *
  * The addon clones it into fresh namespaces and execs it by fd (a sealed
  * memfd), so no image has to contain it. It then
- *   1. reads the plan (fd 3) and runs its container phase (mounts, pivot_root,
- *      hostname, loopback);
+ *   1. reads the plan (fd 3) and runs its container phase (network namespace,
+ *      mounts, pivot_root, hostname);
  *   2. starts the main process, if the plan has one, and later any process the
  *      parent asks for on the control socket (fd 4);
  *   3. reaps every process in the namespace, forwards termination signals,

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "../compat.h"
+#include "oom_guard.h"
 
 #define CHILD_STACK_SIZE (64 * 1024)
 #define IK_PATH_BUF 4096
@@ -217,6 +218,13 @@ static int child_main(void *arg) {
    * least the process init started goes with it. */
   if (p->die_with_init && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
     fail_with(p, p->first_op ? p->first_op - 1 : 0, IK_SC_PRCTL);
+    _exit(127);
+  }
+  /* The OOM killer's first choice, not init (oom_guard.h); before the
+   * credentials, so that where CAP_SYS_RESOURCE is held it sticks. */
+  int sc;
+  if (ik_oom_prefer_this(&sc) < 0) {
+    fail_with(p, p->first_op ? p->first_op - 1 : 0, (uint32_t)sc);
     _exit(127);
   }
   for (uint32_t i = p->first_op; i < p->exec_op; i++) {

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "../compat.h"
-#include "../loopback.h"
+#include "../netns_prepare.h"
 #include "no_userns.h"
 
 #define FAIL(i, s)                                                                                 \
@@ -327,10 +327,12 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
     if (unshare((int)op->num[0]) < 0)
       FAIL(i, IK_SC_UNSHARE);
     return 0;
-  case IK_OP_LOOPBACK:
-    if (ik_loopback_up() < 0)
-      FAIL(i, IK_SC_IOCTL);
+  case IK_OP_LOOPBACK: {
+    int sc = IK_SC_IOCTL;
+    if (ik_netns_prepare(&sc) < 0)
+      FAIL(i, (uint32_t)sc);
     return 0;
+  }
   case IK_OP_DENY_USERNS:
     if (ik_deny_user_namespaces() < 0)
       FAIL(i, IK_SC_SECCOMP);

@@ -410,9 +410,13 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     return { version: 1, hierarchies: [...hierarchies.values()], hostRoot: mounts.v1Root };
   }
 
-  /** @internal OOM kills so far (one file read). */
+  /**
+   * @internal OOM kills so far (one file read); once the group is removed,
+   * the count its final figures had (a run exec'd in a container that ended
+   * under it still sees the kill).
+   */
   _oomKills(): number {
-    return this.backend && !this.removed ? this.backend.oomKills() : 0;
+    return this.backend && !this.removed ? this.backend.oomKills() : this.oomSeen;
   }
 
   /** @internal CPU µs so far (one file read). */

@@ -9,7 +9,7 @@
  * last group that ended, with its counters then as this group's zero, and
  * handed on the same way when this one ends.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsolateError } from '../errors';
 import type { CGroupStats, CgroupBackend, FinalFigures, OomSource, Placement } from './backend';
@@ -55,6 +55,20 @@ export function usageAll(text: string | undefined): { user: number; system: numb
 
 /** v1 "unlimited" for memory files (-1 is accepted and reads back as the page-rounded max). */
 const v1max = (v: Max): string => (v === null ? '-1' : String(v));
+
+/**
+ * v1 keeps socket buffers (TCP and UDP) out of a group's memory counter: it
+ * counts them in a counter of their own, and only once this file has been
+ * written; before that they are charged nowhere (a container under a 64M
+ * limit held 2.2 GB in loopback queues, until the host ran into tcp_mem
+ * and reset other connections). A memory limit is written here too, with
+ * the same value (docs/cgroups.md, "Socket buffers"). Kernels built
+ * without it lack the file.
+ */
+const TCP_LIMIT = 'memory.kmem.tcp.limit_in_bytes';
+
+/** Memory parent directory → whether its groups have TCP_LIMIT (a kernel build option: looked at once). */
+const tcpLimitFile = new Map<string, boolean>();
 
 export class V1Backend implements CgroupBackend {
   readonly version = 1;
@@ -137,6 +151,22 @@ export class V1Backend implements CgroupBackend {
     return d && `${d}/${file}`;
   }
 
+  /** This group's TCP_LIMIT file, where the kernel has it. */
+  private tcpLimit(): string | undefined {
+    const parentDir = this.parent.v1Dirs.get('memory');
+    if (!parentDir) return undefined;
+    let has = tcpLimitFile.get(parentDir);
+    if (has === undefined) tcpLimitFile.set(parentDir, (has = existsSync(`${parentDir}/${TCP_LIMIT}`)));
+    return has ? this.f('memory', TCP_LIMIT) : undefined;
+  }
+
+  /** memory.max: the memory limit, and the same for TCP socket buffers (TCP_LIMIT says why). */
+  private writeMemoryMax(limit: string, v: Max): void {
+    this.files.write(limit, v1max(v), 'memory.max');
+    const tcp = this.tcpLimit();
+    if (tcp) this.files.write(tcp, v1max(v), 'memory.max');
+  }
+
   private must(controller: string, file: string, option: string): string {
     const p = this.f(controller, file);
     if (!p) throw new IsolateError('ERR_UNSUPPORTED', `\`${option}\` needs the ${controller} cgroup controller, which this group does not have`, { option });
@@ -185,6 +215,7 @@ export class V1Backend implements CgroupBackend {
     const files = [
       l.memory?.low !== undefined && this.f('memory', 'memory.soft_limit_in_bytes'),
       l.memory?.max !== undefined && this.f('memory', 'memory.limit_in_bytes'),
+      l.memory?.max !== undefined && this.tcpLimit(),
       l.pids !== undefined && this.f('pids', 'pids.max'),
     ];
     return files.filter((f): f is string => typeof f === 'string');
@@ -247,7 +278,7 @@ export class V1Backend implements CgroupBackend {
     const limit = this.must('memory', 'memory.limit_in_bytes', 'memory.max');
     // Untouched, memsw stays unlimited (its default), and so out of the way.
     if (swapV === undefined && !this.swapSet) {
-      if (maxV !== undefined) this.files.write(limit, v1max(maxV), 'memory.max');
+      if (maxV !== undefined) this.writeMemoryMax(limit, maxV);
       return;
     }
     const memsw = this.f('memory', 'memory.memsw.limit_in_bytes');
@@ -258,7 +289,7 @@ export class V1Backend implements CgroupBackend {
           option: 'memory.swapMax',
         });
       }
-      if (maxV !== undefined) this.files.write(limit, v1max(maxV), 'memory.max');
+      if (maxV !== undefined) this.writeMemoryMax(limit, maxV);
       return;
     }
     const cur = numberOf(readControl(limit)) ?? null;
@@ -276,9 +307,9 @@ export class V1Backend implements CgroupBackend {
     // Raising: total first; lowering: the limit first.
     if (raising) {
       this.files.write(memsw!, v1max(total), 'memory.swapMax');
-      if (maxV !== undefined) this.files.write(limit, v1max(maxV), 'memory.max');
+      if (maxV !== undefined) this.writeMemoryMax(limit, maxV);
     } else {
-      if (maxV !== undefined) this.files.write(limit, v1max(maxV), 'memory.max');
+      if (maxV !== undefined) this.writeMemoryMax(limit, maxV);
       this.files.write(memsw!, v1max(total), 'memory.swapMax');
     }
   }

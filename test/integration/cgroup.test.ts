@@ -16,7 +16,7 @@ import { TEMP_PREFIX, ourCgroups } from '../helpers/leaks';
 import { _setPoolEnabled, pooledCgroupDirs } from '../../lib/cgroup/pool';
 import { native } from '../../lib/native';
 import { testDisk, type TestDisk } from '../fixtures/disk';
-import { PROBE, buildProbes, probeResults, type Probes } from '../fixtures/probes';
+import { PROBE, TCP_FILL, TINY_FILL, buildProbes, probeResults, type Probes } from '../fixtures/probes';
 import { exists, markerProcesses, runFixture, sleepMarker, waitFor } from '../fixtures/procs';
 
 const version = (): 1 | 2 => CGroup.version() as 1 | 2;
@@ -297,6 +297,73 @@ describe('CGroup on this kernel', function () {
         expect(c.stats().memory.oomKills).to.be.at.least(1);
       } finally {
         await c.destroy();
+      }
+    });
+
+    // tmpfs pages are charged to the group but mapped by no process: with a
+    // culprit of a few pages, init (~400 KiB) was the biggest process, the
+    // OOM killer took it, and the started container ended under its tenants.
+    it('should OOM-kill the processes, not init, when one fills tmpfs with a tiny resident set, and keep the container', async function () {
+      const built = buildProbes();
+      skipUnless(this, typeof built === 'string' ? built : null);
+      const probe = built as Probes;
+      try {
+        const c = new Container({ cgroup: { memory: '32M' }, mounts: [probe.mount] });
+        try {
+          await c.start();
+          const adj = await c.run(['sh', '-c', 'cat /proc/self/oom_score_adj /proc/1/oom_score_adj']);
+          expect(adj.stdout.split('\n').slice(0, 2)).to.deep.equal(['1000', readFileSync('/proc/self/oom_score_adj', 'utf8').trim()]);
+          // Set while init's child held CAP_SYS_RESOURCE (where this host's root has it), 1000 is also its floor.
+          const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!;
+          const sysResource = ((BigInt(`0x${capEff}`) >> 24n) & 1n) === 1n;
+          const lowered = await c.run(['sh', '-c', 'echo 0 > /proc/self/oom_score_adj; cat /proc/self/oom_score_adj']);
+          expect(lowered.stdout.trim()).to.equal(sysResource ? '1000' : '0');
+          const other = c.exec(['sleep', '60'], { stdio: 'ignore' });
+          const r = await c.run([TINY_FILL, '/tmp/fill']);
+          expect(r.status, r.stdout + r.stderr).to.equal('oom');
+          expect(r.oomKilled).to.equal(true);
+          expect(r.limit).to.equal('memory');
+          await new Promise((res) => setTimeout(res, 100));
+          expect(c.state).to.equal('running');
+          other.kill('SIGKILL');
+          // Its file still holds the group at its limit: with room to remove it, the container works again.
+          c.update({ memory: '64M' });
+          const after = await c.run(['sh', '-c', 'rm /tmp/fill && echo ok']);
+          expect(after.stdout, after.stderr).to.equal('ok\n');
+        } finally {
+          await c.destroy();
+        }
+      } finally {
+        probe.release();
+      }
+    });
+
+    // Socket buffers are kernel memory the process does not map: v2 charges
+    // them to memory.current; v1 only once memory.kmem.tcp.limit_in_bytes
+    // is written, and before it was, 64M held 2.2 GB in send queues.
+    it('should hold TCP socket buffers a payload never reads to its memory limit', async function () {
+      const built = buildProbes();
+      skipUnless(this, typeof built === 'string' ? built : null);
+      const probe = built as Probes;
+      const tcpLimit = inside('memory', 'memory.kmem.tcp.limit_in_bytes', 'memory.max');
+      try {
+        const c = new Container({ cgroup: { memory: '64M' }, mounts: [probe.mount] });
+        try {
+          await c.start();
+          const r = await c.run(['sh', '-c', `${TCP_FILL} 256; cat ${tcpLimit} 2>/dev/null || echo none`]);
+          // v2 may OOM-kill it instead: the buffers are in memory.current.
+          expect(r.status, r.stderr).to.be.oneOf(version() === 2 ? ['ok', 'oom'] : ['ok']);
+          const [queued, limit] = r.stdout.trim().split('\n');
+          if (r.status === 'ok') expect(Number(queued!.split(' ')[1]), queued).to.be.below(96 * 1024 * 1024);
+          if (version() === 1 && limit !== 'none') expect(limit).to.equal(String(64 * 1024 * 1024));
+          // Raised live, the socket limit follows.
+          c.update({ memory: '128M' });
+          if (version() === 1 && limit !== 'none') expect((await c.run(['cat', tcpLimit])).stdout.trim()).to.equal(String(128 * 1024 * 1024));
+        } finally {
+          await c.destroy();
+        }
+      } finally {
+        probe.release();
       }
     });
 

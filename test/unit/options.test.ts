@@ -186,6 +186,7 @@ describe('new Container() with invalid options', function () {
     ["target '/'", { mounts: [{ type: 'bind', source: '/etc', target: '/' }] }, msg('mounts[0].target', 'an absolute path other than /', '`"/"` (string)')],
     ["target '//'", { mounts: [{ type: 'tmpfs', target: '//' }] }, msg('mounts[0].target', 'an absolute path other than /', '`"//"` (string)')],
     ["target '/tmp/..'", { mounts: [{ type: 'tmpfs', target: '/tmp/..' }] }, msg('mounts[0].target', 'an absolute path other than /', '`"/tmp/.."` (string)')],
+    ["target '/proc/'", { mounts: [{ type: 'tmpfs', target: '/proc/' }] }, msg('mounts[0].target', "a path other than /proc (the container's procfs; a file below it, e.g. /proc/cpuinfo, may be covered)", '`"/proc/"` (string)')],
     ['a bind without source', { mounts: [{ type: 'bind', target: '/tmp/x' }] }, msg('mounts[0].source', 'a host path', '`undefined` (undefined)')],
     ['an empty source', { mounts: [{ type: 'bind', source: '', target: '/tmp/x' }] }, msg('mounts[0].source', 'a host path', '`""` (string)')],
     ['a source with NUL', { mounts: [{ type: 'bind', source: '/etc\0', target: '/tmp/x' }] }, msg('mounts[0].source', 'a host path', '`"/etc\\u0000"` (string)')],
