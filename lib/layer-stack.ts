@@ -52,7 +52,8 @@ export interface OverlayOptions {
   upperSize?: Size;
   /**
    * Keep the writable layer on disk instead, in this existing host
-   * directory (yours: it is not removed): init makes `upper/` (the layer),
+   * directory (yours: it is not removed; it must be your user's, mode
+   * 0700, as a payload's setuid files land in it): init makes `upper/` (the layer),
    * `work/` (overlayfs's) and `root/` (the mount point) in it. What a
    * container writes then outlives it and a later container with the same
    * directory sees it; only one container may use it at a time. No size
@@ -124,6 +125,7 @@ export class LayerStack {
       if (overlaps(layers, upperDir)) {
         throw new IsolateError('ERR_INVALID_OPTION', `upperDir ${options.upperDir} holds or lies inside a layer; overlayfs refuses overlapping layers`, { option: 'upperDir', path: upperDir });
       }
+      checkPrivate(upperDir, options.upperDir);
       return new LayerStack('overlay', layers, 0, upperDir);
     }
     scratchDir(layers); // fails now, not in the container, when there is nowhere to put the writable layer
@@ -208,6 +210,26 @@ export class LayerStack {
       num: [{ strings: [...this.layers].reverse() }, MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV],
     });
     return `${scratch}/root`;
+  }
+}
+
+/**
+ * What a container writes to an upperDir lands on the host's disk as it
+ * wrote it: a uid-0 payload's setuid-root program, device-less FIFOs,
+ * symlinks to anywhere. The overlay's nosuid holds inside the container
+ * only; a host user who can reach the directory could run that program as
+ * root. So the directory must be this process's user's and closed to
+ * everyone else (mode 0700, as mkdtemp makes it).
+ */
+function checkPrivate(real: string, given: string): void {
+  const st = statSync(real);
+  const uid = process.geteuid?.() ?? 0;
+  if (st.uid !== uid || (st.mode & 0o077) !== 0) {
+    throw new IsolateError(
+      'ERR_INVALID_OPTION',
+      `upperDir ${given} must belong to this process's user (uid ${uid}) and be closed to others (mode 0700; it is ${(st.mode & 0o7777).toString(8).padStart(4, '0')}, owner ${st.uid}): what a container writes there, setuid programs included, lands on the host's disk`,
+      { option: 'upperDir', path: given },
+    );
   }
 }
 

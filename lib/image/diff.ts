@@ -2,9 +2,14 @@
  * What a container changed, from its writable layer, like `docker diff`:
  * A (added), C (changed), D (deleted), one line per path, sorted. A
  * directory that exists below and holds a change is C, as Docker reports it.
+ *
+ * The writable layer may be changing as we read it (a running container),
+ * and the layers below may hold symlinks of their own: paths are resolved
+ * one component at a time without following symlinks (beneath.ts), so no
+ * look reaches outside the layers.
  */
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, lstatSync, readdirSync, type Stats } from 'node:fs';
+import { dirBeneath, fdPath, openDirIn, openRoot } from './beneath';
 import { isOpaque, isWhiteout } from './overlay-format';
 
 export interface Change {
@@ -13,11 +18,29 @@ export interface Change {
   path: string;
 }
 
-function lstat(p: string): Stats | undefined {
+/** What one lower layer says of `parts`: has it, has a whiteout, hides it below (an opaque directory on the way), or nothing. */
+function inLayer(layer: string, parts: readonly string[]): 'has' | 'whiteout' | 'opaque' | 'none' {
+  const fds: number[] = [];
+  let opaque = false;
   try {
-    return lstatSync(p);
-  } catch {
-    return undefined;
+    fds.push(openRoot(layer));
+    for (const part of parts.slice(0, -1)) {
+      try {
+        fds.push(openDirIn(fds[fds.length - 1]!, part));
+      } catch {
+        return opaque ? 'opaque' : 'none'; // not a directory here (or a symlink): nothing below it
+      }
+      if (isOpaque(`${fdPath(fds[fds.length - 1]!)}/.`)) opaque = true;
+    }
+    let st: Stats;
+    try {
+      st = lstatSync(fdPath(fds[fds.length - 1]!, parts[parts.length - 1]!));
+    } catch {
+      return opaque ? 'opaque' : 'none';
+    }
+    return isWhiteout(st) ? 'whiteout' : 'has';
+  } finally {
+    for (const fd of fds) closeSync(fd);
   }
 }
 
@@ -28,15 +51,11 @@ function lstat(p: string): Stats | undefined {
  */
 export function inLowers(lowers: readonly string[], rel: string): boolean {
   const parts = rel.split('/').filter(Boolean);
+  if (parts.length === 0) return true;
   for (const layer of lowers) {
-    const st = lstat(join(layer, rel));
-    if (st) return !isWhiteout(st);
-    // Not here: an opaque ancestor in this layer hides the layers below.
-    let dir = layer;
-    for (const part of parts.slice(0, -1)) {
-      dir = join(dir, part);
-      if (lstat(dir)?.isDirectory() && isOpaque(dir)) return false;
-    }
+    const seen = inLayer(layer, parts);
+    if (seen === 'has') return true;
+    if (seen === 'whiteout' || seen === 'opaque') return false;
   }
   return false;
 }
@@ -49,7 +68,7 @@ export function inLowers(lowers: readonly string[], rel: string): boolean {
  */
 export function isSetupMountpoint(upper: string, lowers: readonly string[], rel: string, st: Stats, mountpoints: ReadonlySet<string>): boolean {
   if (!mountpoints.has(`/${rel}`) || inLowers(lowers, rel)) return false;
-  if (st.isDirectory()) return readdirSync(join(upper, rel)).length === 0;
+  if (st.isDirectory()) return dirBeneath(upper, rel, (p) => readdirSync(p).length === 0);
   return st.isFile() && st.size === 0;
 }
 
@@ -59,19 +78,40 @@ export function isSetupMountpoint(upper: string, lowers: readonly string[], rel:
  */
 export function diffUpper(upper: string, lowers: readonly string[], mountpoints: ReadonlySet<string> = new Set()): Change[] {
   const out: Change[] = [];
-  const walk = (rel: string) => {
-    for (const name of readdirSync(join(upper, rel)).sort()) {
+  const walk = (dirFd: number, rel: string) => {
+    for (const name of readdirSync(fdPath(dirFd)).sort()) {
       const r = rel ? `${rel}/${name}` : name;
-      const st = lstatSync(join(upper, r));
+      let st: Stats;
+      try {
+        st = lstatSync(fdPath(dirFd, name));
+      } catch {
+        continue; // removed meanwhile
+      }
       if (isSetupMountpoint(upper, lowers, r, st, mountpoints)) continue;
       if (isWhiteout(st)) {
         if (inLowers(lowers, r)) out.push({ kind: 'D', path: `/${r}` });
         continue;
       }
       out.push({ kind: inLowers(lowers, r) ? 'C' : 'A', path: `/${r}` });
-      if (st.isDirectory()) walk(r);
+      if (!st.isDirectory()) continue;
+      let child: number;
+      try {
+        child = openDirIn(dirFd, name);
+      } catch {
+        continue; // no longer a directory: swapped meanwhile
+      }
+      try {
+        walk(child, r);
+      } finally {
+        closeSync(child);
+      }
     }
   };
-  walk('');
+  const root = openRoot(upper);
+  try {
+    walk(root, '');
+  } finally {
+    closeSync(root);
+  }
   return out;
 }

@@ -4,9 +4,8 @@
  * in the image's own /etc/passwd and /etc/group), and the command:
  * Entrypoint + (the caller's command, or Cmd).
  */
-import { lstatSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { IsolateError } from '../errors';
+import { lstatBeneath, readFileBeneath } from './beneath';
 import { isWhiteout } from './overlay-format';
 import type { Image } from './image';
 
@@ -26,18 +25,19 @@ function strings(v: unknown, what: string, image: Image): string[] {
   return [...v];
 }
 
-/** A file of the union of the image's layers (top layer first wins; a whiteout deletes), or undefined. */
+/**
+ * A file of the union of the image's layers (top layer first wins; a
+ * whiteout deletes), or undefined. Resolved inside each layer without
+ * following symlinks (beneath.ts): a layer whose `etc` links elsewhere
+ * would otherwise have the host's files read for it.
+ */
 export function readImageFile(image: Image, rel: string): string | undefined {
   for (let i = image.layers.length - 1; i >= 0; i--) {
-    const p = join(image.layers[i]!.path, rel);
-    let st;
-    try {
-      st = lstatSync(p);
-    } catch {
-      continue;
-    }
+    const root = image.layers[i]!.path;
+    const st = lstatBeneath(root, rel);
+    if (!st) continue;
     if (isWhiteout(st) || !st.isFile()) return undefined;
-    return readFileSync(p, 'utf8');
+    return readFileBeneath(root, rel);
   }
   return undefined;
 }

@@ -20,6 +20,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Writable } from 'node:stream';
 import { Header, Pax, type HeaderData } from 'tar';
 import { IsolateError, checkKeys, invalidOption, showValue } from '../errors';
+import { fdPath, openDirIn, openRoot } from './beneath';
 import { isOpaque, isWhiteout } from './overlay-format';
 import type { PackResult } from './contracts';
 
@@ -49,6 +50,8 @@ const READ_CHUNK = 1 << 20;
  */
 const SMALL_FILE = 256 << 10;
 const OPTION_KEYS = ['end', 'signal', 'exclude'];
+/** Directories deeper than this are refused: the walk holds an fd per level. */
+const MAX_DEPTH = 1000;
 
 /** Writes `dir` (overlayfs format) to `out` as a deterministic OCI layer tar; returns its diffId and size. */
 export async function packLayer(dir: string, out: Writable, opts?: PackOptions): Promise<PackResult> {
@@ -261,16 +264,29 @@ class Packer {
     // Followed (stat, "/."): the root may be a link to the directory, as /proc/self/fd/N.
     const st = await stat(this.root);
     if (isOpaque(`${this.root}/.`)) await this.sink.push(headerBytes(opaqueMarker('', st)));
-    await this.walk(this.root, '');
+    const fd = openRoot(this.root);
+    try {
+      await this.walk(fd, '', 0);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /**
    * Depth first, children ordered by their tar name's bytes with '/' after a
    * directory's name: that is exactly byte order of the full names, since no
    * name holds '/'.
+   *
+   * Through directory fds (beneath.ts), never a path below the root: the
+   * tree may be a running container's writable layer (commit()), whose
+   * payload can swap a directory for a symlink to a host directory between
+   * our lstat and our readdir; by path, we (root) would then pack the host's
+   * files. A directory is opened with O_NOFOLLOW and checked to be the one
+   * lstat saw; a file is opened in its directory's fd with O_NOFOLLOW.
    */
-  private async walk(abs: string, rel: string): Promise<void> {
-    const children = await this.list(abs, rel);
+  private async walk(dirFd: number, rel: string, depth: number): Promise<void> {
+    if (depth > MAX_DEPTH) throw unsupported(rel.slice(0, -1), `is nested more than ${MAX_DEPTH} directories deep`);
+    const children = await this.list(dirFd, rel);
     for (const c of children) {
       if (this.signal?.aborted) throw aborted(this.signal);
       const path = rel + c.name;
@@ -278,9 +294,14 @@ class Packer {
       if (this.exclude?.(path, st)) continue;
       const common = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: seconds(st) };
       if (st.isDirectory()) {
-        await this.sink.push(headerBytes({ ...common, path: `${path}/`, type: 'Directory', size: 0 }));
-        if (isOpaque(c.abs)) await this.sink.push(headerBytes(opaqueMarker(`${path}/`, st)));
-        await this.walk(c.abs, `${path}/`);
+        const child = this.openDir(dirFd, c, path);
+        try {
+          await this.sink.push(headerBytes({ ...common, path: `${path}/`, type: 'Directory', size: 0 }));
+          if (isOpaque(`${fdPath(child)}/.`)) await this.sink.push(headerBytes(opaqueMarker(`${path}/`, st)));
+          await this.walk(child, `${path}/`, depth + 1);
+        } finally {
+          closeSync(child);
+        }
       } else if (st.isFile()) {
         await this.file(c, path, common);
       } else if (st.isSymbolicLink()) {
@@ -301,8 +322,25 @@ class Packer {
     }
   }
 
+  /** Directory `c` in `dirFd`, the one lstat saw: not a symlink swapped in since. */
+  private openDir(dirFd: number, c: Child, path: string): number {
+    let fd: number;
+    try {
+      fd = openDirIn(dirFd, c.name);
+    } catch {
+      throw changed(path);
+    }
+    const now = fstatSync(fd);
+    if (now.ino !== c.st.ino || now.dev !== c.st.dev) {
+      closeSync(fd);
+      throw changed(path);
+    }
+    return fd;
+  }
+
   /** The directory's children, lstat'ed and sorted. */
-  private async list(abs: string, rel: string): Promise<Child[]> {
+  private async list(dirFd: number, rel: string): Promise<Child[]> {
+    const abs = fdPath(dirFd);
     const names = await readdir(abs, { encoding: 'buffer' });
     for (const raw of names) {
       const name = raw.toString('utf8');

@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, lstatSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, lstatSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -128,7 +128,7 @@ describe('LayerStack on overlayfs', function () {
 
   it('should keep the writable layer on disk in upperDir, for the next container too', async function () {
     const upperDir = join(tmp, 'persist');
-    mkdirSync(upperDir);
+    mkdirSync(upperDir, { mode: 0o700 });
     const before = [base, mid, top].map(treeDigest);
     const stack = LayerStack.fromDirectories([base, mid, top], { upperDir });
     expect(stack.upperDir).to.equal(upperDir);
@@ -140,6 +140,26 @@ describe('LayerStack on overlayfs', function () {
     const second = await run(stack, 'cat /kept; ls /c 2>&1; true');
     expect(second.stdout).to.match(/^kept\n.*No such file/s);
     expect([base, mid, top].map(treeDigest)).to.deep.equal(before);
+  });
+
+  // The layer lands on the host's disk as the payload wrote it: a uid-0
+  // payload's setuid-root program there is a way to root for whoever can
+  // reach it (nosuid holds only inside the container).
+  it("should refuse an upperDir other users can enter or that is not this user's", async function () {
+    const open = join(tmp, 'open-upper');
+    mkdirSync(open, { mode: 0o755 });
+    chmodSync(open, 0o755);
+    expect(() => LayerStack.fromDirectories([base], { upperDir: open })).to.throw(IsolateError, /must belong to this process's user \(uid 0\) and be closed to others \(mode 0700; it is 0755, owner 0\)/);
+    chmodSync(open, 0o700);
+    chownSync(open, 65534, 65534);
+    expect(() => LayerStack.fromDirectories([base], { upperDir: open })).to.throw(IsolateError, /owner 65534/);
+    chownSync(open, 0, 0);
+    // Closed, it takes the payload's setuid file, which no other user can reach.
+    const stack = LayerStack.fromDirectories([base], { upperDir: open });
+    const r = await run(stack, 'busybox cp /bin/busybox /suid && busybox chmod 4755 /suid');
+    expect(r.status, r.stderr).to.equal('ok');
+    expect(lstatSync(join(open, 'upper', 'suid')).mode & 0o4000).to.equal(0o4000);
+    expect(lstatSync(open).mode & 0o777).to.equal(0o700);
   });
 
   it('should refuse upperDir with upperSize, inside a layer, or missing', function () {

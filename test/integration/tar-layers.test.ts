@@ -19,6 +19,7 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -35,6 +36,8 @@ import { IsolateError } from '../../lib';
 import type { ExtractOptions, ExtractResult, Progress } from '../../lib/image/contracts';
 import { DEFAULT_EXTRACT_LIMITS, extractLayer } from '../../lib/image/tar-read';
 import { packLayer, packToFile } from '../../lib/image/tar-write';
+import { inLowers } from '../../lib/image/diff';
+import { readImageFile } from '../../lib/image/run-config';
 import { native } from '../../lib/native';
 import { isRoot, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
@@ -759,6 +762,69 @@ sys.stdout.buffer.write(buf.getvalue())
       await expectRefused(tarOf([{ path: '.wh.x/y', data: '' }]), '.wh.x/y');
       await expectRefused(tarOf([{ path: 'f', data: 'x' }, { path: 'f/g', data: 'y' }]), 'f/g');
       await expectRefused(tarOf([{ path: '.wh.f' }, { path: 'f/g', data: 'y' }]), 'f/g');
+    });
+  });
+
+  // A running container's writable layer changes under commit(): a payload
+  // can swap a directory for a symlink to a host directory between the
+  // packer's lstat and its readdir. exclude() runs between the two, so it
+  // makes the swap at exactly that moment here.
+  describe('a tree changing while it is packed', function () {
+    function swapTree(): { dir: string; secret: string } {
+      const c = newCase();
+      const secret = join(c.dir, 'secret');
+      mkdirSync(secret, { mode: 0o700 });
+      writeFileSync(join(secret, 'token'), 'HOST-ONLY\n', { mode: 0o600 });
+      const dir = join(c.dir, 'layer');
+      mkdirSync(join(dir, 'w', 'd'), { recursive: true });
+      writeFileSync(join(dir, 'w', 'f'), 'f\n');
+      return { dir, secret };
+    }
+
+    for (const [what, at, swap] of [
+      ['a directory swapped for a symlink', 'w/d', (dir: string, secret: string) => {
+        rmSync(join(dir, 'w', 'd'), { recursive: true });
+        symlinkSync(secret, join(dir, 'w', 'd'));
+      }],
+      ['a parent directory swapped for a symlink', 'w/f', (dir: string, secret: string) => {
+        renameSync(join(dir, 'w'), join(dir, 'old-w'));
+        symlinkSync(secret, join(dir, 'w'));
+      }],
+    ] as const) {
+      it(`should never read through ${what}, failing with ERR_STATE or packing only the layer`, async function () {
+        const { dir, secret } = swapTree();
+        let swapped = false;
+        const exclude = (rel: string) => {
+          if (rel === at && !swapped) {
+            swapped = true;
+            swap(dir, secret);
+          }
+          return false;
+        };
+        const got = await packToBuffer(dir, { exclude }).then(
+          async (r) => listTar(r.tar),
+          (e: unknown) => e,
+        );
+        expect(swapped).to.equal(true);
+        if (got instanceof Error) {
+          expect(got).to.include({ code: 'ERR_STATE' });
+        } else {
+          const names = (got as { path: string }[]).map((e) => e.path);
+          expect(names.some((n) => n.includes('token')), names.join(' ')).to.equal(false);
+        }
+      });
+    }
+
+    it('should look up an image file and a lower layer without following symlinks in the layer', function () {
+      const { dir, secret } = swapTree();
+      writeFileSync(join(secret, 'passwd'), 'hostonly:x:4242:4343::/:/bin/sh\n');
+      symlinkSync(secret, join(dir, 'etc'));
+      const image = { layers: [{ path: dir }] } as unknown as Parameters<typeof readImageFile>[0];
+      expect(readImageFile(image, 'etc/passwd')).to.equal(undefined);
+      expect(readImageFile(image, 'w/f')).to.equal('f\n');
+      // diff(): whether a path of the writable layer exists below.
+      expect(inLowers([dir], 'etc/passwd')).to.equal(false);
+      expect(inLowers([dir], 'w/f')).to.equal(true);
     });
   });
 
