@@ -4,7 +4,7 @@
  * directory in overlayfs's format (what a LayerStack mounts) plus the blob
  * it came from, so exporting it gives back the very bytes imported.
  */
-import { createReadStream, createWriteStream, existsSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, lstatSync, openSync, rmSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { IsolateError, fromSystemError, invalidOption } from '../errors';
 import { pipeline } from 'node:stream/promises';
@@ -110,14 +110,27 @@ export class Layer {
   async exportTar(dest: string | Writable): Promise<void> {
     const toFile = typeof dest === 'string';
     if (toFile ? dest === '' : !(dest instanceof Writable)) throw invalidOption('dest', 'a file path (not existing yet) or a Writable stream', dest);
-    if (toFile && existsSync(dest)) throw new IsolateError('ERR_INVALID_OPTION', `${dest} exists; exportTar never overwrites a file`, { option: 'dest', path: dest });
-    const out = toFile ? createWriteStream(dest, { flags: 'wx', mode: 0o644 }) : dest;
+    const exists = () => new IsolateError('ERR_INVALID_OPTION', `${dest} exists; exportTar never overwrites a file`, { option: 'dest', path: dest as string });
+    // lstat: a dangling symlink is there too (and 'wx' would refuse it).
+    if (toFile && lexists(dest)) throw exists();
+    let fd: number | undefined;
+    if (toFile) {
+      try {
+        fd = openSync(dest, 'wx', 0o644);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw exists(); // made meanwhile: not ours to remove
+        const code = (err as NodeJS.ErrnoException).code;
+        const denied = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
+        throw fromSystemError(denied ? 'ERR_PERMISSION' : 'ERR_SETUP_FAILED', `Cannot export layer ${this.diffId} to ${dest}`, err, { option: 'dest' });
+      }
+    }
+    const out = fd !== undefined ? createWriteStream('', { fd, mode: 0o644 }) : (dest as Writable);
     const src = createReadStream(this.blobPath);
     try {
       if (this.mediaType.endsWith('gzip')) await pipeline(src, createGunzip(), out);
       else await pipeline(src, out);
     } catch (err) {
-      if (toFile) rmSync(dest, { force: true }); // no half a tar
+      if (toFile) rmSync(dest, { force: true }); // ours (made by the open above): no half a tar
       const code = (err as NodeJS.ErrnoException).code;
       const denied = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
       throw fromSystemError(denied ? 'ERR_PERMISSION' : 'ERR_SETUP_FAILED', `Cannot export layer ${this.diffId} to ${toFile ? dest : 'the stream'}`, err, {
@@ -128,5 +141,15 @@ export class Layer {
 
   toJSON(): LayerRecord {
     return { ...this.record };
+  }
+}
+
+/** Whether anything, a dangling symlink included, is at `path`. */
+function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }

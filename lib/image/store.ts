@@ -7,11 +7,11 @@
  * change under a lock (lock.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { type Stats, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type Stats, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { join, resolve } from 'node:path';
-import { IsolateError, invalidOption } from '../errors';
+import { IsolateError, invalidOption, isIsolateError } from '../errors';
 import { processStartTime } from '../cgroup/host';
 import type { Digest, ExportImageSpec, ExtractResult, WriteArchiveOptions } from './contracts';
 import { Image, type ImageRecord, type ImageRunConfig, type OciImageConfig } from './image';
@@ -75,7 +75,8 @@ export function nameCandidates(ref: string): string[] {
 const TAG_RE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]{0,254}$/;
 
 function checkName(name: unknown, option: string): string {
-  if (typeof name !== 'string' || !TAG_RE.test(name) || name.includes('..')) {
+  // Nor one that reads as an image ID: an ID is never looked up among names.
+  if (typeof name !== 'string' || !TAG_RE.test(name) || name.includes('..') || /^sha256:/.test(name) || /^[0-9a-f]{64}(:|$)/.test(name)) {
     throw invalidOption(option, 'an image name such as "busybox" or "example.com/app:1.0"', name);
   }
   return name;
@@ -87,6 +88,26 @@ function checkTag(name: unknown, option: string): string {
 }
 
 let tmpCounter = 0;
+
+/**
+ * A store directory must be a real directory (no symlink), this process's
+ * user's, and writable by no one else: gc() removes what it finds in tmp/
+ * and blobs/, and layers are trusted once imported, so another user able
+ * to put a symlink there (tmp -> their victim) or change a layer would
+ * have root's gc() delete, or a container run, what they chose.
+ */
+function checkOwnDir(dir: string, root: string): void {
+  const st = lstatSync(dir);
+  const uid = process.geteuid?.() ?? 0;
+  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0) {
+    const what = st.isSymbolicLink() ? 'is a symlink' : !st.isDirectory() ? 'is not a directory' : `belongs to uid ${st.uid} with mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}`;
+    throw new IsolateError(
+      'ERR_PERMISSION',
+      `The image store at ${root} is not safe to use: ${dir} ${what}; it must be a directory of this process's user (uid ${uid}) that no one else can write`,
+      { path: dir },
+    );
+  }
+}
 
 /** How long gc() leaves a layer no image refers to yet (see gc()). */
 export const GC_GRACE_MS = 10 * 60 * 1000;
@@ -113,6 +134,7 @@ export class ImageStore {
           cause: err,
         });
       }
+      checkOwnDir(d, this._paths.root);
     }
   }
 
@@ -311,7 +333,15 @@ export class ImageStore {
   }
 
   private load(rec: ImageRecord, tags: Record<string, Digest>): Image {
-    const config = JSON.parse(readFileSync(this._paths.blob(rec.id), 'utf8')) as OciImageConfig;
+    let config: OciImageConfig;
+    try {
+      config = JSON.parse(readFileSync(this._paths.blob(rec.id), 'utf8')) as OciImageConfig;
+    } catch (err) {
+      throw new IsolateError('ERR_BAD_IMAGE', `Image ${rec.id} in the image store at ${this.root}: its config blob cannot be read (${(err as NodeJS.ErrnoException).code ?? 'not JSON'})`, {
+        path: this._paths.blob(rec.id),
+        cause: err,
+      });
+    }
     const layers = rec.layers.map((l) => this.layer(l.diffId));
     const names = Object.keys(tags)
       .filter((t) => tags[t] === rec.id)
@@ -326,7 +356,15 @@ export class ImageStore {
       .filter((n) => /^[0-9a-f]{64}\.json$/.test(n))
       .map((n) => this.readRecord(`sha256:${n.slice(0, 64)}`))
       .filter((r): r is ImageRecord => r !== undefined)
-      .map((r) => this.load(r, tags));
+      .flatMap((r) => {
+        // One broken record (its blob gone) must not hide every other image.
+        try {
+          return [this.load(r, tags)];
+        } catch (err) {
+          if (isIsolateError(err) && (err.code === 'ERR_BAD_IMAGE' || err.code === 'ERR_INVALID_OPTION')) return [];
+          throw err;
+        }
+      });
   }
 
   /** An image by name ('busybox', 'busybox:1.36'), ID ('sha256:…') or a unique ID prefix of 12+ hex digits. */
@@ -337,12 +375,17 @@ export class ImageStore {
 
   private resolve(ref: unknown): Digest {
     if (typeof ref !== 'string' || ref === '') throw invalidOption('ref', 'an image name or ID', ref);
-    if (isDigest(ref)) {
-      if (this.readRecord(ref)) return ref;
-    } else if (/^[0-9a-f]{12,64}$/.test(ref)) {
+    // An ID, or what looks like one, is only ever an ID: a tag named like
+    // one (an archive's, say) must not answer for it.
+    if (isDigest(ref) || /^sha256:/.test(ref)) {
+      if (isDigest(ref) && this.readRecord(ref)) return ref;
+      throw new IsolateError('ERR_INVALID_OPTION', `No image ${ref} in the image store at ${this.root}`, { option: 'ref' });
+    }
+    if (/^[0-9a-f]{12,64}$/.test(ref)) {
       const hits = readdirSync(this._paths.images).filter((n) => n.startsWith(ref) && n.endsWith('.json'));
       if (hits.length === 1) return `sha256:${hits[0]!.slice(0, 64)}`;
       if (hits.length > 1) throw new IsolateError('ERR_INVALID_OPTION', `Image ID prefix ${ref} is ambiguous (${hits.length} images)`, { option: 'ref' });
+      throw new IsolateError('ERR_INVALID_OPTION', `No image with ID prefix ${ref} in the image store at ${this.root}`, { option: 'ref' });
     }
     const tags = this.readTags();
     for (const name of nameCandidates(ref)) {
@@ -383,7 +426,9 @@ export class ImageStore {
   private putBlob(bytes: Buffer): Digest {
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     const path = this._paths.blob(digest);
-    if (!existsSync(path)) {
+    // Fresh or refreshed, it is young: gc() in another process leaves it
+    // alone until the image that refers to it is recorded.
+    if (!existsSync(path) || !touch(path)) {
       const tmp = `${this.tmpPath('blob')}`;
       writeFileSync(tmp, bytes, { mode: 0o444 });
       renameSync(tmp, path);
@@ -450,8 +495,18 @@ export class ImageStore {
       if (extra && archive.images.length !== 1) {
         throw new IsolateError('ERR_INVALID_OPTION', `\`tag\` names one image, but ${path} holds ${archive.images.length}`, { option: 'tag' });
       }
+      // Its names first, before anything is written: a bad one is the archive's fault.
+      const names = archive.images.map((img) =>
+        img.tags.map((t) => {
+          try {
+            return checkName(t, 'tag');
+          } catch {
+            throw new IsolateError('ERR_BAD_IMAGE', `Image archive ${path} names an image ${JSON.stringify(t)}, which is not an image name (or reads as an image ID)`, { path });
+          }
+        }),
+      );
       const out: Image[] = [];
-      for (const img of archive.images) {
+      for (const [k, img] of archive.images.entries()) {
         const configDigest = `sha256:${createHash('sha256').update(img.config).digest('hex')}`;
         if (configDigest !== img.configDigest) {
           throw new IsolateError('ERR_BAD_IMAGE', `Image config ${img.configDigest} does not match its digest (${configDigest})`, { path: img.configDigest });
@@ -485,7 +540,7 @@ export class ImageStore {
         const descriptors = img.layers.map((l, i) => ({ diffId: layers[i]!.diffId, digest: l.digest, mediaType: l.mediaType, size: l.size }));
         // As the archive names them: an OCI ref.name may be only a tag
         // ('latest', as umoci writes it), which image() still finds.
-        const tags = img.tags.map((t) => checkName(t, 'tag'));
+        const tags = names[k]!;
         if (extra) tags.push(extra);
         out.push(await this.record(img.config, descriptors, manifest, tags));
       }
@@ -593,17 +648,33 @@ export class ImageStore {
       for (const hex of readdirSync(this._paths.blobs)) {
         if (keepBlobs.has(hex)) continue;
         const p = join(this._paths.blobs, hex);
-        out.bytes += lstatSync(p).size;
+        const st = lstatSync(p);
+        // Young: an import in another process wrote it (or found it and
+        // refreshed it) and has not recorded its image yet.
+        if (Date.now() - st.mtimeMs < grace) continue;
+        out.bytes += st.size;
         rmSync(p, { force: true });
         out.blobs.push(`sha256:${hex}`);
       }
       for (const n of readdirSync(this._paths.tmp)) {
+        // Only what an import names (<pid>-<start time>-…), of a dead owner.
         const m = /^(\d+)-(\d+)-/.exec(n);
-        if (m && processStartTime(Number(m[1])) === Number(m[2])) continue; // its owner still runs
+        if (!m || processStartTime(Number(m[1])) === Number(m[2])) continue;
         rmSync(join(this._paths.tmp, n), { recursive: true, force: true });
       }
       return out;
     });
+  }
+}
+
+/** Sets a file's times to now; false when it is gone. */
+function touch(path: string): boolean {
+  try {
+    const now = new Date();
+    utimesSync(path, now, now);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGzip } from 'node:zlib';
@@ -255,6 +255,78 @@ describe('ImageStore, Layer and images', function () {
       expect(g.layers().map((l) => l.diffId)).to.deep.equal([base.diffId]);
       expect(existsSync(loose.blobPath)).to.equal(false);
       expect(existsSync(base.blobPath)).to.equal(true);
+    });
+
+    // An import in another process writes its config blob, then records
+    // the image: a gc() between the two took the blob, and the record then
+    // pointed at nothing, which broke images() for good.
+    it("should leave a young blob no image refers to yet, and list the other images when one's config is gone", async function () {
+      const g = new ImageStore({ root: join(tmp, 'gc-blobs') });
+      const base = await Layer.fromDirectory(baseDir, { store: g });
+      const a = await g.createImage([base], { tag: 'a', config: { Cmd: ['a'] } });
+      const b = await g.createImage([base], { tag: 'b', config: { Cmd: ['b'] } });
+      const orphan = join(g.root, 'blobs', 'sha256', 'f'.repeat(64));
+      writeFileSync(orphan, 'a config an import is about to record');
+      expect((await g.gc()).blobs).to.deep.equal([]);
+      const old = new Date(Date.now() - 3_600_000);
+      utimesSync(orphan, old, old);
+      expect((await g.gc()).blobs).to.deep.equal([`sha256:${'f'.repeat(64)}`]);
+      // A's config blob lost anyway (by hand): b still lists, a says why.
+      rmSync(join(g.root, 'blobs', 'sha256', a.id.slice(7)), { force: true });
+      expect(g.images().map((i) => i.id)).to.deep.equal([b.id]);
+      expect(() => g.image('a')).to.throw(IsolateError, /config blob cannot be read/);
+    });
+
+    it('should sweep only what imports name in tmp/, never anything else there', async function () {
+      const g = new ImageStore({ root: join(tmp, 'gc-tmp') });
+      writeFileSync(join(g.root, 'tmp', 'not-ours'), 'x');
+      writeFileSync(join(g.root, 'tmp', '999999999-1-dead-import'), 'x');
+      await g.gc();
+      expect(readdirSync(join(g.root, 'tmp'))).to.deep.equal(['not-ours']);
+    });
+  });
+
+  describe('hostile stores and names', function () {
+    // Root's gc() empties tmp/ and blobs/ and trusts layers: a store another
+    // user can write (tmp -> their victim) would have it delete their choice.
+    it('should refuse a store directory that is a symlink, or that another user owns or can write', function () {
+      const open = join(tmp, 'open-store');
+      mkdirSync(open, { mode: 0o777 });
+      chmodSync(open, 0o777);
+      expect(() => new ImageStore({ root: open })).to.throw(IsolateError, /not safe to use: .*open-store belongs to uid 0 with mode 0777/).with.property('code', 'ERR_PERMISSION');
+      chmodSync(open, 0o700);
+      chownSync(open, 65534, 65534);
+      expect(() => new ImageStore({ root: open })).to.throw(IsolateError, /belongs to uid 65534/);
+      chownSync(open, 0, 0);
+      const victim = join(tmp, 'victim');
+      mkdirSync(victim);
+      writeFileSync(join(victim, 'keep'), 'keep');
+      const linked = join(tmp, 'linked-store');
+      mkdirSync(linked, { mode: 0o700 });
+      symlinkSync(victim, join(linked, 'tmp'));
+      expect(() => new ImageStore({ root: linked })).to.throw(IsolateError, /linked-store\/tmp is a symlink/);
+      expect(readdirSync(victim)).to.deep.equal(['keep']);
+    });
+
+    // A tag named like an ID (an archive's, say) answered store.image(id).
+    it('should refuse names that read as image IDs, and look IDs up only among IDs', async function () {
+      const base = await Layer.fromDirectory(baseDir, { store });
+      const img = await store.createImage([base], { config: { Cmd: ['x'] } });
+      for (const name of [`sha256:${'a'.repeat(64)}`, 'a'.repeat(64), `${'b'.repeat(64)}:1`]) {
+        const e = await store.tag(img.id, name).catch((x: unknown) => x as IsolateError);
+        expect(e, name).to.include({ code: 'ERR_INVALID_OPTION', option: 'name' });
+      }
+      expect(() => store.image(`sha256:${'a'.repeat(64)}`)).to.throw(IsolateError, /No image sha256:a+ in/);
+      expect(() => store.image('abababababab')).to.throw(IsolateError, /No image with ID prefix abababababab/);
+    });
+
+    it('should not remove a dangling symlink, or a file made meanwhile, at exportTar\'s destination', async function () {
+      const base = await Layer.fromDirectory(baseDir, { store });
+      const dest = join(tmp, 'dangling.tar');
+      symlinkSync(join(tmp, 'nowhere'), dest);
+      const e = await base.exportTar(dest).catch((x: unknown) => x as IsolateError);
+      expect(e).to.include({ code: 'ERR_INVALID_OPTION', option: 'dest' });
+      expect(lstatSync(dest).isSymbolicLink()).to.equal(true);
     });
   });
 });
