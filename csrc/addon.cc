@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -967,6 +968,16 @@ NAN_METHOD(CgroupDirFds) {
   info.GetReturnValue().Set(out);
 }
 
+// tryLock(fd) -> 0, or -errno (-EWOULDBLOCK: another open file holds it):
+// flock(LOCK_EX | LOCK_NB). The kernel drops the lock when its holder's file
+// is closed, or the holder dies: no stale lock to break.
+NAN_METHOD(TryLock) {
+  if (info.Length() < 1 || !info[0]->IsInt32()) return Nan::ThrowTypeError("Usage: tryLock(fd)");
+  int fd = Nan::To<int32_t>(info[0]).FromJust();
+  int r = flock(fd, LOCK_EX | LOCK_NB);
+  info.GetReturnValue().Set(Nan::New(r < 0 ? -errno : 0));
+}
+
 // closeFds(fds): closes each (negative entries skipped).
 NAN_METHOD(CloseFds) {
   if (info.Length() < 1 || !info[0]->IsArray()) return Nan::ThrowTypeError("Usage: closeFds(fds)");
@@ -1112,6 +1123,7 @@ NAN_MODULE_INIT(InitModule) {
   Nan::SetMethod(target, "lsetxattr", Lsetxattr);
   Nan::SetMethod(target, "lgetxattr", Lgetxattr);
   Nan::SetMethod(target, "closeFds", CloseFds);
+  Nan::SetMethod(target, "tryLock", TryLock);
   Nan::SetMethod(target, "mkdirs", Mkdirs);
   Nan::SetMethod(target, "rmdirs", Rmdirs);
   Nan::SetMethod(target, "loadInit", LoadInitJs);

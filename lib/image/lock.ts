@@ -1,64 +1,45 @@
 /**
- * A lock between processes sharing a store: a directory made with mkdir
- * (atomic), with its owner's pid and start time inside, so a lock left by a
- * crashed process (or one whose pid was reused) is broken instead of waited
- * for. Held only while tags and image records change, or gc() runs.
+ * A lock between processes sharing a store: flock() on a file in it. The
+ * kernel drops it when its holder closes the file or dies, so there is no
+ * stale lock to find and break (a directory made with mkdir, as before,
+ * had to be broken by whoever saw its owner dead, and two waiters doing
+ * that at once could both end up holding it). Held only while tags and
+ * image records change, or gc() runs. The holder's pid is written in the
+ * file, for the message of a waiter that gives up.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants as fsc, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { IsolateError } from '../errors';
-import { processStartTime } from '../cgroup/host';
+import { native } from '../native';
 
 const WAIT_MS = 30_000;
+const EWOULDBLOCK = 11;
 
-function owner(): string {
-  return `${process.pid} ${processStartTime(process.pid) ?? 0}`;
-}
-
-function ownerAlive(text: string | undefined): boolean {
-  if (!text) return false; // being written, or torn: treated as stale only after a grace period (below)
-  const [pid, start] = text.trim().split(' ').map(Number);
-  if (!pid) return false;
-  return processStartTime(pid) === start;
-}
-
-function readOwner(dir: string): string | undefined {
+/** Runs `fn` holding the lock on the file at `path` (made if missing; its directory must exist). */
+export async function withLock<T>(path: string, fn: () => T | Promise<T>): Promise<T> {
+  const fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);
   try {
-    return readFileSync(join(dir, 'owner'), 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-/** Runs `fn` holding the lock at `dir` (its parent must exist). */
-export async function withLock<T>(dir: string, fn: () => T | Promise<T>): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  let emptySince: number | undefined;
-  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
-    try {
-      mkdirSync(dir, { mode: 0o700 });
-      writeFileSync(join(dir, 'owner'), owner());
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const deadline = Date.now() + WAIT_MS;
+    for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+      const r = native().tryLock(fd);
+      if (r === 0) break;
+      if (r !== -EWOULDBLOCK) {
+        throw new IsolateError('ERR_SETUP_FAILED', `Cannot lock the image store (${path}): flock failed with errno ${-r}`, { path, syscall: 'flock', errno: -r });
+      }
+      if (Date.now() > deadline) {
+        let holder = '?';
+        try {
+          holder = readFileSync(path, 'utf8').trim() || '?';
+        } catch {
+          /* keep '?' */
+        }
+        throw new IsolateError('ERR_STATE', `The image store is locked by process ${holder} (${path}) for over ${WAIT_MS / 1000} s`, { path });
+      }
+      await new Promise((res) => setTimeout(res, delay));
     }
-    const text = readOwner(dir);
-    if (text === undefined) {
-      // mkdir'd but no owner yet: its maker is between two syscalls, or died there.
-      emptySince ??= Date.now();
-      if (Date.now() - emptySince > 1000) rmSync(dir, { recursive: true, force: true });
-    } else if (!ownerAlive(text)) {
-      rmSync(dir, { recursive: true, force: true });
-      continue;
-    }
-    if (Date.now() > deadline) {
-      throw new IsolateError('ERR_STATE', `The image store is locked by process ${text?.split(' ')[0] ?? '?'} (${dir}) for over ${WAIT_MS / 1000} s`, { path: dir });
-    }
-    await new Promise((r) => setTimeout(r, delay));
-  }
-  try {
+    ftruncateSync(fd, 0);
+    writeSync(fd, String(process.pid), 0);
     return await fn();
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    closeSync(fd); // drops the lock
   }
 }

@@ -9,7 +9,7 @@
  *     images/<hex of id>.json   one per image: its config, manifest and layers
  *     tags.json                 name → image id
  *     tmp/                      imports in progress, named after their owner (gc() removes a dead one's)
- *     lock/                     held while tags or images change (mkdir is atomic)
+ *     lockfile                  flock()ed while tags or images change, or gc() runs
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +77,6 @@ export class StorePaths {
   }
 
   get lock(): string {
-    return join(this.root, 'lock');
+    return join(this.root, 'lockfile');
   }
 }

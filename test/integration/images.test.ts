@@ -5,7 +5,7 @@
  * import round trips that keep every digest, and gc().
  */
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -283,6 +283,30 @@ describe('ImageStore, Layer and images', function () {
       writeFileSync(join(g.root, 'tmp', '999999999-1-dead-import'), 'x');
       await g.gc();
       expect(readdirSync(join(g.root, 'tmp'))).to.deep.equal(['not-ours']);
+    });
+  });
+
+  // Breaking a dead process's lock directory raced: two waiters could both
+  // end up holding it, and a tag() was lost. flock() has no stale state.
+  describe('the store lock', function () {
+    it('should lose no tag() when processes tag at once, and outlive a holder killed with SIGKILL', async function () {
+      const root = join(tmp, 'lock-store');
+      const g = new ImageStore({ root });
+      const img = await g.createImage([await Layer.fromDirectory(baseDir, { store: g })], { config: { Cmd: ['x'] } });
+      const fixture = join(__dirname, '..', 'fixtures', 'store-tagger.js');
+      const holder = spawn(process.execPath, [fixture, root, 'hold'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((res) => holder.stdout!.on('data', (d: Buffer) => d.toString().includes('held') && res()));
+      const taggers = [0, 1, 2, 3].map(
+        (k) =>
+          new Promise<number | null>((res) => {
+            spawn(process.execPath, [fixture, root, 'tag', img.id, `p${k}`, '10'], { stdio: 'inherit' }).on('exit', (code) => res(code));
+          }),
+      );
+      await new Promise((res) => setTimeout(res, 200));
+      holder.kill('SIGKILL'); // its lock goes with it
+      expect(await Promise.all(taggers)).to.deep.equal([0, 0, 0, 0]);
+      const names = g.image(img.id).tags;
+      for (let k = 0; k < 4; k++) for (let i = 0; i < 10; i++) expect(names, `p${k}-${i}`).to.include(`p${k}-${i}:latest`);
     });
   });
 
