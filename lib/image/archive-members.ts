@@ -18,8 +18,8 @@
  * byte range of the file, opened with createReadStream(start, end). See
  * indexTar() for how the offsets are kept exact.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, open, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { closeSync, constants as fsc, createReadStream, createWriteStream, fstatSync, openSync, readSync } from 'node:fs';
+import { mkdir, mkdtemp, open, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, posix, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -104,30 +104,53 @@ export async function dirMembers(dir: string): Promise<Members> {
   };
 }
 
-/** `size` bytes of `file` from `offset`, as a Member. */
+/**
+ * Opens `file` to read a member from it: never through a symlink swapped in
+ * since it was looked up, never blocking on a FIFO swapped in (O_NONBLOCK:
+ * an open for reading of a FIFO would wait for a writer, and hold a thread
+ * of libuv's pool), and only while it is still a regular file that holds
+ * the member. The layout's owner can change it between our look and our
+ * read; digests catch changed content, this the rest.
+ */
+function openMember(name: string, file: string, offset: number, size: number): number {
+  let fd: number;
+  try {
+    fd = openSync(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch (err) {
+    throw fromSystemError('ERR_BAD_IMAGE', `${name} changed while the image archive was read`, err, { path: name });
+  }
+  const st = fstatSync(fd);
+  if (!st.isFile() || st.size < offset + size) {
+    closeSync(fd);
+    throw new IsolateError('ERR_BAD_IMAGE', `${name} changed while the image archive was read (no longer a regular file of ${size} bytes)`, { path: name });
+  }
+  return fd;
+}
+
+/** `size` bytes of `file` from `offset`, as a Member (never more: a file grown since is read no further). */
 function fileMember(name: string, file: string, offset: number, size: number): Member {
   const readAt = async (n: number): Promise<Buffer> => {
-    const fh = await open(file, 'r');
+    const fd = openMember(name, file, offset, size);
     try {
       const buf = Buffer.alloc(n);
       let got = 0;
       while (got < n) {
-        const { bytesRead } = await fh.read(buf, got, n - got, offset + got);
+        const bytesRead = readSync(fd, buf, got, n - got, offset + got);
         if (bytesRead === 0) break;
         got += bytesRead;
       }
       return buf.subarray(0, got);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   };
   return {
     name,
     size,
     // createReadStream's `end` is inclusive, and with end < start it would throw.
-    open: () => (size === 0 ? Readable.from([]) : createReadStream(file, { start: offset, end: offset + size - 1 })),
+    open: () => (size === 0 ? Readable.from([]) : createReadStream('', { fd: openMember(name, file, offset, size), start: offset, end: offset + size - 1 })),
     head: (n) => readAt(Math.min(n, size)),
-    read: () => (offset === 0 ? readFile(file) : readAt(size)),
+    read: () => readAt(size),
   };
 }
 
@@ -318,15 +341,19 @@ export async function gunzipCapped(src: string, dest: string, cap: number): Prom
 /**
  * An archive file as Members. A gzip-compressed one (`docker save | gzip`,
  * which `docker load` takes) cannot be read at offsets: it is decompressed
- * once into a private temp directory that close() removes.
+ * once into a private temp directory that close() removes: `scratch` (a
+ * path not existing yet; the store gives one in its tmp/, which gc()
+ * sweeps after a crash), else one in the system's temp directory.
  */
-export async function archiveMembers(path: string): Promise<Members> {
+export async function archiveMembers(path: string, scratch?: string): Promise<Members> {
   const head = await fileHead(path, 8);
   if (startsWith(head, ZSTD_MAGIC) || startsWith(head, XZ_MAGIC) || startsWith(head, BZIP2_MAGIC)) {
     throw unsupported(path, 'a zstd, xz or bzip2 compressed archive is not supported: decompress it first (gzip is)');
   }
   if (!startsWith(head, GZIP_MAGIC)) return tarMembers(path, path, await indexTar(path, path), async () => {});
-  const dir = await mkdtemp(join(tmpdir(), 'isolate-kit-archive-'));
+  let dir: string;
+  if (scratch === undefined) dir = await mkdtemp(join(tmpdir(), 'isolate-kit-archive-'));
+  else await mkdir((dir = scratch), { mode: 0o700 });
   const drop = () => rm(dir, { recursive: true, force: true });
   try {
     const plain = join(dir, 'archive.tar');

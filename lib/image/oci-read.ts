@@ -63,6 +63,8 @@ const ANNOTATION_CONTAINERD_NAME = 'io.containerd.image.name';
 
 /** Index, manifest and config blobs are read into memory; real ones are a few KiB. */
 const MAX_JSON = 16 << 20;
+/** Entries of an index or of manifest.json read at most (real ones list a few). */
+const MAX_ENTRIES = 1024;
 /** Nested indexes followed at most (they could point at each other). */
 const MAX_INDEX_DEPTH = 4;
 
@@ -131,7 +133,23 @@ async function blobMember(members: Members, d: Descriptor, what: string): Promis
 }
 
 /** A JSON blob, read and checked against its digest. */
-async function readJsonBlob(members: Members, d: Descriptor, what: string): Promise<{ bytes: Buffer; value: unknown }> {
+/**
+ * JSON blobs read so far, per archive, by digest: an index may list one
+ * nested index or manifest thousands of times, and each read is up to
+ * MAX_JSON bytes hashed and parsed (a 32 MB archive cost over an hour of
+ * CPU before). A digest names one content, checked on the first read.
+ */
+const jsonBlobs = new WeakMap<Members, Map<Digest, Promise<{ bytes: Buffer; value: unknown }>>>();
+
+function readJsonBlob(members: Members, d: Descriptor, what: string): Promise<{ bytes: Buffer; value: unknown }> {
+  let seen = jsonBlobs.get(members);
+  if (!seen) jsonBlobs.set(members, (seen = new Map()));
+  let got = seen.get(d.digest);
+  if (!got) seen.set(d.digest, (got = readJsonBlobOnce(members, d, what)));
+  return got;
+}
+
+async function readJsonBlobOnce(members: Members, d: Descriptor, what: string): Promise<{ bytes: Buffer; value: unknown }> {
   const m = await blobMember(members, d, what);
   const { bytes, value } = await readJsonMember(members, m, `${what} (blob ${d.digest})`);
   const actual = sha256(bytes);
@@ -209,6 +227,7 @@ function parseIndex(archive: string, value: unknown, what: string): Descriptor[]
   if (!isObject(value)) throw bad(archive, `${what} is not a JSON object`);
   if (value.schemaVersion !== 2) throw bad(archive, `${what}: schemaVersion ${JSON.stringify(value.schemaVersion)} is not 2`);
   if (!Array.isArray(value.manifests)) throw bad(archive, `${what} has no manifests array`);
+  if (value.manifests.length > MAX_ENTRIES) throw bad(archive, `${what} lists ${value.manifests.length} manifests; at most ${MAX_ENTRIES} are read`);
   return value.manifests.map((m, i) => descriptor(archive, m, `${what} manifests[${i}]`));
 }
 
@@ -296,6 +315,7 @@ interface DockerEntry {
 
 function parseDockerManifest(archive: string, value: unknown): DockerEntry[] {
   if (!Array.isArray(value)) throw bad(archive, 'manifest.json is not a JSON array');
+  if (value.length > MAX_ENTRIES) throw bad(archive, `manifest.json lists ${value.length} images; at most ${MAX_ENTRIES} are read`);
   return value.map((e, i) => {
     const what = `manifest.json [${i}]`;
     if (!isObject(e)) throw bad(archive, `${what} is not an object`);
@@ -360,12 +380,27 @@ async function readDocker(members: Members): Promise<SourceImage[]> {
   const repoMember = await members.get('repositories');
   const repositories = repoMember ? (await readJsonMember(members, repoMember, 'repositories')).value : undefined;
   const out: SourceImage[] = [];
+  // Each config read once, however many entries name it (see jsonBlobs).
+  const configs = new Map<string, { bytes: Buffer; value: unknown }>();
+  const seenImages = new Map<string, SourceImage>();
   for (const [i, e] of entries.entries()) {
     const what = `manifest.json [${i}]`;
     const configName = memberName(label, e.Config, `${what}.Config`);
-    const cm = await members.get(configName);
-    if (!cm) throw bad(label, `${what}.Config: ${configName} is missing`);
-    const { bytes: config, value: configValue } = await readJsonMember(members, cm, `config ${configName}`);
+    let read = configs.get(configName);
+    if (!read) {
+      const cm = await members.get(configName);
+      if (!cm) throw bad(label, `${what}.Config: ${configName} is missing`);
+      configs.set(configName, (read = await readJsonMember(members, cm, `config ${configName}`)));
+    }
+    const { bytes: config, value: configValue } = read;
+    // The same image named again: one image, more names.
+    const key = [configName, ...e.Layers].join('\0');
+    const same = seenImages.get(key);
+    if (same) {
+      const top = e.Layers.length ? posix.dirname(memberName(label, e.Layers[e.Layers.length - 1], `${what}.Layers`)) : '';
+      for (const t of e.RepoTags.length ? e.RepoTags : tagsFromRepositories(repositories, top)) if (!same.tags.includes(t)) same.tags.push(t);
+      continue;
+    }
     const configDigest = sha256(config);
     const named = digestInName(configName, true);
     if (named && named !== configDigest) throw bad(label, `config ${configName} does not match its name (its bytes hash to ${configDigest})`);
@@ -374,7 +409,9 @@ async function readDocker(members: Members): Promise<SourceImage[]> {
     for (const [j, l] of e.Layers.entries()) layers.push(await dockerLayer(members, l, ids[j]!, `${what}.Layers[${j}]`));
     const top = e.Layers.length ? posix.dirname(memberName(label, e.Layers[e.Layers.length - 1], `${what}.Layers`)) : '';
     const tags = e.RepoTags.length ? [...e.RepoTags] : tagsFromRepositories(repositories, top);
-    out.push({ tags, config, configDigest, manifest: null, manifestDigest: null, layers });
+    const img: SourceImage = { tags, config, configDigest, manifest: null, manifestDigest: null, layers };
+    seenImages.set(key, img);
+    out.push(img);
   }
   return out;
 }
@@ -407,7 +444,7 @@ async function applyRepoTags(members: Members, images: SourceImage[]): Promise<v
  * tar (also gzip-compressed), checked as described at the top of this file.
  * Call close() when done with the layers' streams.
  */
-export async function readImageArchive(path: string): Promise<ImageArchive> {
+export async function readImageArchive(path: string, options: { scratch?: string } = {}): Promise<ImageArchive> {
   if (typeof path !== 'string' || path === '') throw invalidOption('path', 'the path of an image archive or OCI layout', path);
   let st;
   try {
@@ -416,7 +453,7 @@ export async function readImageArchive(path: string): Promise<ImageArchive> {
     throw fromSystemError('ERR_INVALID_OPTION', `Cannot read the image archive ${path}`, err, { option: 'path', path });
   }
   if (!st.isDirectory() && !st.isFile()) throw new IsolateError('ERR_INVALID_OPTION', `${path} is neither a directory (OCI layout) nor a file (tar)`, { option: 'path', path });
-  const members = st.isDirectory() ? await dirMembers(path) : await archiveMembers(path);
+  const members = st.isDirectory() ? await dirMembers(path) : await archiveMembers(path, options.scratch);
   try {
     const has = async (n: string) => (await members.get(n)) !== undefined;
     const [oci, index, docker] = [await has('oci-layout'), await has('index.json'), await has('manifest.json')];

@@ -489,7 +489,8 @@ export class ImageStore {
   async importImage(path: string, options: ImportImageOptions = {}): Promise<Image[]> {
     if (typeof path !== 'string' || path === '') throw invalidOption('path', 'an image archive or layout path', path);
     const extra = options.tag === undefined ? undefined : checkTag(options.tag, 'tag');
-    const archive = await readImageArchive(path);
+    // A gzip'd archive is unpacked in tmp/, where gc() finds it after a crash.
+    const archive = await readImageArchive(path, { scratch: this.tmpPath('archive') });
     const made: Layer[] = [];
     try {
       if (extra && archive.images.length !== 1) {

@@ -20,7 +20,7 @@ import { Header } from 'tar';
 import { IsolateError } from '../../lib/errors';
 import type { ExportImageSpec, SourceImage } from '../../lib/image/contracts';
 import { readImageArchive, writeImageArchive } from '../../lib/image/oci';
-import { gunzipCapped, inflateCap } from '../../lib/image/archive-members';
+import { dirMembers, gunzipCapped, inflateCap } from '../../lib/image/archive-members';
 import { needContainers, skipUnless } from '../helpers/caps';
 import { Container, ImageStore } from '../../lib';
 import { TEMP_PREFIX } from '../helpers/leaks';
@@ -445,6 +445,34 @@ describe('Image archives: OCI layouts and docker save', function () {
   });
 
   describe('broken and hostile archives', function () {
+    // The layout's owner may swap a blob after it was looked at: opened
+    // then, a FIFO blocked the read for good (and a libuv thread with it).
+    it('should refuse a member swapped for a FIFO or a symlink after the lookup, without blocking', async function () {
+      const dir = fresh('swapped');
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'blob'), 'x'.repeat(100));
+      writeFileSync(join(dir, 'secret'), 'host secret');
+      const members = await dirMembers(dir);
+      for (const swap of [() => spawnSync('mkfifo', [join(dir, 'blob')]), () => symlinkSync(join(dir, 'secret'), join(dir, 'blob'))]) {
+        const m = (await members.get('blob'))!;
+        expect(m.size).to.equal(100);
+        unlinkSync(join(dir, 'blob'));
+        swap();
+        const read = await m.read().then(
+          () => null,
+          (e: unknown) => e as IsolateError,
+        );
+        expect(read, 'read').to.include({ code: 'ERR_BAD_IMAGE', path: 'blob' });
+        expect(() => m.open(), 'open').to.throw(IsolateError, /blob changed while the image archive was read/);
+        unlinkSync(join(dir, 'blob'));
+        writeFileSync(join(dir, 'blob'), 'x'.repeat(100));
+      }
+      // Grown since: never more than its size then.
+      const m = (await members.get('blob'))!;
+      appendFileSync(join(dir, 'blob'), 'y'.repeat(1000));
+      expect((await m.read()).length).to.equal(100);
+    });
+
     it('should say ERR_INVALID_OPTION for a path that does not exist', async function () {
       const err = await rejects(readImageArchive(join(tmp, 'nope')), 'ERR_INVALID_OPTION', /nope/);
       expect(err.option).to.equal('path');
@@ -481,6 +509,24 @@ describe('Image archives: OCI layouts and docker save', function () {
       } finally {
         await both.close();
       }
+    });
+
+    // A small archive listing one nested index or config thousands of times
+    // cost minutes to hours of CPU (each entry re-read, hashed, parsed).
+    it('should read a blob listed many times once, and refuse an index of more than 1024 entries', async function () {
+      const p = imageParts();
+      const nested = blob({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ ...p.desc('x'), annotations: {} }] });
+      const entry = (k: number) => ({ mediaType: 'application/vnd.oci.image.index.v1+json', digest: nested.digest, size: nested.size, annotations: { 'org.opencontainers.image.ref.name': `n:${k}` } });
+      const many = { schemaVersion: 2, manifests: Array.from({ length: 1024 }, (_, k) => entry(k)) };
+      const archive = await readImageArchive(writeLayout(fresh('many'), many, [p.layer, p.config, p.manifest, nested]));
+      try {
+        expect(archive.images).to.have.length(1);
+        expect(archive.images[0]!.tags).to.have.length(1024);
+      } finally {
+        await archive.close();
+      }
+      const tooMany = { schemaVersion: 2, manifests: Array.from({ length: 1025 }, (_, k) => entry(k)) };
+      await rejects(readImageArchive(writeLayout(fresh('too-many'), tooMany, [p.layer, p.config, p.manifest, nested])), 'ERR_BAD_IMAGE', /index.json lists 1025 manifests; at most 1024 are read/);
     });
 
     it('should name a missing blob, and a blob whose size differs from its descriptor', async function () {
