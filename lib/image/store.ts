@@ -506,7 +506,7 @@ export class ImageStore {
           }
         }),
       );
-      const out: Image[] = [];
+      const ready: { config: Buffer; descriptors: ImageRecord['layers']; manifest: ImageRecord['manifest']; tags: string[] }[] = [];
       for (const [k, img] of archive.images.entries()) {
         const configDigest = `sha256:${createHash('sha256').update(img.config).digest('hex')}`;
         if (configDigest !== img.configDigest) {
@@ -543,8 +543,12 @@ export class ImageStore {
         // ('latest', as umoci writes it), which image() still finds.
         const tags = names[k]!;
         if (extra) tags.push(extra);
-        out.push(await this.record(img.config, descriptors, manifest, tags));
+        ready.push({ config: img.config, descriptors, manifest, tags });
       }
+      // Recorded and named only once every image of the archive checked
+      // out: a failure above leaves no image, and no name moved.
+      const out: Image[] = [];
+      for (const r of ready) out.push(await this.record(r.config, r.descriptors, r.manifest, r.tags));
       return out;
     } catch (err) {
       // What this import added and nothing else uses: away again.

@@ -529,6 +529,31 @@ describe('Image archives: OCI layouts and docker save', function () {
       await rejects(readImageArchive(writeLayout(fresh('too-many'), tooMany, [p.layer, p.config, p.manifest, nested])), 'ERR_BAD_IMAGE', /index.json lists 1025 manifests; at most 1024 are read/);
     });
 
+    // Before, the images ahead of the bad one were recorded and named (and
+    // a name the caller had moved to them) though the import failed.
+    it('should record no image and move no name when a later image of the archive is bad', async function () {
+      const p = imageParts();
+      const layer = blob(makeTar([{ name: 'b.txt', body: 'b\n' }]));
+      const config = blob({ architecture: HOST_ARCH, os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${'0'.repeat(64)}`] } });
+      const manifest = blob({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config.digest, size: config.size },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layer.digest, size: layer.size }],
+      });
+      const bad = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifest.digest, size: manifest.size, annotations: { 'org.opencontainers.image.ref.name': 'bad:1' } };
+      const dir = writeLayout(fresh('partial'), { schemaVersion: 2, manifests: [p.desc('good:1'), bad] }, [p.layer, p.config, p.manifest, layer, config, manifest]);
+      const store = new ImageStore({ root: fresh('partial-store') });
+      const err = (await store.importImage(dir).then(
+        () => null,
+        (e: unknown) => e,
+      )) as IsolateError;
+      expect(err).to.include({ code: 'ERR_BAD_IMAGE' });
+      expect(err.message).to.match(/unpacks to .* but the config says sha256:0{64}/);
+      expect(store.images()).to.deep.equal([]);
+      expect(store.layers()).to.deep.equal([]);
+    });
+
     it('should name a missing blob, and a blob whose size differs from its descriptor', async function () {
       const p = imageParts();
       const missing = writeLayout(fresh('missing'), p.index, [p.config, p.manifest]);
