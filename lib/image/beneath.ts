@@ -9,7 +9,7 @@
  * call: each step opens `/proc/self/fd/<dir>/<name>` with O_NOFOLLOW, and
  * the link /proc/self/fd/<dir> is that directory, wherever it is now.)
  */
-import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readFileSync, type Stats } from 'node:fs';
 
 const DIR_FLAGS = fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW;
 
@@ -88,16 +88,7 @@ export function readFileBeneath(root: string, rel: string): string | undefined {
       return undefined;
     }
     try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) return undefined;
-      const chunks: Buffer[] = [];
-      for (;;) {
-        const buf = Buffer.allocUnsafe(64 << 10);
-        const n = readSync(fd, buf, 0, buf.length, null);
-        if (n === 0) break;
-        chunks.push(buf.subarray(0, n));
-      }
-      return Buffer.concat(chunks).toString('utf8');
+      return fstatSync(fd).isFile() ? readFileSync(fd, 'utf8') : undefined;
     } finally {
       closeSync(fd);
     }

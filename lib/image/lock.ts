@@ -8,7 +8,7 @@
  * file, for the message of a waiter that gives up.
  */
 import { closeSync, constants as fsc, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { IsolateError } from '../errors';
+import { IsolateError, describeErrno } from '../errors';
 import { native } from '../native';
 
 const WAIT_MS = 30_000;
@@ -23,7 +23,8 @@ export async function withLock<T>(path: string, fn: () => T | Promise<T>): Promi
       const r = native().tryLock(fd);
       if (r === 0) break;
       if (r !== -EWOULDBLOCK) {
-        throw new IsolateError('ERR_SETUP_FAILED', `Cannot lock the image store (${path}): flock failed with errno ${-r}`, { path, syscall: 'flock', errno: -r });
+        const [name, text] = describeErrno(-r);
+        throw new IsolateError('ERR_SETUP_FAILED', `Cannot lock the image store (${path}): flock: ${name} (${text})`, { path, syscall: 'flock', errno: -r, errnoCode: name });
       }
       if (Date.now() > deadline) {
         let holder = '?';
