@@ -960,21 +960,23 @@ NAN_METHOD(CgroupDirs) {
 
 // cgroupDirFds() -> the fds cgroupDirs() holds (for leak checks).
 NAN_METHOD(CgroupDirFds) {
-  int fds[64];
-  int n = ik_cgroup_dirs_fds(fds, 64);
-  if (n > 64) n = 64;
+  int fds[128];
+  int n = ik_cgroup_dirs_fds(fds, 128);
+  if (n > 128) n = 128;
   v8::Local<v8::Array> out = Nan::New<v8::Array>(n);
   for (int i = 0; i < n; i++) Nan::Set(out, i, Nan::New(fds[i]));
   info.GetReturnValue().Set(out);
 }
 
-// tryLock(fd) -> 0, or -errno (-EWOULDBLOCK: another open file holds it):
-// flock(LOCK_EX | LOCK_NB). The kernel drops the lock when its holder's file
-// is closed, or the holder dies: no stale lock to break.
+// tryLock(fd, shared) -> 0, or -errno (-EWOULDBLOCK: another open file holds
+// it): flock(LOCK_EX | LOCK_NB), or LOCK_SH with `shared`. The kernel drops
+// the lock when its holder's file is closed, or the holder dies: no stale
+// lock to break.
 NAN_METHOD(TryLock) {
-  if (info.Length() < 1 || !info[0]->IsInt32()) return Nan::ThrowTypeError("Usage: tryLock(fd)");
+  if (info.Length() < 1 || !info[0]->IsInt32()) return Nan::ThrowTypeError("Usage: tryLock(fd, shared)");
   int fd = Nan::To<int32_t>(info[0]).FromJust();
-  int r = flock(fd, LOCK_EX | LOCK_NB);
+  bool shared = info.Length() > 1 && Nan::To<bool>(info[1]).FromJust();
+  int r = flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB);
   info.GetReturnValue().Set(Nan::New(r < 0 ? -errno : 0));
 }
 

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_DIRS 32
+#define MAX_DIRS 128
 
 struct entry {
   char *path; /* no trailing slash */

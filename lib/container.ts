@@ -36,8 +36,8 @@ import {
 import { RUN_LIMIT_KEYS, collect, resolveLimits, withCgroupFigures, type RunLimits, type RunMeter, type RunResult } from './run';
 import { CGroup } from './cgroup/cgroup';
 import type { CGroupStats, FinalFigures } from './cgroup/backend';
-import type { CGroupLimits } from './cgroup/limits';
-import { availableParallelism } from 'node:os';
+import { parseCpuList, type CGroupLimits } from './cgroup/limits';
+import { hostTopology } from './cgroup/host';
 
 /** Options of a container. Every field is optional; see docs/api.md for each default. */
 export interface ContainerOptions {
@@ -331,6 +331,8 @@ export class Container extends EventEmitter<ContainerEvents> {
   private mainExit: [number | null, number | null] | undefined;
   /** kill()/stop()/destroy() ended it (so an unfinished start is ERR_STATE, not a setup failure). */
   private killedByUs = false;
+  /** pause() calls waiting for their freeze (thawForKill). */
+  private pausing = 0;
   /** We made the cgroup at start, so we remove it at the end. */
   private cgroupOwned = false;
   /** The cgroup's figures when the container ended (read before it was removed). */
@@ -394,7 +396,17 @@ export class Container extends EventEmitter<ContainerEvents> {
     const cg = this.needCgroup('pause()');
     if (this.currentState === 'paused') return;
     if (this.currentState !== 'running') throw new IsolateError('ERR_STATE', `Cannot pause a container that is ${this.currentState}`);
-    await cg.freeze();
+    // The freeze is asked for now and completes later: a kill meanwhile must
+    // thaw it (thawForKill), or it would signal processes that cannot die.
+    this.pausing++;
+    try {
+      await cg.freeze();
+    } catch (err) {
+      if (this.killedByUs || this.currentState !== 'running') throw new IsolateError('ERR_STATE', 'pause(): the container was killed, stopped or destroyed meanwhile', { cause: err });
+      throw err;
+    } finally {
+      this.pausing--;
+    }
     if (this.currentState === 'running') this.currentState = 'paused';
   }
 
@@ -437,13 +449,13 @@ export class Container extends EventEmitter<ContainerEvents> {
 
   /** A paused container cannot act on a signal (v1 frozen tasks do not even die): thaw it. */
   private thawForKill(): void {
-    if (this.currentState !== 'paused') return;
+    if (this.currentState !== 'paused' && this.pausing === 0) return;
     try {
-      this.config.cgroup?.thaw();
+      this.config.cgroup?.thaw(); // (a pause() in progress then gives up)
     } catch {
       /* already gone */
     }
-    this.currentState = 'running';
+    if (this.currentState === 'paused') this.currentState = 'running';
   }
 
   /** Starts the container with no process in it yet. */
@@ -575,12 +587,15 @@ export class Container extends EventEmitter<ContainerEvents> {
     // A main command in a group of its own: its OOM kills are the group's
     // final figures (withCgroupFigures), no reads of memory.oom_control meanwhile.
     const oomKills = main ? () => 0 : () => cg._oomKills();
-    // The sandbox cannot spend CPU faster than this many CPUs: the host's, the quota, the pinned ones.
+    // The sandbox cannot spend CPU faster than this many CPUs: the host's
+    // online ones (not this process's affinity or cpuset: the group is not
+    // under ours, and a payload may widen its own affinity), the quota, the
+    // pinned ones.
     const parallelism = () => {
       const l = cg.limits;
-      let n = availableParallelism();
+      let n = hostTopology().cpus.length;
       if (l.cpu?.max && l.cpu.max.quotaUs !== null) n = Math.min(n, l.cpu.max.quotaUs / l.cpu.max.periodUs);
-      if (l.cpuset?.cpus) n = Math.min(n, l.cpuset.cpus.split(',').length);
+      if (l.cpuset?.cpus) n = Math.min(n, parseCpuList('cpuset.cpus', l.cpuset.cpus).length);
       return n;
     };
     return { cpuUsageUsec: () => cg._cpuUsageUsec(), oomKills, parallelism };

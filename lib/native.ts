@@ -81,8 +81,8 @@ export interface NativeBinding {
   cgroupDirFds(): number[];
   /** close() of each fd (negative ones skipped). */
   closeFds(fds: number[]): void;
-  /** flock(fd, LOCK_EX | LOCK_NB): 0, or -errno (-EWOULDBLOCK when another open file holds it). */
-  tryLock(fd: number): number;
+  /** flock(fd, LOCK_EX | LOCK_NB), or LOCK_SH when `shared`: 0, or -errno (-EWOULDBLOCK when another open file holds it). */
+  tryLock(fd: number, shared?: boolean): number;
   /** mknod(2); mode includes the file type (S_IFCHR 0o020000, S_IFBLK 0o060000, S_IFIFO 0o010000). Throws an ErrnoException. */
   mknod(path: string, mode: number, dev: number): void;
   /** lsetxattr(2) (never follows a symlink). Throws an ErrnoException. */

@@ -31,7 +31,8 @@ export function parseSize(option: string, value: unknown): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
   const unit = m ? sizeUnits[m[2]!.toLowerCase()] : undefined;
   if (!m || unit === undefined) throw invalidOption(option, expected, value);
-  const bytes = Math.round(Number(m[1]) * unit);
+  // Whole bytes: '1.3K' is 1331 ('0.5' is 0, which a limit then refuses).
+  const bytes = Math.floor(Number(m[1]) * unit);
   if (!Number.isSafeInteger(bytes)) throw invalidOption(option, expected, value, 'too large');
   return bytes;
 }

@@ -12,13 +12,15 @@ import { IsolateError, invalidOption } from '../errors';
 import { native } from '../native';
 import { checkSignal } from '../process';
 import type { CGroupStats, CgroupBackend, FinalFigures } from './backend';
-import { hostTopology, processStartTime, readCgroupMounts, resolveParent, unusableV1, V1_NAMES, type CgroupParent } from './host';
+import { hostTopology, readCgroupMounts, resolveParent, unusableV1, V1_NAMES, type CgroupParent } from './host';
 import { controllersFor, mergeLimits, normalizeLimits, type CGroupLimits, type NormalizedLimits } from './limits';
 import { V1Backend } from './v1';
 import { V2Backend } from './v2';
 import { setDeviceFilter } from './devices';
 import { poolEnabled, takeAccounting, takeGroup, writesKey, type AccountingGroup, type GroupShape } from './pool';
-import { forget, remember } from './registry';
+import { forget, killOnExit, remember } from './registry';
+import { holdOwnerMark, ownerId } from './owner';
+import { removeTree, subgroups, whyBusy } from './files';
 
 export interface CGroupOptions {
   /**
@@ -96,9 +98,6 @@ function poolKey(parent: CgroupParent, withAccounting: boolean, limits: Normaliz
   return { key: `${b.dirs.join('\0')}\0${writes ? '=' : ''}${files.join('\0')}`, writes: writes && writesKey(writes) };
 }
 
-/** Our pid's start time, part of every cgroup name so gc() can tell a reused pid. */
-let ownerStart: number | undefined;
-
 /**
  * The last part of a name: a counter from a random start, so each copy of
  * this module (worker threads share the pid) counts in its own stretch of
@@ -121,13 +120,12 @@ export function recycleCgroupName(name: string): void {
   if (freeNames.length < FREE_NAMES_KEPT) freeNames.push(name);
 }
 
-/** `<owner pid>-<owner start time>-<10 hex digits>`: what gc() parses. A removed group's name when there is one. */
+/** `<owner pid>-<owner start time>-<10 hex digits>`: what gc() parses (with the owner's mark: owner.ts). A removed group's name when there is one. */
 export function newCgroupName(): string {
   const reused = freeNames.pop();
   if (reused !== undefined) return reused;
-  ownerStart ??= processStartTime(process.pid) ?? 0;
   nameCounter = ((nameCounter ?? randomBytes(5).readUIntBE(0, 5)) + 1) % 2 ** 40;
-  return `${process.pid}-${ownerStart}-${nameCounter.toString(16).padStart(10, '0')}`;
+  return `${ownerId()}-${nameCounter.toString(16).padStart(10, '0')}`;
 }
 
 export const CGROUP_NAME_RE = /^(\d+)-(\d+)-([0-9a-f]{10})$/;
@@ -157,6 +155,69 @@ function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
   }
 }
 
+/** Where this process's owner mark goes under `parent` (owner.ts): one hierarchy's directory, pids' where there is one (a cheap group). */
+function markDir(parent: CgroupParent): string {
+  if (parent.version === 2) return parent.v2Dir!;
+  return parent.v1Dirs.get('pids') ?? parent.v1Dirs.get('cpuacct') ?? [...parent.v1Dirs.values()][0]!;
+}
+
+/** The limits one at a time, in the order apply() writes them (update() applies and records each on its own). */
+function splitLimits(l: NormalizedLimits): NormalizedLimits[] {
+  const out: NormalizedLimits[] = [];
+  if (l.memory) out.push({ memory: l.memory });
+  if (l.cpu) out.push({ cpu: l.cpu });
+  if (l.cpuset) out.push({ cpuset: l.cpuset });
+  if (l.pids !== undefined) out.push({ pids: l.pids });
+  if (l.io?.weight !== undefined) out.push({ io: { weight: l.io.weight } });
+  for (const t of l.io?.max ?? []) out.push({ io: { max: [t] } });
+  if (l.devices) out.push({ devices: l.devices });
+  if (l.netClassId !== undefined) out.push({ netClassId: l.netClassId });
+  return out;
+}
+
+/**
+ * What the group had for the fields of `part` (from `current`, the limits
+ * in force; a field never set is the kernel's default, no limit), to put
+ * back after the kernel refused part of it. Devices and cpuset are left as
+ * they are: their default is not "no limit" but the parent's.
+ */
+function previousOf(current: NormalizedLimits, part: NormalizedLimits): NormalizedLimits {
+  const out: NormalizedLimits = {};
+  if (part.memory) {
+    const c = current.memory ?? {};
+    const m: NonNullable<NormalizedLimits['memory']> = {};
+    if (part.memory.max !== undefined) m.max = c.max ?? null;
+    if (part.memory.high !== undefined) m.high = c.high ?? null;
+    if (part.memory.low !== undefined) m.low = c.low ?? 0;
+    if (part.memory.swapMax !== undefined) m.swapMax = c.swapMax ?? null;
+    out.memory = m;
+  }
+  if (part.cpu) {
+    const c = current.cpu ?? {};
+    out.cpu = {};
+    if (part.cpu.max) out.cpu.max = c.max ?? { quotaUs: null, periodUs: part.cpu.max.periodUs };
+    // (A weight never set stays as the refused write left it: v1's default shares have no exact weight.)
+    if (part.cpu.weight !== undefined && c.weight !== undefined) out.cpu.weight = c.weight;
+  }
+  if (part.pids !== undefined) out.pids = current.pids ?? null;
+  if (part.io?.weight !== undefined && current.io?.weight !== undefined) out.io = { weight: current.io.weight };
+  for (const t of part.io?.max ?? []) {
+    const was = current.io?.max?.find((x) => x.major === t.major && x.minor === t.minor);
+    const back = { ...t };
+    for (const k of ['rbps', 'wbps', 'riops', 'wiops'] as const) if (t[k] !== undefined) back[k] = was?.[k] ?? null;
+    out.io = { max: [back] };
+  }
+  return out;
+}
+
+function removeSub(dir: string): void {
+  try {
+    removeTree(dir);
+  } catch {
+    /* whyBusy() says, if it stays */
+  }
+}
+
 /** A control group: limits, live figures, freeze/thaw, kill. See docs/cgroups.md. */
 export class CGroup extends EventEmitter<CGroupEvents> {
   /** Made on first use: a pooled group brings its own. */
@@ -167,6 +228,11 @@ export class CGroup extends EventEmitter<CGroupEvents> {
   private removed = false;
   private oomWatch: { close(): void } | undefined;
   private oomSeen = 0;
+  private destroying: Promise<void> | undefined;
+  /** thaw() calls so far: a freeze() in progress sees one and gives up. */
+  private thaws = 0;
+  /** Its directories are marked for killing on exit (registry.killOnExit): a container uses it. */
+  private killMarked = false;
   /** Set by a Container that created this group and so removes it. */
   _ownedBy: object | undefined;
 
@@ -221,6 +287,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     if (this.backend) return this;
     const parent = this.parent;
     const v2 = parent.version === 2;
+    holdOwnerMark(markDir(parent));
     const controllers = v2
       ? []
       : controllersFor(this.current)
@@ -240,6 +307,12 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     try {
       b.create(slot?.dirs);
     } catch (err) {
+      // What it made (a step after the mkdirs failed: a v1 cpuset copy) goes too.
+      try {
+        b.remove();
+      } catch {
+        /* the error below says what went wrong */
+      }
       b.files.closeAll();
       throw err;
     }
@@ -280,10 +353,11 @@ export class CGroup extends EventEmitter<CGroupEvents> {
 
   /** Changes limits live (only the fields given; 'max' lifts one). */
   update(limits: CGroupLimits): void {
+    if (this.removed) throw new IsolateError('ERR_STATE', 'CGroup update(): the cgroup was destroyed');
     const next = normalizeLimits(limits, hostTopology());
     checkSupported(next, this.parent);
     const b = this.backend;
-    if (b && !this.removed) {
+    if (b) {
       if (b.version === 1) {
         for (const c of controllersFor(next)) {
           if (c !== 'devices' && !b.dirs.some((d) => d.startsWith(`${this.parent.v1Dirs.get(V1_NAMES[c])}/`))) {
@@ -293,8 +367,24 @@ export class CGroup extends EventEmitter<CGroupEvents> {
           }
         }
       }
-      b.apply(next);
-      if (next.devices && b.version === 2) setDeviceFilter(b.dirs[0]!, next.devices);
+      // One limit at a time, each in force once written: when the kernel
+      // refuses one, `limits` still says what the group has (the ones before
+      // it took effect; the refused one's earlier writes are put back).
+      for (const part of splitLimits(next)) {
+        try {
+          b.apply(part);
+          if (part.devices && b.version === 2) setDeviceFilter(b.dirs[0]!, part.devices);
+        } catch (err) {
+          try {
+            b.apply(previousOf(this.current, part));
+          } catch {
+            /* as good as it gets: the error says which limit failed */
+          }
+          throw err;
+        }
+        this.current = mergeLimits(this.current, part);
+      }
+      return;
     }
     this.current = mergeLimits(this.current, next);
   }
@@ -321,9 +411,12 @@ export class CGroup extends EventEmitter<CGroupEvents> {
   /** Freezes every process in the group; resolves once they are all frozen. */
   async freeze(options: { timeout?: number } = {}): Promise<void> {
     const b = this.live('freeze()');
+    const epoch = this.thaws;
     if (b.freeze()) return;
     const deadline = Date.now() + (options.timeout ?? 5000);
     for (let delay = 0; !b.frozen(); delay = Math.min(delay * 2 || 1, 50)) {
+      // thaw() (a kill must thaw) or destroy() meanwhile: this freeze is off.
+      if (this.thaws !== epoch || this.removed) throw new IsolateError('ERR_STATE', `The cgroup was ${this.removed ? 'destroyed' : 'thawed'} before it froze`);
       if (Date.now() > deadline) {
         b.thaw();
         throw new IsolateError('ERR_STATE', `The cgroup did not freeze within ${options.timeout ?? 5000} ms`);
@@ -334,6 +427,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
 
   /** Lets frozen processes run again. */
   thaw(): void {
+    this.thaws++;
     this.live('thaw()').thaw();
   }
 
@@ -356,7 +450,13 @@ export class CGroup extends EventEmitter<CGroupEvents> {
    * Removes the group: kills what is left in it, then rmdir, retried while
    * the kernel still counts exiting processes. Idempotent.
    */
-  async destroy(): Promise<void> {
+  destroy(): Promise<void> {
+    // Once: a second call while the first waits for processes to die gets
+    // the same promise (two would give the name back twice).
+    return (this.destroying ??= this.removeGroup());
+  }
+
+  private async removeGroup(): Promise<void> {
     if (this.removed || !this.backend) {
       this.removed = true;
       return;
@@ -372,11 +472,13 @@ export class CGroup extends EventEmitter<CGroupEvents> {
           /* gone meanwhile */
         }
         await new Promise((r) => setTimeout(r, Math.min(1 + i * 2, 50)));
+        // Groups a payload made below its own (uid 0, its own cgroup mount) keep it busy too.
+        for (const d of b.dirs) for (const sub of subgroups(d)) removeSub(sub);
         if (b.remove()) break;
         if (i > 200) {
-          throw new IsolateError('ERR_STATE', `Cannot remove the cgroup ${b.dirs.join(', ')}: processes ${b.procs().join(', ')} do not die`, {
-            path: b.dirs[0],
-          });
+          const d = b.dirs.find((x) => subgroups(x).length > 0 || b.procs().length > 0) ?? b.dirs[0]!;
+          this.destroying = undefined; // a later destroy() tries again
+          throw new IsolateError('ERR_STATE', `Cannot remove the cgroup ${b.dirs.join(', ')}: ${whyBusy(d)}`, { path: d });
         }
       }
     }
@@ -388,6 +490,10 @@ export class CGroup extends EventEmitter<CGroupEvents> {
   /** @internal for the addon's spawn: [v2 dir or '', ...files to join], each an fd opened ahead or a path (the addon opens it). */
   _placementPaths(): (string | number)[] {
     const b = this.live('use in a container');
+    if (!this.killMarked) {
+      this.killMarked = true;
+      killOnExit(b.dirs);
+    }
     const p = b.placement();
     const fd = (path: string) => b.files.fdFor(path) ?? path;
     return [p.intoDir === undefined ? '' : fd(p.intoDir), ...p.joinFiles.map(fd)];

@@ -2,7 +2,7 @@
  * Reading and writing cgroup control files. Writes name the limit that the
  * kernel refused; stats() reads its files in one native call.
  */
-import { readFileSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { IsolateError, describeErrno } from '../errors';
 import { native } from '../native';
@@ -248,4 +248,76 @@ export function pidsIn(procsFile: string): number[] {
   const text = readControl(procsFile);
   if (!text) return [];
   return text.split('\n').filter(Boolean).map(Number);
+}
+
+/** pids listed in a group's cgroup.procs and in those of the groups below it. */
+export function pidsBelow(dir: string): number[] {
+  return [...pidsIn(`${dir}/cgroup.procs`), ...subgroups(dir).flatMap(pidsBelow)];
+}
+
+/** The directories inside a group: groups a payload made below its own (uid 0 with its own cgroup mount). */
+export function subgroups(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => `${dir}/${e.name}`);
+  } catch {
+    return [];
+  }
+}
+
+function tryWrite(file: string, value: string): void {
+  try {
+    if (existsSync(file)) writeFileSync(file, value);
+  } catch {
+    /* gone, or not frozen */
+  }
+}
+
+/**
+ * Lets a group's processes die, for a removal that found it busy: thaws it
+ * (a frozen process cannot die: v2 cgroup.freeze, or this directory is the
+ * v1 freezer's) and, with `kill`, kills what runs in it and in groups below
+ * it (cgroup.kill where the kernel has it, else SIGKILL by pid).
+ */
+export function stopGroup(dir: string, kill = true): void {
+  tryWrite(`${dir}/cgroup.freeze`, '0');
+  tryWrite(`${dir}/freezer.state`, 'THAWED');
+  for (const sub of subgroups(dir)) tryWrite(`${sub}/freezer.state`, 'THAWED');
+  if (!kill) return;
+  if (existsSync(`${dir}/cgroup.kill`)) {
+    tryWrite(`${dir}/cgroup.kill`, '1');
+    return;
+  }
+  for (const pid of pidsBelow(dir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/**
+ * rmdir of a group and, first, of the groups a payload made below it
+ * (deepest first): true once it is gone, false while processes remain.
+ */
+export function removeTree(dir: string): boolean {
+  for (const sub of subgroups(dir)) {
+    try {
+      removeTree(sub);
+    } catch {
+      /* the group's own rmdir says */
+    }
+  }
+  return removeDir(dir);
+}
+
+/** Why a group cannot be removed yet, for messages: its processes, or groups made below it. */
+export function whyBusy(dir: string): string {
+  const pids = pidsBelow(dir);
+  if (pids.length > 0) return `processes ${pids.join(', ')} do not die`;
+  const subs = subgroups(dir);
+  if (subs.length > 0) return `groups made inside it remain (${subs.join(', ')})`;
+  return 'the kernel still counts exiting processes in it';
 }

@@ -2,25 +2,29 @@
  * Removes the cgroups of isolate-kit processes that died without cleaning
  * up (a crash, SIGKILL). Every group's name carries its owner's pid and that
  * process's start time, so a pid reused by an unrelated process is not taken
- * for the owner.
+ * for the owner; and since those are as the owner's namespaces see them, a
+ * group is taken for dead only when no one holds its owner's mark either
+ * (owner.ts): an owner in another pid or time namespace holds it.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CGROUP_NAME_RE } from './cgroup';
-import { pidsIn, removeDir, writeControl } from './files';
-import { exists, existingParentDirs, processStartTime, resolveParent } from './host';
+import { removeTree, stopGroup, whyBusy } from './files';
+import { existingParentDirs, processStartTime, resolveParent } from './host';
+import { markState, OWNER_MARK_RE } from './owner';
 
 export interface CgroupGcReport {
-  /** Directories removed. */
+  /** Directories removed (groups, and the marks of their dead owners: `<pid>-<start>.owner`). */
   removed: string[];
   /** Directories of dead owners that could not be removed yet (processes that would not die), with why. */
   failed: { path: string; reason: string }[];
 }
 
-/** Is the process that made a group named so still alive (same pid, same start time)? */
-function ownerAlive(pid: number, start: number): boolean {
-  return processStartTime(pid) === start;
-}
+/**
+ * A mark made this recently and not locked may be one its owner is about to
+ * lock (it makes it, then locks it, before its first group): left alone.
+ */
+const MARK_YOUNG_MS = 5000;
 
 /** Where to look: the parent's directories that exist (gc creates nothing). */
 function parentDirs(parent?: string): string[] {
@@ -32,62 +36,83 @@ function parentDirs(parent?: string): string[] {
   return existingParentDirs(parent);
 }
 
-async function removeWithKill(dir: string): Promise<string | null> {
-  for (let i = 0; i < 100; i++) {
-    if (removeDir(dir)) return null;
-    const kill = join(dir, 'cgroup.kill');
-    if (exists(kill)) {
-      try {
-        writeControl(kill, '1', 'kill');
-      } catch {
-        /* fall back to signals */
-      }
-    }
-    // A frozen group's processes cannot die.
-    for (const f of ['cgroup.freeze', 'freezer.state']) {
-      if (exists(join(dir, f))) {
-        try {
-          writeControl(join(dir, f), f === 'cgroup.freeze' ? '0' : 'THAWED', 'thaw');
-        } catch {
-          /* not frozen */
-        }
-      }
-    }
-    for (const pid of pidsIn(join(dir, 'cgroup.procs'))) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    await new Promise((r) => setTimeout(r, Math.min(1 + i * 2, 50)));
+function list(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
-  return `processes ${pidsIn(join(dir, 'cgroup.procs')).join(', ')} do not die`;
 }
 
 /**
  * Finds groups under the parent (default: the one CGroup uses) whose owner
- * is gone, kills what still runs in them and removes them.
+ * is gone, kills what still runs in them and removes them, and the dead
+ * owners' marks.
  */
 export async function gcCgroups(options: { parent?: string } = {}): Promise<CgroupGcReport> {
   const report: CgroupGcReport = { removed: [], failed: [] };
-  for (const parent of parentDirs(options.parent)) {
-    let names: string[];
-    try {
-      names = readdirSync(parent);
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      const m = CGROUP_NAME_RE.exec(name);
+  const parents = parentDirs(options.parent);
+  // Owner (`pid-start`) → its marks, and its groups (name → directories in every hierarchy).
+  const marks = new Map<string, string[]>();
+  const groups = new Map<string, Map<string, string[]>>();
+  for (const parent of parents) {
+    for (const name of list(parent)) {
+      const mark = OWNER_MARK_RE.exec(name);
+      const m = mark ?? CGROUP_NAME_RE.exec(name);
       if (!m) continue;
-      const pid = Number(m[1]);
-      if (ownerAlive(pid, Number(m[2]))) continue;
-      const dir = join(parent, name);
-      const why = await removeWithKill(dir);
-      if (why === null) report.removed.push(dir);
-      else report.failed.push({ path: dir, reason: why });
+      const owner = `${m[1]}-${m[2]}`;
+      if (mark) {
+        marks.set(owner, [...(marks.get(owner) ?? []), join(parent, name)]);
+        continue;
+      }
+      let byName = groups.get(owner);
+      if (!byName) groups.set(owner, (byName = new Map()));
+      byName.set(name, [...(byName.get(name) ?? []), join(parent, name)]);
+    }
+  }
+  for (const owner of new Set([...marks.keys(), ...groups.keys()])) {
+    const [pid, start] = owner.split('-').map(Number) as [number, number];
+    if (processStartTime(pid) === start) continue; // alive, in our pid namespace
+    const ownMarks = marks.get(owner) ?? [];
+    const states = ownMarks.map((d) => markState(d, MARK_YOUNG_MS));
+    if (states.includes('held')) continue; // alive, seen from another namespace
+    const byName = groups.get(owner);
+    // A young mark without groups: its owner may be about to lock it.
+    if (!byName && states.includes('new')) continue;
+    // Thaw all its groups first (on v1 the freezer is a directory of its
+    // own, and a cpuacct one may have another name), then kill and remove.
+    for (const dirs of byName?.values() ?? []) for (const d of dirs) stopGroup(d, false);
+    for (const dirs of byName?.values() ?? []) {
+      for (const d of dirs) {
+        const why = await removeWithKill(d);
+        if (why === null) report.removed.push(d);
+        else report.failed.push({ path: d, reason: why });
+      }
+    }
+    if (!report.failed.some((f) => groupOwner(f.path) === owner)) {
+      for (const d of ownMarks) {
+        try {
+          rmdirSync(d);
+          report.removed.push(d);
+        } catch {
+          /* a later gc() */
+        }
+      }
     }
   }
   return report;
+}
+
+function groupOwner(path: string): string | undefined {
+  const m = CGROUP_NAME_RE.exec(path.slice(path.lastIndexOf('/') + 1));
+  return m ? `${m[1]}-${m[2]}` : undefined;
+}
+
+async function removeWithKill(dir: string): Promise<string | null> {
+  for (let i = 0; i < 100; i++) {
+    if (removeTree(dir)) return null;
+    stopGroup(dir);
+    await new Promise((r) => setTimeout(r, Math.min(1 + i * 2, 50)));
+  }
+  return whyBusy(dir);
 }

@@ -4,7 +4,7 @@
  * isolate-kit may create its cgroups: an `isolate-kit` parent at the root of
  * each hierarchy when root, or a subtree delegated to the caller.
  */
-import { accessSync, constants, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { IsolateError } from '../errors';
 import { native } from '../native';
@@ -152,13 +152,85 @@ function delegationProblem(dir: string, v2: boolean): string | null {
   return null;
 }
 
-function safeParent(name: string): string {
+/**
+ * Directory paths a `parent` must not start with: where the cgroup
+ * filesystems are mounted, and the directories holding those mounts. A
+ * `parent` is a path inside each hierarchy (the same in every one), so
+ * '/sys/fs/cgroup/memory/jobs' would make /sys/fs/cgroup/<every
+ * hierarchy>/sys/fs/cgroup/memory/jobs.
+ */
+function mountPaths(mounts: CgroupMounts): string[] {
+  const points = [mounts.v2Mount, ...mounts.v1.values(), mounts.v1Root].filter((m): m is string => m !== undefined);
+  const all = new Set([...points, ...points.map((m) => dirname(m)), '/sys/fs/cgroup']);
+  return [...all].map((m) => m.replace(/^\/+|\/+$/g, '')).filter((m) => m !== '');
+}
+
+function safeParent(name: string, mounts: CgroupMounts): string {
   if (typeof name !== 'string' || name === '' || name.split('/').some((p) => p === '..' || p === '.')) {
     throw new IsolateError('ERR_INVALID_OPTION', `Expected the cgroup \`parent\` to be a cgroup path like 'isolate-kit' or '/my.slice/jobs', got ${JSON.stringify(name)}`, {
       option: 'parent',
     });
   }
-  return name.replace(/^\/+|\/+$/g, '');
+  const rel = name.replace(/^\/+|\/+$/g, '');
+  const prefix = mountPaths(mounts)
+    .filter((m) => rel === m || rel.startsWith(`${m}/`))
+    .sort((a, b) => b.length - a.length)[0];
+  if (prefix !== undefined) {
+    const below = rel.slice(prefix.length + 1);
+    const isMount = [mounts.v2Mount, ...mounts.v1.values()].some((m) => m?.replace(/^\/+/, '') === prefix);
+    throw new IsolateError(
+      'ERR_INVALID_OPTION',
+      `Expected the cgroup \`parent\` to be a cgroup path like 'isolate-kit/jobs' (a path inside each cgroup hierarchy, the same in all of them), got ${JSON.stringify(name)}, a filesystem path ` +
+        (isMount
+          ? `(/${prefix} is where a cgroup hierarchy is mounted)${below !== '' ? `; give the part below it, ${JSON.stringify(below)}` : ''}`
+          : `(this host mounts its cgroup hierarchies under /${prefix})`),
+      { option: 'parent' },
+    );
+  }
+  return rel;
+}
+
+/**
+ * Refuses (ERR_PERMISSION) a parent in which someone else could swap or
+ * rename our groups: whoever can write a cgroup directory can rename the
+ * directories in it (v1 lets even the owner of a parent rename root's
+ * groups), so a later run would join a group with their limits, or gc()
+ * would take a live group for dead. Root needs `dir` and every directory
+ * from the hierarchy's mount down to it owned by root and writable by no
+ * one else; any other caller (delegation), owned by itself or root and
+ * writable by no one but their owner. Only directories that exist are
+ * looked at (those made later are the caller's own, 0755).
+ */
+function checkParentOwnership(mount: string, dir: string, name: string | undefined): void {
+  const euid = process.geteuid?.() ?? -1;
+  const root = euid === 0;
+  const what = name !== undefined ? `the cgroup parent ${JSON.stringify(name)}` : root ? `the default cgroup parent ${DEFAULT_PARENT}` : `this process's delegated cgroup parent ${dir}`;
+  const rel = dir.slice(mount.length).split('/').filter(Boolean);
+  let d = mount;
+  for (let i = -1; i < rel.length; i++) {
+    if (i >= 0) d = join(d, rel[i]!);
+    let st: Stats;
+    try {
+      st = lstatSync(d);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return; // nothing below exists: ours to make
+      throw permissionOrSetup(`Cannot check ${what}`, err, undefined, 'parent');
+    }
+    if (!st.isDirectory()) return; // the mkdir says what is wrong
+    const ownerOk = st.uid === 0 || (!root && st.uid === euid);
+    const mode = st.mode & 0o7777;
+    if (ownerOk && (mode & 0o022) === 0) continue;
+    const who = !ownerOk ? `uid ${st.uid}` : mode & 0o002 ? 'any user' : `the users of group ${st.gid}`;
+    const rule = root
+      ? 'as root, isolate-kit uses a parent only when it and every directory above it in the hierarchy are owned by root and writable by no one else (chown root, chmod go-w)'
+      : `a delegated parent and every directory above it in the hierarchy must be owned by uid ${euid} or root and writable by their owner only (chmod go-w)`;
+    throw new IsolateError(
+      'ERR_PERMISSION',
+      `Refusing ${what}: ${d} is owned by uid ${st.uid} with mode ${mode.toString(8).padStart(4, '0')}, so ${who} could rename or replace the groups made in it (and the limits they run under); ${rule}, or pass another \`parent\``,
+      { option: 'parent', path: d },
+    );
+  }
 }
 
 const parents = new Map<string, CgroupParent>();
@@ -175,7 +247,7 @@ export function resolveParent(name?: string): CgroupParent {
   if (cached) return cached;
   const mounts = readCgroupMounts();
   if (mounts.layout === 'none') throw new IsolateError('ERR_UNSUPPORTED', 'No cgroup filesystem is mounted on this host (see /proc/self/mountinfo)');
-  const p = mounts.layout === 'v2' ? v2Parent(mounts.v2Mount!, name) : v1Parent(mounts, name);
+  const p = mounts.layout === 'v2' ? v2Parent(mounts, name) : v1Parent(mounts, name);
   // Held open by the addon: its mkdirs, opens and rmdirs of groups then
   // start from here, and never wait behind sysfs (a network namespace being
   // made takes sysfs's lock; /sys/fs/cgroup is reached through sysfs). One
@@ -198,22 +270,38 @@ export function resolveParent(name?: string): CgroupParent {
 export function existingParentDirs(name?: string): string[] {
   const mounts = readCgroupMounts();
   if (mounts.layout === 'none') return [];
-  const rel = name !== undefined ? safeParent(name) : DEFAULT_PARENT;
+  const rel = name !== undefined ? safeParent(name, mounts) : DEFAULT_PARENT;
   const roots = mounts.layout === 'v2' ? [mounts.v2Mount!] : [...new Set(mounts.v1.values())];
-  return roots.map((r) => join(r, rel)).filter(exists);
+  const dirs = roots.map((r) => [r, join(r, rel)] as const).filter(([, d]) => exists(d));
+  // gc() kills and removes what it finds here: not in a parent others could rearrange.
+  for (const [r, d] of dirs) checkParentOwnership(r, d, name);
+  return dirs.map(([, d]) => d);
 }
 
-function v2Parent(mount: string, name: string | undefined): CgroupParent {
+function v2Parent(mounts: CgroupMounts, name: string | undefined): CgroupParent {
+  const mount = mounts.v2Mount!;
   let rel: string;
-  if (name !== undefined) rel = safeParent(name);
+  if (name !== undefined) rel = safeParent(name, mounts);
   else if (isRoot()) rel = DEFAULT_PARENT;
   else rel = delegatedV2(mount);
   const dir = join(mount, rel);
   const shown = name ?? rel;
+  checkParentOwnership(mount, dir, name);
+  let made: string | undefined;
   try {
-    mkdirSync(dir, { recursive: true });
+    made = mkdirSync(dir, { recursive: true });
   } catch (err) {
     throw permissionOrSetup(`Cannot create the cgroup parent ${dir}`, err, isRoot() ? undefined : delegationHint(), name === undefined ? undefined : 'parent');
+  }
+  // A nested parent's mkdir -p made the directories above it too: they are
+  // ours, and without processes, so each hands its controllers on, top-down
+  // (else the parent would get none). Existing ones are left as they are.
+  if (made !== undefined && made !== dir) {
+    let d = made;
+    for (const part of ['', ...dir.slice(made.length).split('/').filter(Boolean).slice(0, -1)]) {
+      if (part) d = join(d, part);
+      enable(d, (readText(join(d, 'cgroup.controllers')) ?? '').split(/\s+/).filter(Boolean));
+    }
   }
   // Hand every controller the parent's parent gives it on to our cgroups.
   // The default parent sits at the root, which is exempt from "no internal
@@ -270,11 +358,12 @@ function delegatedV2(mount: string): string {
 function v1Parent(mounts: CgroupMounts, name: string | undefined): CgroupParent {
   const own = ownCgroups();
   const root = isRoot();
+  const given = name !== undefined ? safeParent(name, mounts) : undefined;
   const v1Dirs = new Map<string, string>();
   const problems: string[] = [];
   for (const [controller, mount] of mounts.v1) {
     let rel: string;
-    if (name !== undefined) rel = safeParent(name);
+    if (given !== undefined) rel = given;
     else if (root) rel = DEFAULT_PARENT;
     // v1 has no "no internal processes" rule: a delegated own cgroup will do.
     else rel = (own.get(controller) ?? '/').replace(/^\/+/, '');
@@ -292,6 +381,8 @@ function v1Parent(mounts: CgroupMounts, name: string | undefined): CgroupParent 
   if (v1Dirs.size === 0) {
     throw new IsolateError('ERR_PERMISSION', `cgroup limits need root or delegated cgroups: ${problems.join('; ')}; ${delegationHint()}`);
   }
+  // Every hierarchy's, before any is created.
+  for (const [c, dir] of v1Dirs) checkParentOwnership(mounts.v1.get(c)!, dir, name);
   const controllers = new Set<string>();
   for (const [c, dir] of v1Dirs) {
     if (root) {
@@ -304,22 +395,40 @@ function v1Parent(mounts: CgroupMounts, name: string | undefined): CgroupParent 
     controllers.add(c === 'blkio' ? 'io' : c);
   }
   // cpuset: a new v1 cgroup starts with no CPUs and no memory nodes, and
-  // refuses tasks until both are set. Give our parent its parent's, so every
-  // child can copy them.
+  // refuses tasks (and children with any) until both are set. Give every
+  // directory from the hierarchy's root down to our parent that has none
+  // its own parent's, top-down (a nested parent's mkdir -p made the ones
+  // above it empty too), so every group can copy them.
   const cs = v1Dirs.get('cpuset');
   if (cs && controllers.has('cpuset')) {
+    const why = initCpuset(mounts.v1.get('cpuset')!, cs);
+    if (why) {
+      controllers.delete('cpuset');
+      problems.push(`cpuset: ${why}`);
+    }
+  }
+  // named when a limit needs one of them (cgroup.ts looks them up by the parent's name, '' when delegated)
+  if (problems.length > 0) unusableV1.set(name ?? (root ? DEFAULT_PARENT : ''), problems);
+  return { version: 1, v1Dirs, controllers, name: name ?? (root ? DEFAULT_PARENT : 'delegated') };
+}
+
+/** Fills empty cpuset.cpus and cpuset.mems from mount (exclusive) down to dir, each from its parent; why not, or null. */
+function initCpuset(mount: string, dir: string): string | null {
+  let d = mount;
+  for (const part of dir.slice(mount.length).split('/').filter(Boolean)) {
+    d = join(d, part);
     for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-      if ((readText(join(cs, f)) ?? '') === '') {
-        try {
-          writeFileSync(join(cs, f), readText(join(cs, '..', f)) ?? '');
-        } catch {
-          controllers.delete('cpuset');
-        }
+      if ((readText(join(d, f)) ?? '') !== '') continue;
+      const from = readText(join(d, '..', f)) ?? '';
+      if (from === '') return `${join(d, f)} is empty, and so is its parent's`;
+      try {
+        writeFileSync(join(d, f), from);
+      } catch (err) {
+        return `${join(d, f)} is empty and could not be set to its parent's ${JSON.stringify(from)}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
       }
     }
   }
-  if (problems.length > 0) unusableV1.set(name ?? '', problems); // named when a limit needs one of them
-  return { version: 1, v1Dirs, controllers, name: name ?? (root ? DEFAULT_PARENT : 'delegated') };
+  return null;
 }
 
 /** v1 hierarchies a non-root caller could not use, and why (for messages). */

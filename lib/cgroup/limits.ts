@@ -148,21 +148,30 @@ function checkKeys(option: string, value: Record<string, unknown>, allowed: read
   }
 }
 
-function sizeOrMax(option: string, v: unknown, positive = true): Max {
+function sizeOrMax(option: string, v: unknown, min = 1): Max {
   if (v === 'max' || v === Infinity) return null;
   const n = parseSize(option, v);
-  if (positive && n === 0) throw invalidOption(option, "a positive size or 'max'", v);
+  if (n < min) throw invalidOption(option, min === 1 ? "a positive size or 'max'" : `a size of at least ${min} bytes (one page), or 'max'`, v);
   return n;
 }
+
+/**
+ * The kernel counts memory in pages: a smaller limit would be written as 0
+ * (everything OOM-killed at once), surely not what was meant.
+ */
+const MIN_MEMORY = 4096;
+
+/** The most pids.max takes (the kernel's PID_MAX_LIMIT, 4M, on 64-bit); more is refused at the write. */
+const MAX_PIDS = 4 * 1024 * 1024;
 
 function integer(option: string, v: unknown, min: number, max: number, what = `an integer from ${min} to ${max}`): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw invalidOption(option, what, v);
   return v;
 }
 
-function intOrMax(option: string, v: unknown, min: number): Max {
+function intOrMax(option: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): Max {
   if (v === 'max' || v === Infinity) return null;
-  return integer(option, v, min, Number.MAX_SAFE_INTEGER, `an integer >= ${min}, or 'max'`);
+  return integer(option, v, min, max, max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}, or 'max'` : `an integer from ${min} to ${max}, or 'max'`);
 }
 
 /** Parses a CPU or memory-node list ('0-3,5') into its numbers. */
@@ -228,13 +237,13 @@ export function compact(ns: number[]): string {
 }
 
 function memory(v: unknown): NonNullable<NormalizedLimits['memory']> {
-  if (!isObject(v)) return { max: sizeOrMax('memory', v) };
+  if (!isObject(v)) return { max: sizeOrMax('memory', v, MIN_MEMORY) };
   checkKeys('memory', v, ['max', 'high', 'low', 'swapMax']);
   const out: NonNullable<NormalizedLimits['memory']> = {};
-  if (v.max !== undefined) out.max = sizeOrMax('memory.max', v.max);
-  if (v.high !== undefined) out.high = sizeOrMax('memory.high', v.high);
+  if (v.max !== undefined) out.max = sizeOrMax('memory.max', v.max, MIN_MEMORY);
+  if (v.high !== undefined) out.high = sizeOrMax('memory.high', v.high, MIN_MEMORY);
   if (v.low !== undefined) out.low = parseSize('memory.low', v.low);
-  if (v.swapMax !== undefined) out.swapMax = sizeOrMax('memory.swapMax', v.swapMax, false);
+  if (v.swapMax !== undefined) out.swapMax = sizeOrMax('memory.swapMax', v.swapMax, 0);
   return out;
 }
 
@@ -370,7 +379,7 @@ export function normalizeLimits(limits: unknown, host: HostTopology): Normalized
   if (l.cpu !== undefined) out.cpu = cpu(l.cpu);
   if (l.cpus !== undefined) out.cpu = { ...out.cpu, max: cpus(l.cpus, host) };
   if (l.cpuset !== undefined) out.cpuset = cpuset('cpuset', l.cpuset, host);
-  if (l.pids !== undefined) out.pids = intOrMax('pids', l.pids, 1);
+  if (l.pids !== undefined) out.pids = intOrMax('pids', l.pids, 1, MAX_PIDS);
   if (l.io !== undefined) out.io = io(l.io);
   if (l.devices !== undefined) {
     if (!Array.isArray(l.devices)) throw invalidOption('devices', "an array of rules like 'c 1:3 rwm'", l.devices);

@@ -25,6 +25,7 @@
  */
 import { native } from '../native';
 import { forget, onExitBeforeRemoval, remember } from './registry';
+import { ownerMarkFds } from './owner';
 
 const SIZE = 2;
 /** Pools kept (one per key: hierarchies and limit files); the least recently used goes. */
@@ -205,7 +206,7 @@ onExitBeforeRemoval(() => {
   if (fds.length > 0) native().closeFds(fds);
 });
 
-/** fds held open across containers (pooled and kept groups' files, the parents' directories), for leak checks. */
+/** fds held open across containers (pooled and kept groups' files, the parents' directories, the owner marks), for leak checks. */
 export function pooledCgroupFds(): number[] {
-  return [...heldGroupFds(), ...native().cgroupDirFds()];
+  return [...heldGroupFds(), ...native().cgroupDirFds(), ...ownerMarkFds()];
 }

@@ -14,9 +14,10 @@ import { join } from 'node:path';
 import { IsolateError } from '../errors';
 import type { CGroupStats, CgroupBackend, FinalFigures, OomSource, Placement } from './backend';
 import { CgroupReader, keyValues, makeDirs, numberOf, pidsIn, readControl, removeDirs, valueOf, writeControl } from './files';
-import type { CgroupParent } from './host';
+import { unusableV1, type CgroupParent } from './host';
 import { keepAccounting, type AccountingGroup, type CpuCounters } from './pool';
 import { native } from '../native';
+import { remember } from './registry';
 import { ioWeightToBlkio, weightToShares, type DeviceRule, type Max, type NormalizedLimits } from './limits';
 
 /** Controllers every v1 group joins, for measurement. */
@@ -318,10 +319,13 @@ export class V1Backend implements CgroupBackend {
     const deny = this.must('devices', 'devices.deny', 'devices');
     const allow = this.must('devices', 'devices.allow', 'devices');
     writeControl(deny, 'a', 'devices');
+    const n = (v: number) => (v < 0 ? '*' : String(v));
     for (const r of rules) {
-      const n = (v: number) => (v < 0 ? '*' : String(v));
-      const rule = r.type === 'a' ? `a *:* ${r.access}` : `${r.type} ${n(r.major)}:${n(r.minor)} ${r.access}`;
-      writeControl(allow, rule, 'devices');
+      // v1 reads any 'a' rule as "allow every device, every access", its
+      // numbers and letters ignored ('a 1:3 r' would allow writing /dev/sda):
+      // an 'a' rule is written as the block and the char rule it means, as
+      // v2's device program reads it.
+      for (const type of r.type === 'a' ? ['b', 'c'] : [r.type]) writeControl(allow, `${type} ${n(r.major)}:${n(r.minor)} ${r.access}`, 'devices');
     }
   }
 
@@ -462,9 +466,13 @@ export class V1Backend implements CgroupBackend {
   private joinFreezer(): void {
     if (this.dir.has('freezer')) return;
     const parentDir = this.parent.v1Dirs.get('freezer');
-    if (!parentDir) throw new IsolateError('ERR_UNSUPPORTED', 'pause() needs the freezer cgroup controller, which this host does not have mounted', { option: 'pause' });
+    if (!parentDir) {
+      const why = (unusableV1.get(this.parent.name === 'delegated' ? '' : this.parent.name) ?? []).find((p) => p.startsWith('freezer:'));
+      throw new IsolateError('ERR_UNSUPPORTED', `pause() needs the freezer cgroup controller: ${why ?? 'this host does not have it mounted'}`, { option: 'pause' });
+    }
     const dir = join(parentDir, this.name);
     mkdirSync(dir);
+    remember([dir]); // removed on exit like the others (thawed first: registry.ts)
     this.dir.set('freezer', dir);
     this.dirs.push(dir);
     const procs = join(dir, 'cgroup.procs');

@@ -83,8 +83,13 @@ export class V2Backend implements CgroupBackend {
     return this.files.batch(this.statFiles(false), () => this.readStats(false));
   }
 
+  /** Whether the group has the pids controller, as the end saw it (its figures are parsed later, once the directory is gone). */
+  private hasPids = false;
+
   finalFigures(): FinalFigures {
     const texts = this.files.snapshot(this.statFiles(true));
+    // pids.peak read: it has; else (kernels before 6.1 lack pids.peak) ask now, while the directory is there.
+    this.hasPids = texts.get(this.f('pids.peak')) !== undefined || existsSync(this.f('pids.max'));
     let all: CGroupStats | undefined;
     return this.files.using(texts, () => ({
       cpuUsageUsec: this.cpuUsageUsec(),
@@ -103,8 +108,8 @@ export class V2Backend implements CgroupBackend {
   private readStats(final: boolean): CGroupStats {
     const cpu = keyValues(this.files.read(this.f('cpu.stat')));
     const peak = numberOf(this.files.read(this.f('memory.peak')));
-    const pidsCurrent = final ? (existsSync(this.f('pids.max')) ? 0 : undefined) : numberOf(this.files.read(this.f('pids.current')));
     const pidsPeak = numberOf(this.files.read(this.f('pids.peak')));
+    const pidsCurrent = final ? (this.hasPids ? 0 : undefined) : numberOf(this.files.read(this.f('pids.current')));
     return {
       cpu: {
         usageUsec: cpu.get('usage_usec') ?? 0,

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_PARENT, readCgroupMounts } from '../../lib/cgroup/host';
 import { pooledCgroupDirs } from '../../lib/cgroup/pool';
+import { ownerMarkDirs } from '../../lib/cgroup/owner';
 import { tmpdir } from 'node:os';
 
 /**
@@ -88,7 +89,7 @@ export async function settle(check: () => string, ms = 2000): Promise<string> {
 
 /** cgroups this process made under the default parent that still exist (the ready pool aside). */
 export function ourCgroups(): string[] {
-  const pooled = new Set(pooledCgroupDirs());
+  const pooled = new Set([...pooledCgroupDirs(), ...ownerMarkDirs()]); // and the marks gc() checks (owner.ts): both live as long as the process
   const m = readCgroupMounts();
   const roots = [...new Set([...(m.v2Mount && m.layout === 'v2' ? [m.v2Mount] : []), ...m.v1.values()])];
   const out: string[] = [];

@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { expect } from 'chai';
 import { CGroup, Container, IsolateError, gc, type CGroupLimits } from '../../lib';
-import { existingParentDirs, readCgroupMounts, resetParents } from '../../lib/cgroup/host';
+import { existingParentDirs, processStartTime, readCgroupMounts, resetParents } from '../../lib/cgroup/host';
 import { needCgroups, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX, ourCgroups } from '../helpers/leaks';
 import { _setPoolEnabled, pooledCgroupDirs } from '../../lib/cgroup/pool';
+import { _releaseOwnerMark } from '../../lib/cgroup/owner';
 import { native } from '../../lib/native';
 import { testDisk, type TestDisk } from '../fixtures/disk';
 import { PROBE, SOCKET_FILL, TINY_FILL, buildProbes, probeResults, type Probes } from '../fixtures/probes';
@@ -163,6 +164,7 @@ describe('CGroup on this kernel', function () {
         for (const d of dirs) expect(held()).to.include(d);
         const before = n.cgroupDirFds().length;
         // Removed and prepared anew: the new directories are held (the old fds stay).
+        for (const d of dirs) _releaseOwnerMark(d);
         for (const d of dirs) rmdirSync(d);
         resetParents();
         await runIn();
@@ -171,6 +173,7 @@ describe('CGroup on this kernel', function () {
       } finally {
         _setPoolEnabled(undefined);
         resetParents();
+        for (const d of existingParentDirs(parent)) _releaseOwnerMark(d);
         for (const d of existingParentDirs(parent)) rmdirSync(d);
       }
     });
@@ -500,6 +503,16 @@ describe('CGroup on this kernel', function () {
       }
     });
 
+    it("should read an 'a' rule's numbers and access as they are, not as every device", async function () {
+      // /dev/zero read (and made: init's mknod) but not written: on v1 an
+      // 'a' rule is the block and the char rule it says, not "allow all".
+      const devices = ['c 1:3 rwm', 'a 1:5 rm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:2 rwm', 'c 136:* rwm'];
+      const script = 'echo x > /dev/null && echo null-w; head -c 1 /dev/zero | wc -c; (echo x > /dev/zero) 2>/dev/null && echo zero-w; true';
+      const r = await Container.run(['sh', '-c', script], { cgroup: { devices } });
+      expect(r.status, r.error?.message).to.equal('ok');
+      expect(r.stdout.split('\n').filter(Boolean)).to.deep.equal(['null-w', '1']);
+    });
+
     async function checkDevices(dev: TestDisk): Promise<void> {
       const script = `mknod /dev/disk b ${dev.major} ${dev.minor} && head -c 512 /dev/disk | wc -c`;
       const opts = { user: { uid: 0, gid: 0 }, capabilities: ['CAP_MKNOD'] };
@@ -735,6 +748,174 @@ describe('CGroup on this kernel', function () {
       await gc();
       expect(c.cgroup!.paths.every((p) => existsSync(p))).to.equal(true);
       await c.destroy();
+    });
+  });
+
+  describe('owners, crashes and exits', function () {
+    /** The host pids of `pid`'s children. */
+    const childrenOf = (pid: number): number[] =>
+      readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    /** `<pid>-<start>` of a group's owner, from its name. */
+    const ownerOf = (path: string): string => basename(path).split('-').slice(0, 2).join('-');
+    const markExists = (owner: string) => existingParentDirs().some((d) => existsSync(join(d, `${owner}.owner`)));
+
+    it('should leave alone the groups of a live owner in another pid or time namespace, and remove them once it is gone', async function () {
+      const probe = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', '--time', '--boottime', '1000', 'true']);
+      skipUnless(this, probe.status === 0 ? null : `unshare of pid and time namespaces fails here: ${probe.stderr}`);
+      this.timeout(60_000);
+      const wrappers = [
+        ['unshare', '--pid', '--mount-proc', '--kill-child'],
+        ['unshare', '--time', '--boottime', '100000', '--kill-child'],
+      ];
+      for (const wrapper of wrappers) {
+        const marker = sleepMarker();
+        const f = runFixture('cgroup-crash', [`marker=${marker}`], wrapper);
+        const { paths } = (await f.firstJson) as { paths: string[] };
+        expect(await waitFor(() => markerProcesses(marker).length === 1, 3000), 'the sleep runs').to.equal(true);
+        const owner = ownerOf(paths[0]!);
+        const unshare = childrenOf(f.child.pid!)[0]!;
+        const node = childrenOf(unshare)[0]!;
+        // What its name says reads as dead from here (pid 1 of its own namespace, or a start time after its own boot time)...
+        const [pid, start] = owner.split('-').map(Number) as [number, number];
+        expect(processStartTime(pid), owner).to.not.equal(start);
+        expect(markExists(owner), 'its mark').to.equal(true);
+        // ...but its mark is held: gc() leaves it all.
+        const report = await gc();
+        for (const p of paths) expect(report.cgroups.removed, wrapper.join(' ')).to.not.include(p);
+        expect(paths.every((p) => existsSync(p))).to.equal(true);
+        expect(markerProcesses(marker).length, 'the sleep still runs').to.equal(1);
+        // The owner goes (unshare, then its child): now gc() removes its groups, the sleep in them, and its mark.
+        process.kill(unshare, 'SIGKILL');
+        expect(await waitFor(() => !exists(node), 3000)).to.equal(true);
+        const after = await gc();
+        for (const p of paths) expect(after.cgroups.removed).to.include(p);
+        expect(await waitFor(() => markerProcesses(marker).length === 0, 2000), 'the sleep was killed').to.equal(true);
+        expect(markExists(owner), 'its mark is gone').to.equal(false);
+        await f.exited;
+      }
+    });
+
+    it('should thaw, kill and remove the group of an owner that crashed while its container was paused', async function () {
+      const marker = sleepMarker();
+      const f = runFixture('cgroup-crash', [`marker=${marker}`, 'pause']);
+      const { nodePid, paths } = (await f.firstJson) as { nodePid: number; paths: string[] };
+      expect(markerProcesses(marker).length).to.equal(1);
+      process.kill(nodePid, 'SIGKILL');
+      expect(await waitFor(() => !exists(nodePid), 3000)).to.equal(true);
+      const report = await gc();
+      expect(report.cgroups.failed).to.deep.equal([]);
+      for (const p of paths) expect(report.cgroups.removed).to.include(p);
+      expect(await waitFor(() => markerProcesses(marker).length === 0, 2000), 'the frozen sleep was killed').to.equal(true);
+      expect(markExists(ownerOf(paths[0]!))).to.equal(false);
+      await f.exited;
+    });
+
+    it('should kill and remove a paused container and its group when the Node process exits', async function () {
+      const marker = sleepMarker();
+      const f = runFixture('cgroup-crash', [`marker=${marker}`, 'pause', 'exit']);
+      const { paths } = (await f.firstJson) as { paths: string[] };
+      expect(await f.exited).to.equal(0);
+      // No gc(): the exit itself thawed, killed and removed it all.
+      expect(paths.filter((p) => existsSync(p))).to.deep.equal([]);
+      expect(await waitFor(() => markerProcesses(marker).length === 0, 2000), 'the paused sleep is gone').to.equal(true);
+      expect(markExists(ownerOf(paths[0]!))).to.equal(false);
+    });
+
+    it('should finish destroy() when pause() is still freezing, and leave nothing', async function () {
+      const c = new Container({ cgroup: {} });
+      await c.start();
+      c.exec(['sh', '-c', 'while :; do :; done'], { stdio: 'ignore' });
+      c.exec(['sleep', '100'], { stdio: 'ignore' });
+      const paused = c.pause().then(
+        () => 'paused',
+        (e: IsolateError) => e.code,
+      );
+      const destroyed = c.destroy().then(() => 'destroyed');
+      const hung = new Promise((r) => setTimeout(() => r('hung'), 10_000).unref());
+      expect(await Promise.race([destroyed, hung])).to.equal('destroyed');
+      expect(await paused).to.be.oneOf(['paused', 'ERR_STATE']);
+      expect(c.state).to.equal('destroyed');
+    });
+
+    it('should remove groups made below its own when it is destroyed', async function () {
+      const c = new Container({ cgroup: { pids: 32 } });
+      let paths: string[] = [];
+      try {
+        await c.start();
+        c.exec(['sh', '-c', 'echo started; exec sleep 100'], { stdio: ['ignore', 'pipe', 'ignore'] }).stdout!.resume();
+        const top = c.cgroup!.paths[0]!; // (v1: memory's; the payload sees no cpuacct directory to make groups in)
+        const sub = join(top, 'made-inside');
+        mkdirSync(join(sub, 'deeper'), { recursive: true });
+        // One of its processes in the deepest (host pid: the group lists them as the host sees them).
+        const sleeping = () => c.cgroup!.procs().find((p) => readFileSync(`/proc/${p}/cmdline`, 'latin1').startsWith('sleep\0'));
+        expect(await waitFor(() => sleeping() !== undefined, 5000), 'the sleep runs').to.equal(true);
+        writeFileSync(join(sub, 'deeper', 'cgroup.procs'), String(sleeping()));
+        paths = c.cgroup!.paths;
+      } finally {
+        await c.destroy();
+      }
+      expect(paths).to.not.be.empty;
+      expect(paths.filter((p) => existsSync(p) && !pooledCgroupDirs().includes(p))).to.deep.equal([]); // (a v1 cpuacct directory goes back to the pool)
+    });
+
+    it('should give one destroy() to callers at once, and the name back once', async function () {
+      const cg = new CGroup({}).create();
+      const a = cg.destroy();
+      const b = cg.destroy();
+      expect(a).to.equal(b);
+      await a;
+      const x = new CGroup({}).create();
+      const y = new CGroup({}).create();
+      try {
+        expect(x.name).to.not.equal(y.name);
+      } finally {
+        await x.destroy();
+        await y.destroy();
+      }
+    });
+
+    it('should keep `limits` and the kernel as they were when update() is refused, and refuse it once destroyed', async function () {
+      const c = new Container({ cgroup: { memory: '64M', pids: 64 } });
+      try {
+        await c.start();
+        if (version() === 1) {
+          // 30 MB the payload holds (no swap here): v1 refuses a limit below it (EBUSY).
+          c.exec(['sh', '-c', 'x=$(head -c 30000000 /dev/zero | tr "\\0" a); echo held; sleep 100'], { stdio: ['ignore', 'pipe', 'ignore'] }).stdout!.resume();
+          expect(await waitFor(() => (c.stats().memory.current ?? 0) > 30e6, 10_000), 'the payload holds 30 MB').to.equal(true);
+          let err: unknown;
+          try {
+            c.update({ memory: '8M', pids: 20 });
+          } catch (e) {
+            err = e;
+          }
+          expect(err).to.be.instanceOf(IsolateError);
+          expect((err as IsolateError).option).to.equal('memory.max');
+          expect(c.cgroup!.limits.memory!.max).to.equal(64 * 1024 * 1024);
+          expect(c.cgroup!.limits.pids).to.equal(64);
+          const memDir = c.cgroup!.paths.find((p) => p.includes('/memory/'))!;
+          expect(readFileSync(join(memDir, 'memory.limit_in_bytes'), 'utf8').trim()).to.equal(String(64 * 1024 * 1024));
+        }
+        c.update({ pids: 40 });
+        expect(c.cgroup!.limits.pids).to.equal(40);
+      } finally {
+        await c.destroy();
+      }
+      const cg = new CGroup({ pids: 5 }).create();
+      await cg.destroy();
+      expect(() => cg.update({ pids: 6 })).to.throw(IsolateError, /destroyed/).with.property('code', 'ERR_STATE');
+    });
+
+    it('should hold a cpuTime budget when the Node process is pinned to fewer CPUs than the sandbox has', async function () {
+      const cpus = Number(readFileSync('/sys/devices/system/cpu/online', 'utf8').trim().split('-')[1] ?? 0) + 1;
+      skipUnless(this, cpus >= 2 ? null : 'needs 2 CPUs');
+      this.timeout(60_000);
+      const f = runFixture('cpu-budget', ['1000'], ['taskset', '-c', '0']);
+      const r = (await f.firstJson) as { status: string; limit: string; cpuTimeMs: number; stderr: string };
+      await f.exited;
+      expect(r.status, r.stderr).to.equal('timeout');
+      expect(r.limit).to.equal('cpuTime');
+      // Looked at as if for one CPU, two spinners overran it about twice.
+      expect(r.cpuTimeMs).to.be.within(1000, 1500);
     });
   });
 

@@ -73,9 +73,12 @@ describe('CGroup limits', function () {
   it('should reject bad values with exact messages naming the field', function () {
     fails({ memory: '12Q' }, 'Expected the `memory` option to be a byte count (a non-negative integer, or a string like "64M" or "1.5G"), got `"12Q"` (string)', 'memory');
     fails({ memory: -5 }, /^Expected the `memory` option to be a byte count/, 'memory');
-    fails({ memory: 0 }, "Expected the `memory` option to be a positive size or 'max', got `0` (number)", 'memory');
+    fails({ memory: 0 }, "Expected the `memory` option to be a size of at least 4096 bytes (one page), or 'max', got `0` (number)", 'memory');
+    fails({ memory: '0.5' }, "Expected the `memory` option to be a size of at least 4096 bytes (one page), or 'max', got `\"0.5\"` (string)", 'memory');
+    fails({ memory: { high: '4095' } }, "Expected the `memory.high` option to be a size of at least 4096 bytes (one page), or 'max', got `\"4095\"` (string)", 'memory.high');
+    fails({ pids: 2 ** 31 }, "Expected the `pids` option to be an integer from 1 to 4194304, or 'max', got `2147483648` (number)", 'pids');
     fails({ memory: { max: '1G', hihg: '1G' } }, 'Unknown `memory` field `hihg` (misspelled?); known: max, high, low, swapMax', 'memory.hihg');
-    fails({ pids: -1 }, "Expected the `pids` option to be an integer >= 1, or 'max', got `-1` (number)", 'pids');
+    fails({ pids: -1 }, "Expected the `pids` option to be an integer from 1 to 4194304, or 'max', got `-1` (number)", 'pids');
     fails({ pids: 1.5 }, /^Expected the `pids` option/, 'pids');
     fails({ cpus: -1 }, 'Expected the `cpus` option to be a positive number of CPUs (at most 2 here), got `-1` (number)', 'cpus');
     fails({ cpus: 3 }, '`cpus` is 3, but this host has 2 CPUs online', 'cpus');
