@@ -8,7 +8,7 @@ import { arch, release } from 'node:os';
 import { Namespace, NAMESPACE_KINDS, type NamespaceKind } from './namespace';
 import { native, nativeForSpawn } from './native';
 import { join } from 'node:path';
-import { DEFAULT_PARENT, readCgroupMounts, resolveParent } from './cgroup/host';
+import { DEFAULT_PARENT, existingParentDirs, readCgroupMounts, resolveParent } from './cgroup/host';
 
 export interface Capability {
   ok: boolean;
@@ -105,6 +105,11 @@ function cgroupUsable(report: CgroupReport): CgroupReport['usable'] {
     const v2 = report.layout === 'v2';
     const parents = v2 ? [join(m.v2Mount!, DEFAULT_PARENT)] : [...new Set(m.v1.values())].map((d) => join(d, DEFAULT_PARENT));
     const controllers = v2 ? report.v2Controllers : [...m.v1.keys()].map((c) => (c === 'blkio' ? 'io' : c));
+    try {
+      existingParentDirs(); // a default parent others could write is refused (host.ts): say so here too
+    } catch (err) {
+      return { ok: false, reason: (err as Error).message };
+    }
     return { ok: true, parents, controllers: [...controllers].sort() };
   }
   try {

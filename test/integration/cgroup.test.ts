@@ -553,6 +553,10 @@ describe('CGroup on this kernel', function () {
       const final = c.stats();
       expect(final.cpu.usageUsec).to.be.above(0);
       expect(final.memory.peak ?? 1).to.be.above(0);
+      // Read at the end, parsed after the group went: still there.
+      expect(final.pids, 'pids after the end').to.not.equal(null);
+      expect(final.pids!.current).to.equal(0);
+      if (final.pids!.peak !== null) expect(final.pids!.peak).to.be.at.least(2);
     });
   });
 
