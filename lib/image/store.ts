@@ -7,12 +7,15 @@
  * change under a lock (lock.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { type Stats, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { type Stats, closeSync, constants as fsc, createReadStream, createWriteStream, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
 import { PassThrough, Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { join, resolve } from 'node:path';
 import { IsolateError, invalidOption, isIsolateError } from '../errors';
 import { processStartTime } from '../cgroup/host';
+import { ownerId } from '../cgroup/owner';
+import { native } from '../native';
 import type { Digest, ExportImageSpec, ExtractResult, WriteArchiveOptions } from './contracts';
 import { Image, type ImageRecord, type ImageRunConfig, type OciImageConfig } from './image';
 import { Layer, MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP, type LayerImportOptions, type LayerRecord } from './layer';
@@ -88,6 +91,57 @@ function checkTag(name: unknown, option: string): string {
 }
 
 let tmpCounter = 0;
+
+/** Store tmp/ directory → the fd holding this process's lock on its mark there. */
+const tmpMarks = new Map<string, number>();
+
+/**
+ * Holds `<pid>-<start>.owner` in a store's tmp/, open and flock()ed shared
+ * while this process lives: tmp entries are named after their owner's pid
+ * and start time as its namespaces see them, so a gc() in another pid or
+ * time namespace checks the lock instead (cgroup/owner.ts does the same
+ * for cgroups). Best effort: without it, gc() judges by the name.
+ */
+function holdTmpMark(tmp: string): void {
+  if (tmpMarks.has(tmp)) return;
+  const path = join(tmp, `${ownerId()}.owner`);
+  let fd: number;
+  try {
+    fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);
+  } catch {
+    return;
+  }
+  if (native().tryLock(fd, true) !== 0) {
+    closeSync(fd);
+    return;
+  }
+  tmpMarks.set(tmp, fd);
+  if (tmpMarks.size === 1) {
+    process.once('exit', () => {
+      for (const [dir, mark] of tmpMarks) {
+        closeSync(mark);
+        // (Workers share the pid, so the mark: the main thread's exit is the process's.)
+        if (isMainThread) rmSync(join(dir, `${ownerId()}.owner`), { force: true });
+      }
+    });
+  }
+}
+
+/** A tmp/ mark: held (its owner lives), free, or free but made in the last 5 s, or absent. */
+function tmpMarkState(path: string): 'held' | 'free' | 'new' | 'gone' {
+  let fd: number;
+  try {
+    fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch {
+    return 'gone';
+  }
+  try {
+    if (native().tryLock(fd) !== 0) return 'held';
+    return Date.now() - fstatSync(fd).mtimeMs < 5000 ? 'new' : 'free';
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /**
  * A store directory must be a real directory (no symlink), this process's
@@ -182,7 +236,8 @@ export class ImageStore {
 
   /** A fresh directory under tmp/, named after this process (gc() removes a dead owner's). */
   private tmpPath(what: string): string {
-    const name = `${process.pid}-${processStartTime(process.pid) ?? 0}-${(tmpCounter++).toString(36)}${randomBytes(3).toString('hex')}-${what}`;
+    holdTmpMark(this._paths.tmp);
+    const name = `${ownerId()}-${(tmpCounter++).toString(36)}${randomBytes(3).toString('hex')}-${what}`;
     return join(this._paths.tmp, name);
   }
 
@@ -661,10 +716,22 @@ export class ImageStore {
         rmSync(p, { force: true });
         out.blobs.push(`sha256:${hex}`);
       }
-      for (const n of readdirSync(this._paths.tmp)) {
-        // Only what an import names (<pid>-<start time>-…), of a dead owner.
-        const m = /^(\d+)-(\d+)-/.exec(n);
-        if (!m || processStartTime(Number(m[1])) === Number(m[2])) continue;
+      // Only what an import names (<pid>-<start time>-…), of a dead owner:
+      // dead by its name (as our pid namespace sees it) and by its mark (as
+      // any sees it: an owner in another pid or time namespace holds it).
+      // A mark made in the last seconds, unlocked, with nothing of its owner
+      // beside it: its owner may be between the open and the lock.
+      const entries = readdirSync(this._paths.tmp).map((n) => ({ n, m: /^(\d+-\d+)(-|\.owner$)/.exec(n) }));
+      const withEntries = new Set(entries.filter((e) => e.m?.[2] === '-').map((e) => e.m![1]!));
+      const states = new Map<string, ReturnType<typeof tmpMarkState>>();
+      for (const { n, m } of entries) {
+        if (!m) continue;
+        const owner = m[1]!;
+        const [pid, start] = owner.split('-').map(Number) as [number, number];
+        if (processStartTime(pid) === start) continue;
+        let st = states.get(owner);
+        if (st === undefined) states.set(owner, (st = tmpMarkState(join(this._paths.tmp, `${owner}.owner`))));
+        if (st === 'held' || (st === 'new' && !withEntries.has(owner))) continue;
         rmSync(join(this._paths.tmp, n), { recursive: true, force: true });
       }
       return out;

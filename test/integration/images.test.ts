@@ -57,7 +57,8 @@ describe('ImageStore, Layer and images', function () {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  const tmpLeft = () => readdirSync(join(store.root, 'tmp'));
+  // (but this process's mark, which lives as long as it: see ImageStore.gc)
+  const tmpLeft = () => readdirSync(join(store.root, 'tmp')).filter((n) => !n.endsWith('.owner'));
 
   describe('layers', function () {
     it('should make a content-addressed layer from a directory, once', async function () {
@@ -283,6 +284,27 @@ describe('ImageStore, Layer and images', function () {
       writeFileSync(join(g.root, 'tmp', '999999999-1-dead-import'), 'x');
       await g.gc();
       expect(readdirSync(join(g.root, 'tmp'))).to.deep.equal(['not-ours']);
+    });
+
+    it("should spare the tmp/ entries of an owner whose name reads as dead here but who holds its mark (another pid namespace)", async function () {
+      const g = new ImageStore({ root: join(tmp, 'gc-tmp-mark') });
+      const mark = join(g.root, 'tmp', '999999998-1.owner');
+      writeFileSync(mark, '');
+      writeFileSync(join(g.root, 'tmp', '999999998-1-live-import'), 'x');
+      // The owner, as any namespace sees it: a process holding the mark's lock.
+      const hold = 'import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDONLY); fcntl.flock(fd, fcntl.LOCK_SH); print("held", flush=True); time.sleep(100)';
+      const holder = spawn('python3', ['-c', hold, mark], { stdio: ['ignore', 'pipe', 'ignore'] });
+      try {
+        await new Promise<void>((res) => holder.stdout!.once('data', () => res()));
+        await g.gc();
+        expect(readdirSync(join(g.root, 'tmp')).sort()).to.deep.equal(['999999998-1-live-import', '999999998-1.owner']);
+      } finally {
+        holder.kill('SIGKILL');
+        await new Promise((r) => holder.once('close', r));
+      }
+      // It is gone: its entries and its mark go.
+      await g.gc();
+      expect(readdirSync(join(g.root, 'tmp'))).to.deep.equal([]);
     });
   });
 
