@@ -76,9 +76,12 @@ export interface ContainerOptions {
    * Seccomp. By default every process in the container gets a filter that
    * stops it making user namespaces (as Docker's default profile does): in
    * one it could mount the cgroup filesystem and see the host's groups, or,
-   * as uid 0, write the limits of its own group (docs/security.md).
-   * 'unconfined' lifts it. A full default profile is still to come.
-   * @default undefined (the user-namespace filter)
+   * as uid 0, write the limits of its own group. The same filter allows
+   * netlink sockets of NETLINK_ROUTE only (the kernel charges netlink queues
+   * to no memory cgroup) and refuses io_uring and i386 socketcall() sockets,
+   * which would go round it (docs/security.md). 'unconfined' lifts it. A
+   * full default profile is still to come.
+   * @default undefined (that filter)
    */
   seccomp?: 'unconfined';
   /**
@@ -849,7 +852,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     if (cfg.namespaces.has('time')) b.add(Op.Unshare, { description: 'unshare the time namespace' }, { num: [0x80] });
     // Last: init's own steps are done; every process it starts inherits the filter.
     if (cfg.seccomp !== 'unconfined') {
-      b.add(Op.DenyUserns, { description: "deny new user namespaces (a seccomp filter; seccomp: 'unconfined' lifts it)" });
+      b.add(Op.DenyUserns, { description: "deny new user namespaces, netlink but NETLINK_ROUTE, io_uring (a seccomp filter; seccomp: 'unconfined' lifts it)" });
     }
     const containerOps = b.length;
     if (main) planProcess(b, main.id, main.spec);

@@ -1,4 +1,5 @@
-/* Keeps a process (and its descendants) from making user namespaces; see no_userns.c. */
+/* Keeps a process (and its descendants) from making user namespaces, and
+ * netlink sockets of any protocol but NETLINK_ROUTE; see no_userns.c. */
 #ifndef IK_NO_USERNS_H
 #define IK_NO_USERNS_H
 

@@ -1,0 +1,382 @@
+/* Run inside a container by test/integration/escape.test.ts: netlink sockets
+ * and the memory their receive queues hold, which no memory cgroup is
+ * charged for (netlink skbs are not memcg-accounted).
+ *
+ * NETLINK_USERSOCK lets any process send unicast to another user socket
+ * without a capability: a sender and N receivers that never read held 2 GB
+ * in a `memory: '64M'` container. init's seccomp filter
+ * (csrc/init/no_userns.c) refuses every netlink protocol but NETLINK_ROUTE,
+ * and the ways around socket(): i386's socketcall, io_uring's
+ * IORING_OP_SOCKET. NETLINK_ROUTE's replies still queue uncharged (route
+ * mode below; see docs/cgroups.md).
+ *
+ *   gcc -std=gnu11 -O1 -Wall -Wextra -o netlink_fill test/native/netlink_fill.c
+ *   netlink_fill probe          one line per attempt, "<name> <result>": "ok",
+ *                               an errno name, or "signal N"
+ *   netlink_fill fill usersock|route N CAP_MB [HOLD_S]
+ *       N sockets with SO_RCVBUF raised to the most the kernel gives, filled
+ *       and never read: usersock, by unicast from one more socket; route, by
+ *       RTM_GETLINK requests for ifindex 1 whose replies stay queued. Stops
+ *       at CAP_MB megabytes held; prints "held <bytes> sockets <n>" (SO_MEMINFO's
+ *       receive allocation, summed) or "socket <errno>", then sleeps HOLD_S
+ *       seconds (default 0).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ifaddrs.h>
+#include <linux/io_uring.h>
+#include <linux/net.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SO_MEMINFO
+#define SO_MEMINFO 55
+#endif
+#define OP_SOCKET 45 /* IORING_OP_SOCKET (Linux 5.19); older headers lack it */
+
+static const char *err_name(int e) {
+  switch (e) {
+  case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+  case EAFNOSUPPORT: return "EAFNOSUPPORT";
+  case EOPNOTSUPP: return "EOPNOTSUPP";
+  case ENOSYS: return "ENOSYS";
+  case EPERM: return "EPERM";
+  case EACCES: return "EACCES";
+  case EINVAL: return "EINVAL";
+  case EFAULT: return "EFAULT";
+  case EBADF: return "EBADF";
+  case ENOMEM: return "ENOMEM";
+  default: return strerror(e);
+  }
+}
+
+/* Runs `fn` in a child (an attempt may succeed or kill the process) and
+ * prints how it went: fn returns 0 or -errno. */
+static void attempt(const char *name, long (*fn)(void)) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    long r = fn();
+    _exit(r == 0 ? 0 : (int)(r < 0 ? -r : r) & 0xff);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  if (WIFSIGNALED(st))
+    printf("%s signal %d\n", name, WTERMSIG(st));
+  else if (WEXITSTATUS(st) == 0)
+    printf("%s ok\n", name);
+  else
+    printf("%s %s\n", name, err_name(WEXITSTATUS(st)));
+}
+
+static long made(long fd) {
+  if (fd < 0)
+    return -errno;
+  close((int)fd);
+  return 0;
+}
+
+static long route(void) { return made(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)); }
+static long route_dgram(void) { return made(socket(AF_NETLINK, SOCK_DGRAM, NETLINK_ROUTE)); }
+static long usersock(void) { return made(socket(AF_NETLINK, SOCK_RAW, NETLINK_USERSOCK)); }
+static long sock_diag(void) { return made(socket(AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG)); }
+static long uevent(void) { return made(socket(AF_NETLINK, SOCK_DGRAM, NETLINK_KOBJECT_UEVENT)); }
+static long generic(void) { return made(socket(AF_NETLINK, SOCK_RAW, NETLINK_GENERIC)); }
+/* The protocol is an int: only its low 32 bits count, as in the kernel. */
+static long usersock_high_bits(void) { return made(syscall(SYS_socket, AF_NETLINK, SOCK_RAW, 0x100000000L | NETLINK_USERSOCK)); }
+static long family_high_bits(void) { return made(syscall(SYS_socket, 0x100000000L | AF_NETLINK, SOCK_RAW, NETLINK_USERSOCK)); }
+static long route_high_bits(void) { return made(syscall(SYS_socket, AF_NETLINK, SOCK_RAW, 0x100000000L | NETLINK_ROUTE)); }
+static long unix_stream(void) { return made(socket(AF_UNIX, SOCK_STREAM, 0)); }
+static long inet_dgram(void) { return made(socket(AF_INET, SOCK_DGRAM, 0)); }
+
+static long pair(int family, int protocol) {
+  int sv[2];
+  if (socketpair(family, SOCK_RAW, protocol, sv) < 0)
+    return -errno;
+  close(sv[0]);
+  close(sv[1]);
+  return 0;
+}
+static long pair_usersock(void) { return pair(AF_NETLINK, NETLINK_USERSOCK); }
+static long pair_route(void) { return pair(AF_NETLINK, NETLINK_ROUTE); }
+static long pair_unix(void) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+    return -errno;
+  return 0;
+}
+
+/* IORING_OP_SOCKET makes a socket without the socket() system call, where
+ * no seccomp filter sees its arguments. */
+static long uring_usersock(void) {
+  struct io_uring_params p;
+  memset(&p, 0, sizeof p);
+  int ring = (int)syscall(__NR_io_uring_setup, 1, &p);
+  if (ring < 0)
+    return -errno;
+  size_t sq_size = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+  size_t cq_size = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+  if (p.features & IORING_FEAT_SINGLE_MMAP)
+    sq_size = cq_size = sq_size > cq_size ? sq_size : cq_size;
+  char *sq = mmap(NULL, sq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQ_RING);
+  char *cq = (p.features & IORING_FEAT_SINGLE_MMAP) ? sq : mmap(NULL, cq_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_CQ_RING);
+  struct io_uring_sqe *sqes = mmap(NULL, p.sq_entries * sizeof *sqes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+  if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED)
+    return -errno;
+  memset(&sqes[0], 0, sizeof sqes[0]);
+  sqes[0].opcode = OP_SOCKET;
+  sqes[0].fd = AF_NETLINK;
+  sqes[0].off = SOCK_RAW;
+  sqes[0].len = NETLINK_USERSOCK;
+  unsigned *tail = (unsigned *)(sq + p.sq_off.tail);
+  unsigned mask = *(unsigned *)(sq + p.sq_off.ring_mask);
+  ((unsigned *)(sq + p.sq_off.array))[*tail & mask] = 0;
+  __atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+  if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+    return -errno;
+  unsigned head = __atomic_load_n((unsigned *)(cq + p.cq_off.head), __ATOMIC_ACQUIRE);
+  unsigned cmask = *(unsigned *)(cq + p.cq_off.ring_mask);
+  int res = ((struct io_uring_cqe *)(cq + p.cq_off.cqes))[head & cmask].res;
+  return res < 0 ? res : made(res);
+}
+
+#if defined(__x86_64__)
+/* The i386 ABI from a 64-bit process: int 0x80, args in ebx, ecx, edx, esi
+ * (pointers must then lie below 4 GiB). */
+static long i386_call(long nr, long a, long b, long c, long d) {
+  long r;
+  __asm__ volatile("int $0x80" : "=a"(r) : "a"(nr), "b"(a), "c"(b), "d"(c), "S"(d) : "memory");
+  return r;
+}
+static long i386_made(long r) {
+  if (r < 0)
+    return r;
+  close((int)r);
+  return 0;
+}
+static unsigned *low_page(void) {
+  void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+static long i386_socket_usersock(void) { return i386_made(i386_call(359, AF_NETLINK, SOCK_RAW, NETLINK_USERSOCK, 0)); }
+static long i386_socket_route(void) { return i386_made(i386_call(359, AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, 0)); }
+static long i386_socketpair_usersock(void) {
+  unsigned *sv = low_page();
+  if (sv == NULL)
+    return -errno;
+  return i386_call(360, AF_NETLINK, SOCK_RAW, NETLINK_USERSOCK, (long)(uintptr_t)sv);
+}
+/* socketcall(SYS_SOCKET, args): the arguments are in memory (below 4 GiB,
+ * where a 32-bit pointer reaches), which no seccomp filter can read. */
+static long i386_socketcall(int call, long a, long b, long c) {
+  unsigned *args = low_page();
+  if (args == NULL)
+    return -errno;
+  args[0] = (unsigned)a;
+  args[1] = (unsigned)b;
+  args[2] = (unsigned)c;
+  args[3] = (unsigned)(uintptr_t)(args + 8); /* socketpair's sv */
+  return i386_call(102, call, (long)(uintptr_t)args, 0, 0);
+}
+static long i386_socketcall_usersock(void) { return i386_made(i386_socketcall(SYS_SOCKET, AF_NETLINK, SOCK_RAW, NETLINK_USERSOCK)); }
+static long i386_socketcall_unix(void) { return i386_made(i386_socketcall(SYS_SOCKET, AF_UNIX, SOCK_STREAM, 0)); }
+static long i386_socketcall_pair(void) {
+  long r = i386_socketcall(SYS_SOCKETPAIR, AF_UNIX, SOCK_STREAM, 0);
+  return r < 0 ? r : 0;
+}
+/* A socketcall that makes no socket stays allowed: getsockname on fd -1. */
+static long i386_socketcall_getsockname(void) { return i386_socketcall(SYS_GETSOCKNAME, -1, 0, 0); }
+#endif
+
+/* NETLINK_ROUTE still answers: an RTM_GETLINK dump, replies read. */
+static long route_dump(void) {
+  int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (s < 0)
+    return -errno;
+  struct {
+    struct nlmsghdr h;
+    struct ifinfomsg i;
+  } req = {{sizeof req, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, 0}, {.ifi_family = AF_UNSPEC}};
+  if (send(s, &req, sizeof req, 0) < 0)
+    return -errno;
+  static char buf[65536];
+  int links = 0;
+  for (;;) {
+    ssize_t n = recv(s, buf, sizeof buf, 0);
+    if (n < 0)
+      return -errno;
+    for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type == NLMSG_DONE)
+        return links > 0 ? 0 : -ENOENT;
+      if (h->nlmsg_type == NLMSG_ERROR)
+        return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+      if (h->nlmsg_type == RTM_NEWLINK)
+        links++;
+    }
+  }
+}
+
+/* glibc's getifaddrs asks NETLINK_ROUTE; "lo" must be there. */
+static long ifaddrs(void) {
+  struct ifaddrs *all;
+  if (getifaddrs(&all) < 0)
+    return -errno;
+  int lo = 0;
+  for (struct ifaddrs *a = all; a != NULL; a = a->ifa_next)
+    lo |= strcmp(a->ifa_name, "lo") == 0;
+  freeifaddrs(all);
+  return lo ? 0 : -ENOENT;
+}
+
+static int probe(void) {
+  attempt("socket(NETLINK_ROUTE)", route);
+  attempt("socket(NETLINK_ROUTE, SOCK_DGRAM)", route_dgram);
+  attempt("socket(NETLINK_USERSOCK)", usersock);
+  attempt("socket(NETLINK_SOCK_DIAG)", sock_diag);
+  attempt("socket(NETLINK_KOBJECT_UEVENT)", uevent);
+  attempt("socket(NETLINK_GENERIC)", generic);
+  attempt("socket(NETLINK_USERSOCK | 1 << 32)", usersock_high_bits);
+  attempt("socket(AF_NETLINK | 1 << 32, NETLINK_USERSOCK)", family_high_bits);
+  attempt("socket(NETLINK_ROUTE | 1 << 32)", route_high_bits);
+  attempt("socket(AF_UNIX)", unix_stream);
+  attempt("socket(AF_INET)", inet_dgram);
+  attempt("socketpair(NETLINK_USERSOCK)", pair_usersock);
+  attempt("socketpair(NETLINK_ROUTE)", pair_route);
+  attempt("socketpair(AF_UNIX)", pair_unix);
+  attempt("io_uring socket(NETLINK_USERSOCK)", uring_usersock);
+#if defined(__x86_64__)
+  attempt("i386 socket(NETLINK_USERSOCK)", i386_socket_usersock);
+  attempt("i386 socket(NETLINK_ROUTE)", i386_socket_route);
+  attempt("i386 socketpair(NETLINK_USERSOCK)", i386_socketpair_usersock);
+  attempt("i386 socketcall(SYS_SOCKET, NETLINK_USERSOCK)", i386_socketcall_usersock);
+  attempt("i386 socketcall(SYS_SOCKET, AF_UNIX)", i386_socketcall_unix);
+  attempt("i386 socketcall(SYS_SOCKETPAIR, AF_UNIX)", i386_socketcall_pair);
+  attempt("i386 socketcall(SYS_GETSOCKNAME)", i386_socketcall_getsockname);
+#endif
+  attempt("RTM_GETLINK dump", route_dump);
+  attempt("getifaddrs", ifaddrs);
+  return 0;
+}
+
+static int fds[1 << 16];
+static int n_fds;
+
+static long long rmem(int s) {
+  uint32_t mem[SK_MEMINFO_VARS];
+  socklen_t len = sizeof mem;
+  return getsockopt(s, SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 ? (long long)mem[SK_MEMINFO_RMEM_ALLOC] : -1;
+}
+
+/* What the kernel holds in the receive queues of our sockets. */
+static long long held(void) {
+  long long sum = 0;
+  for (int i = 0; i < n_fds; i++)
+    sum += rmem(fds[i]);
+  return sum;
+}
+
+/* A bound netlink socket whose receive buffer is as large as it gets. */
+static int receiver(int protocol) {
+  int s = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK, protocol);
+  if (s < 0)
+    return -1;
+  int big = 1 << 30; /* the kernel caps it at 2 * net.core.rmem_max */
+  setsockopt(s, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  setsockopt(s, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+  struct sockaddr_nl a = {.nl_family = AF_NETLINK};
+  if (bind(s, (void *)&a, sizeof a) < 0) {
+    close(s);
+    return -1;
+  }
+  return fds[n_fds++] = s;
+}
+
+/* Queues RTM_GETLINK replies on `s` until the kernel drops them. */
+static void fill_route(int s) {
+  static struct {
+    struct nlmsghdr h;
+    struct ifinfomsg i;
+  } req[256];
+  for (unsigned i = 0; i < 256; i++) {
+    req[i].h = (struct nlmsghdr){sizeof req[i], RTM_GETLINK, NLM_F_REQUEST, i, 0};
+    req[i].i = (struct ifinfomsg){.ifi_family = AF_UNSPEC, .ifi_index = 1};
+  }
+  long long last = -1;
+  for (int idle = 0; idle < 2;) {
+    if (send(s, req, sizeof req, 0) < 0 && errno != ENOBUFS && errno != EAGAIN)
+      break;
+    long long now = rmem(s);
+    idle = now <= last ? idle + 1 : 0;
+    last = now;
+  }
+}
+
+/* Sends `s` unicast messages from `tx` until its queue takes no more. */
+static void fill_user(int tx, int s) {
+  static char msg[65536];
+  struct sockaddr_nl a;
+  socklen_t len = sizeof a;
+  getsockname(s, (void *)&a, &len);
+  struct nlmsghdr *h = (void *)msg;
+  h->nlmsg_len = sizeof msg - 4096;
+  while (sendto(tx, msg, h->nlmsg_len, MSG_DONTWAIT, (void *)&a, len) > 0)
+    ;
+}
+
+static int fill(const char *kind, int n, long long cap_mb, int hold_s) {
+  struct rlimit r;
+  getrlimit(RLIMIT_NOFILE, &r);
+  r.rlim_cur = r.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &r);
+  int user = strcmp(kind, "usersock") == 0;
+  int protocol = user ? NETLINK_USERSOCK : NETLINK_ROUTE;
+  int tx = -1;
+  if (user && (tx = receiver(protocol)) < 0) {
+    printf("socket %s\n", err_name(errno));
+    return 0;
+  }
+  n_fds = 0; /* tx's own queue stays empty */
+  int sockets = 0;
+  long long total = 0;
+  while (sockets < n && total < cap_mb << 20 && n_fds < (int)(sizeof fds / sizeof fds[0])) {
+    int s = receiver(protocol);
+    if (s < 0) {
+      printf("socket %s after %d\n", err_name(errno), sockets);
+      break;
+    }
+    if (user)
+      fill_user(tx, s);
+    else
+      fill_route(s);
+    sockets++;
+    total += rmem(s);
+  }
+  printf("held %lld sockets %d\n", held(), sockets);
+  fflush(stdout);
+  if (hold_s > 0)
+    sleep((unsigned)hold_s);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  signal(SIGPIPE, SIG_IGN);
+  if (argc >= 2 && strcmp(argv[1], "probe") == 0)
+    return probe();
+  if (argc >= 5 && strcmp(argv[1], "fill") == 0)
+    return fill(argv[2], atoi(argv[3]), atoll(argv[4]), argc >= 6 ? atoi(argv[5]) : 0);
+  fprintf(stderr, "usage: %s probe | fill usersock|route N CAP_MB [HOLD_S]\n", argv[0]);
+  return 2;
+}
