@@ -45,7 +45,9 @@ export function holdOwnerMark(parentDir: string): void {
   let fd = -1;
   try {
     try {
-      mkdirSync(dir, 0o755);
+      // 0700: anyone who could open it could hold a lock on it, and so keep a
+      // dead owner's groups from gc() for good (flock needs no write access).
+      mkdirSync(dir, 0o700);
     } catch (err) {
       // Another thread of this process (a worker: same pid) made it.
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return;

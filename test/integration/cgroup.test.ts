@@ -5,7 +5,7 @@
  * host and, through ../shared/tools/vm-run, on a cgroup-v2-only kernel.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { expect } from 'chai';
@@ -783,6 +783,10 @@ describe('CGroup on this kernel', function () {
         const [pid, start] = owner.split('-').map(Number) as [number, number];
         expect(processStartTime(pid), owner).to.not.equal(start);
         expect(markExists(owner), 'its mark').to.equal(true);
+        // Only its owner's to open (and so to lock): anyone else holding it would keep gc() off a dead owner's groups.
+        for (const d of existingParentDirs()) {
+          if (existsSync(join(d, `${owner}.owner`))) expect(statSync(join(d, `${owner}.owner`)).mode & 0o777).to.equal(0o700);
+        }
         // ...but its mark is held: gc() leaves it all.
         const report = await gc();
         for (const p of paths) expect(report.cgroups.removed, wrapper.join(' ')).to.not.include(p);
