@@ -6,7 +6,6 @@
  * Every directory a test makes is under isolate-kit/pt-<pid> and removed
  * by the test, deepest first.
  */
-import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -15,6 +14,7 @@ import { readCgroupMounts, resetParents, resolveParent } from '../../lib/cgroup/
 import { _setPoolEnabled } from '../../lib/cgroup/pool';
 import { _releaseOwnerMark } from '../../lib/cgroup/owner';
 import { needCgroups } from '../helpers/caps';
+import { runAsNobody } from '../fixtures/procs';
 
 const NOBODY = 65534;
 const OTHER = 4242; // a uid nobody here runs as
@@ -87,33 +87,6 @@ function enableAll(dir: string): void {
   }
 }
 
-/** Runs test/fixtures/cgroup-rootless.js as uid 65534 in mode 'delegated' after `moveIn(pid)`; its JSON line. */
-function runDelegated(moveIn: (pid: number) => void): Promise<Record<string, unknown>> {
-  const script = join(__dirname, '..', 'fixtures', 'cgroup-rootless.js');
-  const child = spawn(process.execPath, [script, 'delegated'], { uid: NOBODY, gid: NOBODY, stdio: ['pipe', 'pipe', 'pipe'], cwd: '/' });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  try {
-    moveIn(child.pid!);
-    child.stdin!.write('go\n');
-  } catch (e) {
-    child.kill('SIGKILL');
-    throw e;
-  } finally {
-    child.stdin!.end();
-  }
-  return new Promise((resolve, reject) => {
-    child.on('exit', () => {
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as Record<string, unknown>);
-      } catch {
-        reject(new Error(`fixture printed ${JSON.stringify(out)}; stderr ${err}`));
-      }
-    });
-  });
-}
 
 describe('cgroup parent', function () {
   this.timeout(60_000);
@@ -202,7 +175,7 @@ describe('cgroup parent', function () {
 
     it('should work in a subtree owned by the caller all the way from a root-owned directory', async function () {
       const ds = delegate(NOBODY);
-      const r = await runDelegated(moveInto(ds));
+      const r = await runAsNobody('delegated', moveInto(ds));
       expect(r.message, String(r.message)).to.equal(undefined);
       for (const p of r.paths as string[]) expect(ds.some((d) => p.startsWith(`${d}/`)), p).to.equal(true);
       expect(r.procs).to.deep.equal([r.childPid]);
@@ -211,7 +184,7 @@ describe('cgroup parent', function () {
 
     it('should refuse a delegated cgroup that others can write', async function () {
       const ds = delegate(NOBODY, 0o777);
-      const r = await runDelegated(moveInto(ds));
+      const r = await runAsNobody('delegated', moveInto(ds));
       expect(r.code).to.equal('ERR_PERMISSION');
       const msg = String(r.message);
       expect(ds.some((d) => msg.includes(`${d} is owned by uid 65534 with mode 0777`)), msg).to.equal(true);
@@ -220,7 +193,7 @@ describe('cgroup parent', function () {
 
     it('should refuse a delegated cgroup under a directory another user owns', async function () {
       const ds = delegate(OTHER);
-      const r = await runDelegated(moveInto(ds));
+      const r = await runAsNobody('delegated', moveInto(ds));
       expect(r.code).to.equal('ERR_PERMISSION');
       const msg = String(r.message);
       expect(ds.some((d) => msg.includes(`${join(d, '..')} is owned by uid ${OTHER} with mode 0755`)), msg).to.equal(true);

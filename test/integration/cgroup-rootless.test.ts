@@ -3,38 +3,15 @@
  * nothing delegated, and a working group inside a delegated subtree (set up
  * here by root, as systemd's Delegate=yes or a container engine would).
  */
-import { spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { CGroup } from '../../lib';
 import { readCgroupMounts, resolveParent } from '../../lib/cgroup/host';
 import { needCgroups } from '../helpers/caps';
+import { runAsNobody } from '../fixtures/procs';
 
 const NOBODY = 65534;
-
-function runAsNobody(mode: string, beforeGo?: (pid: number) => void): Promise<Record<string, unknown>> {
-  const script = join(__dirname, '..', 'fixtures', 'cgroup-rootless.js');
-  const child = spawn(process.execPath, [script, mode], { uid: NOBODY, gid: NOBODY, stdio: ['pipe', 'pipe', 'pipe'], cwd: '/' });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  if (beforeGo) {
-    beforeGo(child.pid!);
-    child.stdin!.write('go\n');
-  }
-  child.stdin!.end();
-  return new Promise((resolve, reject) => {
-    child.on('exit', () => {
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as Record<string, unknown>);
-      } catch {
-        reject(new Error(`fixture printed ${JSON.stringify(out)}; stderr ${err}`));
-      }
-    });
-  });
-}
 
 /** Removes a cgroup tree bottom-up (only what we made). */
 function removeTree(dir: string): void {

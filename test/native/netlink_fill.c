@@ -46,40 +46,7 @@
 #endif
 #define OP_SOCKET 45 /* IORING_OP_SOCKET (Linux 5.19); older headers lack it */
 
-static const char *err_name(int e) {
-  switch (e) {
-  case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
-  case EAFNOSUPPORT: return "EAFNOSUPPORT";
-  case EOPNOTSUPP: return "EOPNOTSUPP";
-  case ENOSYS: return "ENOSYS";
-  case EPERM: return "EPERM";
-  case EACCES: return "EACCES";
-  case EINVAL: return "EINVAL";
-  case EFAULT: return "EFAULT";
-  case EBADF: return "EBADF";
-  case ENOMEM: return "ENOMEM";
-  default: return strerror(e);
-  }
-}
-
-/* Runs `fn` in a child (an attempt may succeed or kill the process) and
- * prints how it went: fn returns 0 or -errno. */
-static void attempt(const char *name, long (*fn)(void)) {
-  fflush(stdout);
-  pid_t pid = fork();
-  if (pid == 0) {
-    long r = fn();
-    _exit(r == 0 ? 0 : (int)(r < 0 ? -r : r) & 0xff);
-  }
-  int st;
-  waitpid(pid, &st, 0);
-  if (WIFSIGNALED(st))
-    printf("%s signal %d\n", name, WTERMSIG(st));
-  else if (WEXITSTATUS(st) == 0)
-    printf("%s ok\n", name);
-  else
-    printf("%s %s\n", name, err_name(WEXITSTATUS(st)));
-}
+#include "attempt.h"
 
 static long made(long fd) {
   if (fd < 0)

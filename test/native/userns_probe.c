@@ -22,37 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *err_name(int e) {
-  switch (e) {
-  case EPERM: return "EPERM";
-  case ENOSYS: return "ENOSYS";
-  case EINVAL: return "EINVAL";
-  case EACCES: return "EACCES";
-  case ENOENT: return "ENOENT";
-  case EBUSY: return "EBUSY";
-  case EROFS: return "EROFS";
-  default: return strerror(e);
-  }
-}
-
-/* Runs `fn` in a child (an attempt may succeed, or kill the process) and
- * prints how it went. */
-static void attempt(const char *name, long (*fn)(void)) {
-  fflush(stdout);
-  pid_t pid = fork();
-  if (pid == 0) {
-    long r = fn();
-    _exit(r == 0 ? 0 : (int)(r < 0 ? -r : r) & 0xff);
-  }
-  int st;
-  waitpid(pid, &st, 0);
-  if (WIFSIGNALED(st))
-    printf("%s signal %d\n", name, WTERMSIG(st));
-  else if (WEXITSTATUS(st) == 0)
-    printf("%s ok\n", name);
-  else
-    printf("%s %s\n", name, err_name(WEXITSTATUS(st)));
-}
+#include "attempt.h"
 
 static long ret(long r) { return r < 0 ? -errno : 0; }
 
