@@ -155,6 +155,9 @@ function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
   }
 }
 
+/** Parents this process has made its owner mark in (once each: create() is on the start path). */
+const marked = new WeakSet<CgroupParent>();
+
 /** Where this process's owner mark goes under `parent` (owner.ts): one hierarchy's directory, pids' where there is one (a cheap group). */
 function markDir(parent: CgroupParent): string {
   if (parent.version === 2) return parent.v2Dir!;
@@ -287,7 +290,10 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     if (this.backend) return this;
     const parent = this.parent;
     const v2 = parent.version === 2;
-    holdOwnerMark(markDir(parent));
+    if (!marked.has(parent)) {
+      marked.add(parent);
+      holdOwnerMark(markDir(parent));
+    }
     const controllers = v2
       ? []
       : controllersFor(this.current)

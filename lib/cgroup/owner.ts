@@ -99,7 +99,8 @@ export function ownerMarkDirs(): string[] {
 
 /**
  * @internal Lets go of the mark in `parentDir` now (a test that removes its
- * own parent while the process lives). The next group there makes it again.
+ * own parent while the process lives; with resetParents(), the next group
+ * there makes it again).
  */
 export function _releaseOwnerMark(parentDir: string): void {
   const dir = `${parentDir}/${ownerId()}.owner`;
@@ -111,14 +112,15 @@ export function _releaseOwnerMark(parentDir: string): void {
 }
 
 /**
- * What gc() sees of an owner's mark at `dir`: 'held' (the owner lives),
- * 'free' (no one holds it), 'new' (free but made in the last
- * `youngMs`: its owner may be between the mkdir and the lock).
+ * What a gc() sees of an owner's mark at `path` (a directory here, a file
+ * in an image store's tmp/): 'held' (the owner lives), 'free' (no one
+ * holds it), 'new' (free but made in the last `youngMs`: its owner may be
+ * between making it and locking it), or 'gone'.
  */
-export function markState(dir: string, youngMs: number): 'held' | 'free' | 'new' | 'gone' {
+export function markState(path: string, youngMs: number): 'held' | 'free' | 'new' | 'gone' {
   let fd: number;
   try {
-    fd = openSync(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+    fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
   } catch {
     return 'gone';
   }

@@ -7,14 +7,14 @@
  * change under a lock (lock.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { type Stats, closeSync, constants as fsc, createReadStream, createWriteStream, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { type Stats, closeSync, constants as fsc, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { PassThrough, Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { join, resolve } from 'node:path';
 import { IsolateError, invalidOption, isIsolateError } from '../errors';
 import { processStartTime } from '../cgroup/host';
-import { ownerId } from '../cgroup/owner';
+import { markState, ownerId } from '../cgroup/owner';
 import { native } from '../native';
 import type { Digest, ExportImageSpec, ExtractResult, WriteArchiveOptions } from './contracts';
 import { Image, type ImageRecord, type ImageRunConfig, type OciImageConfig } from './image';
@@ -127,21 +127,6 @@ function holdTmpMark(tmp: string): void {
   }
 }
 
-/** A tmp/ mark: held (its owner lives), free, or free but made in the last 5 s, or absent. */
-function tmpMarkState(path: string): 'held' | 'free' | 'new' | 'gone' {
-  let fd: number;
-  try {
-    fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
-  } catch {
-    return 'gone';
-  }
-  try {
-    if (native().tryLock(fd) !== 0) return 'held';
-    return Date.now() - fstatSync(fd).mtimeMs < 5000 ? 'new' : 'free';
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /**
  * A store directory must be a real directory (no symlink), this process's
@@ -723,14 +708,14 @@ export class ImageStore {
       // beside it: its owner may be between the open and the lock.
       const entries = readdirSync(this._paths.tmp).map((n) => ({ n, m: /^(\d+-\d+)(-|\.owner$)/.exec(n) }));
       const withEntries = new Set(entries.filter((e) => e.m?.[2] === '-').map((e) => e.m![1]!));
-      const states = new Map<string, ReturnType<typeof tmpMarkState>>();
+      const states = new Map<string, ReturnType<typeof markState>>();
       for (const { n, m } of entries) {
         if (!m) continue;
         const owner = m[1]!;
         const [pid, start] = owner.split('-').map(Number) as [number, number];
         if (processStartTime(pid) === start) continue;
         let st = states.get(owner);
-        if (st === undefined) states.set(owner, (st = tmpMarkState(join(this._paths.tmp, `${owner}.owner`))));
+        if (st === undefined) states.set(owner, (st = markState(join(this._paths.tmp, `${owner}.owner`), 5000)));
         if (st === 'held' || (st === 'new' && !withEntries.has(owner))) continue;
         rmSync(join(this._paths.tmp, n), { recursive: true, force: true });
       }
