@@ -59,6 +59,10 @@ function hook(): void {
       // Thaw every one first (on v1 the freezer is a directory of its own), then kill.
       for (const d of busy) stopGroup(d, false);
       for (const d of busy) if (killable.has(d)) stopGroup(d);
+      // Wait only for what was killed (and the same group's other
+      // directories, a v1 freezer's): a standalone group's processes live on.
+      const killed = new Set([...killable].map((d) => d.slice(d.lastIndexOf('/') + 1)));
+      busy = busy.filter((d) => killed.has(d.slice(d.lastIndexOf('/') + 1)));
       const sleeper = new Int32Array(new SharedArrayBuffer(4));
       for (const deadline = Date.now() + EXIT_WAIT_MS; busy.length > 0 && Date.now() < deadline; ) {
         Atomics.wait(sleeper, 0, 0, 2);

@@ -18,7 +18,7 @@ import { _releaseOwnerMark } from '../../lib/cgroup/owner';
 import { native } from '../../lib/native';
 import { testDisk, type TestDisk } from '../fixtures/disk';
 import { PROBE, SOCKET_FILL, TINY_FILL, buildProbes, probeResults, type Probes } from '../fixtures/probes';
-import { exists, markerProcesses, runFixture, sleepMarker, waitFor } from '../fixtures/procs';
+import { exists, markerProcesses, processState, runFixture, sleepMarker, waitFor } from '../fixtures/procs';
 
 const version = (): 1 | 2 => CGroup.version() as 1 | 2;
 
@@ -827,6 +827,31 @@ describe('CGroup on this kernel', function () {
       expect(paths.filter((p) => existsSync(p))).to.deep.equal([]);
       expect(await waitFor(() => markerProcesses(marker).length === 0, 2000), 'the paused sleep is gone').to.equal(true);
       expect(markExists(ownerOf(paths[0]!))).to.equal(false);
+    });
+
+    it("should thaw, not kill, a standalone CGroup's own processes when the Node process exits", async function () {
+      const marker = sleepMarker();
+      const f = runFixture('cgroup-standalone-exit', [`marker=${marker}`]);
+      const { sleepPid, paths } = (await f.firstJson) as { sleepPid: number; paths: string[] };
+      try {
+        expect(await waitFor(() => !exists(f.child.pid!) || markerProcesses(marker).length === 1, 3000)).to.equal(true);
+        // The fixture has exited (its exit thawed the group); the sleep lives on, running.
+        expect(await waitFor(() => paths.length > 0 && processState(sleepPid) !== null && !/^[DT]/.test(processState(sleepPid)!), 3000), `state ${processState(sleepPid)}`).to.equal(true);
+        expect(markerProcesses(marker)).to.deep.equal([sleepPid]);
+        const thawed = () =>
+          paths.every((p) =>
+            existsSync(join(p, 'freezer.state'))
+              ? readFileSync(join(p, 'freezer.state'), 'utf8').trim() === 'THAWED'
+              : !existsSync(join(p, 'cgroup.events')) || readFileSync(join(p, 'cgroup.events'), 'utf8').includes('frozen 0'),
+          );
+        expect(await waitFor(thawed, 3000), 'thawed at exit').to.equal(true);
+      } finally {
+        process.kill(sleepPid, 'SIGKILL');
+      }
+      await f.exited;
+      // Busy at the exit, so left: gc() removes it now that its owner is gone.
+      const report = await gc();
+      for (const p of paths) expect(report.cgroups.removed).to.include(p);
     });
 
     it('should finish destroy() when pause() is still freezing, and leave nothing', async function () {
