@@ -31,6 +31,7 @@
 #include "ik_proto.h"
 #include "cgroup_devices.h"
 #include "cgroup_dirs.h"
+#include "owner_marks.h"
 #include "fdpass.h"
 #include "mntns_release.h"
 #include "netns_pool.h"
@@ -958,6 +959,41 @@ NAN_METHOD(CgroupDirs) {
   info.GetReturnValue().Set(out);
 }
 
+// holdMark(path) -> fd or -errno: the process's owner mark at path, made,
+// opened and flock()ed shared once per process (owner_marks.h).
+NAN_METHOD(HoldMark) {
+  if (info.Length() < 1 || !info[0]->IsString()) return Nan::ThrowTypeError("Usage: holdMark(path)");
+  Nan::Utf8String path(info[0]);
+  info.GetReturnValue().Set(Nan::New(ik_mark_hold(*path)));
+}
+
+// marks() -> [[path, fd], ...]: the owner marks held.
+NAN_METHOD(Marks) {
+  const char *paths[64];
+  int fds[64];
+  int n = ik_marks_list(paths, fds, 64);
+  if (n > 64) n = 64;
+  v8::Local<v8::Array> out = Nan::New<v8::Array>(n);
+  for (int i = 0; i < n; i++) {
+    v8::Local<v8::Array> pair = Nan::New<v8::Array>(2);
+    Nan::Set(pair, 0, Nan::New(paths[i]).ToLocalChecked());
+    Nan::Set(pair, 1, Nan::New(fds[i]));
+    Nan::Set(out, i, pair);
+  }
+  info.GetReturnValue().Set(out);
+}
+
+// releaseMarks(path | null, remove): closes that mark (or all), removing its directory with `remove`.
+NAN_METHOD(ReleaseMarks) {
+  bool remove = info.Length() > 1 && Nan::To<bool>(info[1]).FromJust();
+  if (info.Length() > 0 && info[0]->IsString()) {
+    Nan::Utf8String path(info[0]);
+    ik_marks_release(*path, remove);
+  } else {
+    ik_marks_release(nullptr, remove);
+  }
+}
+
 // cgroupDirFds() -> the fds cgroupDirs() holds (for leak checks).
 NAN_METHOD(CgroupDirFds) {
   int fds[128];
@@ -1121,6 +1157,9 @@ NAN_MODULE_INIT(InitModule) {
   Nan::SetMethod(target, "writeFiles", WriteFiles);
   Nan::SetMethod(target, "cgroupDirs", CgroupDirs);
   Nan::SetMethod(target, "cgroupDirFds", CgroupDirFds);
+  Nan::SetMethod(target, "holdMark", HoldMark);
+  Nan::SetMethod(target, "marks", Marks);
+  Nan::SetMethod(target, "releaseMarks", ReleaseMarks);
   Nan::SetMethod(target, "mknod", Mknod);
   Nan::SetMethod(target, "lsetxattr", Lsetxattr);
   Nan::SetMethod(target, "lgetxattr", Lgetxattr);

@@ -79,6 +79,12 @@ export interface NativeBinding {
   cgroupDirs(dirs: string[]): number[];
   /** The fds cgroupDirs() holds. */
   cgroupDirFds(): number[];
+  /** This process's owner mark at `path` (lib/cgroup/owner.ts): made (0700), opened and flock()ed shared once per process, whichever thread asks; its fd, or -errno. */
+  holdMark(path: string): number;
+  /** The owner marks held: [path, fd]. */
+  marks(): [string, number][];
+  /** Closes the mark at `path` (every one when null), removing its directory with `remove`. */
+  releaseMarks(path: string | null, remove: boolean): void;
   /** close() of each fd (negative ones skipped). */
   closeFds(fds: number[]): void;
   /** flock(fd, LOCK_EX | LOCK_NB), or LOCK_SH when `shared`: 0, or -errno (-EWOULDBLOCK when another open file holds it). */

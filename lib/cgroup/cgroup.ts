@@ -234,7 +234,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
   private destroying: Promise<void> | undefined;
   /** thaw() calls so far: a freeze() in progress sees one and gives up. */
   private thaws = 0;
-  /** Its directories are marked for killing on exit (registry.killOnExit): a container uses it. */
+  /** Its directories are marked for killing on exit (registry.killOnExit): a container made it, and uses it. */
   private killMarked = false;
   /** Set by a Container that created this group and so removes it. */
   _ownedBy: object | undefined;
@@ -496,7 +496,9 @@ export class CGroup extends EventEmitter<CGroupEvents> {
   /** @internal for the addon's spawn: [v2 dir or '', ...files to join], each an fd opened ahead or a path (the addon opens it). */
   _placementPaths(): (string | number)[] {
     const b = this.live('use in a container');
-    if (!this.killMarked) {
+    // A group its container made dies with it anyway (its init sees the Node
+    // process go); a caller's may also hold the caller's own processes.
+    if (!this.killMarked && this._ownedBy !== undefined) {
       this.killMarked = true;
       killOnExit(b.dirs);
     }

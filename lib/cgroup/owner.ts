@@ -16,7 +16,7 @@
  * per process and parent, made before its first group there: no cost per
  * container.
  */
-import { closeSync, constants as fsc, fstatSync, mkdirSync, openSync, rmdirSync, statSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { native } from '../native';
 import { processStartTime } from './host';
@@ -31,70 +31,37 @@ export function ownerId(): string {
 
 export const OWNER_MARK_RE = /^(\d+)-(\d+)\.owner$/;
 
-/** Mark directory → the fd holding its lock. */
-const held = new Map<string, number>();
 let hooked = false;
 
 /**
- * Makes and locks this process's mark in `parentDir` (once per directory).
- * Best effort: without it, gc() judges by the name alone, as before.
+ * Makes and locks this process's mark in `parentDir`. The addon holds the
+ * marks for the whole process (csrc/owner_marks.c), once per directory
+ * whichever thread asks: a worker thread ended by terminate() runs no exit
+ * hook, and must not take its marks' fds with it. Best effort: without a
+ * mark, gc() judges by the name alone.
  */
 export function holdOwnerMark(parentDir: string): void {
-  const dir = `${parentDir}/${ownerId()}.owner`;
-  if (held.has(dir)) return;
-  let fd = -1;
-  try {
-    try {
-      // 0700: anyone who could open it could hold a lock on it, and so keep a
-      // dead owner's groups from gc() for good (flock needs no write access).
-      mkdirSync(dir, 0o700);
-    } catch (err) {
-      // Another thread of this process (a worker: same pid) made it.
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return;
-    }
-    fd = openSync(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
-    // A gc() may hold it exclusively for the moment it tests it: wait that out.
-    for (let i = 0; native().tryLock(fd, true) !== 0; i++) {
-      if (i >= 100) throw new Error('lock');
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
-    }
-    // The one we locked must still be the one at that path (a gc() may have removed it meanwhile).
-    if (statSync(dir).ino !== fstatSync(fd).ino) throw new Error('replaced');
-  } catch {
-    if (fd >= 0) closeSync(fd);
-    return;
-  }
-  held.set(dir, fd);
-  if (!hooked) {
+  if (native().holdMark(`${parentDir}/${ownerId()}.owner`) < 0) return;
+  // The main thread's exit is the process's: it lets every mark go, after its groups.
+  if (!hooked && isMainThread) {
     hooked = true;
-    onExitAfterRemoval(releaseOwnerMarks); // after this process's groups
+    onExitAfterRemoval(releaseOwnerMarks);
   }
 }
 
-/**
- * On exit, after the groups: lets the marks go. Only the main thread removes
- * them (workers share the pid, so their mark; the process lives on).
- */
+/** On the main thread's exit, after the groups: closes and removes every mark of the process. */
 export function releaseOwnerMarks(): void {
-  for (const [dir, fd] of held) {
-    try {
-      closeSync(fd);
-      if (isMainThread) rmdirSync(dir);
-    } catch {
-      /* gc() removes it */
-    }
-  }
-  held.clear();
+  native().releaseMarks(null, true);
 }
 
 /** fds the marks hold (for leak checks: they live as long as the process). */
 export function ownerMarkFds(): number[] {
-  return [...held.values()];
+  return native().marks().map(([, fd]) => fd);
 }
 
 /** The marks' directories (for leak checks, likewise). */
 export function ownerMarkDirs(): string[] {
-  return [...held.keys()];
+  return native().marks().map(([path]) => path);
 }
 
 /**
@@ -103,12 +70,7 @@ export function ownerMarkDirs(): string[] {
  * there makes it again).
  */
 export function _releaseOwnerMark(parentDir: string): void {
-  const dir = `${parentDir}/${ownerId()}.owner`;
-  const fd = held.get(dir);
-  if (fd === undefined) return;
-  held.delete(dir);
-  closeSync(fd);
-  rmdirSync(dir);
+  native().releaseMarks(`${parentDir}/${ownerId()}.owner`, true);
 }
 
 /**

@@ -23,6 +23,7 @@
  *
  * ISOLATE_KIT_CGROUP_POOL=0 turns both off.
  */
+import { isMainThread } from 'node:worker_threads';
 import { native } from '../native';
 import { forget, onExitBeforeRemoval, remember } from './registry';
 import { ownerMarkFds } from './owner';
@@ -70,9 +71,15 @@ const pools = new Map<string, Pool>();
 
 let enabled: boolean | undefined;
 
-/** ISOLATE_KIT_CGROUP_POOL (read once: an environment lookup costs µs at every start). */
+/**
+ * ISOLATE_KIT_CGROUP_POOL (read once: an environment lookup costs µs at
+ * every start). Off in worker threads: a worker ended by terminate(), or by
+ * the main thread's exit, runs no `exit` hook of its own, and its ready
+ * groups, kept accounting groups and their fds would stay for as long as
+ * the process (a pool of workers recycled would pile them up).
+ */
 export function poolEnabled(): boolean {
-  return (enabled ??= process.env.ISOLATE_KIT_CGROUP_POOL !== '0');
+  return (enabled ??= process.env.ISOLATE_KIT_CGROUP_POOL !== '0' && isMainThread);
 }
 
 /** @internal Turns the pool on or off (undefined: as the environment says), for measurements. */

@@ -7,6 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { basename, join } from 'node:path';
 import { expect } from 'chai';
 import { CGroup, Container, IsolateError, gc, type CGroupLimits } from '../../lib';
@@ -829,9 +830,9 @@ describe('CGroup on this kernel', function () {
       expect(markExists(ownerOf(paths[0]!))).to.equal(false);
     });
 
-    it("should thaw, not kill, a standalone CGroup's own processes when the Node process exits", async function () {
+    for (const used of [false, true]) it(`should thaw, not kill, a standalone CGroup's own processes when the Node process exits${used ? ', also once a container ran in it' : ''}`, async function () {
       const marker = sleepMarker();
-      const f = runFixture('cgroup-standalone-exit', [`marker=${marker}`]);
+      const f = runFixture('cgroup-standalone-exit', [`marker=${marker}`, ...(used ? ['used'] : [])]);
       const { sleepPid, paths } = (await f.firstJson) as { sleepPid: number; paths: string[] };
       try {
         expect(await waitFor(() => !exists(f.child.pid!) || markerProcesses(marker).length === 1, 3000)).to.equal(true);
@@ -852,6 +853,17 @@ describe('CGroup on this kernel', function () {
       // Busy at the exit, so left: gc() removes it now that its owner is gone.
       const report = await gc();
       for (const p of paths) expect(report.cgroups.removed).to.include(p);
+    });
+
+    it('should leave no group or fd behind when a worker thread that ran containers is terminated (its mark is the process\'s)', async function () {
+      const lib = join(__dirname, '..', '..', 'lib', 'index.js');
+      const code = `const { Container } = require(${JSON.stringify(lib)});
+        Container.run(['true'], { cgroup: { memory: '64M', pids: 16 } }).then((r) => require('node:worker_threads').parentPort.postMessage(r.status));`;
+      const w = new Worker(code, { eval: true });
+      expect(await new Promise((r) => w.once('message', r))).to.equal('ok');
+      await w.terminate();
+      // (The leak check after each test looks for this process's groups and fds.)
+      expect(ourCgroups()).to.deep.equal([]);
     });
 
     it('should finish destroy() when pause() is still freezing, and leave nothing', async function () {

@@ -1,0 +1,102 @@
+#define _GNU_SOURCE
+#include "owner_marks.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_MARKS 64
+
+static struct {
+  char *path;
+  int fd;
+} marks[MAX_MARKS];
+static int count;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* mkdir (0700: anyone who could open it could hold a lock on it, and keep a
+ * dead owner's groups from gc() for good), open, flock shared; the one
+ * locked must still be the one at `path` (a gc() may remove an unlocked
+ * mark meanwhile). */
+static int open_and_lock(const char *path) {
+  if (mkdir(path, 0700) < 0 && errno != EEXIST) return -errno;
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return -errno;
+  /* A gc() holds it exclusively for the moment it tests it: wait that out
+   * (1 ms at a time, up to 100 ms). */
+  for (int i = 0; flock(fd, LOCK_SH | LOCK_NB) < 0; i++) {
+    int err = errno;
+    if (err != EWOULDBLOCK || i >= 100) {
+      close(fd);
+      return -err;
+    }
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+  }
+  struct stat a, b;
+  if (fstat(fd, &a) < 0 || stat(path, &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+    close(fd);
+    return -ESTALE;
+  }
+  return fd;
+}
+
+int ik_mark_hold(const char *path) {
+  pthread_mutex_lock(&lock);
+  int r = -ENOSPC;
+  for (int i = 0; i < count; i++) {
+    if (strcmp(marks[i].path, path) == 0) {
+      r = marks[i].fd;
+      goto out;
+    }
+  }
+  if (count == MAX_MARKS) goto out;
+  char *copy = strdup(path);
+  if (!copy) {
+    r = -ENOMEM;
+    goto out;
+  }
+  r = open_and_lock(path);
+  if (r < 0) {
+    free(copy);
+    goto out;
+  }
+  marks[count].path = copy;
+  marks[count].fd = r;
+  count++;
+out:
+  pthread_mutex_unlock(&lock);
+  return r;
+}
+
+int ik_marks_list(const char **paths, int *fds, int max) {
+  pthread_mutex_lock(&lock);
+  int n = count;
+  for (int i = 0; i < n && i < max; i++) {
+    paths[i] = marks[i].path;
+    fds[i] = marks[i].fd;
+  }
+  pthread_mutex_unlock(&lock);
+  return n;
+}
+
+void ik_marks_release(const char *path, int remove) {
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < count;) {
+    if (path && strcmp(marks[i].path, path) != 0) {
+      i++;
+      continue;
+    }
+    close(marks[i].fd);
+    if (remove) rmdir(marks[i].path);
+    free(marks[i].path);
+    marks[i] = marks[--count];
+  }
+  pthread_mutex_unlock(&lock);
+}
