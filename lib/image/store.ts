@@ -7,15 +7,13 @@
  * change under a lock (lock.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { type Stats, closeSync, constants as fsc, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { isMainThread } from 'node:worker_threads';
+import { type Stats, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { join, resolve } from 'node:path';
 import { IsolateError, invalidOption, isIsolateError } from '../errors';
 import { processStartTime } from '../cgroup/host';
-import { markState, ownerId } from '../cgroup/owner';
-import { native } from '../native';
+import { holdOwnerMark, markState, ownerId } from '../cgroup/owner';
 import type { Digest, ExportImageSpec, ExtractResult, WriteArchiveOptions } from './contracts';
 import { Image, type ImageRecord, type ImageRunConfig, type OciImageConfig } from './image';
 import { Layer, MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP, type LayerImportOptions, type LayerRecord } from './layer';
@@ -92,40 +90,6 @@ function checkTag(name: unknown, option: string): string {
 
 let tmpCounter = 0;
 
-/** Store tmp/ directory → the fd holding this process's lock on its mark there. */
-const tmpMarks = new Map<string, number>();
-
-/**
- * Holds `<pid>-<start>.owner` in a store's tmp/, open and flock()ed shared
- * while this process lives: tmp entries are named after their owner's pid
- * and start time as its namespaces see them, so a gc() in another pid or
- * time namespace checks the lock instead (cgroup/owner.ts does the same
- * for cgroups). Best effort: without it, gc() judges by the name.
- */
-function holdTmpMark(tmp: string): void {
-  if (tmpMarks.has(tmp)) return;
-  const path = join(tmp, `${ownerId()}.owner`);
-  let fd: number;
-  try {
-    fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);
-  } catch {
-    return;
-  }
-  if (native().tryLock(fd, true) !== 0) {
-    closeSync(fd);
-    return;
-  }
-  tmpMarks.set(tmp, fd);
-  if (tmpMarks.size === 1) {
-    process.once('exit', () => {
-      for (const [dir, mark] of tmpMarks) {
-        closeSync(mark);
-        // (Workers share the pid, so the mark: the main thread's exit is the process's.)
-        if (isMainThread) rmSync(join(dir, `${ownerId()}.owner`), { force: true });
-      }
-    });
-  }
-}
 
 
 /**
@@ -221,7 +185,8 @@ export class ImageStore {
 
   /** A fresh directory under tmp/, named after this process (gc() removes a dead owner's). */
   private tmpPath(what: string): string {
-    holdTmpMark(this._paths.tmp);
+    // The owner mark gc() checks when the names read as dead (cgroup/owner.ts).
+    holdOwnerMark(this._paths.tmp);
     const name = `${ownerId()}-${(tmpCounter++).toString(36)}${randomBytes(3).toString('hex')}-${what}`;
     return join(this._paths.tmp, name);
   }
