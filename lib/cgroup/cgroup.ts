@@ -20,7 +20,7 @@ import { setDeviceFilter } from './devices';
 import { poolEnabled, takeAccounting, takeGroup, writesKey, type AccountingGroup, type GroupShape } from './pool';
 import { forget, killOnExit, remember } from './registry';
 import { holdOwnerMark, ownerId } from './owner';
-import { removeTree, subgroups, whyBusy } from './files';
+import { removeSubgroups, subgroups, whyBusy } from './files';
 
 export interface CGroupOptions {
   /**
@@ -211,14 +211,6 @@ function previousOf(current: NormalizedLimits, part: NormalizedLimits): Normaliz
     out.io = { max: [back] };
   }
   return out;
-}
-
-function removeSub(dir: string): void {
-  try {
-    removeTree(dir);
-  } catch {
-    /* whyBusy() says, if it stays */
-  }
 }
 
 /** A control group: limits, live figures, freeze/thaw, kill. See docs/cgroups.md. */
@@ -479,7 +471,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
         }
         await new Promise((r) => setTimeout(r, Math.min(1 + i * 2, 50)));
         // Groups a payload made below its own (uid 0, its own cgroup mount) keep it busy too.
-        for (const d of b.dirs) for (const sub of subgroups(d)) removeSub(sub);
+        for (const d of b.dirs) removeSubgroups(d);
         if (b.remove()) break;
         if (i > 200) {
           const d = b.dirs.find((x) => subgroups(x).length > 0 || b.procs().length > 0) ?? b.dirs[0]!;

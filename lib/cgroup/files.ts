@@ -298,11 +298,8 @@ export function stopGroup(dir: string, kill = true): void {
   }
 }
 
-/**
- * rmdir of a group and, first, of the groups a payload made below it
- * (deepest first): true once it is gone, false while processes remain.
- */
-export function removeTree(dir: string): boolean {
+/** rmdir of the groups a payload made below `dir` (deepest first); those that will not go stay (whyBusy() says). */
+export function removeSubgroups(dir: string): void {
   for (const sub of subgroups(dir)) {
     try {
       removeTree(sub);
@@ -310,6 +307,14 @@ export function removeTree(dir: string): boolean {
       /* the group's own rmdir says */
     }
   }
+}
+
+/**
+ * rmdir of a group and, first, of the groups a payload made below it
+ * (deepest first): true once it is gone, false while processes remain.
+ */
+export function removeTree(dir: string): boolean {
+  removeSubgroups(dir);
   return removeDir(dir);
 }
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { CGROUP_NAME_RE } from './cgroup';
 import { removeTree, stopGroup, whyBusy } from './files';
 import { existingParentDirs, processStartTime, resolveParent } from './host';
-import { markState, OWNER_MARK_RE } from './owner';
+import { MARK_YOUNG_MS, markState, OWNER_MARK_RE } from './owner';
 
 export interface CgroupGcReport {
   /** Directories removed (groups, and the marks of their dead owners: `<pid>-<start>.owner`). */
@@ -19,12 +19,6 @@ export interface CgroupGcReport {
   /** Directories of dead owners that could not be removed yet (processes that would not die), with why. */
   failed: { path: string; reason: string }[];
 }
-
-/**
- * A mark made this recently and not locked may be one its owner is about to
- * lock (it makes it, then locks it, before its first group): left alone.
- */
-const MARK_YOUNG_MS = 5000;
 
 /** Where to look: the parent's directories that exist (gc creates nothing). */
 function parentDirs(parent?: string): string[] {

@@ -31,6 +31,13 @@ export function ownerId(): string {
 
 export const OWNER_MARK_RE = /^(\d+)-(\d+)\.owner$/;
 
+/**
+ * A mark made this recently and not locked may be one its owner is about
+ * to lock (it makes it, then locks it, before its first group or tmp/
+ * entry): a gc() leaves it alone unless that owner has groups or entries.
+ */
+export const MARK_YOUNG_MS = 5000;
+
 let hooked = false;
 
 /**

@@ -13,7 +13,7 @@ import { finished } from 'node:stream/promises';
 import { join, resolve } from 'node:path';
 import { IsolateError, invalidOption, isIsolateError } from '../errors';
 import { processStartTime } from '../cgroup/host';
-import { holdOwnerMark, markState, ownerId } from '../cgroup/owner';
+import { MARK_YOUNG_MS, holdOwnerMark, markState, ownerId } from '../cgroup/owner';
 import type { Digest, ExportImageSpec, ExtractResult, WriteArchiveOptions } from './contracts';
 import { Image, type ImageRecord, type ImageRunConfig, type OciImageConfig } from './image';
 import { Layer, MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP, type LayerImportOptions, type LayerRecord } from './layer';
@@ -680,7 +680,7 @@ export class ImageStore {
         const [pid, start] = owner.split('-').map(Number) as [number, number];
         if (processStartTime(pid) === start) continue;
         let st = states.get(owner);
-        if (st === undefined) states.set(owner, (st = markState(join(this._paths.tmp, `${owner}.owner`), 5000)));
+        if (st === undefined) states.set(owner, (st = markState(join(this._paths.tmp, `${owner}.owner`), MARK_YOUNG_MS)));
         if (st === 'held' || (st === 'new' && !withEntries.has(owner))) continue;
         rmSync(join(this._paths.tmp, n), { recursive: true, force: true });
       }
