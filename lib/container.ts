@@ -852,7 +852,16 @@ export class Container extends EventEmitter<ContainerEvents> {
     if (cfg.namespaces.has('time')) b.add(Op.Unshare, { description: 'unshare the time namespace' }, { num: [0x80] });
     // Last: init's own steps are done; every process it starts inherits the filter.
     if (cfg.seccomp !== 'unconfined') {
-      b.add(Op.DenyUserns, { description: "deny new user namespaces, netlink but NETLINK_ROUTE, io_uring (a seccomp filter; seccomp: 'unconfined' lifts it)" });
+      // With a network namespace of its own, init answers for NETLINK_ROUTE
+      // sockets (a count, their buffers): csrc/init/netlink_guard.c.
+      const guard = cfg.namespaces.has('net') ? 1 : 0;
+      b.add(
+        Op.DenyUserns,
+        {
+          description: `deny new user namespaces, netlink but NETLINK_ROUTE${guard ? ' (at most 16 sockets, default buffers)' : ''}, io_uring (a seccomp filter; seccomp: 'unconfined' lifts it)`,
+        },
+        { num: [guard] },
+      );
     }
     const containerOps = b.length;
     if (main) planProcess(b, main.id, main.spec);

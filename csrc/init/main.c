@@ -36,6 +36,7 @@
 #include "../ik_plan.h"
 #include "../fdpass.h"
 #include "../ik_proto.h"
+#include "netlink_guard.h"
 #include "plan_reader.h"
 #include "process.h"
 #include "setup.h"
@@ -419,8 +420,9 @@ static void __attribute__((noreturn)) container_main(void) {
     close(null_fd);
 
   for (;;) {
-    struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {CTRL_FD, POLLIN, 0}};
-    if (poll(pfd, 2, -1) < 0) {
+    /* poll skips a negative fd: no guard, nothing to answer. */
+    struct pollfd pfd[3] = {{sfd, POLLIN, 0}, {CTRL_FD, POLLIN, 0}, {ik_setup_guard_fd, POLLIN, 0}};
+    if (poll(pfd, 3, -1) < 0) {
       if (errno == EINTR)
         continue;
       finish(128 + SIGKILL);
@@ -449,6 +451,13 @@ static void __attribute__((noreturn)) container_main(void) {
     }
     if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
       handle_ctrl();
+    if (pfd[2].revents & POLLIN)
+      ik_netlink_guard_answer(ik_setup_guard_fd);
+    else if (pfd[2].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+      /* No process left under the filter: nothing more will come. */
+      close(ik_setup_guard_fd);
+      ik_setup_guard_fd = -1;
+    }
   }
 }
 

@@ -1,5 +1,7 @@
 /* A seccomp filter that stops a process from making user namespaces, and
- * from making netlink sockets of any protocol but NETLINK_ROUTE.
+ * from making netlink sockets of any protocol but NETLINK_ROUTE; the
+ * NETLINK_ROUTE sockets it does make are counted and kept at the default
+ * receive buffer by a supervisor in init (netlink_guard.c).
  *
  * Why user namespaces: in a user namespace of its own a process gets the
  * capabilities to mount the cgroup filesystem (unshare(CLONE_NEWUSER |
@@ -19,8 +21,13 @@
  * NETLINK_ROUTE stays, as getifaddrs(), getaddrinfo()'s AI_ADDRCONFIG,
  * if_nameindex() and `ip` need it; there only the kernel writes to a
  * user's socket (its replies and events; sending to another socket needs
- * CAP_NET_ADMIN), which still queues uncharged, a reply per request: see
- * docs/cgroups.md. The other protocols would add kernel code to reach
+ * CAP_NET_ADMIN), which still queues uncharged, a reply per request, up to
+ * the socket's receive buffer (2 * rmem_max once raised). So in a
+ * container with a network namespace of its own, socket() of NETLINK_ROUTE
+ * and setsockopt(SOL_SOCKET, SO_RCVBUF or SO_RCVBUFFORCE) go to init
+ * (SECCOMP_RET_USER_NOTIF), which allows at most IK_NETLINK_SOCKETS_MAX such
+ * sockets at once and leaves their buffer at its default: together a few
+ * megabytes uncharged, not gigabytes (netlink_guard.c). The other protocols would add kernel code to reach
  * (genetlink families, sock_diag, uevents, xfrm, netfilter) for no program
  * a sandbox runs. They fail with EPROTONOSUPPORT, what the kernel answers
  * for a netlink protocol it lacks, so programs take it as "not here"
@@ -33,16 +40,19 @@
  *   unshare(flags), clone(flags, ...) with CLONE_NEWUSER  -> EPERM
  *   clone3(...)                                           -> ENOSYS
  *   socket(), socketpair() of AF_NETLINK, protocol not 0  -> EPROTONOSUPPORT
+ *   socket(), socketpair() of AF_NETLINK, NETLINK_ROUTE   -> init (or allowed)
+ *   setsockopt(SOL_SOCKET, SO_RCVBUF or SO_RCVBUFFORCE)   -> init (or allowed)
  *   io_uring_setup(...)                                   -> ENOSYS
- *   socketcall(SYS_SOCKET or SYS_SOCKETPAIR, ...) (i386)  -> ENOSYS
+ *   socketcall(SYS_SOCKET, SYS_SOCKETPAIR or
+ *              SYS_SETSOCKOPT, ...) (i386)                -> ENOSYS
  * clone3's flags live in memory a filter cannot read; ENOSYS makes libc
  * (glibc, musl, Rust's std, Go) fall back to clone, which it can.
  * socketcall's arguments live in memory too, so its SYS_SOCKET and
- * SYS_SOCKETPAIR are refused whatever they ask for; its other calls (bind,
- * sendmsg, ...) act on a socket that exists, and pass. The price: 32-bit
- * x86 programs whose libc makes sockets that way (glibc unless built for
- * Linux 4.3 or later, musl) make no socket at all; ones that call
- * socket() (359) do.
+ * SYS_SOCKETPAIR are refused whatever they ask for, and SYS_SETSOCKOPT, which
+ * would raise a netlink socket's buffer where init cannot see; its other
+ * calls (bind, sendmsg, ...) pass. The price: 32-bit x86 programs whose
+ * libc makes sockets that way (glibc unless built for Linux 4.3 or later,
+ * musl) make no socket at all; ones that call socket() (359) do.
  * io_uring makes sockets (IORING_OP_SOCKET) and runs other calls without a
  * system call of their own, where no filter sees them; its users (liburing
  * callers, libuv) fall back to plain calls on ENOSYS. Docker's default
@@ -50,105 +60,128 @@
  * Everything else is allowed; a process of another ABI gets ENOSYS.
  *
  * init installs it in itself as its last setup step (it makes no user
- * namespace, no netlink socket and no clone3 or io_uring call after that),
- * as root, so without needing no_new_privs; every process it starts
- * inherits it, and a filter cannot be removed. Loading it (the kernel
+ * namespace, no socket, no setsockopt and no clone3 or io_uring call after
+ * that: a call of its own sent to itself would never be answered), as
+ * root, so without needing no_new_privs; every process it starts inherits
+ * it, and a filter cannot be removed. Where nobody can answer (no network
+ * namespace of the container's own, where the count would be the host's;
+ * a kernel before 5.6, without pidfd_getfd; a seccomp supervisor of Node's
+ * own, as the kernel allows one listener per chain), the same filter is
+ * installed with "allow" where it says "init". Loading it (the kernel
  * checks and JIT-compiles it) costs ~40 µs here, once per container.
  */
 #define _GNU_SOURCE
 #include "no_userns.h"
 
 #include <errno.h>
-#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/net.h>
 #include <linux/netlink.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-#if defined(__x86_64__)
-#define NATIVE_ARCH AUDIT_ARCH_X86_64
-#define NATIVE_UNSHARE 272
-#define NATIVE_CLONE 56
-#define NATIVE_SOCKET 41
-#define NATIVE_SOCKETPAIR 53
-#define COMPAT_ARCH AUDIT_ARCH_I386
-#define COMPAT_UNSHARE 310
-#define COMPAT_CLONE 120
-#define COMPAT_SOCKET 359
-#define COMPAT_SOCKETPAIR 360
-#define NR_MASK (~0x40000000u) /* x32: the same numbers, bit 30 set */
-#elif defined(__aarch64__)
-#define NATIVE_ARCH AUDIT_ARCH_AARCH64
-#define NATIVE_UNSHARE 97
-#define NATIVE_CLONE 220
-#define NATIVE_SOCKET 198
-#define NATIVE_SOCKETPAIR 199
-#define COMPAT_ARCH AUDIT_ARCH_ARM
-#define COMPAT_UNSHARE 337
-#define COMPAT_CLONE 120
-#define COMPAT_SOCKET 281
-#define COMPAT_SOCKETPAIR 288
-#define NR_MASK (~0u)
-#else
-#error "no_userns.c: add this architecture's syscall numbers"
-#endif
-#define CLONE3 435         /* the same on every ABI */
-#define IO_URING_SETUP 425 /* the same on every ABI */
-/* i386's multiplexer; arm's EABI (the only one arm64 runs) has no 102, so
- * testing it there costs nothing: the kernel says ENOSYS anyway. */
-#define COMPAT_SOCKETCALL 102
+#include "netlink_guard.h"
+#include "syscall_nrs.h"
 
 #define LD_ARCH BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch))
 #define LD_NR BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
 /* The low 32 bits of an argument (little-endian): the kernel reads the
- * flags, socket()'s family and protocol, and socketcall()'s call as ints. */
-#define LD_ARG0 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]))
-#define LD_ARG2 BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2]))
+ * flags, socket()'s family and protocol, setsockopt()'s level and name and
+ * socketcall()'s call as ints. */
+#define LD_ARG(n) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[n]))
+/* The high 32 bits, which the kernel ignores in an int: init's own
+ * setsockopt() carries a secret there (below). */
+#define LD_ARG_HIGH(n) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[n]) + 4)
 #define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
 #define JEQ(k, t, f) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), (t), (f))
 
-/* A jump's offsets count the instructions it skips (target = next + offset);
+/* init answers setsockopt(SO_RCVBUF) on a socket that is not netlink by
+ * making the call itself, on its own copy of the socket (netlink_guard.c);
+ * the filter, which is init's too, must let that call through rather than
+ * send it to init. It does so for a call whose level and name carry, in
+ * their high halves, a 64-bit secret init drew for this container
+ * (instructions 31-34). A payload cannot read it: init is not dumpable,
+ * and reading a filter back takes CAP_SYS_ADMIN. A guess that misses is
+ * just another call to init. Compat calls have zeros there, and the secret
+ * is never 0.
+ *
+ * A jump's offsets count the instructions it skips (target = next + offset);
  * the comments on the right give each instruction's index and targets. */
 static const struct sock_filter filter[] = {
     LD_ARCH,                                                   /*  0 */
-    JEQ(NATIVE_ARCH, 1, 0),                                    /*  1 -> 3, else 2 */
-    JEQ(COMPAT_ARCH, 8, 26),                                   /*  2 -> 11, else 29 */
-    LD_NR,                                                     /*  3 native ABI */
-    BPF_STMT(BPF_ALU | BPF_AND | BPF_K, NR_MASK),              /*  4 */
-    JEQ(CLONE3, 23, 0),                                        /*  5 -> 29 */
-    JEQ(IO_URING_SETUP, 22, 0),                                /*  6 -> 29 */
-    JEQ(NATIVE_UNSHARE, 14, 0),                                /*  7 -> 22 */
-    JEQ(NATIVE_CLONE, 13, 0),                                  /*  8 -> 22 */
-    JEQ(NATIVE_SOCKET, 14, 0),                                 /*  9 -> 24 */
-    JEQ(NATIVE_SOCKETPAIR, 13, 17),                            /* 10 -> 24, else 28 */
-    LD_NR,                                                     /* 11 compat ABI */
-    JEQ(CLONE3, 16, 0),                                        /* 12 -> 29 */
-    JEQ(IO_URING_SETUP, 15, 0),                                /* 13 -> 29 */
-    JEQ(COMPAT_UNSHARE, 7, 0),                                 /* 14 -> 22 */
-    JEQ(COMPAT_CLONE, 6, 0),                                   /* 15 -> 22 */
-    JEQ(COMPAT_SOCKET, 7, 0),                                  /* 16 -> 24 */
-    JEQ(COMPAT_SOCKETPAIR, 6, 0),                              /* 17 -> 24 */
-    JEQ(COMPAT_SOCKETCALL, 0, 9),                              /* 18 -> 19, else 28 */
-    LD_ARG0,                                                   /* 19 socketcall's call */
-    JEQ(SYS_SOCKET, 8, 0),                                     /* 20 -> 29 */
-    JEQ(SYS_SOCKETPAIR, 7, 6),                                 /* 21 -> 29, else 28 */
-    LD_ARG0,                                                   /* 22 unshare or clone: flags */
-    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 6, 4), /* 23 -> 30, else 28 */
-    LD_ARG0,                                                   /* 24 socket or socketpair: family */
-    JEQ(AF_NETLINK, 0, 2),                                     /* 25 -> 26, else 28 */
-    LD_ARG2,                                                   /* 26 protocol */
-    JEQ(NETLINK_ROUTE, 0, 3),                                  /* 27 -> 28, else 31 */
-    RET(SECCOMP_RET_ALLOW),                                    /* 28 */
-    RET(SECCOMP_RET_ERRNO | ENOSYS),                           /* 29 clone3, io_uring, socketcall, another ABI */
-    RET(SECCOMP_RET_ERRNO | EPERM),                            /* 30 CLONE_NEWUSER */
-    RET(SECCOMP_RET_ERRNO | EPROTONOSUPPORT),                  /* 31 netlink but NETLINK_ROUTE */
+    JEQ(NATIVE_ARCH, 0, 9),                                    /*  1 -> 2, else 11 */
+    LD_NR,                                                     /*  2 native ABI */
+    BPF_STMT(BPF_ALU | BPF_AND | BPF_K, NR_MASK),              /*  3 */
+    JEQ(CLONE3, 36, 0),                                        /*  4 -> 41 */
+    JEQ(IO_URING_SETUP, 35, 0),                                /*  5 -> 41 */
+    JEQ(NATIVE_UNSHARE, 18, 0),                                /*  6 -> 25 */
+    JEQ(NATIVE_CLONE, 17, 0),                                  /*  7 -> 25 */
+    JEQ(NATIVE_SOCKET, 18, 0),                                 /*  8 -> 27 */
+    JEQ(NATIVE_SOCKETPAIR, 17, 0),                             /*  9 -> 27 */
+    JEQ(NATIVE_SETSOCKOPT, 20, 29),                            /* 10 -> 31, else 40 */
+    JEQ(COMPAT_ARCH, 0, 29),                                   /* 11 -> 12, else 41 */
+    LD_NR,                                                     /* 12 compat ABI */
+    JEQ(CLONE3, 27, 0),                                        /* 13 -> 41 */
+    JEQ(IO_URING_SETUP, 26, 0),                                /* 14 -> 41 */
+    JEQ(COMPAT_UNSHARE, 9, 0),                                 /* 15 -> 25 */
+    JEQ(COMPAT_CLONE, 8, 0),                                   /* 16 -> 25 */
+    JEQ(COMPAT_SOCKET, 9, 0),                                  /* 17 -> 27 */
+    JEQ(COMPAT_SOCKETPAIR, 8, 0),                              /* 18 -> 27 */
+    JEQ(COMPAT_SETSOCKOPT, 11, 0),                             /* 19 -> 31 */
+    JEQ(COMPAT_SOCKETCALL, 0, 19),                             /* 20 -> 21, else 40 */
+    LD_ARG(0),                                                 /* 21 socketcall's call */
+    JEQ(SYS_SOCKET, 18, 0),                                    /* 22 -> 41 */
+    JEQ(SYS_SOCKETPAIR, 17, 0),                                /* 23 -> 41 */
+    JEQ(SYS_SETSOCKOPT, 16, 15),                               /* 24 -> 41, else 40 */
+    LD_ARG(0),                                                 /* 25 unshare or clone: flags */
+    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 15, 13), /* 26 -> 42, else 40 */
+    LD_ARG(0),                                                 /* 27 socket or socketpair: family */
+    JEQ(AF_NETLINK, 0, 11),                                    /* 28 -> 29, else 40 */
+    LD_ARG(2),                                                 /* 29 protocol */
+    JEQ(NETLINK_ROUTE, 13, 12),                                /* 30 -> 44, else 43 */
+    LD_ARG_HIGH(1),                                            /* 31 setsockopt: level's high half */
+    JEQ(0 /* SECRET_0 */, 0, 2),                               /* 32 -> 33, else 35 */
+    LD_ARG_HIGH(2),                                            /* 33 name's high half */
+    JEQ(0 /* SECRET_1 */, 5, 0),                               /* 34 -> 40 (init's own call), else 35 */
+    LD_ARG(1),                                                 /* 35 level */
+    JEQ(SOL_SOCKET, 0, 3),                                     /* 36 -> 37, else 40 */
+    LD_ARG(2),                                                 /* 37 name */
+    JEQ(SO_RCVBUF, 5, 0),                                      /* 38 -> 44 */
+    JEQ(SO_RCVBUFFORCE, 4, 0),                                 /* 39 -> 44, else 40 */
+    RET(SECCOMP_RET_ALLOW),                                    /* 40 */
+    RET(SECCOMP_RET_ERRNO | ENOSYS),                           /* 41 clone3, io_uring, socketcall, another ABI */
+    RET(SECCOMP_RET_ERRNO | EPERM),                            /* 42 CLONE_NEWUSER */
+    RET(SECCOMP_RET_ERRNO | EPROTONOSUPPORT),                  /* 43 netlink but NETLINK_ROUTE */
+    RET(SECCOMP_RET_USER_NOTIF),                               /* 44 to init's netlink guard */
 };
+#define N_INSNS (sizeof filter / sizeof filter[0])
+#define TO_INIT (N_INSNS - 1)
+#define SECRET_0 32
+#define SECRET_1 34
 
-int ik_deny_user_namespaces(void) {
-  struct sock_fprog prog = {(unsigned short)(sizeof filter / sizeof filter[0]), (struct sock_filter *)filter};
+int ik_deny_user_namespaces(int guard_netlink, int *listener) {
+  struct sock_filter insns[N_INSNS];
+  memcpy(insns, filter, sizeof filter);
+  struct sock_fprog prog = {(unsigned short)N_INSNS, insns};
+  *listener = -1;
+  if (guard_netlink && ik_netlink_guard_ready()) {
+    insns[SECRET_0].k = ik_netlink_guard_secret[0];
+    insns[SECRET_1].k = ik_netlink_guard_secret[1];
+    int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    if (fd >= 0) {
+      *listener = fd;
+      return 0;
+    }
+    /* EBUSY: a filter above ours has a listener already (Node itself runs
+     * under a seccomp supervisor); EINVAL: a kernel before 5.0. */
+  }
+  /* Nobody to answer: what would go to init is allowed. */
+  insns[TO_INIT] = (struct sock_filter)RET(SECCOMP_RET_ALLOW);
   return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
 }

@@ -18,5 +18,7 @@ int ik_setup_container(const struct ik_plan *plan, uint32_t end, struct ik_fail 
 
 /* The directory an IK_OP_HOLD opened (O_PATH, close-on-exec), or -1. */
 extern int ik_setup_held_fd;
+/* The seccomp listener init answers on (IK_OP_DENY_USERNS, netlink_guard.h), or -1. */
+extern int ik_setup_guard_fd;
 
 #endif

@@ -26,6 +26,8 @@ static const char *err_name(int e) {
   case EFAULT: return "EFAULT";
   case EBADF: return "EBADF";
   case ENOMEM: return "ENOMEM";
+  case ENOBUFS: return "ENOBUFS";
+  case ENOTSOCK: return "ENOTSOCK";
   default: return strerror(e);
   }
 }

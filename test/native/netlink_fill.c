@@ -8,7 +8,8 @@
  * (csrc/init/no_userns.c) refuses every netlink protocol but NETLINK_ROUTE,
  * and the ways around socket(): i386's socketcall, io_uring's
  * IORING_OP_SOCKET. NETLINK_ROUTE's replies still queue uncharged (route
- * mode below; see docs/cgroups.md).
+ * mode below), so init counts a container's NETLINK_ROUTE sockets and keeps
+ * their receive buffers at the default (csrc/init/netlink_guard.c).
  *
  *   gcc -std=gnu11 -O1 -Wall -Wextra -o netlink_fill test/native/netlink_fill.c
  *   netlink_fill probe          one line per attempt, "<name> <result>": "ok",
@@ -20,15 +21,28 @@
  *       at CAP_MB megabytes held; prints "held <bytes> sockets <n>" (SO_MEMINFO's
  *       receive allocation, summed) or "socket <errno>", then sleeps HOLD_S
  *       seconds (default 0).
+ *   netlink_fill buffers        one line per try, "<name> <result>": the
+ *                               SO_RCVBUF a socket reads back after asking for
+ *                               256 KiB (from the main thread, another thread,
+ *                               the i386 ABI), or the errno name, for netlink
+ *                               and other sockets and bad arguments
+ *   netlink_fill parallel P N   P processes at once, each making up to N
+ *                               NETLINK_ROUTE sockets and holding them: prints
+ *                               "sockets <n>", the kernel's count of the
+ *                               network namespace's netlink sockets then
+ *   netlink_fill again N        N sockets (stops at the first refusal), all
+ *                               closed, then N more: "first <n> again <m>"
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <linux/io_uring.h>
 #include <linux/net.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -125,6 +139,13 @@ static long uring_usersock(void) {
 static long i386_call(long nr, long a, long b, long c, long d) {
   long r;
   __asm__ volatile("int $0x80" : "=a"(r) : "a"(nr), "b"(a), "c"(b), "d"(c), "S"(d) : "memory");
+  return r;
+}
+/* Five arguments: edi too. */
+static long i386_call5(long nr, long a, long b, long c, long d, long e) {
+  long r;
+  register long edi __asm__("rdi") = e;
+  __asm__ volatile("int $0x80" : "=a"(r) : "a"(nr), "b"(a), "c"(b), "d"(c), "S"(d), "r"(edi) : "memory");
   return r;
 }
 static long i386_made(long r) {
@@ -337,6 +358,173 @@ static int fill(const char *kind, int n, long long cap_mb, int hold_s) {
   return 0;
 }
 
+/* ---- buffers: SO_RCVBUF asked of init (netlink_guard.c) ---- */
+
+#define ASKED (256 * 1024)
+
+/* Prints "<name> <SO_RCVBUF read back>" or "<name> <errno name>". */
+static void report(const char *name, int s, long r) {
+  if (r < 0) {
+    printf("%s %s\n", name, err_name((int)-r));
+    return;
+  }
+  int v = 0;
+  socklen_t len = sizeof v;
+  getsockopt(s, SOL_SOCKET, SO_RCVBUF, &v, &len);
+  printf("%s %d\n", name, v);
+}
+
+static long set_rcvbuf(int s, int name, const void *value, socklen_t len) {
+  return setsockopt(s, SOL_SOCKET, name, value, len) < 0 ? -errno : 0;
+}
+
+static int route_socket(void) { return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE); }
+static int inet_socket(void) { return socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); }
+
+struct on_thread {
+  int s;
+  long r;
+};
+static void *set_on_thread(void *arg) {
+  struct on_thread *t = arg;
+  int v = ASKED;
+  t->r = set_rcvbuf(t->s, SO_RCVBUF, &v, sizeof v);
+  return NULL;
+}
+static long from_thread(int s) {
+  struct on_thread t = {s, 0};
+  pthread_t th;
+  if (pthread_create(&th, NULL, set_on_thread, &t) != 0)
+    return -EAGAIN;
+  pthread_join(th, NULL);
+  return t.r;
+}
+
+static int buffers(void) {
+  int v = ASKED;
+  int s = route_socket();
+  report("netlink SO_RCVBUF", s, set_rcvbuf(s, SO_RCVBUF, &v, sizeof v));
+  close(s);
+  s = route_socket();
+  report("netlink SO_RCVBUFFORCE", s, set_rcvbuf(s, SO_RCVBUFFORCE, &v, sizeof v));
+  close(s);
+  s = route_socket();
+  report("netlink SO_RCVBUF from a thread", s, from_thread(s));
+  report("netlink SO_RCVBUF short", s, set_rcvbuf(s, SO_RCVBUF, &v, 2));
+  report("netlink SO_RCVBUF bad pointer", s, set_rcvbuf(s, SO_RCVBUF, (void *)8, sizeof v));
+  close(s);
+  s = inet_socket();
+  report("inet SO_RCVBUF", s, set_rcvbuf(s, SO_RCVBUF, &v, sizeof v));
+  close(s);
+  s = inet_socket();
+  report("inet SO_RCVBUFFORCE", s, set_rcvbuf(s, SO_RCVBUFFORCE, &v, sizeof v));
+  close(s);
+  s = inet_socket();
+  report("inet SO_RCVBUF from a thread", s, from_thread(s));
+  close(s);
+  s = inet_socket();
+  report("inet SO_RCVBUF short", s, set_rcvbuf(s, SO_RCVBUF, &v, 2));
+  report("inet SO_RCVBUF bad pointer", s, set_rcvbuf(s, SO_RCVBUF, (void *)8, sizeof v));
+  close(s);
+  int file = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  printf("file SO_RCVBUF %s\n", err_name((int)-set_rcvbuf(file, SO_RCVBUF, &v, sizeof v)));
+  close(file);
+  printf("closed fd SO_RCVBUF %s\n", err_name((int)-set_rcvbuf(1000, SO_RCVBUF, &v, sizeof v)));
+  /* Another option of netlink's: not init's business. */
+  s = route_socket();
+  report("netlink SO_SNDBUF", s, 0);
+  printf("netlink SO_SNDBUF set %s\n", set_rcvbuf(s, SO_SNDBUF, &v, sizeof v) == 0 ? "ok" : err_name(errno));
+  close(s);
+#if defined(__x86_64__)
+  /* i386's setsockopt (366) and socketcall(SYS_SETSOCKOPT), with the value below 4 GiB. */
+  unsigned *low = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  if (low != MAP_FAILED) {
+    low[0] = ASKED;
+    s = route_socket();
+    report("i386 netlink SO_RCVBUF", s, i386_call5(366, s, SOL_SOCKET, SO_RCVBUF, (long)(uintptr_t)low, sizeof(int)));
+    close(s);
+    s = inet_socket();
+    report("i386 inet SO_RCVBUF", s, i386_call5(366, s, SOL_SOCKET, SO_RCVBUF, (long)(uintptr_t)low, sizeof(int)));
+    unsigned *args = low + 16;
+    args[0] = (unsigned)s;
+    args[1] = SOL_SOCKET;
+    args[2] = SO_RCVBUF;
+    args[3] = (unsigned)(uintptr_t)low;
+    args[4] = sizeof(int);
+    long r = i386_call(102, SYS_SETSOCKOPT, (long)(uintptr_t)args, 0, 0);
+    printf("i386 socketcall(SYS_SETSOCKOPT) %s\n", r == 0 ? "ok" : err_name((int)-r));
+    close(s);
+  }
+#endif
+  return 0;
+}
+
+/* ---- parallel: the count, raced by several processes ---- */
+
+/* The kernel's count of this network namespace's netlink sockets. */
+static long netlink_count(void) {
+  char buf[16384];
+  int fd = open("/proc/net/protocols", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0)
+    return -1;
+  buf[n] = 0;
+  const char *l = strstr(buf, "\nNETLINK ");
+  long size, count;
+  return l != NULL && sscanf(l + 1, "NETLINK %ld %ld", &size, &count) == 2 ? count : -1;
+}
+
+static int parallel(int procs, int n) {
+  int ready[2], done[2];
+  if (pipe(ready) < 0 || pipe(done) < 0)
+    return 2;
+  for (int p = 0; p < procs; p++) {
+    if (fork() == 0) {
+      close(ready[0]);
+      close(done[1]);
+      for (int i = 0; i < n; i++)
+        if (route_socket() < 0)
+          break;
+      char c = 0;
+      write(ready[1], &c, 1);
+      read(done[0], &c, 1); /* hold them until the parent has counted */
+      _exit(0);
+    }
+  }
+  close(ready[1]);
+  close(done[0]);
+  char c;
+  for (int p = 0; p < procs; p++)
+    read(ready[0], &c, 1);
+  printf("sockets %ld\n", netlink_count());
+  close(done[1]);
+  while (wait(NULL) > 0)
+    ;
+  return 0;
+}
+
+/* ---- again: closed sockets no longer count ---- */
+
+static int open_up_to(int n, int *held) {
+  int k = 0;
+  while (k < n && (held[k] = route_socket()) >= 0)
+    k++;
+  return k;
+}
+
+static int again(int n) {
+  static int held[4096];
+  if (n > 4096)
+    n = 4096;
+  int first = open_up_to(n, held);
+  for (int i = 0; i < first; i++)
+    close(held[i]);
+  int second = open_up_to(n, held);
+  printf("first %d again %d\n", first, second);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   signal(SIGPIPE, SIG_IGN);
@@ -344,6 +532,12 @@ int main(int argc, char **argv) {
     return probe();
   if (argc >= 5 && strcmp(argv[1], "fill") == 0)
     return fill(argv[2], atoi(argv[3]), atoll(argv[4]), argc >= 6 ? atoi(argv[5]) : 0);
-  fprintf(stderr, "usage: %s probe | fill usersock|route N CAP_MB [HOLD_S]\n", argv[0]);
+  if (argc >= 2 && strcmp(argv[1], "buffers") == 0)
+    return buffers();
+  if (argc >= 4 && strcmp(argv[1], "parallel") == 0)
+    return parallel(atoi(argv[2]), atoi(argv[3]));
+  if (argc >= 3 && strcmp(argv[1], "again") == 0)
+    return again(atoi(argv[2]));
+  fprintf(stderr, "usage: %s probe | fill usersock|route N CAP_MB [HOLD_S] | buffers | parallel P N | again N\n", argv[0]);
   return 2;
 }

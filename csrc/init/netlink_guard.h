@@ -1,0 +1,24 @@
+/* init's answers to the calls its seccomp filter sends it: a cap on a
+ * container's NETLINK_ROUTE sockets and their receive buffers, whose queues
+ * no memory cgroup is charged for. See netlink_guard.c. */
+#ifndef IK_NETLINK_GUARD_H
+#define IK_NETLINK_GUARD_H
+
+#include <stdint.h>
+
+/* NETLINK_ROUTE sockets a container may hold at once. */
+#define IK_NETLINK_SOCKETS_MAX 16
+
+/* Whether this kernel and container let init answer (pidfd_getfd, Linux
+ * 5.6; the count at /proc/net/protocols): called once, before the filter
+ * is installed. 1 or 0. */
+int ik_netlink_guard_ready(void);
+
+/* Drawn by ik_netlink_guard_ready(), never 0: the high halves of the level
+ * and name of init's own setsockopt(), which its filter lets through. */
+extern uint32_t ik_netlink_guard_secret[2];
+
+/* Answers one call waiting on `listener` (the filter's listener fd). */
+void ik_netlink_guard_answer(int listener);
+
+#endif

@@ -1,0 +1,47 @@
+/* The system call numbers init's seccomp filter (no_userns.c) tests and its
+ * supervisor (netlink_guard.c) tells apart, on the native ABI and the compat
+ * one (i386 on x86_64, arm on aarch64; x32 shares x86_64's numbers with bit
+ * 30 set). A filter sees raw numbers: libc's SYS_* name only the native ABI. */
+#ifndef IK_SYSCALL_NRS_H
+#define IK_SYSCALL_NRS_H
+
+#include <linux/audit.h>
+
+#if defined(__x86_64__)
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#define NATIVE_UNSHARE 272
+#define NATIVE_CLONE 56
+#define NATIVE_SOCKET 41
+#define NATIVE_SOCKETPAIR 53
+#define NATIVE_SETSOCKOPT 54
+#define COMPAT_ARCH AUDIT_ARCH_I386
+#define COMPAT_UNSHARE 310
+#define COMPAT_CLONE 120
+#define COMPAT_SOCKET 359
+#define COMPAT_SOCKETPAIR 360
+#define COMPAT_SETSOCKOPT 366
+#define NR_MASK (~0x40000000u) /* x32: the same numbers, bit 30 set */
+#elif defined(__aarch64__)
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#define NATIVE_UNSHARE 97
+#define NATIVE_CLONE 220
+#define NATIVE_SOCKET 198
+#define NATIVE_SOCKETPAIR 199
+#define NATIVE_SETSOCKOPT 208
+#define COMPAT_ARCH AUDIT_ARCH_ARM
+#define COMPAT_UNSHARE 337
+#define COMPAT_CLONE 120
+#define COMPAT_SOCKET 281
+#define COMPAT_SOCKETPAIR 288
+#define COMPAT_SETSOCKOPT 294
+#define NR_MASK (~0u)
+#else
+#error "syscall_nrs.h: add this architecture's syscall numbers"
+#endif
+#define CLONE3 435         /* the same on every ABI */
+#define IO_URING_SETUP 425 /* the same on every ABI */
+/* i386's multiplexer; arm's EABI (the only one arm64 runs) has no 102, so
+ * testing it there costs nothing: the kernel says ENOSYS anyway. */
+#define COMPAT_SOCKETCALL 102
+
+#endif

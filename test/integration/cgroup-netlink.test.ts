@@ -1,0 +1,179 @@
+/**
+ * What a container's memory cgroup is not charged for, and how the library
+ * bounds it: netlink receive queues (csrc/init/no_userns.c,
+ * csrc/init/netlink_guard.c). Run on the host and, as a cgroup suite, on the
+ * cgroup-v2 VM's older kernel (npm run test:cgroup-v2), where init finds a
+ * thread's fds without PIDFD_THREAD.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Container } from '../../lib';
+import { cgroupsUnavailable, needContainers, skipUnless } from '../helpers/caps';
+import { NETLINK_FILL, buildProbes, probeResults, type Probes } from '../fixtures/probes';
+
+const root = { uid: 0, gid: 0 };
+
+describe('Container: netlink queues, which no memory cgroup is charged for', function () {
+  before(function () {
+    needContainers(this);
+  });
+
+  // Netlink receive queues are charged to no memory cgroup, and
+  // NETLINK_USERSOCK lets any process send to another's socket without a
+  // capability: a payload of a 64M container held 2 GB in queues it never
+  // read. init's filter leaves only NETLINK_ROUTE (getifaddrs, `ip`), on
+  // every ABI, and shuts the ways around socket(): i386's socketcall and
+  // io_uring's IORING_OP_SOCKET.
+  it('should refuse netlink sockets but NETLINK_ROUTE, by every ABI and io_uring, and keep NETLINK_ROUTE working', async function () {
+    skipUnless(this, cgroupsUnavailable());
+    const built = buildProbes();
+    skipUnless(this, typeof built === 'string' ? built : null);
+    const probe = built as Probes;
+    const refused = {
+      'socket(NETLINK_USERSOCK)': 'EPROTONOSUPPORT',
+      'socket(NETLINK_SOCK_DIAG)': 'EPROTONOSUPPORT',
+      'socket(NETLINK_KOBJECT_UEVENT)': 'EPROTONOSUPPORT',
+      'socket(NETLINK_GENERIC)': 'EPROTONOSUPPORT',
+      'socket(NETLINK_USERSOCK | 1 << 32)': 'EPROTONOSUPPORT', // the kernel reads an int
+      'socket(AF_NETLINK | 1 << 32, NETLINK_USERSOCK)': 'EPROTONOSUPPORT',
+      'socketpair(NETLINK_USERSOCK)': 'EPROTONOSUPPORT',
+      'io_uring socket(NETLINK_USERSOCK)': 'ENOSYS',
+    };
+    const working = {
+      'socket(NETLINK_ROUTE)': 'ok',
+      'socket(NETLINK_ROUTE, SOCK_DGRAM)': 'ok',
+      'socket(NETLINK_ROUTE | 1 << 32)': 'ok',
+      'socket(AF_UNIX)': 'ok',
+      'socket(AF_INET)': 'ok',
+      'socketpair(AF_UNIX)': 'ok',
+      'socketpair(NETLINK_ROUTE)': 'EOPNOTSUPP', // the kernel's own answer: netlink has no pairs
+      'RTM_GETLINK dump': 'ok',
+      getifaddrs: 'ok',
+    };
+    // From x86_64 through int 0x80, where this kernel runs i386 code.
+    const i386 = {
+      'i386 socket(NETLINK_USERSOCK)': 'EPROTONOSUPPORT',
+      'i386 socketpair(NETLINK_USERSOCK)': 'EPROTONOSUPPORT',
+      'i386 socketcall(SYS_SOCKET, NETLINK_USERSOCK)': 'ENOSYS', // its arguments are in memory: every socketcall socket
+      'i386 socketcall(SYS_SOCKET, AF_UNIX)': 'ENOSYS',
+      'i386 socketcall(SYS_SOCKETPAIR, AF_UNIX)': 'ENOSYS',
+      'i386 socket(NETLINK_ROUTE)': 'ok',
+      'i386 socketcall(SYS_GETSOCKNAME)': 'EBADF', // other socketcalls pass
+    };
+    const limits = { timeout: 20_000, mounts: [probe.mount], cgroup: { memory: '64M', pids: 64 } };
+    try {
+      const run = async (args: string[], options: Parameters<typeof Container.run>[1] = {}) => {
+        const r = await Container.run(args, { ...limits, ...options });
+        expect(r.status, r.stderr).to.equal('ok');
+        return r.stdout;
+      };
+      // Unconfined, the kernel makes them: so what refuses them is the filter, which 'unconfined' lifts.
+      const unconfined = probeResults(await run([NETLINK_FILL, 'probe'], { seccomp: 'unconfined' }));
+      expect(unconfined).to.include({ 'socket(NETLINK_USERSOCK)': 'ok', 'socket(NETLINK_ROUTE)': 'ok' });
+      const i386Runs = unconfined['i386 socket(NETLINK_ROUTE)'] === 'ok';
+      for (const [what, options] of [['as nobody', {}], ['as uid 0', { user: root }]] as const) {
+        const got = probeResults(await run([NETLINK_FILL, 'probe'], options));
+        expect(got, what).to.include(refused);
+        expect(got, what).to.include(working);
+        if (i386Runs) expect(got, what).to.include(i386);
+        else for (const attempt of Object.keys(i386)) expect(got[attempt] ?? 'ENOSYS', `${what}: ${attempt}`).to.not.equal('ok');
+      }
+      // The payload of the finding gets no socket to fill.
+      expect(await run([NETLINK_FILL, 'fill', 'usersock', '16', '128'])).to.equal('socket EPROTONOSUPPORT\n');
+      // Programs that ask NETLINK_ROUTE still work (the probe's getifaddrs above; iproute2 where the host has it).
+      if (spawnSync('ip', ['-V']).status === 0) expect(await run(['ip', '-o', 'link', 'show'])).to.match(/^1: lo: <LOOPBACK,UP,LOWER_UP>/);
+    } finally {
+      probe.release();
+    }
+  });
+
+  // NETLINK_ROUTE replies queue uncharged too, up to each socket's receive
+  // buffer (2 * net.core.rmem_max once raised, no capability needed): 256
+  // sockets held 2 GB under a 64M limit. init answers for them
+  // (csrc/init/netlink_guard.c): at most 16 at once, buffers left at the
+  // default, other sockets' SO_RCVBUF done as the kernel would.
+  it('should hold NETLINK_ROUTE sockets to 16 at the default buffer, raced or not, and answer SO_RCVBUF as the kernel does elsewhere', async function () {
+    skipUnless(this, cgroupsUnavailable());
+    const built = buildProbes();
+    skipUnless(this, typeof built === 'string' ? built : null);
+    const probe = built as Probes;
+    const rmemDefault = Number(readFileSync('/proc/sys/net/core/rmem_default', 'utf8'));
+    const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+    // A socket's queue passes its buffer by one reply at most (a dump's skb, 32 KiB of data).
+    const bound = 16 * (rmemDefault + 128 * 1024);
+    const limits = { timeout: 20_000, mounts: [probe.mount], cgroup: { memory: '64M', pids: 64 } };
+    try {
+      const run = async (args: string[], options: Parameters<typeof Container.run>[1] = {}) => {
+        const r = await Container.run([NETLINK_FILL, ...args], { ...limits, ...options });
+        expect(r.status, r.stderr).to.equal('ok');
+        return r.stdout;
+      };
+      const held = (out: string) => Number(/held (\d+) sockets/.exec(out)?.[1]);
+      // The finding's payload, unconfined: every socket's queue at 2 * rmem_max.
+      const open = await run(['fill', 'route', '20', '2048'], { seccomp: 'unconfined' });
+      expect(open).to.match(/^held \d+ sockets 20\n$/);
+      expect(held(open)).to.be.above(bound);
+      const guarded = await run(['fill', 'route', '256', '2048']);
+      expect(guarded).to.match(/^socket ENOBUFS after 16\nheld \d+ sockets 16\n$/);
+      expect(held(guarded)).to.be.at.most(bound);
+      // Eight processes at once: each waits for init's answer, so at most one over per process.
+      const raced = Number(/^sockets (\d+)$/m.exec(await run(['parallel', '8', '40']))?.[1]);
+      expect(raced).to.be.within(16, 16 + 8);
+      // A closed socket no longer counts.
+      expect(await run(['again', '20'])).to.equal('first 16 again 16\n');
+
+      // SO_RCVBUF: on a netlink socket "done" and unchanged (SO_RCVBUFFORCE: EPERM, as
+      // without CAP_NET_ADMIN); anywhere else what the kernel says, from any thread and ABI.
+      const cases: [string, Parameters<typeof Container.run>[1]][] = [
+        ['as nobody', {}],
+        ['as uid 0 with CAP_NET_ADMIN', { user: root, capabilities: ['NET_ADMIN'] }],
+      ];
+      const kept = /^(i386 )?netlink SO_RCVBUF( from a thread)?$/; // unchanged by the guard
+      for (const [what, options] of cases) {
+        const kernel = probeResults(await run(['buffers'], { ...options, seccomp: 'unconfined' }));
+        const got = probeResults(await run(['buffers'], options));
+        const netlink = Object.keys(kernel).filter((k) => kept.test(k));
+        expect(netlink, what).to.include.members(['netlink SO_RCVBUF', 'netlink SO_RCVBUF from a thread']);
+        for (const k of netlink) {
+          expect(Number(kernel[k]), `${what}: ${k}`).to.be.above(rmemDefault);
+          expect(got[k], `${what}: ${k}`).to.equal(String(rmemDefault));
+        }
+        expect(got['netlink SO_RCVBUFFORCE'], what).to.equal('EPERM');
+        expect(kernel['netlink SO_RCVBUFFORCE'], what).to.equal(what === 'as nobody' ? 'EPERM' : String(2 * 256 * 1024));
+        // i386's socketcall: its arguments are in memory, where init cannot check them.
+        if (kernel['i386 socketcall(SYS_SETSOCKOPT)'] !== undefined) expect(got['i386 socketcall(SYS_SETSOCKOPT)'], what).to.equal('ENOSYS');
+        // Everything else as the kernel answers: other sockets' buffers (from a thread, i386),
+        // SO_RCVBUFFORCE there, a short length, a bad pointer, a file, a closed fd.
+        const same = Object.keys(kernel).filter((k) => !kept.test(k) && k !== 'netlink SO_RCVBUFFORCE' && !k.includes('socketcall'));
+        expect(same.length, what).to.be.above(8);
+        for (const k of same) expect(got[k], `${what}: ${k}`).to.equal(kernel[k]);
+        expect(got['inet SO_RCVBUF'], what).to.equal(String(2 * Math.min(256 * 1024, rmemMax)));
+      }
+    } finally {
+      probe.release();
+    }
+  });
+
+  // The kernel allows one seccomp listener per chain of filters: under a
+  // supervisor of Node's own (a container engine's), init cannot have one.
+  // Containers must still start, their filter allowing what init would
+  // have answered.
+  it('should still start containers when Node runs under a seccomp listener of its own, with no netlink count then', async function () {
+    const built = buildProbes();
+    skipUnless(this, typeof built === 'string' ? built : null);
+    const probe = built as Probes;
+    try {
+      const lib = join(__dirname, '..', '..', 'lib');
+      const script = `require(${JSON.stringify(lib)}).Container.run([${JSON.stringify(NETLINK_FILL)}, 'again', '20'], { mounts: [${JSON.stringify(probe.mount)}], timeout: 20000 })
+        .then((r) => { process.stdout.write(r.stdout + r.status + '\\n'); }, (e) => { console.error(e); process.exitCode = 1; });`;
+      const r = spawnSync(probe.path('outer_listener'), [process.execPath, '-e', script], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.stderr).to.equal('');
+      expect(r.status).to.equal(0);
+      expect(r.stdout).to.equal('first 20 again 20\nok\n');
+    } finally {
+      probe.release();
+    }
+  });
+});
