@@ -402,36 +402,35 @@ static long from_thread(int s) {
 
 static int buffers(void) {
   int v = ASKED;
-  int s = route_socket();
-  report("netlink SO_RCVBUF", s, set_rcvbuf(s, SO_RCVBUF, &v, sizeof v));
-  close(s);
-  s = route_socket();
-  report("netlink SO_RCVBUFFORCE", s, set_rcvbuf(s, SO_RCVBUFFORCE, &v, sizeof v));
-  close(s);
-  s = route_socket();
-  report("netlink SO_RCVBUF from a thread", s, from_thread(s));
-  report("netlink SO_RCVBUF short", s, set_rcvbuf(s, SO_RCVBUF, &v, 2));
-  report("netlink SO_RCVBUF bad pointer", s, set_rcvbuf(s, SO_RCVBUF, (void *)8, sizeof v));
-  close(s);
-  s = inet_socket();
-  report("inet SO_RCVBUF", s, set_rcvbuf(s, SO_RCVBUF, &v, sizeof v));
-  close(s);
-  s = inet_socket();
-  report("inet SO_RCVBUFFORCE", s, set_rcvbuf(s, SO_RCVBUFFORCE, &v, sizeof v));
-  close(s);
-  s = inet_socket();
-  report("inet SO_RCVBUF from a thread", s, from_thread(s));
-  close(s);
-  s = inet_socket();
-  report("inet SO_RCVBUF short", s, set_rcvbuf(s, SO_RCVBUF, &v, 2));
-  report("inet SO_RCVBUF bad pointer", s, set_rcvbuf(s, SO_RCVBUF, (void *)8, sizeof v));
-  close(s);
+  static const struct {
+    const char *name;
+    int (*make)(void);
+  } kinds[] = {{"netlink", route_socket}, {"inet", inet_socket}};
+  char name[64];
+  for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+    int s = kinds[k].make();
+    snprintf(name, sizeof name, "%s SO_RCVBUF", kinds[k].name);
+    report(name, s, set_rcvbuf(s, SO_RCVBUF, &v, sizeof v));
+    close(s);
+    s = kinds[k].make();
+    snprintf(name, sizeof name, "%s SO_RCVBUFFORCE", kinds[k].name);
+    report(name, s, set_rcvbuf(s, SO_RCVBUFFORCE, &v, sizeof v));
+    close(s);
+    s = kinds[k].make();
+    snprintf(name, sizeof name, "%s SO_RCVBUF from a thread", kinds[k].name);
+    report(name, s, from_thread(s));
+    snprintf(name, sizeof name, "%s SO_RCVBUF short", kinds[k].name);
+    report(name, s, set_rcvbuf(s, SO_RCVBUF, &v, 2));
+    snprintf(name, sizeof name, "%s SO_RCVBUF bad pointer", kinds[k].name);
+    report(name, s, set_rcvbuf(s, SO_RCVBUF, (void *)8, sizeof v));
+    close(s);
+  }
   int file = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   printf("file SO_RCVBUF %s\n", err_name((int)-set_rcvbuf(file, SO_RCVBUF, &v, sizeof v)));
   close(file);
   printf("closed fd SO_RCVBUF %s\n", err_name((int)-set_rcvbuf(1000, SO_RCVBUF, &v, sizeof v)));
   /* Another option of netlink's: not init's business. */
-  s = route_socket();
+  int s = route_socket();
   report("netlink SO_SNDBUF", s, 0);
   printf("netlink SO_SNDBUF set %s\n", set_rcvbuf(s, SO_SNDBUF, &v, sizeof v) == 0 ? "ok" : err_name(errno));
   close(s);
