@@ -6,31 +6,40 @@
  * `ip`), and it answers every request: replies a payload never reads stay
  * queued, up to the socket's receive buffer. With SO_RCVBUF raised to
  * 2 * net.core.rmem_max (no capability needed) and thousands of sockets, a
- * `memory: '64M'` container held 2 GB. So:
- *   socket(AF_NETLINK, *, NETLINK_ROUTE): allowed while the container's
- *     network namespace holds fewer than IK_NETLINK_SOCKETS_MAX netlink
- *     sockets, else ENOBUFS (glibc's getaddrinfo then assumes both address
- *     families, as on any failure). The count is the kernel's: the
- *     "NETLINK" line of /proc/net/protocols, per network namespace, which
- *     counts a socket from its creation (unbound ones too) to its close.
- *     Calls answered together can each pass the test before any of their
- *     sockets exists: at most one per thread waiting, bounded by `pids`.
- *   setsockopt(SOL_SOCKET, SO_RCVBUF) on a netlink socket: "done", and
- *     nothing changes: the buffer stays at net.core.rmem_default (208 KiB
- *     unless the host raised it); SO_RCVBUFFORCE there: EPERM, as without
- *     CAP_NET_ADMIN. On any other socket SO_RCVBUF is done here, on init's
- *     own copy of the target's socket (pidfd_getfd), so that what was
- *     checked is what is changed: had init let the call go on, a thread
- *     swapping the fd for a netlink socket meanwhile would get the big
- *     buffer. SO_RCVBUFFORCE on another socket goes on as called (the
- *     kernel checks the caller's CAP_NET_ADMIN, which init must not lend).
- * Together: at most about 16 * (208 + 64) KiB uncharged per container.
+ * `memory: '64M'` container held 2 GB. A queue may pass its buffer by one
+ * reply, and an error reply echoes its request, as large as the send
+ * buffer. So:
+ *   socket(AF_NETLINK, *, NETLINK_ROUTE): init makes the socket itself, in
+ *     the container's network namespace (init's), and puts it in the
+ *     caller's fd table (SECCOMP_IOCTL_NOTIF_ADDFD), while that namespace
+ *     holds fewer than IK_NETLINK_SOCKETS_MAX netlink sockets; else
+ *     ENOBUFS (glibc's getaddrinfo then assumes both address families, as
+ *     on any failure). The count is the kernel's: the "NETLINK" line of
+ *     /proc/net/protocols, which counts a socket from its creation (unbound
+ *     ones too) to its last close. Made one at a time by init, the sockets
+ *     cannot race past it. A caller in another network namespace (which
+ *     only CAP_SYS_ADMIN gets) makes its own, uncounted.
+ *   setsockopt(SOL_SOCKET, SO_RCVBUF or SO_SNDBUF) on a netlink socket:
+ *     "done", and nothing changes: the buffers stay at
+ *     net.core.{r,w}mem_default (208 KiB unless the host raised them); the
+ *     *FORCE forms there: EPERM, as without CAP_NET_ADMIN. On any other
+ *     socket the call is made here, on init's own copy of the caller's
+ *     socket (pidfd_getfd), so that what was checked is what is changed:
+ *     had init let the call go on, a thread swapping the fd for a netlink
+ *     socket meanwhile would get the big buffer. The *FORCE forms are made
+ *     only for a caller with CAP_NET_ADMIN (EPERM otherwise, as the kernel
+ *     says), so init lends no capability.
+ *     That work runs in a short-lived child (vfork) which exits with the
+ *     copy open: the last close of a payload's socket can block (a TCP
+ *     socket with SO_LINGER waits out its linger time), except in an
+ *     exiting process. init itself never holds a payload's file.
+ * Together: at most about 16 * (208 + 208 + 32) KiB uncharged per container.
  *
  * Each answer costs the caller a round trip to init (measured: socket()
  * and close() 60 µs instead of 6, setsockopt() 23 µs instead of 1);
  * programs make such calls rarely. init answers between its other work
  * (main.c's loop); a call waits while init is busy. What init cannot find
- * out (the target died, or the kernel refuses to show init its fd) is
+ * out (the caller died, no process left under `pids` for the child) is
  * answered "done, nothing changed" for a buffer and ENOBUFS for a socket:
  * never more than the rules allow.
  */
@@ -39,6 +48,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <linux/seccomp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,9 +56,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/random.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "syscall_nrs.h"
@@ -58,6 +70,9 @@
 #endif
 #ifndef SYS_pidfd_getfd
 #define SYS_pidfd_getfd 438
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
 #endif
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL /* Linux 6.9: a pidfd of one thread */
@@ -70,9 +85,10 @@ uint32_t ik_netlink_guard_secret[2];
 static struct seccomp_notif_sizes sizes;
 
 int ik_netlink_guard_ready(void) {
-  /* pidfd_getfd(-1) says EBADF where it exists (5.6, after 5.5's
-   * SECCOMP_USER_NOTIF_FLAG_CONTINUE), ENOSYS where not. */
-  if (syscall(SYS_pidfd_getfd, -1, 0, 0) >= 0 || errno != EBADF)
+  /* Linux 5.9 has all this needs (SECCOMP_IOCTL_NOTIF_ADDFD, 5.6's
+   * pidfd_getfd, 5.5's SECCOMP_USER_NOTIF_FLAG_CONTINUE), and
+   * close_range(), which says ENOSYS before: closing no fd, it answers 0. */
+  if (syscall(SYS_close_range, ~0u, ~0u, 0) != 0)
     return 0;
   if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0 || sizes.seccomp_notif > 512 ||
       sizes.seccomp_notif_resp > 512)
@@ -123,56 +139,125 @@ static int pidfd_of(pid_t tid) {
   return t == NULL ? -1 : (int)syscall(SYS_pidfd_open, (pid_t)atoi(t + 6), 0);
 }
 
-/* init's own copy of the target's fd `fd`, or -errno. The notification
- * must still be pending once the pidfd exists, or its pid may be another
- * process's already. */
-static int target_fd(int listener, const struct seccomp_notif *req, int fd) {
-  int pidfd = pidfd_of((pid_t)req->pid);
-  if (pidfd < 0)
-    return -ESRCH;
-  __u64 id = req->id;
-  int copy = -ESRCH;
-  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0 && (copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0)) < 0)
-    copy = -errno;
-  close(pidfd);
-  return copy;
+/* Whether thread `tid` has CAP_NET_ADMIN in its effective set. */
+static int has_net_admin(pid_t tid) {
+  char path[64], status[4096];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  ssize_t n = read(fd, status, sizeof status - 1);
+  close(fd);
+  const char *c = n > 0 ? (status[n] = 0, strstr(status, "\nCapEff:")) : NULL;
+  return c != NULL && (strtoull(c + 8, NULL, 16) >> 12 & 1); /* CAP_NET_ADMIN = 12 */
 }
 
-/* setsockopt(fd, SOL_SOCKET, name, optval, optlen) of the target: what the
- * kernel would answer, except that a netlink socket's buffer stays. */
+/* Whether thread `tid` is in init's network namespace. */
+static int in_our_netns(pid_t tid) {
+  char path[64];
+  struct stat ours, theirs;
+  snprintf(path, sizeof path, "/proc/%d/ns/net", (int)tid);
+  return stat("/proc/self/ns/net", &ours) == 0 && stat(path, &theirs) == 0 && ours.st_ino == theirs.st_ino &&
+         ours.st_dev == theirs.st_dev;
+}
+
+/* What the child of answer_sockopt() found: 0, -errno, or NOT_SEEN. */
+#define NOT_SEEN 1
+
+/* setsockopt(fd, SOL_SOCKET, name, optval, optlen) of the caller: what the
+ * kernel would answer, except that a netlink socket's buffers stay. */
 static void answer_sockopt(int listener, const struct seccomp_notif *req, struct seccomp_notif_resp *resp) {
   int name = (int)req->data.args[2];
-  int s = target_fd(listener, req, (int)req->data.args[0]);
-  if (s == -EBADF) {
-    resp->error = -EBADF;
-    return;
-  }
-  if (s < 0)
+  int force = name == SO_RCVBUFFORCE || name == SO_SNDBUFFORCE;
+  int plain = name == SO_RCVBUFFORCE ? SO_RCVBUF : name == SO_SNDBUFFORCE ? SO_SNDBUF : name;
+  int pidfd = pidfd_of((pid_t)req->pid);
+  __u64 id = req->id;
+  /* The call must still be waiting once the pidfd exists, or its pid may
+   * be another process's already. */
+  if (pidfd < 0 || ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0) {
+    if (pidfd >= 0)
+      close(pidfd);
     return; /* not seen: "done", nothing changed */
-  int domain = 0, value;
-  socklen_t len = sizeof domain;
-  struct iovec local = {&value, sizeof value};
-  struct iovec remote = {(void *)(uintptr_t)req->data.args[3], sizeof value};
-  if (getsockopt(s, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0) {
-    resp->error = -errno; /* ENOTSOCK */
-  } else if (name == SO_RCVBUFFORCE) {
-    /* The kernel checks the caller's CAP_NET_ADMIN, which init must not
-     * lend: it goes on as called, but never on a netlink socket. */
-    if (domain == AF_NETLINK)
-      resp->error = -EPERM;
-    else
-      resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-  } else if ((unsigned)req->data.args[4] < sizeof value) {
-    resp->error = -EINVAL;
-  } else if (process_vm_readv((pid_t)req->pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof value) {
-    resp->error = -EFAULT;
-  } else if (domain == AF_NETLINK) {
-    /* "done", nothing changed */
-  } else if (syscall(SYS_setsockopt, s, SOL_SOCKET | (long)ik_netlink_guard_secret[0] << 32,
-                     SO_RCVBUF | (long)ik_netlink_guard_secret[1] << 32, &value, sizeof value) < 0) {
-    resp->error = -errno; /* the secret: see no_userns.c */
   }
-  close(s);
+  int may_force = force && has_net_admin((pid_t)req->pid);
+  volatile int found = NOT_SEEN;
+  pid_t child = vfork();
+  if (child == 0) {
+    /* Shares init's memory until it exits; only system calls here. */
+    int s = (int)syscall(SYS_pidfd_getfd, pidfd, (int)req->data.args[0], 0);
+    int domain = 0, value;
+    socklen_t len = sizeof domain;
+    struct iovec local = {&value, sizeof value};
+    struct iovec remote = {(void *)(uintptr_t)req->data.args[3], sizeof value};
+    if (s < 0)
+      found = errno == EBADF ? -EBADF : NOT_SEEN;
+    else if (getsockopt(s, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+      found = -errno; /* ENOTSOCK */
+    else if (force && (domain == AF_NETLINK || !may_force))
+      found = -EPERM;
+    else if ((unsigned)req->data.args[4] < sizeof value)
+      found = -EINVAL;
+    else if (process_vm_readv((pid_t)req->pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof value)
+      found = -EFAULT;
+    else if (domain == AF_NETLINK)
+      found = 0; /* "done", nothing changed */
+    else
+      found = syscall(SYS_setsockopt, s, SOL_SOCKET | (long)ik_netlink_guard_secret[0] << 32,
+                      (force ? name : plain) | (long)ik_netlink_guard_secret[1] << 32, &value, sizeof value) < 0
+                  ? -errno
+                  : 0; /* the secret: see no_userns.c */
+    _exit(0); /* closes the copy as an exiting process: no linger */
+  }
+  if (child > 0)
+    while (waitpid(child, NULL, __WALL) < 0 && errno == EINTR)
+      ;
+  close(pidfd);
+  if (found <= 0)
+    resp->error = found;
+}
+
+/* socket(AF_NETLINK, type, NETLINK_ROUTE) of the caller. Returns 1 when
+ * the answer has been sent with the fd (SECCOMP_ADDFD_FLAG_SEND). */
+static int answer_socket(int listener, const struct seccomp_notif *req, struct seccomp_notif_resp *resp) {
+  long count = netlink_sockets();
+  if (count < 0 || count >= IK_NETLINK_SOCKETS_MAX) {
+    resp->error = -ENOBUFS;
+    return 0;
+  }
+  if (!in_our_netns((pid_t)req->pid)) {
+    resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE; /* its own namespace: its own socket */
+    return 0;
+  }
+  int type = (int)req->data.args[1];
+  int s = (int)syscall(SYS_socket, AF_NETLINK | (long)ik_netlink_guard_secret[0] << 32, type,
+                       NETLINK_ROUTE | (long)ik_netlink_guard_secret[1] << 32);
+  if (s < 0) {
+    resp->error = -errno; /* what the caller's own call would have said */
+    return 0;
+  }
+  struct seccomp_notif_addfd add;
+  memset(&add, 0, sizeof add);
+  add.id = req->id;
+  add.flags = SECCOMP_ADDFD_FLAG_SEND;
+  add.srcfd = (__u32)s;
+  add.newfd_flags = (type & SOCK_CLOEXEC) ? O_CLOEXEC : 0;
+  int sent = 1;
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0) {
+    sent = 0;
+    if (errno == EINVAL) {
+      /* Linux 5.9-5.13: no SEND; the fd, then the answer. */
+      add.flags = 0;
+      int fd = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+      if (fd >= 0)
+        resp->val = fd;
+      else
+        resp->error = -ENOBUFS;
+    } else if (errno != ENOENT) {
+      resp->error = -ENOBUFS; /* ENOENT: the caller died; else refuse rather than race */
+    }
+  }
+  close(s); /* the caller's copy keeps it */
+  return sent;
 }
 
 void ik_netlink_guard_answer(int listener) {
@@ -194,14 +279,11 @@ void ik_netlink_guard_answer(int listener) {
   if (native)
     nr &= (int)NR_MASK;
   if (nr == (native ? NATIVE_SOCKET : COMPAT_SOCKET)) {
-    long count = netlink_sockets();
-    if (count >= 0 && count < IK_NETLINK_SOCKETS_MAX)
-      resp.r.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-    else
-      resp.r.error = -ENOBUFS;
+    if (answer_socket(listener, &req.n, &resp.r))
+      return;
   } else if (nr == (native ? NATIVE_SOCKETPAIR : COMPAT_SOCKETPAIR)) {
     resp.r.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE; /* netlink has no pairs: the kernel says so */
-  } else if (nr == (native ? NATIVE_SETSOCKOPT : COMPAT_SETSOCKOPT)) {
+  } else if (native ? nr == NATIVE_SETSOCKOPT || nr == X32_SETSOCKOPT : nr == COMPAT_SETSOCKOPT) {
     answer_sockopt(listener, &req.n, &resp.r);
   } else {
     resp.r.error = -ENOSYS; /* the filter sends nothing else */

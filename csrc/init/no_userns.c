@@ -22,13 +22,15 @@
  * if_nameindex() and `ip` need it; there only the kernel writes to a
  * user's socket (its replies and events; sending to another socket needs
  * CAP_NET_ADMIN), which still queues uncharged, a reply per request, up to
- * the socket's receive buffer (2 * rmem_max once raised). So in a
- * container with a network namespace of its own, socket() of NETLINK_ROUTE
- * and setsockopt(SOL_SOCKET, SO_RCVBUF or SO_RCVBUFFORCE) go to init
- * (SECCOMP_RET_USER_NOTIF), which allows at most IK_NETLINK_SOCKETS_MAX such
- * sockets at once and leaves their buffer at its default: together a few
- * megabytes uncharged, not gigabytes (netlink_guard.c). The other protocols would add kernel code to reach
- * (genetlink families, sock_diag, uevents, xfrm, netfilter) for no program
+ * the socket's receive buffer (2 * rmem_max once raised) plus one reply
+ * (an error echoes its request: up to the send buffer). So in a container
+ * with a network namespace of its own, socket() of NETLINK_ROUTE and
+ * setsockopt(SOL_SOCKET, a buffer size) go to init (SECCOMP_RET_USER_NOTIF),
+ * which makes at most IK_NETLINK_SOCKETS_MAX such sockets at once and
+ * leaves their buffers at the default: together a few megabytes
+ * uncharged, not gigabytes (netlink_guard.c). The other protocols would
+ * add kernel code to reach (genetlink families, sock_diag, uevents, xfrm,
+ * netfilter) for no program
  * a sandbox runs. They fail with EPROTONOSUPPORT, what the kernel answers
  * for a netlink protocol it lacks, so programs take it as "not here"
  * (libaudit, systemd; `ss` reads /proc/net instead). socketpair() gets the
@@ -41,7 +43,8 @@
  *   clone3(...)                                           -> ENOSYS
  *   socket(), socketpair() of AF_NETLINK, protocol not 0  -> EPROTONOSUPPORT
  *   socket(), socketpair() of AF_NETLINK, NETLINK_ROUTE   -> init (or allowed)
- *   setsockopt(SOL_SOCKET, SO_RCVBUF or SO_RCVBUFFORCE)   -> init (or allowed)
+ *   setsockopt(SOL_SOCKET, SO_{RCV,SND}BUF[FORCE]) (x32's
+ *              own setsockopt too)                        -> init (or allowed)
  *   io_uring_setup(...)                                   -> ENOSYS
  *   socketcall(SYS_SOCKET, SYS_SOCKETPAIR or
  *              SYS_SETSOCKOPT, ...) (i386)                -> ENOSYS
@@ -65,9 +68,9 @@
  * root, so without needing no_new_privs; every process it starts inherits
  * it, and a filter cannot be removed. Where nobody can answer (no network
  * namespace of the container's own, where the count would be the host's;
- * a kernel before 5.6, without pidfd_getfd; a seccomp supervisor of Node's
- * own, as the kernel allows one listener per chain), the same filter is
- * installed with "allow" where it says "init". Loading it (the kernel
+ * a kernel before 5.9, without SECCOMP_IOCTL_NOTIF_ADDFD; a seccomp
+ * supervisor of Node's own, as the kernel allows one listener per chain),
+ * the same filter is installed with "allow" where it says "init". Loading it (the kernel
  * checks and JIT-compiles it) costs ~40 µs here, once per container.
  */
 #define _GNU_SOURCE
@@ -96,74 +99,82 @@
  * socketcall()'s call as ints. */
 #define LD_ARG(n) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[n]))
 /* The high 32 bits, which the kernel ignores in an int: init's own
- * setsockopt() carries a secret there (below). */
+ * socket() and setsockopt() carry a secret there (below). */
 #define LD_ARG_HIGH(n) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[n]) + 4)
 #define RET(v) BPF_STMT(BPF_RET | BPF_K, (v))
 #define JEQ(k, t, f) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (k), (t), (f))
 
-/* init answers setsockopt(SO_RCVBUF) on a socket that is not netlink by
- * making the call itself, on its own copy of the socket (netlink_guard.c);
- * the filter, which is init's too, must let that call through rather than
- * send it to init. It does so for a call whose level and name carry, in
- * their high halves, a 64-bit secret init drew for this container
- * (instructions 31-34). A payload cannot read it: init is not dumpable,
- * and reading a filter back takes CAP_SYS_ADMIN. A guess that misses is
- * just another call to init. Compat calls have zeros there, and the secret
- * is never 0.
+/* init answers a NETLINK_ROUTE socket() by making the socket itself, and
+ * setsockopt() of a buffer by making the call itself (netlink_guard.c);
+ * the filter, which is init's too, must let those calls through rather
+ * than send them to init. It does so for a call whose family and protocol
+ * (socket) or level and name (setsockopt) carry, in their high halves,
+ * which the kernel ignores in an int, a 64-bit secret init drew for this
+ * container (instructions 32-39). A payload cannot read it: init is not
+ * dumpable, and reading a filter back takes CAP_SYS_ADMIN. A guess that
+ * misses is just another call to init. Compat calls have zeros there, and
+ * the secret is never 0.
  *
  * A jump's offsets count the instructions it skips (target = next + offset);
  * the comments on the right give each instruction's index and targets. */
 static const struct sock_filter filter[] = {
     LD_ARCH,                                                   /*  0 */
-    JEQ(NATIVE_ARCH, 0, 9),                                    /*  1 -> 2, else 11 */
+    JEQ(NATIVE_ARCH, 0, 10),                                   /*  1 -> 2, else 12 */
     LD_NR,                                                     /*  2 native ABI */
     BPF_STMT(BPF_ALU | BPF_AND | BPF_K, NR_MASK),              /*  3 */
-    JEQ(CLONE3, 36, 0),                                        /*  4 -> 41 */
-    JEQ(IO_URING_SETUP, 35, 0),                                /*  5 -> 41 */
-    JEQ(NATIVE_UNSHARE, 18, 0),                                /*  6 -> 25 */
-    JEQ(NATIVE_CLONE, 17, 0),                                  /*  7 -> 25 */
-    JEQ(NATIVE_SOCKET, 18, 0),                                 /*  8 -> 27 */
-    JEQ(NATIVE_SOCKETPAIR, 17, 0),                             /*  9 -> 27 */
-    JEQ(NATIVE_SETSOCKOPT, 20, 29),                            /* 10 -> 31, else 40 */
-    JEQ(COMPAT_ARCH, 0, 29),                                   /* 11 -> 12, else 41 */
-    LD_NR,                                                     /* 12 compat ABI */
-    JEQ(CLONE3, 27, 0),                                        /* 13 -> 41 */
-    JEQ(IO_URING_SETUP, 26, 0),                                /* 14 -> 41 */
-    JEQ(COMPAT_UNSHARE, 9, 0),                                 /* 15 -> 25 */
-    JEQ(COMPAT_CLONE, 8, 0),                                   /* 16 -> 25 */
-    JEQ(COMPAT_SOCKET, 9, 0),                                  /* 17 -> 27 */
-    JEQ(COMPAT_SOCKETPAIR, 8, 0),                              /* 18 -> 27 */
-    JEQ(COMPAT_SETSOCKOPT, 11, 0),                             /* 19 -> 31 */
-    JEQ(COMPAT_SOCKETCALL, 0, 19),                             /* 20 -> 21, else 40 */
-    LD_ARG(0),                                                 /* 21 socketcall's call */
-    JEQ(SYS_SOCKET, 18, 0),                                    /* 22 -> 41 */
-    JEQ(SYS_SOCKETPAIR, 17, 0),                                /* 23 -> 41 */
-    JEQ(SYS_SETSOCKOPT, 16, 15),                               /* 24 -> 41, else 40 */
-    LD_ARG(0),                                                 /* 25 unshare or clone: flags */
-    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 15, 13), /* 26 -> 42, else 40 */
-    LD_ARG(0),                                                 /* 27 socket or socketpair: family */
-    JEQ(AF_NETLINK, 0, 11),                                    /* 28 -> 29, else 40 */
-    LD_ARG(2),                                                 /* 29 protocol */
-    JEQ(NETLINK_ROUTE, 13, 12),                                /* 30 -> 44, else 43 */
-    LD_ARG_HIGH(1),                                            /* 31 setsockopt: level's high half */
-    JEQ(0 /* SECRET_0 */, 0, 2),                               /* 32 -> 33, else 35 */
-    LD_ARG_HIGH(2),                                            /* 33 name's high half */
-    JEQ(0 /* SECRET_1 */, 5, 0),                               /* 34 -> 40 (init's own call), else 35 */
-    LD_ARG(1),                                                 /* 35 level */
-    JEQ(SOL_SOCKET, 0, 3),                                     /* 36 -> 37, else 40 */
-    LD_ARG(2),                                                 /* 37 name */
-    JEQ(SO_RCVBUF, 5, 0),                                      /* 38 -> 44 */
-    JEQ(SO_RCVBUFFORCE, 4, 0),                                 /* 39 -> 44, else 40 */
-    RET(SECCOMP_RET_ALLOW),                                    /* 40 */
-    RET(SECCOMP_RET_ERRNO | ENOSYS),                           /* 41 clone3, io_uring, socketcall, another ABI */
-    RET(SECCOMP_RET_ERRNO | EPERM),                            /* 42 CLONE_NEWUSER */
-    RET(SECCOMP_RET_ERRNO | EPROTONOSUPPORT),                  /* 43 netlink but NETLINK_ROUTE */
-    RET(SECCOMP_RET_USER_NOTIF),                               /* 44 to init's netlink guard */
+    JEQ(CLONE3, 43, 0),                                        /*  4 -> 48 */
+    JEQ(IO_URING_SETUP, 42, 0),                                /*  5 -> 48 */
+    JEQ(NATIVE_UNSHARE, 19, 0),                                /*  6 -> 26 */
+    JEQ(NATIVE_CLONE, 18, 0),                                  /*  7 -> 26 */
+    JEQ(NATIVE_SOCKET, 19, 0),                                 /*  8 -> 28 */
+    JEQ(NATIVE_SOCKETPAIR, 18, 0),                             /*  9 -> 28 */
+    JEQ(NATIVE_SETSOCKOPT, 25, 0),                             /* 10 -> 36 */
+    JEQ(X32_SETSOCKOPT, 24, 35),                               /* 11 -> 36, else 47 */
+    JEQ(COMPAT_ARCH, 0, 35),                                   /* 12 -> 13, else 48 */
+    LD_NR,                                                     /* 13 compat ABI */
+    JEQ(CLONE3, 33, 0),                                        /* 14 -> 48 */
+    JEQ(IO_URING_SETUP, 32, 0),                                /* 15 -> 48 */
+    JEQ(COMPAT_UNSHARE, 9, 0),                                 /* 16 -> 26 */
+    JEQ(COMPAT_CLONE, 8, 0),                                   /* 17 -> 26 */
+    JEQ(COMPAT_SOCKET, 9, 0),                                  /* 18 -> 28 */
+    JEQ(COMPAT_SOCKETPAIR, 8, 0),                              /* 19 -> 28 */
+    JEQ(COMPAT_SETSOCKOPT, 15, 0),                             /* 20 -> 36 */
+    JEQ(COMPAT_SOCKETCALL, 0, 25),                             /* 21 -> 22, else 47 */
+    LD_ARG(0),                                                 /* 22 socketcall's call */
+    JEQ(SYS_SOCKET, 24, 0),                                    /* 23 -> 48 */
+    JEQ(SYS_SOCKETPAIR, 23, 0),                                /* 24 -> 48 */
+    JEQ(SYS_SETSOCKOPT, 22, 21),                               /* 25 -> 48, else 47 */
+    LD_ARG(0),                                                 /* 26 unshare or clone: flags */
+    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 21, 19), /* 27 -> 49, else 47 */
+    LD_ARG(0),                                                 /* 28 socket or socketpair: family */
+    JEQ(AF_NETLINK, 0, 17),                                    /* 29 -> 30, else 47 */
+    LD_ARG(2),                                                 /* 30 protocol */
+    JEQ(NETLINK_ROUTE, 0, 18),                                 /* 31 -> 32, else 50 */
+    LD_ARG_HIGH(0),                                            /* 32 family's high half */
+    JEQ(0 /* secret 0 */, 0, 17),                              /* 33 -> 34, else 51 */
+    LD_ARG_HIGH(2),                                            /* 34 protocol's high half */
+    JEQ(0 /* secret 1 */, 11, 15),                             /* 35 -> 47 (init's own), else 51 */
+    LD_ARG_HIGH(1),                                            /* 36 setsockopt: level's high half */
+    JEQ(0 /* secret 0 */, 0, 2),                               /* 37 -> 38, else 40 */
+    LD_ARG_HIGH(2),                                            /* 38 name's high half */
+    JEQ(0 /* secret 1 */, 7, 0),                               /* 39 -> 47 (init's own), else 40 */
+    LD_ARG(1),                                                 /* 40 level */
+    JEQ(SOL_SOCKET, 0, 5),                                     /* 41 -> 42, else 47 */
+    LD_ARG(2),                                                 /* 42 name */
+    JEQ(SO_RCVBUF, 7, 0),                                      /* 43 -> 51 */
+    JEQ(SO_RCVBUFFORCE, 6, 0),                                 /* 44 -> 51 */
+    JEQ(SO_SNDBUF, 5, 0),                                      /* 45 -> 51 */
+    JEQ(SO_SNDBUFFORCE, 4, 0),                                 /* 46 -> 51, else 47 */
+    RET(SECCOMP_RET_ALLOW),                                    /* 47 */
+    RET(SECCOMP_RET_ERRNO | ENOSYS),                           /* 48 clone3, io_uring, socketcall, another ABI */
+    RET(SECCOMP_RET_ERRNO | EPERM),                            /* 49 CLONE_NEWUSER */
+    RET(SECCOMP_RET_ERRNO | EPROTONOSUPPORT),                  /* 50 netlink but NETLINK_ROUTE */
+    RET(SECCOMP_RET_USER_NOTIF),                               /* 51 to init's netlink guard */
 };
 #define N_INSNS (sizeof filter / sizeof filter[0])
 #define TO_INIT (N_INSNS - 1)
-#define SECRET_0 32
-#define SECRET_1 34
+/* Where the secret goes: socket()'s (33, 35) and setsockopt()'s (37, 39). */
+static const unsigned secret_at[2][2] = {{33, 35}, {37, 39}};
 
 int ik_deny_user_namespaces(int guard_netlink, int *listener) {
   struct sock_filter insns[N_INSNS];
@@ -171,8 +182,9 @@ int ik_deny_user_namespaces(int guard_netlink, int *listener) {
   struct sock_fprog prog = {(unsigned short)N_INSNS, insns};
   *listener = -1;
   if (guard_netlink && ik_netlink_guard_ready()) {
-    insns[SECRET_0].k = ik_netlink_guard_secret[0];
-    insns[SECRET_1].k = ik_netlink_guard_secret[1];
+    for (int call = 0; call < 2; call++)
+      for (int half = 0; half < 2; half++)
+        insns[secret_at[call][half]].k = ik_netlink_guard_secret[half];
     int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
     if (fd >= 0) {
       *listener = fd;

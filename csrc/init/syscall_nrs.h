@@ -1,7 +1,7 @@
 /* The system call numbers init's seccomp filter (no_userns.c) tests and its
  * supervisor (netlink_guard.c) tells apart, on the native ABI and the compat
  * one (i386 on x86_64, arm on aarch64; x32 shares x86_64's numbers with bit
- * 30 set). A filter sees raw numbers: libc's SYS_* name only the native ABI. */
+ * 30 set, except for its compat calls, setsockopt among them). A filter sees raw numbers: libc's SYS_* name only the native ABI. */
 #ifndef IK_SYSCALL_NRS_H
 #define IK_SYSCALL_NRS_H
 
@@ -20,7 +20,8 @@
 #define COMPAT_SOCKET 359
 #define COMPAT_SOCKETPAIR 360
 #define COMPAT_SETSOCKOPT 366
-#define NR_MASK (~0x40000000u) /* x32: the same numbers, bit 30 set */
+#define X32_SETSOCKOPT 541 /* x32's own (a compat call), bit 30 masked off */
+#define NR_MASK (~0x40000000u) /* x32: the same numbers, bit 30 set, but for compat calls (512+) */
 #elif defined(__aarch64__)
 #define NATIVE_ARCH AUDIT_ARCH_AARCH64
 #define NATIVE_UNSHARE 97
@@ -34,6 +35,7 @@
 #define COMPAT_SOCKET 281
 #define COMPAT_SOCKETPAIR 288
 #define COMPAT_SETSOCKOPT 294
+#define X32_SETSOCKOPT NATIVE_SETSOCKOPT /* no x32 here */
 #define NR_MASK (~0u)
 #else
 #error "syscall_nrs.h: add this architecture's syscall numbers"

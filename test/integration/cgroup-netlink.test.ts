@@ -90,19 +90,21 @@ describe('Container: netlink queues, which no memory cgroup is charged for', fun
   });
 
   // NETLINK_ROUTE replies queue uncharged too, up to each socket's receive
-  // buffer (2 * net.core.rmem_max once raised, no capability needed): 256
-  // sockets held 2 GB under a 64M limit. init answers for them
-  // (csrc/init/netlink_guard.c): at most 16 at once, buffers left at the
-  // default, other sockets' SO_RCVBUF done as the kernel would.
-  it('should hold NETLINK_ROUTE sockets to 16 at the default buffer, raced or not, and answer SO_RCVBUF as the kernel does elsewhere', async function () {
+  // buffer (2 * net.core.rmem_max once raised, no capability needed) plus
+  // one reply, and an error reply echoes its request (up to the send
+  // buffer): 256 sockets held 2 GB under a 64M limit. init answers for them
+  // (csrc/init/netlink_guard.c): it makes them itself, at most 16 at once,
+  // and leaves their buffers at the default; other sockets' buffer calls it
+  // makes as the kernel would.
+  it('should hold NETLINK_ROUTE sockets to 16 at the default buffers, raced or not, and answer buffer calls as the kernel does elsewhere', async function () {
     skipUnless(this, cgroupsUnavailable());
     const built = buildProbes();
     skipUnless(this, typeof built === 'string' ? built : null);
     const probe = built as Probes;
-    const rmemDefault = Number(readFileSync('/proc/sys/net/core/rmem_default', 'utf8'));
-    const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
-    // A socket's queue passes its buffer by one reply at most (a dump's skb, 32 KiB of data).
-    const bound = 16 * (rmemDefault + 128 * 1024);
+    const sysctl = (name: string) => Number(readFileSync(`/proc/sys/net/core/${name}`, 'utf8'));
+    const [rmemDefault, wmemDefault, rmemMax, wmemMax] = ['rmem_default', 'wmem_default', 'rmem_max', 'wmem_max'].map(sysctl) as [number, number, number, number];
+    // A queue passes its buffer by one reply at most: a dump's skb, or an error echoing a request.
+    const bound = 16 * (rmemDefault + wmemDefault + 64 * 1024);
     const limits = { timeout: 20_000, mounts: [probe.mount], cgroup: { memory: '64M', pids: 64 } };
     try {
       const run = async (args: string[], options: Parameters<typeof Container.run>[1] = {}) => {
@@ -111,45 +113,57 @@ describe('Container: netlink queues, which no memory cgroup is charged for', fun
         return r.stdout;
       };
       const held = (out: string) => Number(/held (\d+) sockets/.exec(out)?.[1]);
-      // The finding's payload, unconfined: every socket's queue at 2 * rmem_max.
+      // The findings' payloads, unconfined: every queue at 2 * rmem_max, or one echo of 4 MB each.
       const open = await run(['fill', 'route', '20', '2048'], { seccomp: 'unconfined' });
       expect(open).to.match(/^held \d+ sockets 20\n$/);
       expect(held(open)).to.be.above(bound);
+      const echoed = await run(['echo', '20', '4000000'], { seccomp: 'unconfined' });
+      expect(echoed).to.match(/^held \d+ sockets 20 sent 20\n$/);
+      expect(held(echoed)).to.be.above(bound);
+      // Guarded: 16 sockets, their buffers at the default, so no 4 MB request leaves.
       const guarded = await run(['fill', 'route', '256', '2048']);
       expect(guarded).to.match(/^socket ENOBUFS after 16\nheld \d+ sockets 16\n$/);
       expect(held(guarded)).to.be.at.most(bound);
-      // Eight processes at once: each waits for init's answer, so at most one over per process.
-      const raced = Number(/^sockets (\d+)$/m.exec(await run(['parallel', '8', '40']))?.[1]);
-      expect(raced).to.be.within(16, 16 + 8);
+      expect(await run(['echo', '20', '4000000'])).to.equal('held 0 sockets 16 sent 0\n');
+      const small = await run(['echo', '20', String(wmemDefault - 4096)]);
+      expect(small).to.match(/^held \d+ sockets 16 sent 16\n$/);
+      expect(held(small)).to.be.at.most(bound);
+      // Eight processes at once: init makes the sockets, one at a time.
+      expect(await run(['parallel', '8', '40'])).to.equal('sockets 16\n');
       // A closed socket no longer counts.
       expect(await run(['again', '20'])).to.equal('first 16 again 16\n');
 
-      // SO_RCVBUF: on a netlink socket "done" and unchanged (SO_RCVBUFFORCE: EPERM, as
-      // without CAP_NET_ADMIN); anywhere else what the kernel says, from any thread and ABI.
+      // Buffer calls: on a netlink socket "done" and unchanged (*FORCE: EPERM, as without
+      // CAP_NET_ADMIN); anywhere else what the kernel says, from any thread and ABI.
       const cases: [string, Parameters<typeof Container.run>[1]][] = [
         ['as nobody', {}],
         ['as uid 0 with CAP_NET_ADMIN', { user: root, capabilities: ['NET_ADMIN'] }],
       ];
-      const kept = /^(i386 )?netlink SO_RCVBUF( from a thread)?$/; // unchanged by the guard
+      const kept = /^(i386 )?netlink SO_(RCV|SND)BUF( from a thread)?$/; // unchanged by the guard
       for (const [what, options] of cases) {
         const kernel = probeResults(await run(['buffers'], { ...options, seccomp: 'unconfined' }));
         const got = probeResults(await run(['buffers'], options));
         const netlink = Object.keys(kernel).filter((k) => kept.test(k));
-        expect(netlink, what).to.include.members(['netlink SO_RCVBUF', 'netlink SO_RCVBUF from a thread']);
+        expect(netlink, what).to.include.members(['netlink SO_RCVBUF', 'netlink SO_RCVBUF from a thread', 'netlink SO_SNDBUF', 'netlink SO_SNDBUF from a thread']);
         for (const k of netlink) {
-          expect(Number(kernel[k]), `${what}: ${k}`).to.be.above(rmemDefault);
-          expect(got[k], `${what}: ${k}`).to.equal(String(rmemDefault));
+          const byDefault = k.includes('RCV') ? rmemDefault : wmemDefault;
+          expect(Number(kernel[k]), `${what}: ${k}`).to.be.above(byDefault);
+          expect(got[k], `${what}: ${k}`).to.equal(String(byDefault));
         }
-        expect(got['netlink SO_RCVBUFFORCE'], what).to.equal('EPERM');
-        expect(kernel['netlink SO_RCVBUFFORCE'], what).to.equal(what === 'as nobody' ? 'EPERM' : String(2 * 256 * 1024));
+        for (const k of ['netlink SO_RCVBUFFORCE', 'netlink SO_SNDBUFFORCE']) {
+          expect(got[k], `${what}: ${k}`).to.equal('EPERM');
+          expect(kernel[k], `${what}: ${k}`).to.equal(what === 'as nobody' ? 'EPERM' : String(2 * 256 * 1024));
+        }
         // i386's socketcall: its arguments are in memory, where init cannot check them.
         if (kernel['i386 socketcall(SYS_SETSOCKOPT)'] !== undefined) expect(got['i386 socketcall(SYS_SETSOCKOPT)'], what).to.equal('ENOSYS');
-        // Everything else as the kernel answers: other sockets' buffers (from a thread, i386),
-        // SO_RCVBUFFORCE there, a short length, a bad pointer, a file, a closed fd.
-        const same = Object.keys(kernel).filter((k) => !kept.test(k) && k !== 'netlink SO_RCVBUFFORCE' && !k.includes('socketcall'));
-        expect(same.length, what).to.be.above(8);
+        // Everything else as the kernel answers: other sockets' buffers (from a thread, i386, *FORCE
+        // with and without the capability), a short length, a bad pointer, a file, a closed fd.
+        const same = Object.keys(kernel).filter((k) => !kept.test(k) && !/^netlink SO_(RCV|SND)BUFFORCE$/.test(k) && !k.includes('socketcall'));
+        expect(same.length, what).to.be.above(16);
         for (const k of same) expect(got[k], `${what}: ${k}`).to.equal(kernel[k]);
         expect(got['inet SO_RCVBUF'], what).to.equal(String(2 * Math.min(256 * 1024, rmemMax)));
+        expect(got['inet SO_SNDBUF'], what).to.equal(String(2 * Math.min(256 * 1024, wmemMax)));
+        expect(got['inet SO_RCVBUFFORCE'], what).to.equal(what === 'as nobody' ? 'EPERM' : String(2 * 256 * 1024));
       }
     } finally {
       probe.release();

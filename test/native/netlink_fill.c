@@ -22,8 +22,8 @@
  *       receive allocation, summed) or "socket <errno>", then sleeps HOLD_S
  *       seconds (default 0).
  *   netlink_fill buffers        one line per try, "<name> <result>": the
- *                               SO_RCVBUF a socket reads back after asking for
- *                               256 KiB (from the main thread, another thread,
+ *                               SO_RCVBUF or SO_SNDBUF a socket reads back after
+ *                               asking for 256 KiB (from the main thread, another thread,
  *                               the i386 ABI), or the errno name, for netlink
  *                               and other sockets and bad arguments
  *   netlink_fill parallel P N   P processes at once, each making up to N
@@ -32,6 +32,10 @@
  *                               network namespace's netlink sockets then
  *   netlink_fill again N        N sockets (stops at the first refusal), all
  *                               closed, then N more: "first <n> again <m>"
+ *   netlink_fill echo N SIZE    N sockets, each its send buffer raised and one
+ *                               bogus request of SIZE bytes sent with NLM_F_ACK,
+ *                               whose error reply (echoing it) stays queued:
+ *                               "held <bytes> sockets <n> sent <k>"
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -362,15 +366,15 @@ static int fill(const char *kind, int n, long long cap_mb, int hold_s) {
 
 #define ASKED (256 * 1024)
 
-/* Prints "<name> <SO_RCVBUF read back>" or "<name> <errno name>". */
-static void report(const char *name, int s, long r) {
+/* Prints "<name> <option `opt` read back>" or "<name> <errno name>". */
+static void report(const char *name, int s, int opt, long r) {
   if (r < 0) {
     printf("%s %s\n", name, err_name((int)-r));
     return;
   }
   int v = 0;
   socklen_t len = sizeof v;
-  getsockopt(s, SOL_SOCKET, SO_RCVBUF, &v, &len);
+  getsockopt(s, SOL_SOCKET, opt, &v, &len);
   printf("%s %d\n", name, v);
 }
 
@@ -382,17 +386,17 @@ static int route_socket(void) { return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXE
 static int inet_socket(void) { return socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); }
 
 struct on_thread {
-  int s;
+  int s, opt;
   long r;
 };
 static void *set_on_thread(void *arg) {
   struct on_thread *t = arg;
   int v = ASKED;
-  t->r = set_rcvbuf(t->s, SO_RCVBUF, &v, sizeof v);
+  t->r = set_rcvbuf(t->s, t->opt, &v, sizeof v);
   return NULL;
 }
-static long from_thread(int s) {
-  struct on_thread t = {s, 0};
+static long from_thread(int s, int opt) {
+  struct on_thread t = {s, opt, 0};
   pthread_t th;
   if (pthread_create(&th, NULL, set_on_thread, &t) != 0)
     return -EAGAIN;
@@ -406,24 +410,31 @@ static int buffers(void) {
     const char *name;
     int (*make)(void);
   } kinds[] = {{"netlink", route_socket}, {"inet", inet_socket}};
+  static const struct {
+    const char *name;
+    int opt, force;
+  } opts[] = {{"SO_RCVBUF", SO_RCVBUF, SO_RCVBUFFORCE}, {"SO_SNDBUF", SO_SNDBUF, SO_SNDBUFFORCE}};
   char name[64];
   for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-    int s = kinds[k].make();
-    snprintf(name, sizeof name, "%s SO_RCVBUF", kinds[k].name);
-    report(name, s, set_rcvbuf(s, SO_RCVBUF, &v, sizeof v));
-    close(s);
-    s = kinds[k].make();
-    snprintf(name, sizeof name, "%s SO_RCVBUFFORCE", kinds[k].name);
-    report(name, s, set_rcvbuf(s, SO_RCVBUFFORCE, &v, sizeof v));
-    close(s);
-    s = kinds[k].make();
-    snprintf(name, sizeof name, "%s SO_RCVBUF from a thread", kinds[k].name);
-    report(name, s, from_thread(s));
-    snprintf(name, sizeof name, "%s SO_RCVBUF short", kinds[k].name);
-    report(name, s, set_rcvbuf(s, SO_RCVBUF, &v, 2));
-    snprintf(name, sizeof name, "%s SO_RCVBUF bad pointer", kinds[k].name);
-    report(name, s, set_rcvbuf(s, SO_RCVBUF, (void *)8, sizeof v));
-    close(s);
+    for (size_t o = 0; o < sizeof opts / sizeof opts[0]; o++) {
+      int opt = opts[o].opt;
+      int s = kinds[k].make();
+      snprintf(name, sizeof name, "%s %s", kinds[k].name, opts[o].name);
+      report(name, s, opt, set_rcvbuf(s, opt, &v, sizeof v));
+      close(s);
+      s = kinds[k].make();
+      snprintf(name, sizeof name, "%s %sFORCE", kinds[k].name, opts[o].name);
+      report(name, s, opt, set_rcvbuf(s, opts[o].force, &v, sizeof v));
+      close(s);
+      s = kinds[k].make();
+      snprintf(name, sizeof name, "%s %s from a thread", kinds[k].name, opts[o].name);
+      report(name, s, opt, from_thread(s, opt));
+      snprintf(name, sizeof name, "%s %s short", kinds[k].name, opts[o].name);
+      report(name, s, opt, set_rcvbuf(s, opt, &v, 2));
+      snprintf(name, sizeof name, "%s %s bad pointer", kinds[k].name, opts[o].name);
+      report(name, s, opt, set_rcvbuf(s, opt, (void *)8, sizeof v));
+      close(s);
+    }
   }
   int file = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   printf("file SO_RCVBUF %s\n", err_name((int)-set_rcvbuf(file, SO_RCVBUF, &v, sizeof v)));
@@ -431,8 +442,7 @@ static int buffers(void) {
   printf("closed fd SO_RCVBUF %s\n", err_name((int)-set_rcvbuf(1000, SO_RCVBUF, &v, sizeof v)));
   /* Another option of netlink's: not init's business. */
   int s = route_socket();
-  report("netlink SO_SNDBUF", s, 0);
-  printf("netlink SO_SNDBUF set %s\n", set_rcvbuf(s, SO_SNDBUF, &v, sizeof v) == 0 ? "ok" : err_name(errno));
+  printf("netlink SO_PRIORITY set %s\n", set_rcvbuf(s, SO_PRIORITY, &v, sizeof v) == 0 ? "ok" : err_name(errno));
   close(s);
 #if defined(__x86_64__)
   /* i386's setsockopt (366) and socketcall(SYS_SETSOCKOPT), with the value below 4 GiB. */
@@ -440,10 +450,10 @@ static int buffers(void) {
   if (low != MAP_FAILED) {
     low[0] = ASKED;
     s = route_socket();
-    report("i386 netlink SO_RCVBUF", s, i386_call5(366, s, SOL_SOCKET, SO_RCVBUF, (long)(uintptr_t)low, sizeof(int)));
+    report("i386 netlink SO_RCVBUF", s, SO_RCVBUF, i386_call5(366, s, SOL_SOCKET, SO_RCVBUF, (long)(uintptr_t)low, sizeof(int)));
     close(s);
     s = inet_socket();
-    report("i386 inet SO_RCVBUF", s, i386_call5(366, s, SOL_SOCKET, SO_RCVBUF, (long)(uintptr_t)low, sizeof(int)));
+    report("i386 inet SO_RCVBUF", s, SO_RCVBUF, i386_call5(366, s, SOL_SOCKET, SO_RCVBUF, (long)(uintptr_t)low, sizeof(int)));
     unsigned *args = low + 16;
     args[0] = (unsigned)s;
     args[1] = SOL_SOCKET;
@@ -455,6 +465,31 @@ static int buffers(void) {
     close(s);
   }
 #endif
+  return 0;
+}
+
+/* ---- echo: error replies, which carry the whole request ---- */
+
+/* N sockets, each sending one bogus request of `size` bytes with NLM_F_ACK
+ * (its send buffer raised first), never reading the error that echoes it. */
+static int echo(int n, size_t size) {
+  static char *msg;
+  msg = calloc(1, size);
+  int big = 1 << 30, sent = 0, sockets = 0;
+  n_fds = 0;
+  for (; sockets < n; sockets++) {
+    int s = route_socket();
+    if (s < 0)
+      break;
+    fds[n_fds++] = s;
+    setsockopt(s, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    struct nlmsghdr *h = (void *)msg;
+    *h = (struct nlmsghdr){(__u32)size, 0x7fff, NLM_F_REQUEST | NLM_F_ACK, 1, 0};
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    if (sendto(s, msg, size, 0, (void *)&kernel, sizeof kernel) >= 0)
+      sent++;
+  }
+  printf("held %lld sockets %d sent %d\n", held(), sockets, sent);
   return 0;
 }
 
@@ -537,6 +572,8 @@ int main(int argc, char **argv) {
     return parallel(atoi(argv[2]), atoi(argv[3]));
   if (argc >= 3 && strcmp(argv[1], "again") == 0)
     return again(atoi(argv[2]));
-  fprintf(stderr, "usage: %s probe | fill usersock|route N CAP_MB [HOLD_S] | buffers | parallel P N | again N\n", argv[0]);
+  if (argc >= 4 && strcmp(argv[1], "echo") == 0)
+    return echo(atoi(argv[2]), (size_t)atol(argv[3]));
+  fprintf(stderr, "usage: %s probe | fill usersock|route N CAP_MB [HOLD_S] | buffers | parallel P N | again N | echo N SIZE\n", argv[0]);
   return 2;
 }
