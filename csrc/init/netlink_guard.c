@@ -36,8 +36,9 @@
  * Together: at most about 16 * (208 + 208 + 32) KiB uncharged per container.
  *
  * Each answer costs the caller a round trip to init (measured: socket()
- * and close() 60 µs instead of 6, setsockopt() 23 µs instead of 1);
- * programs make such calls rarely. init answers between its other work
+ * and close() 60-70 µs instead of 5, a buffer setsockopt() on another
+ * socket ~130 µs instead of 1, most of it the child); programs make such
+ * calls rarely. init answers between its other work
  * (main.c's loop); a call waits while init is busy. What init cannot find
  * out (the caller died, no process left under `pids` for the child) is
  * answered "done, nothing changed" for a buffer and ENOBUFS for a socket:
