@@ -97,14 +97,17 @@ int ik_netlink_guard_ready(void) {
   if (getrandom(ik_netlink_guard_secret, sizeof ik_netlink_guard_secret, GRND_NONBLOCK) != sizeof ik_netlink_guard_secret ||
       ik_netlink_guard_secret[0] == 0 || ik_netlink_guard_secret[1] == 0)
     return 0;
-  /* /proc/net is the reader's network namespace: init's is the container's. */
-  if (protocols_fd < 0)
-    protocols_fd = open("/proc/net/protocols", O_RDONLY | O_CLOEXEC);
-  return protocols_fd >= 0;
+  return 1;
 }
 
 /* Netlink sockets in init's network namespace now, or -1. */
 static long netlink_sockets(void) {
+  /* Opened at the first call, not at every start (~20 µs in a fresh procfs;
+   * most containers make no netlink socket). /proc/net is the reader's
+   * network namespace: init's, the container's; init's /proc is the one it
+   * mounted, which a payload without CAP_SYS_ADMIN cannot cover. */
+  if (protocols_fd < 0 && (protocols_fd = open("/proc/net/protocols", O_RDONLY | O_CLOEXEC)) < 0)
+    return -1;
   static char buf[16384];
   size_t len = 0;
   ssize_t n;
@@ -118,6 +121,31 @@ static long netlink_sockets(void) {
   return count;
 }
 
+/* The value of field `key` ("Tgid:") in /proc/<tid>/status, read into
+ * `buf`, or NULL. */
+static const char *status_field(pid_t tid, const char *key, char *buf, size_t size) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/status", (int)tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return NULL;
+  ssize_t n = read(fd, buf, size - 1);
+  close(fd);
+  if (n <= 0)
+    return NULL;
+  buf[n] = 0;
+  size_t len = strlen(key);
+  for (const char *line = buf; *line != 0;) {
+    if (strncmp(line, key, len) == 0)
+      return line + len;
+    const char *nl = strchr(line, '\n');
+    if (nl == NULL)
+      break;
+    line = nl + 1;
+  }
+  return NULL;
+}
+
 /* A pidfd of thread `tid` (in init's pid namespace), for its fd table: the
  * thread's own where the kernel has PIDFD_THREAD (6.9), else its leader's
  * (a thread made without CLONE_FILES then sees its leader's fds: the answer
@@ -129,28 +157,16 @@ static int pidfd_of(pid_t tid) {
   fd = (int)syscall(SYS_pidfd_open, tid, 0); /* before 6.9: a leader only */
   if (fd >= 0 || errno != EINVAL)
     return fd;
-  char path[64], status[4096];
-  snprintf(path, sizeof path, "/proc/%d/status", (int)tid);
-  int sfd = open(path, O_RDONLY | O_CLOEXEC);
-  if (sfd < 0)
-    return -1;
-  ssize_t n = read(sfd, status, sizeof status - 1);
-  close(sfd);
-  const char *t = n > 0 ? (status[n] = 0, strstr(status, "\nTgid:")) : NULL;
-  return t == NULL ? -1 : (int)syscall(SYS_pidfd_open, (pid_t)atoi(t + 6), 0);
+  char status[4096];
+  const char *tgid = status_field(tid, "Tgid:", status, sizeof status);
+  return tgid == NULL ? -1 : (int)syscall(SYS_pidfd_open, (pid_t)atoi(tgid), 0);
 }
 
 /* Whether thread `tid` has CAP_NET_ADMIN in its effective set. */
 static int has_net_admin(pid_t tid) {
-  char path[64], status[4096];
-  snprintf(path, sizeof path, "/proc/%d/status", (int)tid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  ssize_t n = read(fd, status, sizeof status - 1);
-  close(fd);
-  const char *c = n > 0 ? (status[n] = 0, strstr(status, "\nCapEff:")) : NULL;
-  return c != NULL && (strtoull(c + 8, NULL, 16) >> 12 & 1); /* CAP_NET_ADMIN = 12 */
+  char status[4096];
+  const char *eff = status_field(tid, "CapEff:", status, sizeof status);
+  return eff != NULL && (strtoull(eff, NULL, 16) >> 12 & 1); /* CAP_NET_ADMIN = 12 */
 }
 
 /* Whether thread `tid` is in init's network namespace. */

@@ -9,9 +9,8 @@
 /* NETLINK_ROUTE sockets a container may hold at once. */
 #define IK_NETLINK_SOCKETS_MAX 16
 
-/* Whether this kernel and container let init answer (Linux 5.9; the count
- * at /proc/net/protocols): called once, before the filter is installed.
- * 1 or 0. */
+/* Whether this kernel lets init answer (Linux 5.9), with the secret drawn:
+ * called once, before the filter is installed. 1 or 0. */
 int ik_netlink_guard_ready(void);
 
 /* Drawn by ik_netlink_guard_ready(), never 0: the high halves of the level
