@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -95,6 +96,16 @@ static int request(unsigned long ns_flags, const int fds[5], int netns_fd, const
   if (n != (ssize_t)sizeof rep || rep.pid <= 0 || pidfd < 0) {
     if (pidfd >= 0)
       close(pidfd);
+    if (n == (ssize_t)sizeof rep && rep.pid > 0) {
+      /* The container was made but its pidfd did not reach us: with our fd
+       * table full the kernel drops it (MSG_CTRUNC). The new process is our
+       * child (CLONE_PARENT) and only we reap it, so its pid is still its
+       * own until we do: end it and reap it by pid, or it stays a zombie. */
+      kill(rep.pid, SIGKILL);
+      while (waitpid(rep.pid, NULL, __WALL) < 0 && errno == EINTR)
+        ;
+      return nfds < 0 ? -EMFILE : -EPROTO;
+    }
     /* A clone failure (EPERM, ENOSPC…) is the container's, not the zygote's. */
     return n == (ssize_t)sizeof rep && rep.pid < 0 ? rep.pid : -EPROTO;
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync } from 'node:fs';
 import { EventEmitter } from 'eventemitter3';
-import { IsolateError, checkKeys, describeErrno, fromSystemError, invalidOption, showValue } from './errors';
+import { IsolateError, checkKeys, describeErrno, fromSystemError, invalidOption, isIsolateError, showValue } from './errors';
 import { KERNEL_MOUNTPOINTS, planCgroupfs, planFilesystem, resolveMounts, stagingDir, type MountSpec, type ResolvedMount } from './filesystem';
 import { LayerStack } from './layer-stack';
 import { diffUpper, isSetupMountpoint, type Change } from './image/diff';
@@ -792,7 +792,8 @@ export class Container extends EventEmitter<ContainerEvents> {
       planned = this.plan(main);
     } catch (err) {
       this.dropCgroup();
-      throw err;
+      // Bad input is refused before this; what is left is the host's (EMFILE reading mountinfo, say).
+      throw isIsolateError(err) ? err : fromSystemError('ERR_SETUP_FAILED', 'Cannot start the container', err);
     }
     const { b, plan, nsFlags } = planned;
 

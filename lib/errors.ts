@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 
@@ -151,7 +152,7 @@ export function fromSystemError(code: IsolateErrorCode, what: string, err: unkno
   const e = err as NodeJS.ErrnoException;
   const errno = typeof e?.errno === 'number' ? Math.abs(e.errno) : undefined;
   const [name, text] = errno !== undefined ? describeErrno(errno) : [e?.code ?? 'UNKNOWN', e?.message ?? String(err)];
-  return new IsolateError(code, `${what}: ${e?.syscall ? `${e.syscall}: ` : ''}${name} (${text})`, {
+  return new IsolateError(code, `${what}: ${e?.syscall ? `${e.syscall}: ` : ''}${name} (${text})${exhaustionHint(name)}`, {
     syscall: e?.syscall,
     path: e?.path,
     errno,
@@ -159,4 +160,22 @@ export function fromSystemError(code: IsolateErrorCode, what: string, err: unkno
     cause: err,
     ...extra,
   });
+}
+
+/**
+ * What to do about a full fd table, the one failure a caller meets only at
+ * scale (hundreds of containers started at once), said where it happens.
+ */
+function exhaustionHint(name: string): string {
+  if (name === 'ENFILE') return ': the system\'s file table is full (fs.file-max)';
+  if (name !== 'EMFILE') return '';
+  let limit = '';
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = line?.split(/\s{2,}/)[1];
+    if (soft) limit = ` (${soft})`;
+  } catch {
+    // No /proc: the hint goes without the number.
+  }
+  return `: this process has as many open files as its limit allows${limit}; each started container holds about 6 and its cgroup a few more, so raise the limit (ulimit -n) or start fewer at once`;
 }

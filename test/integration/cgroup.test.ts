@@ -733,6 +733,30 @@ describe('CGroup on this kernel', function () {
       }
     });
 
+    it("should refuse a start with EMFILE at every step when Node's fd table is full, leaving no zombie and no group", async function () {
+      const probe = spawnSync('prlimit', ['--nofile=256:256', 'true']);
+      skipUnless(this, probe.status === 0 ? null : `prlimit (util-linux) cannot lower RLIMIT_NOFILE here: ${probe.error ?? probe.stderr}`);
+      this.timeout(120_000);
+      // The fixture fills its fd table, frees 0..24 fds and starts a grouped
+      // container each time: some step runs out at each count, down to the
+      // container's pidfd, which the kernel drops on its way to Node after
+      // the container was made (that one used to be EPROTO and a zombie).
+      const f = runFixture('fd-exhaustion', ['24'], ['prlimit', '--nofile=256:256']);
+      await f.line(/"done"/, 100_000);
+      expect(await f.exited, f.stderr()).to.equal(0);
+      const attempts = f.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((a) => a.done === undefined);
+      expect(attempts).to.have.length(25);
+      for (const a of attempts) {
+        expect(a.zombies, JSON.stringify(a)).to.equal(0);
+        if (a.ok) continue;
+        expect(a, JSON.stringify(a)).to.include({ code: 'ERR_SETUP_FAILED', errnoCode: 'EMFILE' });
+        expect(a.message).to.match(/^Cannot start the container: .*EMFILE \(too many open files\): this process has as many open files as its limit allows \(256\); .*ulimit -n/);
+      }
+      expect(attempts.some((a) => a.syscall === 'clone'), 'the pidfd step was reached').to.equal(true);
+      expect(attempts[0]!.ok, 'no fd free').to.equal(undefined);
+      expect(attempts.slice(-4).every((a) => a.ok), 'enough fds free').to.equal(true);
+    });
+
     it('should find and remove the group of a crashed owner with gc(), killing what runs in it', async function () {
       const marker = sleepMarker();
       const f = runFixture('cgroup-crash', [`marker=${marker}`]);
