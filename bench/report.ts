@@ -1,6 +1,7 @@
 /** Renders the results as markdown: the tables for stdout, the whole page for docs/benchmarks.md. */
 import { readCgroupMounts } from '../lib/cgroup/host';
 import type { GcTotals } from './ballast';
+import type { DensityReport } from './density';
 import type { ImageIoReport } from './images';
 import { COLD_MOVE_GAP_MS, TARGET_PAUSE_RESUME_MS, TARGET_STATS_MS, type CgroupOpsReport, type OpSummary } from './cgroup-ops';
 import { LONG_NODE_FLAGS, type LongReport, type Snapshot } from './long';
@@ -70,6 +71,8 @@ export interface BenchResult {
   cgroupOps: CgroupOpsReport | string;
   /** A 200 MiB layer through the image store. */
   imageIo: ImageIoReport | string;
+  /** Many sandboxes held at once, against as many plain children. */
+  density: DensityReport | string;
   /** cgroups named after the bench process still there at its end (should be none). */
   leftoverCgroups: string[];
   /** Directories of the library's pool of ready groups at the end (removed when the process exits). */
@@ -494,6 +497,23 @@ export function imageIoTable(o: ImageIoReport | string): string {
   return table(['operation (one layer tar of ' + (o.layerBytes / (1 << 20)).toFixed(0) + ` MiB, ${o.files} files)`, 'runs', 'median MB/s', 'slowest MB/s', 'target', ''], rows);
 }
 
+export function densityTable(d: DensityReport | string): string {
+  if (typeof d === 'string') return d;
+  const kib = (x: number) => `${x.toFixed(0)} KiB`;
+  const rows = d.rows.map((x) => [
+    x.label + (x.failed ? ` (${x.failed})` : ''),
+    String(x.n),
+    ms(x.startMs),
+    ms(x.stopMs),
+    kib(x.nodeRssKiB),
+    kib(x.nodeHeapKiB),
+    x.nodeFds.toFixed(1),
+    `${kib(x.processesPssKiB)} (${x.processes.toFixed(0)})`,
+    kib(x.kernelKiB),
+  ]);
+  return table(['started at once', 'n', 'start ms each', 'end ms each', 'Node RSS each', 'Node heap each', 'Node fds each', 'processes\' PSS each (processes)', 'kernel memory each'], rows);
+}
+
 export function summaryMarkdown(r: BenchResult): string {
   const parts = [
     `## Start latency of /bin/true, no ballast`,
@@ -514,6 +534,8 @@ export function summaryMarkdown(r: BenchResult): string {
     imageIoTable(r.imageIo),
     '## Concurrency (no ballast)',
     concurrencyTable(r.baseline),
+    '## Density: many held at once',
+    densityTable(r.density),
     '## Where the time goes (no ballast)',
     breakdownTable(r.baseline),
   ];
@@ -713,6 +735,19 @@ function interpretation(r: BenchResult): string {
         `the children and the neighbours share; per-run latency rose from ${ms(summarize(one.latencies).median)} to ${ms(summarize(two.latencies).median)} ms.`,
     );
   }
+  if (typeof r.density !== 'string') {
+    const [plain, box, grouped] = r.density.rows;
+    if (plain && box) {
+      const kib = (x: number) => `${x.toFixed(0)} KiB`;
+      out.push(
+        `- **Density.** With ${r.density.n} held at once, a container (init and its \`sleep\`) cost Node ${kib(box.nodeRssKiB)} of RSS and ` +
+          `${box.nodeFds.toFixed(1)} fds, its processes ${kib(box.processesPssKiB)} and the kernel ${kib(box.kernelKiB)} (its namespaces and mounts), ` +
+          `against ${kib(plain.nodeRssKiB)}, ${kib(plain.processesPssKiB)} and ${kib(plain.kernelKiB)} for a plain \`sleep\` child` +
+          (grouped ? `; with a memory and pids group the kernel held ${kib(grouped.kernelKiB)}, Node ${grouped.nodeFds.toFixed(1)} fds` : '') +
+          `. Started all at once they took ${ms(box.startMs)} ms each${grouped ? ` (${ms(grouped.startMs)} with the group)` : ''}, against ${ms(plain.startMs)} for the plain children.`,
+      );
+    }
+  }
   const net = med(a, 'container') - med(a, 'container-host-net');
   const mnt = med(a, 'container-host-net') - med(a, 'container-pid');
   const pid = med(a, 'container-pid') - med(a, 'container-none');
@@ -908,6 +943,19 @@ ${leftoverNote(r)}
 ### Concurrency (no ballast)
 
 ${concurrencyTable(r.baseline)}
+
+### Density: many held at once
+
+${typeof r.density === 'string' ? '' : `${r.density.n}`} of each started at once with \`Promise.all\`, each running \`sleep\`, then all ended at once: plain
+\`child_process.spawn\` children, containers (init and the \`sleep\`), and containers with a group. Per unit: the
+wall time to start them all and to end them all, divided by their number; what the Node process holds more (RSS
+and V8 heap after a full GC; open fds: a container's pipes, pidfd and init's control socket, and its group's files);
+the processes' own memory (proportional set size: shared pages divided among their users); and the kernel's own
+memory (slab, page tables, kernel stacks and per-CPU areas from /proc/meminfo, machine-wide, so noisy): a
+container's namespaces, mounts and groups live there. One of each kind is started and ended first, so what is
+made once (the zygote, the pools) is not counted.
+
+${densityTable(r.density)}
 
 ### Where the time goes (no ballast)
 

@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { measureDensity, type DensityReport } from './density';
 import { CGROUP_LIMITS, leftoverGroups, measureCgroupOps, pooledGroups, type CgroupOpsReport, type CgroupOpsSettings } from './cgroup-ops';
 import { measureImageIo, overlayFixture, type ImageIoReport, type OverlayFixture } from './images';
 import { ballastItems, dropBallast, fullGc, gcTotals, holdBallast, startGcLog, stopGcLog } from './ballast';
@@ -241,6 +242,14 @@ async function main(): Promise<void> {
     process.stderr.write('image io\n');
     const imageIo: ImageIoReport | string = await measureImageIo(args.quick ? 1 : 5, (msg) => process.stderr.write(`${msg}\n`)).catch((err: unknown) => `Failed: ${String(err)}`);
 
+    const densityN = args.quick ? 20 : 200;
+    const density: DensityReport | string = await measureDensity(
+      densityN,
+      list.find((v) => v.key === 'container')?.unavailable,
+      list.find((v) => v.key === 'container-cg')?.unavailable,
+      (msg) => process.stderr.write(`${msg}\n`),
+    ).catch((err: unknown) => `Failed: ${String(err)}`);
+
     let long: LongReport | string = 'Skipped (--long 0).';
     if (!containersWork) long = 'Skipped: Container.run does not work here.';
     else if (args.long > 0) {
@@ -251,7 +260,7 @@ async function main(): Promise<void> {
     m.loadEnd = loadavg();
     const leftover = await leftoverGroups();
     if (leftover.length) process.stderr.write(`cgroups of this process left behind: ${leftover.join(', ')}\n`);
-    const result: BenchResult = { settings: args, machine: m, baseline, ballast, trace, cgroupTrace, cgroupOps, imageIo, leftoverCgroups: leftover, pooledCgroups: pooledGroups().length, long };
+    const result: BenchResult = { settings: args, machine: m, baseline, ballast, trace, cgroupTrace, cgroupOps, imageIo, density, leftoverCgroups: leftover, pooledCgroups: pooledGroups().length, long };
     process.stdout.write(`${summaryMarkdown(result)}\n`);
     if (args.out) {
       mkdirSync(dirname(args.out), { recursive: true });
