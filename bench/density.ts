@@ -34,9 +34,22 @@ export interface DensityRow {
   failed?: string;
 }
 
+/** Many spinners at once, each under a `cpuTime` budget: how far past it each was ended, and how late Node's timers ran. */
+export interface BudgetReport {
+  n: number;
+  budgetMs: number;
+  /** CPU time each used (cpuTimeMs), sorted. */
+  usedMs: number[];
+  /** Runs that ended with limit 'cpuTime'. */
+  ended: number;
+  /** Lateness of a 10 ms interval timer in the Node process meanwhile: median and max, ms. */
+  lagMs: [number, number];
+}
+
 export interface DensityReport {
   n: number;
   rows: DensityRow[];
+  budget?: BudgetReport;
 }
 
 const SLEEP = ['sleep', '1000'];
@@ -162,6 +175,37 @@ async function row(label: string, n: number, make: () => Promise<Unit>): Promise
   return r;
 }
 
+/**
+ * `n` shell spinners at once, each `Container.run` with `cpuTime: budgetMs`
+ * (and a pids group): the CPU time each had used when it was ended. A
+ * budget is watched by Node's timers, so it holds only as well as Node gets
+ * the CPU among the spinners.
+ */
+async function budgets(n: number, budgetMs: number): Promise<BudgetReport> {
+  const lags: number[] = [];
+  let last = performance.now();
+  const tick = setInterval(() => {
+    const now = performance.now();
+    lags.push(Math.max(0, now - last - 10));
+    last = now;
+  }, 10);
+  try {
+    const runs = await Promise.all(
+      Array.from({ length: n }, () => Container.run(['sh', '-c', 'while :; do :; done'], { cgroup: { pids: 16 }, cpuTime: budgetMs, timeout: '120s' })),
+    );
+    const sorted = [...lags].sort((a, b) => a - b);
+    return {
+      n,
+      budgetMs,
+      usedMs: runs.map((r) => r.cpuTimeMs ?? NaN).sort((a, b) => a - b),
+      ended: runs.filter((r) => r.limit === 'cpuTime').length,
+      lagMs: [sorted[sorted.length >> 1] ?? NaN, sorted[sorted.length - 1] ?? NaN],
+    };
+  } finally {
+    clearInterval(tick);
+  }
+}
+
 /** `containers`, `cgroups`: whether those rows can run here (else the reason). */
 export async function measureDensity(n: number, containers: string | undefined, cgroups: string | undefined, log: (msg: string) => void): Promise<DensityReport> {
   const rows: DensityRow[] = [];
@@ -175,5 +219,11 @@ export async function measureDensity(n: number, containers: string | undefined, 
     log(`density: ${n} containers with a group at once`);
     rows.push(await row("Container, cgroup { memory: '64M', pids: 64 }", n, () => container(true)));
   }
-  return { n, rows };
+  const report: DensityReport = { n, rows };
+  if (cgroups === undefined) {
+    const spinners = Math.max(10, Math.round(n / 2));
+    log(`density: ${spinners} spinners at once, each with cpuTime 200 ms`);
+    report.budget = await budgets(spinners, 200);
+  }
+  return report;
 }

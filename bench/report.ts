@@ -511,7 +511,17 @@ export function densityTable(d: DensityReport | string): string {
     `${kib(x.processesPssKiB)} (${x.processes.toFixed(0)})`,
     kib(x.kernelKiB),
   ]);
-  return table(['started at once', 'n', 'start ms each', 'end ms each', 'Node RSS each', 'Node heap each', 'Node fds each', 'processes\' PSS each (processes)', 'kernel memory each'], rows);
+  const main = table(['started at once', 'n', 'start ms each', 'end ms each', 'Node RSS each', 'Node heap each', 'Node fds each', 'processes\' PSS each (processes)', 'kernel memory each'], rows);
+  const b = d.budget;
+  if (!b) return main;
+  const at = (q: number) => b.usedMs[Math.min(b.usedMs.length - 1, Math.floor(q * b.usedMs.length))] ?? NaN;
+  return `${main}
+
+${b.n} shell spinners at once, each \`Container.run\` with \`cpuTime: ${b.budgetMs}\` (and \`pids: 16\`): ${b.ended} of ${b.n} ended by the budget;
+the CPU time each had used then (\`cpuTimeMs\`), and how late a 10 ms timer in the Node process ran meanwhile (the
+budget is watched by Node's timers, so it holds as well as Node gets the CPU among the spinners):
+
+${table(['CPU time used at the end', 'min', 'median', 'p90', 'max', 'timer lateness median', 'max'], [[`budget ${b.budgetMs} ms`, ms(b.usedMs[0] ?? NaN), ms(at(0.5)), ms(at(0.9)), ms(at(1)), ms(b.lagMs[0]), ms(b.lagMs[1])]])}`;
 }
 
 export function summaryMarkdown(r: BenchResult): string {

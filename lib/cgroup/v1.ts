@@ -1,7 +1,8 @@
 /**
  * The cgroup v1 (and hybrid) backend: one directory in each hierarchy the
  * group uses, limits translated to the v1 files as runc and crun document
- * them. Every group joins memory, cpuacct and pids (what stats() reads); cpu,
+ * them. Every group joins memory, cpuacct and pids (what stats() reads); cpu
+ * (else the parent's cpu directory: sharedCpuJoin),
  * cpuset, blkio, devices and net_cls only when a limit needs them, and freezer
  * on the first pause(): each hierarchy costs a mkdir and an rmdir (~40 µs
  * together, ~70 µs for memory) on every container start, except cpuacct,
@@ -330,7 +331,25 @@ export class V1Backend implements CgroupBackend {
   }
 
   placement(): Placement {
-    return { joinFiles: this.dirs.map((d) => `${d}/tasks`), procsFiles: this.dirs.map((d) => `${d}/cgroup.procs`) };
+    return { joinFiles: [...this.dirs.map((d) => `${d}/tasks`), ...this.sharedCpuJoin()], procsFiles: this.dirs.map((d) => `${d}/cgroup.procs`) };
+  }
+
+  /**
+   * A group without a cpu limit has no directory in the cpu hierarchy, and
+   * its processes would stay in the Node process's cpu group (the root,
+   * often), each one the scheduler's peer of Node: 100 spinners left Node
+   * 1/101 of the CPUs, so its timers (a `cpuTime` budget's among them) ran
+   * late, a 200 ms budget overrunning by 33 ms at the median and 200 at
+   * most. They join the parent's directory there instead (no mkdir: v1
+   * lets a parent hold tasks), so that every sandbox of the parent shares
+   * one entity's CPU share against the host's, as a group with a cpu limit,
+   * made below that parent, does, and as v2 groups do. Not where cpu and
+   * cpuacct are one hierarchy: the group's cpuacct directory is in it.
+   */
+  private sharedCpuJoin(): string[] {
+    if (this.dir.has('cpu')) return [];
+    const cpu = this.parent.v1Dirs.get('cpu');
+    return cpu === undefined || cpu === this.parent.v1Dirs.get('cpuacct') ? [] : [`${cpu}/tasks`];
   }
 
   stats(): CGroupStats {

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { expect } from 'chai';
 import { CGroup, Container, IsolateError, gc, type CGroupLimits } from '../../lib';
 import { existingParentDirs, processStartTime, readCgroupMounts, resetParents } from '../../lib/cgroup/host';
@@ -229,6 +229,40 @@ describe('CGroup on this kernel', function () {
         cgroup: { cpuset: '0' },
       });
       expect(r.stdout).to.match(/^Cpus_allowed_list:\s+0\n0\n$/);
+    });
+
+    it("should share one CPU share among the parent's sandboxes, a group without a cpu limit in the parent's cpu group (v1)", async function () {
+      // Seen from the host: where the payload is, hierarchy by hierarchy.
+      const placed = async (limits: CGroupLimits): Promise<Map<string, string>> => {
+        const c = new Container({ cgroup: limits });
+        try {
+          const p = c.spawn(['sleep', '100'], { stdio: 'ignore' });
+          await new Promise((resolve) => p.once('spawn', () => resolve(undefined)));
+          const payload = readFileSync(`/proc/${c.pid}/task/${c.pid}/children`, 'utf8').trim();
+          const lines = readFileSync(`/proc/${payload}/cgroup`, 'utf8').trim().split('\n');
+          return new Map(lines.map((l) => l.split(':')).map(([, ctl, path]) => [ctl!, path!]));
+        } finally {
+          await c.destroy();
+        }
+      };
+      const plain = await placed({ memory: '32M' });
+      const limited = await placed({ memory: '32M', cpus: 0.5 });
+      if (version() === 2) {
+        // One hierarchy: every group is below the parent already.
+        expect(dirname(plain.get('')!)).to.equal(dirname(limited.get('')!));
+        return;
+      }
+      const mounts = readCgroupMounts();
+      const cpu = [...plain.keys()].find((k) => k.split(',').includes('cpu'));
+      skipUnless(this, cpu !== undefined ? null : 'no v1 cpu hierarchy on this host');
+      const group = plain.get('memory')!;
+      if (mounts.v1.get('cpu') === mounts.v1.get('cpuacct')) {
+        // cpu,cpuacct in one hierarchy: the group's cpuacct directory is below the parent there.
+        expect(dirname(plain.get(cpu!)!)).to.equal(dirname(group));
+      } else {
+        expect(plain.get(cpu!), 'no cpu limit: the parent').to.equal(dirname(group));
+      }
+      expect(limited.get(cpu!), 'a cpu limit: its own directory').to.equal(limited.get('memory'));
     });
 
     it('should show the container its own group as the cgroup root', async function () {
