@@ -144,7 +144,8 @@ export async function leftoverGroups(): Promise<string[]> {
   }
   for (const r of roots) {
     try {
-      for (const e of readdirSync(r)) if (e.startsWith(prefix) && !pooled.has(join(r, e))) out.push(join(r, e));
+      // NAME.owner is the process's mark (a file, lib/cgroup/owner.ts), not a group: it goes when the process exits.
+      for (const e of readdirSync(r)) if (e.startsWith(prefix) && !e.endsWith('.owner') && !pooled.has(join(r, e))) out.push(join(r, e));
     } catch {
       /* not there */
     }

@@ -17,6 +17,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { Container, type ContainerProcess } from '../lib';
 import { fullGc } from './ballast';
 import { CGROUP_LIMITS } from './cgroup-ops';
+import { childReport, reportFromChild } from './child';
 
 export interface DensityRow {
   label: string;
@@ -207,7 +208,7 @@ async function budgets(n: number, budgetMs: number): Promise<BudgetReport> {
 }
 
 /** `containers`, `cgroups`: whether those rows can run here (else the reason). */
-export async function measureDensity(n: number, containers: string | undefined, cgroups: string | undefined, log: (msg: string) => void): Promise<DensityReport> {
+async function density(n: number, containers: string | undefined, cgroups: string | undefined, log: (msg: string) => void): Promise<DensityReport> {
   const rows: DensityRow[] = [];
   log(`density: ${n} plain children at once`);
   rows.push(await row('child_process.spawn', n, plainChild));
@@ -226,4 +227,20 @@ export async function measureDensity(n: number, containers: string | undefined, 
     report.budget = await budgets(spinners, 200);
   }
   return report;
+}
+
+/**
+ * density() in a child `node --expose-gc`, so that the bench's own heap
+ * (its ballast, V8's grown young generation) does not blur Node's share;
+ * `containers`, `cgroups`: whether those rows can run here (else the reason).
+ */
+export function measureDensity(n: number, containers: string | undefined, cgroups: string | undefined, log: (msg: string) => void): Promise<DensityReport> {
+  log(`density: ${n} of each at once, in a child node`);
+  return childReport<DensityReport>('density', ['--expose-gc'], __filename, [String(n), containers === undefined ? 'yes' : 'no', cgroups === undefined ? 'yes' : 'no']);
+}
+
+if (require.main === module) {
+  const [n, containers, cgroups] = process.argv.slice(2);
+  const log = (msg: string) => process.stderr.write(`  ${msg}\n`);
+  reportFromChild(density(Number(n ?? 200), containers === 'yes' ? undefined : 'not here', cgroups === 'yes' ? undefined : 'not here', log));
 }

@@ -10,10 +10,10 @@
  * on until the young generation has kept its size for a while, and
  * heapTotal is reported next to RSS.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { Container } from '../lib';
+import { childReport, reportFromChild } from './child';
 import { median, summarize, type Summary } from './stats';
 
 export interface Snapshot {
@@ -185,32 +185,10 @@ export const LONG_NODE_FLAGS = ['--expose-gc', '--min-semi-space-size=16'];
 
 /** Runs the long part in a child `node --expose-gc` and returns its report. */
 export function runLong(count: number, warmup: number): Promise<LongReport> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...LONG_NODE_FLAGS, __filename, String(count), String(warmup)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    p.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    p.once('error', reject);
-    p.once('close', (code, signal) => {
-      const last = out.trim().split('\n').pop() ?? '';
-      if (code !== 0) return reject(new Error(`long run ended with ${code ?? signal}: ${last}`));
-      try {
-        resolve(JSON.parse(last) as LongReport);
-      } catch (err) {
-        reject(new Error(`long run printed no report: ${(err as Error).message}`));
-      }
-    });
-  });
+  return childReport<LongReport>('long run', LONG_NODE_FLAGS, __filename, [String(count), String(warmup)]);
 }
 
 if (require.main === module) {
   const [count, warmup] = process.argv.slice(2).map(Number);
-  child(count ?? 10_000, warmup ?? 100).then(
-    (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+  reportFromChild(child(count ?? 10_000, warmup ?? 100));
 }

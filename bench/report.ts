@@ -962,8 +962,9 @@ wall time to start them all and to end them all, divided by their number; what t
 and V8 heap after a full GC; open fds: a container's pipes, pidfd and init's control socket, and its group's files);
 the processes' own memory (proportional set size: shared pages divided among their users); and the kernel's own
 memory (slab, page tables, kernel stacks and per-CPU areas from /proc/meminfo, machine-wide, so noisy): a
-container's namespaces, mounts and groups live there. One of each kind is started and ended first, so what is
-made once (the zygote, the pools) is not counted.
+container's namespaces, mounts and groups live there. It runs in a child \`node --expose-gc\` of its own, so the
+bench's heap is not counted, and one of each kind is started and ended first, so what is made once (the zygote,
+the pools) is not either.
 
 ${densityTable(r.density)}
 

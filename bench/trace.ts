@@ -19,6 +19,9 @@ const OP_NAMES: Record<number, string> = {
   9: 'bring up lo',
   11: 'unshare',
   12: 'mknod',
+  13: 'mount the overlay root',
+  14: 'keep the writable layer open',
+  15: 'seccomp filter (+ netlink guard listener)',
 };
 
 const LINE = /^isolate-kit-init: step (\d+) \(op (\d+)\) (\d+) us$/;
