@@ -853,15 +853,12 @@ export class Container extends EventEmitter<ContainerEvents> {
     if (cfg.namespaces.has('time')) b.add(Op.Unshare, { description: 'unshare the time namespace' }, { num: [0x80] });
     // Last: init's own steps are done; every process it starts inherits the filter.
     if (cfg.seccomp !== 'unconfined') {
-      // With a network namespace of its own, init answers for NETLINK_ROUTE
-      // sockets (a count, their buffers): csrc/init/netlink_guard.c.
-      const guard = cfg.namespaces.has('net') ? 1 : 0;
+      // init answers for NETLINK_ROUTE sockets (a count of its own, their
+      // buffers), whichever network namespace: csrc/init/netlink_guard.c.
       b.add(
         Op.DenyUserns,
-        {
-          description: `deny new user namespaces, netlink but NETLINK_ROUTE${guard ? ' (at most 16 sockets, default buffers)' : ''}, io_uring (a seccomp filter; seccomp: 'unconfined' lifts it)`,
-        },
-        { num: [guard] },
+        { description: "deny new user namespaces, netlink but NETLINK_ROUTE (at most 16 sockets, default buffers), io_uring (a seccomp filter; seccomp: 'unconfined' lifts it)" },
+        { num: [1] },
       );
     }
     const containerOps = b.length;

@@ -1,5 +1,4 @@
-/* init's answers to the calls its seccomp filter (no_userns.c) sends it, in
- * a container with a network namespace of its own.
+/* init's answers to the calls its seccomp filter (no_userns.c) sends it.
  *
  * Why: the kernel charges what netlink sockets queue to no memory cgroup.
  * NETLINK_ROUTE stays allowed (getifaddrs, getaddrinfo's AI_ADDRCONFIG,
@@ -11,12 +10,17 @@
  * buffer. So:
  *   socket(AF_NETLINK, *, NETLINK_ROUTE): init makes the socket itself, in
  *     the container's network namespace (init's), and puts it in the
- *     caller's fd table (SECCOMP_IOCTL_NOTIF_ADDFD), while that namespace
- *     holds fewer than IK_NETLINK_SOCKETS_MAX netlink sockets; else
- *     ENOBUFS (glibc's getaddrinfo then assumes both address families, as
- *     on any failure). The count is the kernel's: the "NETLINK" line of
- *     /proc/net/protocols, which counts a socket from its creation (unbound
- *     ones too) to its last close. Made one at a time by init, the sockets
+ *     caller's fd table (SECCOMP_IOCTL_NOTIF_ADDFD), while fewer than
+ *     IK_NETLINK_SOCKETS_MAX of those it made live; else ENOBUFS (glibc's
+ *     getaddrinfo then assumes both address families, as on any failure).
+ *     The count is the kernel's: each socket init makes goes into an epoll
+ *     set of init's before init hands it over and closes its own fd. epoll
+ *     holds no reference: the kernel drops the entry when the socket's last
+ *     reference goes (every fd closed, none in flight in a Unix socket), and
+ *     the set's /proc/self/fdinfo lists what is left. Only the container's
+ *     own sockets count, so this holds with the host's network namespace
+ *     too, where the namespace's own count (/proc/net/protocols, used
+ *     before) would be the host's. Made one at a time by init, the sockets
  *     cannot race past it. A caller in another network namespace (which
  *     only CAP_SYS_ADMIN gets) makes its own, uncounted.
  *   setsockopt(SOL_SOCKET, SO_RCVBUF or SO_SNDBUF) on a netlink socket:
@@ -55,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -79,7 +84,6 @@
 #define PIDFD_THREAD O_EXCL /* Linux 6.9: a pidfd of one thread */
 #endif
 
-static int protocols_fd = -1;
 uint32_t ik_netlink_guard_secret[2];
 /* The kernel's sizes of a notification and a response, which may be larger
  * than this header's structs (it zero-fills what we do not know). */
@@ -100,24 +104,33 @@ int ik_netlink_guard_ready(void) {
   return 1;
 }
 
-/* Netlink sockets in init's network namespace now, or -1. */
-static long netlink_sockets(void) {
-  /* Opened at the first call, not at every start (~20 µs in a fresh procfs;
-   * most containers make no netlink socket). /proc/net is the reader's
-   * network namespace: init's, the container's; init's /proc is the one it
-   * mounted, which a payload without CAP_SYS_ADMIN cannot cover. */
-  if (protocols_fd < 0 && (protocols_fd = open("/proc/net/protocols", O_RDONLY | O_CLOEXEC)) < 0)
+/* The epoll set of the netlink sockets init made that are still alive
+ * somewhere (see the top of this file); made at the first call, as most
+ * containers make no netlink socket. */
+static int live_set = -1;
+
+/* Sockets in live_set, or -1. */
+static long live_sockets(void) {
+  if (live_set < 0 && (live_set = epoll_create1(EPOLL_CLOEXEC)) < 0)
     return -1;
-  static char buf[16384];
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", live_set);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  /* "pos: flags: mnt_id: ino:" then one "tfd: ..." line (~100 bytes) per entry. */
+  static char buf[8192];
   size_t len = 0;
   ssize_t n;
-  while (len < sizeof buf - 1 && (n = pread(protocols_fd, buf + len, sizeof buf - 1 - len, (off_t)len)) > 0)
+  while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
     len += (size_t)n;
+  close(fd);
+  if (len == sizeof buf - 1)
+    return -1; /* more than we ever let in: refuse rather than guess */
   buf[len] = 0;
-  const char *line = strstr(buf, "\nNETLINK ");
-  long size, count;
-  if (line == NULL || sscanf(line + 1, "NETLINK %ld %ld", &size, &count) != 2)
-    return -1;
+  long count = 0;
+  for (const char *at = buf; (at = strstr(at, "tfd:")) != NULL; at += 4)
+    count++;
   return count;
 }
 
@@ -236,7 +249,7 @@ static void answer_sockopt(int listener, const struct seccomp_notif *req, struct
 /* socket(AF_NETLINK, type, NETLINK_ROUTE) of the caller. Returns 1 when
  * the answer has been sent with the fd (SECCOMP_ADDFD_FLAG_SEND). */
 static int answer_socket(int listener, const struct seccomp_notif *req, struct seccomp_notif_resp *resp) {
-  long count = netlink_sockets();
+  long count = live_sockets();
   if (count < 0 || count >= IK_NETLINK_SOCKETS_MAX) {
     resp->error = -ENOBUFS;
     return 0;
@@ -250,6 +263,14 @@ static int answer_socket(int listener, const struct seccomp_notif *req, struct s
                        NETLINK_ROUTE | (long)ik_netlink_guard_secret[1] << 32);
   if (s < 0) {
     resp->error = -errno; /* what the caller's own call would have said */
+    return 0;
+  }
+  /* Counted from now until its last reference goes (no events wanted). */
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  if (epoll_ctl(live_set, EPOLL_CTL_ADD, s, &ev) < 0) {
+    close(s);
+    resp->error = -ENOBUFS;
     return 0;
   }
   struct seccomp_notif_addfd add;
@@ -273,7 +294,7 @@ static int answer_socket(int listener, const struct seccomp_notif *req, struct s
       resp->error = -ENOBUFS; /* ENOENT: the caller died; else refuse rather than race */
     }
   }
-  close(s); /* the caller's copy keeps it */
+  close(s); /* the caller's copy keeps it (and its entry in live_set); not sent: both go */
   return sent;
 }
 

@@ -23,9 +23,9 @@
  * user's socket (its replies and events; sending to another socket needs
  * CAP_NET_ADMIN), which still queues uncharged, a reply per request, up to
  * the socket's receive buffer (2 * rmem_max once raised) plus one reply
- * (an error echoes its request: up to the send buffer). So in a container
- * with a network namespace of its own, socket() of NETLINK_ROUTE and
- * setsockopt(SOL_SOCKET, a buffer size) go to init (SECCOMP_RET_USER_NOTIF),
+ * (an error echoes its request: up to the send buffer). So socket() of
+ * NETLINK_ROUTE and setsockopt(SOL_SOCKET, a buffer size) go to init
+ * (SECCOMP_RET_USER_NOTIF),
  * which makes at most IK_NETLINK_SOCKETS_MAX such sockets at once and
  * leaves their buffers at the default: together a few megabytes
  * uncharged, not gigabytes (netlink_guard.c). The other protocols would

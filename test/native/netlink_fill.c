@@ -28,10 +28,13 @@
  *                               and other sockets and bad arguments
  *   netlink_fill parallel P N   P processes at once, each making up to N
  *                               NETLINK_ROUTE sockets and holding them: prints
- *                               "sockets <n>", the kernel's count of the
- *                               network namespace's netlink sockets then
+ *                               "sockets <n>", how many they got together
  *   netlink_fill again N        N sockets (stops at the first refusal), all
  *                               closed, then N more: "first <n> again <m>"
+ *   netlink_fill inflight N     N sockets, each sent into a Unix socket pair
+ *                               and closed (alive in flight only), one more,
+ *                               all received back and closed, then N more:
+ *                               "inflight <k> more ok|<errno> back <b> again <a>"
  *   netlink_fill echo N SIZE    N sockets, each its send buffer raised and one
  *                               bogus request of SIZE bytes sent with NLM_F_ACK,
  *                               whose error reply (echoing it) stays queued:
@@ -495,20 +498,6 @@ static int echo(int n, size_t size) {
 
 /* ---- parallel: the count, raced by several processes ---- */
 
-/* The kernel's count of this network namespace's netlink sockets. */
-static long netlink_count(void) {
-  char buf[16384];
-  int fd = open("/proc/net/protocols", O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0)
-    return -1;
-  buf[n] = 0;
-  const char *l = strstr(buf, "\nNETLINK ");
-  long size, count;
-  return l != NULL && sscanf(l + 1, "NETLINK %ld %ld", &size, &count) == 2 ? count : -1;
-}
-
 static int parallel(int procs, int n) {
   int ready[2], done[2];
   if (pipe(ready) < 0 || pipe(done) < 0)
@@ -517,24 +506,86 @@ static int parallel(int procs, int n) {
     if (fork() == 0) {
       close(ready[0]);
       close(done[1]);
-      for (int i = 0; i < n; i++)
-        if (route_socket() < 0)
-          break;
-      char c = 0;
-      write(ready[1], &c, 1);
-      read(done[0], &c, 1); /* hold them until the parent has counted */
+      unsigned char got = 0;
+      while (got < n && got < 255 && route_socket() >= 0)
+        got++;
+      write(ready[1], &got, 1);
+      read(done[0], &got, 1); /* hold them until the parent has counted */
       _exit(0);
     }
   }
   close(ready[1]);
   close(done[0]);
-  char c;
-  for (int p = 0; p < procs; p++)
-    read(ready[0], &c, 1);
-  printf("sockets %ld\n", netlink_count());
+  long sum = 0;
+  for (int p = 0; p < procs; p++) {
+    unsigned char got = 0;
+    read(ready[0], &got, 1);
+    sum += got;
+  }
+  printf("sockets %ld\n", sum);
   close(done[1]);
   while (wait(NULL) > 0)
     ;
+  return 0;
+}
+
+static int open_up_to(int n, int *held);
+
+/* ---- inflight: a socket in flight in a Unix socket still counts ---- */
+
+static int send_fd(int via, int fd) {
+  char c = 0;
+  struct iovec iov = {&c, 1};
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } cm;
+  memset(&cm, 0, sizeof cm);
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+  struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
+  h->cmsg_level = SOL_SOCKET;
+  h->cmsg_type = SCM_RIGHTS;
+  h->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(h), &fd, sizeof fd);
+  return sendmsg(via, &msg, 0) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int via) {
+  char c;
+  struct iovec iov = {&c, 1};
+  union {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE(sizeof(int))];
+  } cm;
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+  if (recvmsg(via, &msg, MSG_DONTWAIT) != 1 || CMSG_FIRSTHDR(&msg) == NULL)
+    return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof fd);
+  return fd;
+}
+
+/* N sockets each sent into a Unix socket pair and closed here (alive only
+ * in flight), then one more; all received back and closed; then N more:
+ * "inflight <k> more <m> back <b> again <a>". */
+static int inflight(int n) {
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_DGRAM, 0, pair) < 0)
+    return 2;
+  int k = 0;
+  for (int s; k < n && (s = route_socket()) >= 0; k++) {
+    if (send_fd(pair[0], s) < 0)
+      return 2;
+    close(s);
+  }
+  int more = route_socket();
+  int more_err = errno;
+  int b = 0;
+  for (int fd; (fd = recv_fd(pair[1])) >= 0; b++)
+    close(fd);
+  static int held[4096];
+  int again_n = open_up_to(n > 4096 ? 4096 : n, held);
+  printf("inflight %d more %s back %d again %d\n", k, more >= 0 ? "ok" : err_name(more_err), b, again_n);
   return 0;
 }
 
@@ -572,8 +623,10 @@ int main(int argc, char **argv) {
     return parallel(atoi(argv[2]), atoi(argv[3]));
   if (argc >= 3 && strcmp(argv[1], "again") == 0)
     return again(atoi(argv[2]));
+  if (argc >= 3 && strcmp(argv[1], "inflight") == 0)
+    return inflight(atoi(argv[2]));
   if (argc >= 4 && strcmp(argv[1], "echo") == 0)
     return echo(atoi(argv[2]), (size_t)atol(argv[3]));
-  fprintf(stderr, "usage: %s probe | fill usersock|route N CAP_MB [HOLD_S] | buffers | parallel P N | again N | echo N SIZE\n", argv[0]);
+  fprintf(stderr, "usage: %s probe | fill usersock|route N CAP_MB [HOLD_S] | buffers | parallel P N | again N | inflight N | echo N SIZE\n", argv[0]);
   return 2;
 }
