@@ -69,6 +69,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../compat.h"
 #include "syscall_nrs.h"
 
 #ifndef SYS_pidfd_open
@@ -104,6 +105,29 @@ int ik_netlink_guard_ready(void) {
   return 1;
 }
 
+/* A procfs of init's own pid namespace, mounted nowhere (fsmount makes a
+ * detached mount), made at the first call that looks a caller up. The
+ * kernel names the caller by its pid in init's pid namespace, and init's
+ * /proc shows that namespace only where the container has a mount
+ * namespace of its own (init mounted it there). Without one (namespaces
+ * ['pid'] or ['pid', 'net']) /proc is the host's, where the same number is
+ * another process: a review found the count skipped (the caller looked to
+ * be in another network namespace: 2,969 sockets) and CAP_NET_ADMIN read
+ * off a kernel thread (SO_RCVBUFFORCE granted to nobody). -1 until made. */
+static int proc_fd = -1;
+
+static int own_proc(void) {
+  if (proc_fd >= 0)
+    return proc_fd;
+  int fs = ik_fsopen("proc", FSOPEN_CLOEXEC);
+  if (fs < 0)
+    return -1;
+  if (ik_fsconfig(fs, IK_FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+    proc_fd = ik_fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+  close(fs);
+  return proc_fd;
+}
+
 /* The epoll set of the netlink sockets init made that are still alive
  * somewhere (see the top of this file); made at the first call, as most
  * containers make no netlink socket. */
@@ -114,8 +138,9 @@ static long live_sockets(void) {
   if (live_set < 0 && (live_set = epoll_create1(EPOLL_CLOEXEC)) < 0)
     return -1;
   char path[64];
-  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", live_set);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  snprintf(path, sizeof path, "self/fdinfo/%d", live_set);
+  int proc = own_proc();
+  int fd = proc < 0 ? -1 : openat(proc, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return -1;
   /* "pos: flags: mnt_id: ino:" then one "tfd: ..." line (~100 bytes) per entry. */
@@ -138,8 +163,9 @@ static long live_sockets(void) {
  * `buf`, or NULL. */
 static const char *status_field(pid_t tid, const char *key, char *buf, size_t size) {
   char path[64];
-  snprintf(path, sizeof path, "/proc/%d/status", (int)tid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  snprintf(path, sizeof path, "%d/status", (int)tid);
+  int proc = own_proc();
+  int fd = proc < 0 ? -1 : openat(proc, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return NULL;
   ssize_t n = read(fd, buf, size - 1);
@@ -182,13 +208,16 @@ static int has_net_admin(pid_t tid) {
   return eff != NULL && (strtoull(eff, NULL, 16) >> 12 & 1); /* CAP_NET_ADMIN = 12 */
 }
 
-/* Whether thread `tid` is in init's network namespace. */
+/* Whether thread `tid` is in init's network namespace: 1 or 0, or -1 when
+ * that cannot be told (then the caller gets no socket). */
 static int in_our_netns(pid_t tid) {
   char path[64];
   struct stat ours, theirs;
-  snprintf(path, sizeof path, "/proc/%d/ns/net", (int)tid);
-  return stat("/proc/self/ns/net", &ours) == 0 && stat(path, &theirs) == 0 && ours.st_ino == theirs.st_ino &&
-         ours.st_dev == theirs.st_dev;
+  snprintf(path, sizeof path, "%d/ns/net", (int)tid);
+  int proc = own_proc();
+  if (proc < 0 || fstatat(proc, "self/ns/net", &ours, 0) < 0 || fstatat(proc, path, &theirs, 0) < 0)
+    return -1;
+  return ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev;
 }
 
 /* What the child of answer_sockopt() found: 0, -errno, or NOT_SEEN. */
@@ -254,7 +283,12 @@ static int answer_socket(int listener, const struct seccomp_notif *req, struct s
     resp->error = -ENOBUFS;
     return 0;
   }
-  if (!in_our_netns((pid_t)req->pid)) {
+  int ours = in_our_netns((pid_t)req->pid);
+  if (ours < 0) {
+    resp->error = -ENOBUFS; /* never more than the rules allow */
+    return 0;
+  }
+  if (!ours) {
     resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE; /* its own namespace: its own socket */
     return 0;
   }

@@ -107,8 +107,8 @@ describe('Container: netlink queues, which no memory cgroup is charged for', fun
     const bound = 16 * (rmemDefault + wmemDefault + 64 * 1024);
     const limits = { timeout: 20_000, mounts: [probe.mount], cgroup: { memory: '64M', pids: 64 } };
     try {
-      const run = async (args: string[], options: Parameters<typeof Container.run>[1] = {}) => {
-        const r = await Container.run([NETLINK_FILL, ...args], { ...limits, ...options });
+      const run = async (args: string[], options: Parameters<typeof Container.run>[1] = {}, program = NETLINK_FILL) => {
+        const r = await Container.run([program, ...args], { ...limits, ...options });
         expect(r.status, r.stderr).to.equal('ok');
         return r.stdout;
       };
@@ -131,19 +131,30 @@ describe('Container: netlink queues, which no memory cgroup is charged for', fun
       expect(small).to.match(/^held \d+ sockets 16 sent 16\n$/);
       expect(held(small)).to.be.at.most(bound);
       // The count is the container's own (the sockets init made that are still alive
-      // somewhere), so it holds with the host's network namespace too.
-      for (const network of [undefined, 'host'] as const) {
-        const options = network ? { network } : {};
-        if (network) {
-          const onHost = await run(['fill', 'route', '256', '2048'], options);
-          expect(onHost, network).to.match(/^socket ENOBUFS after 16\nheld \d+ sockets 16\n$/);
-          expect(held(onHost), network).to.be.at.most(bound);
+      // somewhere), so it holds with the host's network namespace too. And without a
+      // mount namespace, where init's /proc is the host's and the caller's pid there
+      // another process's (a review: 2,969 sockets, and SO_RCVBUFFORCE for nobody),
+      // init looks callers up in a procfs of its own pid namespace.
+      const layouts: [string, Parameters<typeof Container.run>[1], string][] = [
+        ['own network', {}, NETLINK_FILL],
+        ["network: 'host'", { network: 'host' }, NETLINK_FILL],
+        ["namespaces: ['pid', 'net']", { namespaces: ['pid', 'net'], mounts: [] }, probe.path('netlink_fill')],
+        ["namespaces: ['pid']", { namespaces: ['pid'], mounts: [] }, probe.path('netlink_fill')],
+      ];
+      for (const [what, options, program] of layouts) {
+        if (what !== 'own network') {
+          const filled = await run(['fill', 'route', '256', '2048'], options, program);
+          expect(filled, what).to.match(/^socket ENOBUFS after 16\nheld \d+ sockets 16\n$/);
+          expect(held(filled), what).to.be.at.most(bound);
+          const buffers = probeResults(await run(['buffers'], options, program));
+          expect(buffers['netlink SO_RCVBUF'], what).to.equal(String(rmemDefault));
+          expect(buffers['inet SO_RCVBUFFORCE'], what).to.equal('EPERM');
         }
         // Eight processes at once: init makes the sockets, one at a time.
-        expect(await run(['parallel', '8', '40'], options), network).to.equal('sockets 16\n');
+        expect(await run(['parallel', '8', '40'], options, program), what).to.equal('sockets 16\n');
         // A closed socket no longer counts; one in flight in a Unix socket does.
-        expect(await run(['again', '20'], options), network).to.equal('first 16 again 16\n');
-        expect(await run(['inflight', '20'], options), network).to.equal('inflight 16 more ENOBUFS back 16 again 16\n');
+        expect(await run(['again', '20'], options, program), what).to.equal('first 16 again 16\n');
+        expect(await run(['inflight', '20'], options, program), what).to.equal('inflight 16 more ENOBUFS back 16 again 16\n');
       }
 
       // Buffer calls: on a netlink socket "done" and unchanged (*FORCE: EPERM, as without
