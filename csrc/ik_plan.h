@@ -68,8 +68,8 @@ enum ik_op_type {
   IK_OP_HOLD = 14,    /* str1 directory: opened (O_PATH) and sent to the parent once the
                          container is set up (IK_MSG_HOLD), which reaches it after pivot_root */
   IK_OP_DENY_USERNS = 15, /* init installs the seccomp filter of init/no_userns.c, which every
-                             process it starts inherits: no new user namespaces; num0 1: init
-                             answers for NETLINK_ROUTE sockets (init/netlink_guard.c) */
+                             process it starts inherits: no new user namespaces; init answers
+                             for NETLINK_ROUTE sockets (init/netlink_guard.c) */
 
   /* Process phase: run in the forked payload, just before execve. */
   IK_OP_RLIMIT = 20, /* num0 resource, num1 soft, num2 hard */

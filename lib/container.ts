@@ -855,11 +855,9 @@ export class Container extends EventEmitter<ContainerEvents> {
     if (cfg.seccomp !== 'unconfined') {
       // init answers for NETLINK_ROUTE sockets (a count of its own, their
       // buffers), whichever network namespace: csrc/init/netlink_guard.c.
-      b.add(
-        Op.DenyUserns,
-        { description: "deny new user namespaces, netlink but NETLINK_ROUTE (at most 16 sockets, default buffers), io_uring (a seccomp filter; seccomp: 'unconfined' lifts it)" },
-        { num: [1] },
-      );
+      b.add(Op.DenyUserns, {
+        description: "deny new user namespaces, netlink but NETLINK_ROUTE (at most 16 sockets, default buffers), io_uring (a seccomp filter; seccomp: 'unconfined' lifts it)",
+      });
     }
     const containerOps = b.length;
     if (main) planProcess(b, main.id, main.spec);

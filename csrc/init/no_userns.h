@@ -4,10 +4,10 @@
 #define IK_NO_USERNS_H
 
 /* Installs the filter: 0, or -1 with errno (EINVAL: no seccomp filters in
- * this kernel). With guard_netlink (the container has a network namespace
- * of its own) and a kernel that allows it, NETLINK_ROUTE sockets and
- * receive-buffer changes go to init: *listener is then the fd to answer
- * them on (netlink_guard.h), otherwise -1. */
-int ik_deny_user_namespaces(int guard_netlink, int *listener);
+ * this kernel). Where the kernel allows it (and no filter above has a
+ * listener), NETLINK_ROUTE sockets and buffer-size changes go to init:
+ * *listener is then the fd to answer them on (netlink_guard.h), otherwise
+ * -1 and the filter lets them through. */
+int ik_deny_user_namespaces(int *listener);
 
 #endif
