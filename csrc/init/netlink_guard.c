@@ -105,6 +105,31 @@ int ik_netlink_guard_ready(void) {
   return 1;
 }
 
+/* The value of field `key` ("Tgid:") in `who`/status ("self", "1234")
+ * under the procfs `proc`, read into `buf`, or NULL. */
+static const char *status_field_at(int proc, const char *who, const char *key, char *buf, size_t size) {
+  char path[64];
+  snprintf(path, sizeof path, "%s/status", who);
+  int fd = proc < 0 ? -1 : openat(proc, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return NULL;
+  ssize_t n = read(fd, buf, size - 1);
+  close(fd);
+  if (n <= 0)
+    return NULL;
+  buf[n] = 0;
+  size_t len = strlen(key);
+  for (const char *line = buf; *line != 0;) {
+    if (strncmp(line, key, len) == 0)
+      return line + len;
+    const char *nl = strchr(line, '\n');
+    if (nl == NULL)
+      break;
+    line = nl + 1;
+  }
+  return NULL;
+}
+
 /* A procfs of init's own pid namespace, mounted nowhere (fsmount makes a
  * detached mount), made at the first call that looks a caller up. The
  * kernel names the caller by its pid in init's pid namespace, and init's
@@ -113,12 +138,28 @@ int ik_netlink_guard_ready(void) {
  * ['pid'] or ['pid', 'net']) /proc is the host's, where the same number is
  * another process: a review found the count skipped (the caller looked to
  * be in another network namespace: 2,969 sockets) and CAP_NET_ADMIN read
- * off a kernel thread (SO_RCVBUFFORCE granted to nobody). -1 until made. */
+ * off a kernel thread (SO_RCVBUFFORCE granted to nobody). -1 until found. */
 static int proc_fd = -1;
 
 static int own_proc(void) {
   if (proc_fd >= 0)
     return proc_fd;
+  /* init's /proc, where it shows init's pid namespace (the container has a
+   * mount namespace, and init mounted it): its "NSpid:" (the pid in each
+   * namespace from the procfs's down to init's own) is then init's pid
+   * alone. A new procfs costs ~250 µs; this one is there already. */
+  int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  char status[4096];
+  const char *nspid = status_field_at(proc, "self", "NSpid:", status, sizeof status);
+  if (nspid != NULL) {
+    char *end;
+    long pid = strtol(nspid, &end, 10);
+    end += strspn(end, " \t");
+    if (pid == (long)getpid() && (*end == '\n' || *end == 0))
+      return proc_fd = proc;
+  }
+  if (proc >= 0)
+    close(proc);
   int fs = ik_fsopen("proc", FSOPEN_CLOEXEC);
   if (fs < 0)
     return -1;
@@ -159,30 +200,11 @@ static long live_sockets(void) {
   return count;
 }
 
-/* The value of field `key` ("Tgid:") in /proc/<tid>/status, read into
- * `buf`, or NULL. */
+/* status_field_at() of thread `tid` in init's pid namespace. */
 static const char *status_field(pid_t tid, const char *key, char *buf, size_t size) {
-  char path[64];
-  snprintf(path, sizeof path, "%d/status", (int)tid);
-  int proc = own_proc();
-  int fd = proc < 0 ? -1 : openat(proc, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return NULL;
-  ssize_t n = read(fd, buf, size - 1);
-  close(fd);
-  if (n <= 0)
-    return NULL;
-  buf[n] = 0;
-  size_t len = strlen(key);
-  for (const char *line = buf; *line != 0;) {
-    if (strncmp(line, key, len) == 0)
-      return line + len;
-    const char *nl = strchr(line, '\n');
-    if (nl == NULL)
-      break;
-    line = nl + 1;
-  }
-  return NULL;
+  char who[16];
+  snprintf(who, sizeof who, "%d", (int)tid);
+  return status_field_at(own_proc(), who, key, buf, size);
 }
 
 /* A pidfd of thread `tid` (in init's pid namespace), for its fd table: the
