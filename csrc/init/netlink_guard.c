@@ -40,7 +40,7 @@
  * Together: at most about 16 * (208 + 208 + 32) KiB uncharged per container.
  *
  * Each answer costs the caller a round trip to init (measured: socket()
- * and close() 60-70 µs instead of 5, a buffer setsockopt() on another
+ * and close() 50-70 µs instead of 5, the first in a container ~240 µs, a buffer setsockopt() on another
  * socket ~130 µs instead of 1, most of it the child); programs make such
  * calls rarely. init answers between its other work
  * (main.c's loop); a call waits while init is busy. What init cannot find
