@@ -646,13 +646,19 @@ describe('CGroup on this kernel', function () {
         expect(r.status, r.stderr).to.equal(0);
       }
       expect(ourCgroups()).to.deep.equal([]);
-      // Freed after RCU grace periods, which the emulated VM is slow to reach: up to 10 s.
+      // Freed after RCU grace periods and in kernel workers, which the
+      // emulated cgroup-v2 VM is slow to reach: there the machine-wide count
+      // swung by ±400 between runs 5 s apart with nothing of ours left, and
+      // 3 of 8 runs stayed at 156–288 after 10–30 s (the VM's own activity;
+      // none on this v1 host). The leak this guards against left ~15 nodes
+      // per exit, 450 here: below 150 on a real kernel, 400 in the VM.
+      const bound = version() === 2 ? 400 : 150;
       let grown = Infinity;
-      for (let i = 0; i < 100 && grown >= 150; i++) {
+      for (let i = 0; i < 300 && grown >= bound; i++) {
         if (i > 0) await new Promise((r) => setTimeout(r, 100));
         grown = (kernfsNodes() ?? Infinity) - before!;
       }
-      expect(grown).to.be.below(150);
+      expect(grown).to.be.below(bound);
     });
 
     it('should keep only the cpuacct group for the next container (v1), each run counting its own CPU', async function () {
