@@ -649,7 +649,7 @@ describe('CGroup on this kernel', function () {
       // Freed after RCU grace periods and in kernel workers, which the
       // emulated cgroup-v2 VM is slow to reach: there the machine-wide count
       // swung by ±400 between runs 5 s apart with nothing of ours left, and
-      // 3 of 8 runs stayed at 156–288 after 10–30 s (the VM's own activity;
+      // 3 of 10 runs today stayed at 156–288 after 10–30 s (the VM's own activity;
       // none on this v1 host). The leak this guards against left ~15 nodes
       // per exit, 450 here: below 150 on a real kernel, 400 in the VM.
       const bound = version() === 2 ? 400 : 150;
