@@ -34,6 +34,7 @@
 #include "owner_marks.h"
 #include "fdpass.h"
 #include "mntns_release.h"
+#include "netlink_ledger.h"
 #include "netns_pool.h"
 #include "spawn.h"
 #include "zygote_client.h"
@@ -334,6 +335,15 @@ class Watch : public Nan::ObjectWrap {
         m.a = fd;
         fd = -1;
       }
+      if (whole && m.type == IK_MSG_NETLINK) {
+        // Kept to the container's end, then by the ledger while not empty.
+        if (nfds == 1 && netlink_set_ < 0) {
+          netlink_set_ = fd;
+          fd = -1;
+        }
+        if (nfds == 1 && fd >= 0) close(fd);
+        continue;
+      }
       if (nfds == 1 && fd >= 0) close(fd);
       if (whole && !closed_) EmitMsg(m);
     }
@@ -368,6 +378,7 @@ class Watch : public Nan::ObjectWrap {
     w->ReleaseMntns();  // first: its unmount overlaps what JS does at the end
     w->DrainCtrl();  // what init sent before exiting, whether or not OnCtrl ran
     w->StopCtrl();
+    w->KeepNetlinkSet();  // before JS hears of the end, and may start another
     uv_poll_stop(w->pid_poll_);
     if (!w->closed_) {
       Nan::HandleScope scope;
@@ -385,6 +396,16 @@ class Watch : public Nan::ObjectWrap {
     w->Release();
   }
 
+  // Once init has exited: the ledger takes the set of the container's
+  // netlink sockets, to count those still open elsewhere (and recounts
+  // what it keeps, even when this container made none).
+  void KeepNetlinkSet() {
+    if (kept_netlink_) return;
+    kept_netlink_ = true;
+    ik_netlink_ledger_keep(netlink_set_);
+    netlink_set_ = -1;
+  }
+
   void ReleaseMntns() {
     ik_release_later(mntns_);
     mntns_ = -1;
@@ -396,6 +417,8 @@ class Watch : public Nan::ObjectWrap {
     if (released_) return;
     released_ = true;
     ReleaseMntns();
+    if (ctrl_polling_) DrainCtrl();  // a netlink set still queued (OnEnvCleanup)
+    KeepNetlinkSet();
     closed_ = true;
     StopCtrl();
     uv_poll_stop(pid_poll_);
@@ -537,12 +560,14 @@ class Watch : public Nan::ObjectWrap {
   int pidfd_ = -1;
   int ctrl_ = -1;
   int mntns_ = -1;  // the container's mount namespace, held until init is reaped (mntns_release.h)
+  int netlink_set_ = -1;  // init's set of the container's netlink sockets (IK_MSG_NETLINK), or -1
   uv_poll_t* pid_poll_ = nullptr;
   uv_poll_t* ctrl_poll_ = nullptr;
   bool ctrl_polling_ = false;
   bool exited_ = false;
   bool closed_ = false;
   bool released_ = false;
+  bool kept_netlink_ = false;
   bool teardown_ = false;
   int pending_closes_ = 0;
   Nan::Callback callback_;
@@ -1133,6 +1158,14 @@ NAN_METHOD(MountsChanged) {
   info.GetReturnValue().Set(Nan::New(r != 0));  // on error, assume a change
 }
 
+// netlinkOrphans(exact): netlink sockets of ended containers still open
+// somewhere (netlink_ledger.h); new containers get none while these are
+// IK_NETLINK_ORPHANS_MAX or more.
+NAN_METHOD(NetlinkOrphans) {
+  bool exact = info.Length() > 0 && Nan::To<bool>(info[0]).FromJust();
+  info.GetReturnValue().Set(Nan::New(ik_netlink_ledger_count(exact ? 1 : 0)));
+}
+
 // fdCount(): open fds of this process, for leak checks.
 NAN_METHOD(OpenFds) {
   v8::Local<v8::Array> a = Nan::New<v8::Array>();
@@ -1171,6 +1204,9 @@ NAN_MODULE_INIT(InitModule) {
   Nan::SetMethod(target, "probeUnshare", ProbeUnshare);
   Nan::SetMethod(target, "libseccomp", Libseccomp);
   Nan::SetMethod(target, "openFds", OpenFds);
+  Nan::SetMethod(target, "netlinkOrphans", NetlinkOrphans);
+  Nan::Set(target, Nan::New("NETLINK_SOCKETS_MAX").ToLocalChecked(), Nan::New(IK_NETLINK_SOCKETS_MAX));
+  Nan::Set(target, Nan::New("NETLINK_ORPHANS_MAX").ToLocalChecked(), Nan::New(IK_NETLINK_ORPHANS_MAX));
   Nan::SetMethod(target, "mountsChanged", MountsChanged);
 }
 

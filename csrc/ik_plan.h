@@ -69,7 +69,8 @@ enum ik_op_type {
                          container is set up (IK_MSG_HOLD), which reaches it after pivot_root */
   IK_OP_DENY_USERNS = 15, /* init installs the seccomp filter of init/no_userns.c, which every
                              process it starts inherits: no new user namespaces; init answers
-                             for NETLINK_ROUTE sockets (init/netlink_guard.c) */
+                             for NETLINK_ROUTE sockets (init/netlink_guard.c); num0 1: it
+                             refuses them all (sockets of ended containers are open) */
 
   /* Process phase: run in the forked payload, just before execve. */
   IK_OP_RLIMIT = 20, /* num0 resource, num1 soft, num2 hard */

@@ -13,6 +13,9 @@ enum ik_msg_type {
   IK_MSG_FAIL = 2,  /* process `id` (or the container, id = 0xffffffff) failed: a = op index, b = IK_SC_*, c = errno */
   IK_MSG_EXIT = 3,  /* process `id` ended: a = wait status; utime/stime in usec, maxrss in KiB */
   IK_MSG_HOLD = 4,  /* the container's IK_OP_HOLD directory (the writable layer), as an O_PATH fd */
+  IK_MSG_NETLINK = 5, /* the epoll set of the netlink sockets init makes (init/netlink_guard.c), sent
+                         once, when init makes it: the parent keeps it past the container's end
+                         while any of them is still open elsewhere (netlink_ledger.h) */
 };
 
 #define IK_ID_CONTAINER 0xffffffffu

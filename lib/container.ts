@@ -855,9 +855,20 @@ export class Container extends EventEmitter<ContainerEvents> {
     if (cfg.seccomp !== 'unconfined') {
       // init answers for NETLINK_ROUTE sockets (a count of its own, their
       // buffers), whichever network namespace: csrc/init/netlink_guard.c.
-      b.add(Op.DenyUserns, {
-        description: "deny new user namespaces, netlink but NETLINK_ROUTE (at most 16 sockets, default buffers), io_uring (a seccomp filter; seccomp: 'unconfined' lifts it)",
-      });
+      // Sockets that outlived their container (passed out to another) still
+      // count, and while they are as many as four containers may hold, new
+      // containers get none (csrc/netlink_ledger.h).
+      const nat = nativeForSpawn();
+      const orphans = nat.netlinkOrphans();
+      const refuse = orphans >= nat.NETLINK_ORPHANS_MAX;
+      const netlink = refuse
+        ? `no NETLINK_ROUTE socket: ${orphans} made in ended containers are still open elsewhere`
+        : `at most ${nat.NETLINK_SOCKETS_MAX} sockets, default buffers`;
+      b.add(
+        Op.DenyUserns,
+        { description: `deny new user namespaces, netlink but NETLINK_ROUTE (${netlink}), io_uring (a seccomp filter; seccomp: 'unconfined' lifts it)` },
+        { num: [refuse ? 1 : 0] },
+      );
     }
     const containerOps = b.length;
     if (main) planProcess(b, main.id, main.spec);

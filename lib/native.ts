@@ -105,6 +105,17 @@ export interface NativeBinding {
   openFds(): number[];
   /** Whether the mount table changed since the last call (true the first time). */
   mountsChanged(): boolean;
+  /**
+   * Netlink sockets made in containers that have ended and are still open
+   * somewhere (passed out to another container): csrc/netlink_ledger.h.
+   * An upper bound, recounted once it reaches NETLINK_ORPHANS_MAX, or
+   * exact (each kept set read again) with `exact`.
+   */
+  netlinkOrphans(exact?: boolean): number;
+  /** NETLINK_ROUTE sockets one container may hold at once (csrc/init/netlink_guard.h). */
+  readonly NETLINK_SOCKETS_MAX: number;
+  /** Sockets of ended containers still open at which new containers get none (csrc/netlink_ledger.h). */
+  readonly NETLINK_ORPHANS_MAX: number;
 }
 
 /** The package's root directory (the one with our package.json). */

@@ -452,7 +452,7 @@ static void __attribute__((noreturn)) container_main(void) {
     if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
       handle_ctrl();
     if (pfd[2].revents & POLLIN)
-      ik_netlink_guard_answer(ik_setup_guard_fd);
+      ik_netlink_guard_answer(ik_setup_guard_fd, CTRL_FD);
     else if (pfd[2].revents & (POLLHUP | POLLERR | POLLNVAL)) {
       /* No process left under the filter: nothing more will come. */
       close(ik_setup_guard_fd);

@@ -10,14 +10,18 @@
 #define IK_NETLINK_SOCKETS_MAX 16
 
 /* Whether this kernel lets init answer (Linux 5.9), with the secret drawn:
- * called once, before the filter is installed. 1 or 0. */
-int ik_netlink_guard_ready(void);
+ * called once, before the filter is installed. 1 or 0. With `refuse_all`,
+ * every NETLINK_ROUTE socket is refused (ENOBUFS): the parent asks that
+ * while sockets of ended containers are still open (netlink_ledger.h). */
+int ik_netlink_guard_ready(int refuse_all);
 
 /* Drawn by ik_netlink_guard_ready(), never 0: the high halves of the level
  * and name of init's own setsockopt(), which its filter lets through. */
 extern uint32_t ik_netlink_guard_secret[2];
 
-/* Answers one call waiting on `listener` (the filter's listener fd). */
-void ik_netlink_guard_answer(int listener);
+/* Answers one call waiting on `listener` (the filter's listener fd).
+ * `report` is the control socket to the parent, which gets the set of the
+ * container's sockets when init makes it (IK_MSG_NETLINK). */
+void ik_netlink_guard_answer(int listener, int report);
 
 #endif

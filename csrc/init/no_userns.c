@@ -176,12 +176,12 @@ static const struct sock_filter filter[] = {
 /* Where the secret goes: socket()'s (33, 35) and setsockopt()'s (37, 39). */
 static const unsigned secret_at[2][2] = {{33, 35}, {37, 39}};
 
-int ik_deny_user_namespaces(int *listener) {
+int ik_deny_user_namespaces(int *listener, int refuse_netlink) {
   struct sock_filter insns[N_INSNS];
   memcpy(insns, filter, sizeof filter);
   struct sock_fprog prog = {(unsigned short)N_INSNS, insns};
   *listener = -1;
-  if (ik_netlink_guard_ready()) {
+  if (ik_netlink_guard_ready(refuse_netlink)) {
     for (int call = 0; call < 2; call++)
       for (int half = 0; half < 2; half++)
         insns[secret_at[call][half]].k = ik_netlink_guard_secret[half];

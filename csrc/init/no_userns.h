@@ -7,7 +7,8 @@
  * this kernel). Where the kernel allows it (and no filter above has a
  * listener), NETLINK_ROUTE sockets and buffer-size changes go to init:
  * *listener is then the fd to answer them on (netlink_guard.h), otherwise
- * -1 and the filter lets them through. */
-int ik_deny_user_namespaces(int *listener);
+ * -1 and the filter lets them through. `refuse_netlink`: init refuses
+ * every NETLINK_ROUTE socket (ik_netlink_guard_ready()). */
+int ik_deny_user_namespaces(int *listener, int refuse_netlink);
 
 #endif

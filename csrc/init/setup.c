@@ -335,7 +335,7 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
     return 0;
   }
   case IK_OP_DENY_USERNS:
-    if (ik_deny_user_namespaces(&ik_setup_guard_fd) < 0)
+    if (ik_deny_user_namespaces(&ik_setup_guard_fd, op->num[0] != 0) < 0)
       FAIL(i, IK_SC_SECCOMP);
     return 0;
   default:

@@ -2,6 +2,7 @@
 import { Container } from '../../lib';
 import { containersUnavailable } from './caps';
 import { pooledCgroupFds } from '../../lib/cgroup/pool';
+import { native } from '../../lib/native';
 import { childProcesses, containerishFds, hostMounts, initProcesses, ourCgroups, settle, tempDirs } from './leaks';
 
 let baseMounts: string[] = [];
@@ -37,6 +38,9 @@ export const mochaHooks = {
       if (fds.length) return `fds left open: ${fds.map(([fd, t]) => `${fd} -> ${t}`).join(', ')}`;
       const groups = ourCgroups();
       if (groups.length) return `cgroups left behind: ${groups.join(', ')}`;
+      // Sockets of ended containers still counted (csrc/netlink_ledger.h) would refuse the next tests' netlink.
+      const orphans = containersUnavailable() === null ? native().netlinkOrphans(true) : 0;
+      if (orphans > 0) return `netlink sockets of ended containers still open: ${orphans}`;
       return '';
     });
     if (why) throw new Error(`Leak after "${this.currentTest?.fullTitle()}": ${why}`);

@@ -55,13 +55,13 @@ export function hostMounts(): string[] {
     .sort();
 }
 
-/** Our fds that are pipes, sockets, pidfds or mount namespaces: the kinds a container holds. */
+/** Our fds that are pipes, sockets, pidfds, mount namespaces or epoll sets (a container's netlink set, csrc/netlink_ledger.h): the kinds a container holds. */
 export function containerishFds(): Map<number, string> {
   const m = new Map<number, string>();
   for (const d of readdirSync('/proc/self/fd')) {
     try {
       const target = readlinkSync(`/proc/self/fd/${d}`);
-      if (/^(pipe|socket|mnt):|pidfd|eventfd|^\/sys\/fs\/cgroup\//.test(target)) m.set(Number(d), target);
+      if (/^(pipe|socket|mnt):|pidfd|eventfd|eventpoll|^\/sys\/fs\/cgroup\//.test(target)) m.set(Number(d), target);
     } catch {
       /* closed meanwhile (the readdir fd itself) */
     }

@@ -35,6 +35,15 @@
  *                               and closed (alive in flight only), one more,
  *                               all received back and closed, then N more:
  *                               "inflight <k> more ok|<errno> back <b> again <a>"
+ *   netlink_fill hold ADDR      binds a Unix datagram socket at ADDR ("@name":
+ *                               abstract) and keeps every fd sent to it until a
+ *                               datagram "E" comes: "held <n>"
+ *   netlink_fill give ADDR [end]  NETLINK_ROUTE sockets until one is refused,
+ *                               each sent to ADDR and closed here: "gave <k>
+ *                               <errno>"; with "end", only the "E" for the holder
+ *   netlink_fill cycle N        N sockets sent, with a Unix socket, into that
+ *                               socket's own queue, and all closed: garbage
+ *                               the kernel's collector frees later: "cycle <k>"
  *   netlink_fill echo N SIZE    N sockets, each its send buffer raised and one
  *                               bogus request of SIZE bytes sent with NLM_F_ACK,
  *                               whose error reply (echoing it) stays queued:
@@ -58,7 +67,9 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <stddef.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -565,6 +576,18 @@ static int recv_fd(int via) {
   return fd;
 }
 
+/* Up to n sockets (until one is refused), each sent over `via` and closed
+ * here: how many, or -1 when one could not be sent. */
+static int send_sockets(int via, int n) {
+  int k = 0;
+  for (int s; k < n && (s = route_socket()) >= 0; k++) {
+    if (send_fd(via, s) < 0)
+      return -1;
+    close(s);
+  }
+  return k;
+}
+
 /* N sockets each sent into a Unix socket pair and closed here (alive only
  * in flight), then one more; all received back and closed; then N more:
  * "inflight <k> more <m> back <b> again <a>". */
@@ -572,12 +595,9 @@ static int inflight(int n) {
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_DGRAM, 0, pair) < 0)
     return 2;
-  int k = 0;
-  for (int s; k < n && (s = route_socket()) >= 0; k++) {
-    if (send_fd(pair[0], s) < 0)
-      return 2;
-    close(s);
-  }
+  int k = send_sockets(pair[0], n);
+  if (k < 0)
+    return 2;
   int more = route_socket();
   int more_err = errno;
   int b = 0;
@@ -586,6 +606,96 @@ static int inflight(int n) {
   static int held[4096];
   int again_n = open_up_to(n > 4096 ? 4096 : n, held);
   printf("inflight %d more %s back %d again %d\n", k, more >= 0 ? "ok" : err_name(more_err), b, again_n);
+  return 0;
+}
+
+/* ---- give / hold: a socket passed out of a container outlives it ---- */
+
+static socklen_t unix_addr(struct sockaddr_un *a, const char *where) {
+  memset(a, 0, sizeof *a);
+  a->sun_family = AF_UNIX;
+  size_t n = strlen(where);
+  if (n >= sizeof a->sun_path)
+    n = sizeof a->sun_path - 1;
+  memcpy(a->sun_path, where, n);
+  if (where[0] == '@')
+    a->sun_path[0] = 0; /* abstract: per network namespace */
+  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+}
+
+/* Keeps what comes to `where` until "E": "held <n>". */
+static int hold(const char *where) {
+  struct sockaddr_un a;
+  socklen_t len = unix_addr(&a, where);
+  int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0 || bind(s, (struct sockaddr *)&a, len) < 0) {
+    printf("bind %s\n", err_name(errno));
+    return 1;
+  }
+  int held = 0;
+  for (;;) {
+    char c = 0;
+    struct iovec iov = {&c, 1};
+    union {
+      struct cmsghdr h;
+      char buf[CMSG_SPACE(sizeof(int))];
+    } cm;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+    ssize_t n = recvmsg(s, &msg, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0 || c == 'E')
+      break;
+    if (CMSG_FIRSTHDR(&msg) != NULL && CMSG_FIRSTHDR(&msg)->cmsg_type == SCM_RIGHTS)
+      held++; /* kept open, never read */
+  }
+  printf("held %d\n", held);
+  return 0;
+}
+
+/* Connects to `where`, waiting up to 10 s for the holder to bind it. */
+static int connect_to(const char *where) {
+  struct sockaddr_un a;
+  socklen_t len = unix_addr(&a, where);
+  int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  for (int tries = 0; s >= 0 && tries < 1000; tries++) {
+    if (connect(s, (struct sockaddr *)&a, len) == 0)
+      return s;
+    usleep(10000);
+  }
+  return -1;
+}
+
+static int give(const char *where, int end) {
+  int via = connect_to(where);
+  if (via < 0) {
+    printf("connect %s\n", err_name(errno));
+    return 1;
+  }
+  if (end) {
+    char c = 'E';
+    return send(via, &c, 1, 0) == 1 ? 0 : 1;
+  }
+  int k = send_sockets(via, 1 << 20);
+  if (k < 0) {
+    printf("send %s\n", err_name(errno));
+    return 1;
+  }
+  printf("gave %d %s\n", k, err_name(errno));
+  return 0;
+}
+
+/* N sockets in a cycle: sv[0] holds itself in flight, with them. */
+static int cycle(int n) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0)
+    return 2;
+  int k = send_sockets(sv[1], n);
+  if (k < 0 || send_fd(sv[1], sv[0]) < 0)
+    return 2;
+  close(sv[0]);
+  close(sv[1]);
+  printf("cycle %d\n", k);
   return 0;
 }
 
@@ -625,8 +735,14 @@ int main(int argc, char **argv) {
     return again(atoi(argv[2]));
   if (argc >= 3 && strcmp(argv[1], "inflight") == 0)
     return inflight(atoi(argv[2]));
+  if (argc >= 3 && strcmp(argv[1], "cycle") == 0)
+    return cycle(atoi(argv[2]));
+  if (argc >= 3 && strcmp(argv[1], "hold") == 0)
+    return hold(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "give") == 0)
+    return give(argv[2], argc >= 4 && strcmp(argv[3], "end") == 0);
   if (argc >= 4 && strcmp(argv[1], "echo") == 0)
     return echo(atoi(argv[2]), (size_t)atol(argv[3]));
-  fprintf(stderr, "usage: %s probe | fill usersock|route N CAP_MB [HOLD_S] | buffers | parallel P N | again N | inflight N | echo N SIZE\n", argv[0]);
+  fprintf(stderr, "usage: %s probe | fill usersock|route N CAP_MB [HOLD_S] | buffers | parallel P N | again N | inflight N | cycle N | hold ADDR | give ADDR [end] | echo N SIZE\n", argv[0]);
   return 2;
 }
