@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -336,11 +337,7 @@ class Watch : public Nan::ObjectWrap {
         fd = -1;
       }
       if (whole && m.type == IK_MSG_NETLINK) {
-        // Kept to the container's end, then by the ledger while not empty.
-        if (nfds == 1 && netlink_set_ < 0) {
-          netlink_set_ = fd;
-          fd = -1;
-        }
+        netlink_used_ = true;  // the set is ours already (Spawn)
         if (nfds == 1 && fd >= 0) close(fd);
         continue;
       }
@@ -397,11 +394,13 @@ class Watch : public Nan::ObjectWrap {
   }
 
   // Once init has exited: the ledger takes the set of the container's
-  // netlink sockets, to count those still open elsewhere (and recounts
-  // what it keeps, even when this container made none).
+  // netlink sockets, if init said it put any in, to count those still open
+  // elsewhere (and recounts what it keeps, even when this container made
+  // none).
   void KeepNetlinkSet() {
     if (kept_netlink_) return;
     kept_netlink_ = true;
+    if (!netlink_used_) CloseFd(&netlink_set_);
     ik_netlink_ledger_keep(netlink_set_);
     netlink_set_ = -1;
   }
@@ -560,7 +559,8 @@ class Watch : public Nan::ObjectWrap {
   int pidfd_ = -1;
   int ctrl_ = -1;
   int mntns_ = -1;  // the container's mount namespace, held until init is reaped (mntns_release.h)
-  int netlink_set_ = -1;  // init's set of the container's netlink sockets (IK_MSG_NETLINK), or -1
+  int netlink_set_ = -1;  // the set init counts the container's netlink sockets in (IK_MSG_NETLINK)
+  bool netlink_used_ = false;  // init said it put a socket in it
   uv_poll_t* pid_poll_ = nullptr;
   uv_poll_t* ctrl_poll_ = nullptr;
   bool ctrl_polling_ = false;
@@ -677,6 +677,19 @@ NAN_METHOD(Spawn) {
     s.CloseAll();
     return Nan::ThrowError(ErrnoError(e, "socketpair"));
   }
+  // The set init counts the container's netlink sockets in: made here and
+  // held from the start, so that nothing has to reach us later (a set init
+  // sent us could be dropped, our fd table full, and its sockets go
+  // uncounted). An empty epoll set, ~1 µs.
+  int netlink_set = epoll_create1(EPOLL_CLOEXEC);
+  if (netlink_set < 0) {
+    int e = errno;
+    close(plan_fd);
+    close(ctrl[0]);
+    close(ctrl[1]);
+    s.CloseAll();
+    return Nan::ThrowError(ErrnoError(e, "epoll_create1"));
+  }
 
   ik_spawn_args a;
   memset(&a, 0, sizeof a);
@@ -688,7 +701,7 @@ NAN_METHOD(Spawn) {
   int pidfd = -1;
   int pid;
   if (UseZygote()) {
-    int fds[5] = {s.child[0], s.child[1], s.child[2], plan_fd, ctrl[1]};
+    int fds[6] = {s.child[0], s.child[1], s.child[2], plan_fd, ctrl[1], netlink_set};
     pid = ik_zygote_clone(flags, fds, a.netns_fd, have_cg ? &cg : nullptr, g_init_fd, g_null_fd, g_self_pidfd, &pidfd);
   } else {
     a.argv0 = "isolate-kit-init";
@@ -696,6 +709,7 @@ NAN_METHOD(Spawn) {
     for (int i = 0; i < 3; i++) a.stdio[i] = s.child[i];
     a.plan_fd = plan_fd;
     a.ctrl_fd = ctrl[1];
+    a.netlink_set_fd = netlink_set;
     a.parent_pidfd = g_self_pidfd;
     a.cgroup = have_cg ? &cg : nullptr;
     pid = ik_spawn(flags, &a, &pidfd);
@@ -708,6 +722,7 @@ NAN_METHOD(Spawn) {
   s.CloseOwned();
   if (pid < 0) {
     close(ctrl[0]);
+    close(netlink_set);
     s.CloseAll();
     return Nan::ThrowError(ErrnoError(-pid, a.failed ? a.failed : a.err ? "execveat" : "clone"));
   }
@@ -716,6 +731,7 @@ NAN_METHOD(Spawn) {
   v8::Local<v8::Object> handle = Nan::NewInstance(ctor, 0, nullptr).ToLocalChecked();
   Watch* w = Nan::ObjectWrap::Unwrap<Watch>(handle);
   if (flags & CLONE_NEWNS) w->mntns_ = ik_mntns_hold(pid);
+  w->netlink_set_ = netlink_set;
   w->Start(pid, pidfd, ctrl[0], info[3].As<v8::Function>());
 
   v8::Local<v8::Object> out = Nan::New<v8::Object>();

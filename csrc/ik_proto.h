@@ -13,9 +13,9 @@ enum ik_msg_type {
   IK_MSG_FAIL = 2,  /* process `id` (or the container, id = 0xffffffff) failed: a = op index, b = IK_SC_*, c = errno */
   IK_MSG_EXIT = 3,  /* process `id` ended: a = wait status; utime/stime in usec, maxrss in KiB */
   IK_MSG_HOLD = 4,  /* the container's IK_OP_HOLD directory (the writable layer), as an O_PATH fd */
-  IK_MSG_NETLINK = 5, /* the epoll set of the netlink sockets init makes (init/netlink_guard.c), sent
-                         once, when init makes it: the parent keeps it past the container's end
-                         while any of them is still open elsewhere (netlink_ledger.h) */
+  IK_MSG_NETLINK = 5, /* init is about to put its first netlink socket in the set on fd 5
+                         (init/netlink_guard.c): the parent, which made the set, keeps it past
+                         the container's end while any is still open elsewhere (netlink_ledger.h) */
 };
 
 #define IK_ID_CONTAINER 0xffffffffu
@@ -45,7 +45,7 @@ struct ik_req {
 
 /* Node -> zygote (fd 3 of the zygote): clone a container init with
  * `clone_flags` (CLONE_NEW*); fds: stdin, stdout, stderr, plan pipe, the
- * init's end of its control socket, then optionally a network namespace to
+ * init's end of its control socket, the netlink set (IK_MSG_NETLINK), then optionally a network namespace to
  * join, a cgroup v2 directory to clone into (CLONE_INTO_CGROUP), and
  * `n_cgroup_join` files the child writes "0" to before anything else (v1:
  * each hierarchy's `tasks`; v2 where clone3 cannot place it: cgroup.procs). The reply carries

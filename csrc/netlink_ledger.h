@@ -1,8 +1,9 @@
 /* The netlink sockets of ended containers that are still open somewhere.
  *
  * init counts a container's NETLINK_ROUTE sockets, whose queues no memory
- * cgroup is charged for, in an epoll set (init/netlink_guard.c), and sends
- * us that set when it makes it (IK_MSG_NETLINK). A socket passed out of the
+ * cgroup is charged for, in an epoll set (init/netlink_guard.c) the addon
+ * made and passed it, and says when the first goes in (IK_MSG_NETLINK). A
+ * socket passed out of the
  * container (SCM_RIGHTS, over a Unix socket another container reaches)
  * outlives it; its entry stays in the set until its last close. So a set
  * is kept here after its container ends, for as long as it is not empty,

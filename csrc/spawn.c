@@ -32,7 +32,7 @@
 #include "fds.h"
 
 #define CHILD_STACK_SIZE (64 * 1024)
-#define N_FIXED_FDS 6 /* 0-2 stdio, 3 plan, 4 control socket, 5 init binary */
+#define N_FIXED_FDS 7 /* 0-2 stdio, 3 plan, 4 control socket, 5 netlink set, 6 init binary */
 
 /* One stack per calling thread: CLONE_VFORK keeps the thread in clone()
  * until the child has left the stack by exec or exit. */
@@ -51,7 +51,7 @@ static char *get_stack_top(void) {
 
 static int child_main(void *arg) {
   struct ik_spawn_args *a = arg;
-  int src[N_FIXED_FDS] = {a->stdio[0], a->stdio[1], a->stdio[2], a->plan_fd, a->ctrl_fd, a->init_fd};
+  int src[N_FIXED_FDS] = {a->stdio[0], a->stdio[1], a->stdio[2], a->plan_fd, a->ctrl_fd, a->netlink_set_fd, a->init_fd};
   char *const init_argv[] = {(char *)a->argv0, NULL};
   static char *const init_envp[] = {NULL};
 
@@ -85,13 +85,13 @@ static int child_main(void *arg) {
   if (ik_place_fds(src, N_FIXED_FDS) < 0)
     goto fail;
   /* Exec'ing an ELF binary from a close-on-exec fd is fine; init never sees it. */
-  if (fcntl(5, F_SETFD, FD_CLOEXEC) < 0)
+  if (fcntl(6, F_SETFD, FD_CLOEXEC) < 0)
     goto fail;
 
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  syscall(SYS_execveat, 5, "", init_argv, init_envp, AT_EMPTY_PATH);
+  syscall(SYS_execveat, 6, "", init_argv, init_envp, AT_EMPTY_PATH);
 fail:
   a->err = errno ? errno : EINVAL;
   _exit(127);

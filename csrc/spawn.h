@@ -22,6 +22,7 @@ struct ik_spawn_args {
   int stdio[3];     /* become the container's fds 0, 1, 2 */
   int plan_fd;      /* becomes fd 3 */
   int ctrl_fd;      /* becomes fd 4 */
+  int netlink_set_fd; /* becomes fd 5: the container's netlink set (IK_MSG_NETLINK) */
   int parent_pidfd; /* pidfd of this process, to close the PDEATHSIG race */
   int netns_fd;     /* >= 0: join this (fresh, pre-made) network namespace */
   const struct ik_cgroup_fds *cgroup; /* NULL, or cgroups to join first thing */

@@ -44,6 +44,7 @@ static int start_zygote(int init_fd, int null_fd, int self_pidfd) {
   a.stdio[0] = a.stdio[1] = a.stdio[2] = null_fd;
   a.plan_fd = sp[1]; /* the zygote's fd 3 */
   a.ctrl_fd = null_fd;
+  a.netlink_set_fd = null_fd; /* fd 5 of the zygote: unused */
   a.parent_pidfd = self_pidfd;
   a.netns_fd = -1;
   int pidfd = -1;
@@ -58,14 +59,14 @@ static int start_zygote(int init_fd, int null_fd, int self_pidfd) {
   return 0;
 }
 
-static int request(unsigned long ns_flags, const int fds[5], int netns_fd, const struct ik_cgroup_fds *cg,
+static int request(unsigned long ns_flags, const int fds[6], int netns_fd, const struct ik_cgroup_fds *cg,
                    int *pidfd_out) {
   struct ik_zygote_req req;
   memset(&req, 0, sizeof req);
   req.clone_flags = ns_flags;
-  int all[7 + IK_MAX_CGROUP_JOIN];
+  int all[8 + IK_MAX_CGROUP_JOIN];
   int nsend = 0;
-  for (int i = 0; i < 5; i++)
+  for (int i = 0; i < 6; i++)
     all[nsend++] = fds[i];
   if (netns_fd >= 0) {
     req.has_netns = 1;
@@ -113,7 +114,7 @@ static int request(unsigned long ns_flags, const int fds[5], int netns_fd, const
   return rep.pid;
 }
 
-int ik_zygote_clone(unsigned long ns_flags, const int fds[5], int netns_fd, const struct ik_cgroup_fds *cg,
+int ik_zygote_clone(unsigned long ns_flags, const int fds[6], int netns_fd, const struct ik_cgroup_fds *cg,
                     int init_fd, int null_fd, int self_pidfd, int *pidfd_out) {
   pthread_mutex_lock(&lock);
   int r = 0;

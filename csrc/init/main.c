@@ -44,6 +44,7 @@
 
 #define PLAN_FD 3
 #define CTRL_FD 4
+#define NETLINK_SET_FD 5 /* netlink_guard.h */
 
 struct child {
   uint32_t id;
@@ -322,7 +323,7 @@ static void handle_ctrl(void) {
 }
 
 /* PID 1 of a container: fds 0-2 the main process's stdio, 3 the plan, 4 the
- * control socket. */
+ * control socket, 5 the set to count netlink sockets in. */
 static void __attribute__((noreturn)) container_main(void) {
   /* Per-process, and nothing the payload can do changes it. */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -331,6 +332,8 @@ static void __attribute__((noreturn)) container_main(void) {
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, NULL);
   fcntl(CTRL_FD, F_SETFD, FD_CLOEXEC);
+  fcntl(NETLINK_SET_FD, F_SETFD, FD_CLOEXEC);
+  ik_netlink_guard_count_in(NETLINK_SET_FD);
   /* Modes in the plan are exact (mkdir, mknod); payloads get 022 back. */
   umask(0);
 

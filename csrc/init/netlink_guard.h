@@ -19,9 +19,13 @@ int ik_netlink_guard_ready(int refuse_all);
  * and name of init's own setsockopt(), which its filter lets through. */
 extern uint32_t ik_netlink_guard_secret[2];
 
+/* The epoll set to count the container's sockets in, made by the parent,
+ * which keeps it past the container's end (fd 5 of init). */
+void ik_netlink_guard_count_in(int set);
+
 /* Answers one call waiting on `listener` (the filter's listener fd).
- * `report` is the control socket to the parent, which gets the set of the
- * container's sockets when init makes it (IK_MSG_NETLINK). */
+ * `report` is the control socket to the parent, which hears
+ * (IK_MSG_NETLINK) before the first socket goes into the set. */
 void ik_netlink_guard_answer(int listener, int report);
 
 #endif

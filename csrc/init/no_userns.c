@@ -46,6 +46,7 @@
  *   setsockopt(SOL_SOCKET, SO_{RCV,SND}BUF[FORCE]) (x32's
  *              own setsockopt too)                        -> init (or allowed)
  *   io_uring_setup(...)                                   -> ENOSYS
+ *   mq_notify(mqd, sigevent) but mq_notify(mqd, NULL)     -> ENOSYS
  *   socketcall(SYS_SOCKET, SYS_SOCKETPAIR or
  *              SYS_SETSOCKOPT, ...) (i386)                -> ENOSYS
  * clone3's flags live in memory a filter cannot read; ENOSYS makes libc
@@ -60,6 +61,15 @@
  * system call of their own, where no filter sees them; its users (liburing
  * callers, libuv) fall back to plain calls on ENOSYS. Docker's default
  * profile refuses io_uring too.
+ * mq_notify() with SIGEV_THREAD takes a reference to a netlink socket
+ * (the sigevent's sigev_signo), not to its file: the socket and its queue
+ * outlive its last close, and so init's count (a review, 2026-11-29: 256
+ * full sockets in one container, counted as none; and on Linux 6.18, a
+ * queue whose registrant never closes it, its fd table shared, leaves the
+ * socket for good, ~52 MB of kernel memory per container never freed).
+ * The sigevent lives in memory the caller can change after any check, so
+ * every registration is refused (ENOSYS, as where POSIX message queues
+ * are not built in); removing one (NULL) passes.
  * Everything else is allowed; a process of another ABI gets ENOSYS.
  *
  * init installs it in itself as its last setup step (it makes no user
@@ -110,7 +120,7 @@
  * than send them to init. It does so for a call whose family and protocol
  * (socket) or level and name (setsockopt) carry, in their high halves,
  * which the kernel ignores in an int, a 64-bit secret init drew for this
- * container (instructions 32-39). A payload cannot read it: init is not
+ * container (instructions 39-46). A payload cannot read it: init is not
  * dumpable, and reading a filter back takes CAP_SYS_ADMIN. A guess that
  * misses is just another call to init. Compat calls have zeros there, and
  * the secret is never 0.
@@ -119,62 +129,69 @@
  * the comments on the right give each instruction's index and targets. */
 static const struct sock_filter filter[] = {
     LD_ARCH,                                                   /*  0 */
-    JEQ(NATIVE_ARCH, 0, 10),                                   /*  1 -> 2, else 12 */
+    JEQ(NATIVE_ARCH, 0, 12),                                   /*  1 -> 2, else 14 */
     LD_NR,                                                     /*  2 native ABI */
     BPF_STMT(BPF_ALU | BPF_AND | BPF_K, NR_MASK),              /*  3 */
-    JEQ(CLONE3, 43, 0),                                        /*  4 -> 48 */
-    JEQ(IO_URING_SETUP, 42, 0),                                /*  5 -> 48 */
-    JEQ(NATIVE_UNSHARE, 19, 0),                                /*  6 -> 26 */
-    JEQ(NATIVE_CLONE, 18, 0),                                  /*  7 -> 26 */
-    JEQ(NATIVE_SOCKET, 19, 0),                                 /*  8 -> 28 */
-    JEQ(NATIVE_SOCKETPAIR, 18, 0),                             /*  9 -> 28 */
-    JEQ(NATIVE_SETSOCKOPT, 25, 0),                             /* 10 -> 36 */
-    JEQ(X32_SETSOCKOPT, 24, 35),                               /* 11 -> 36, else 47 */
-    JEQ(COMPAT_ARCH, 0, 35),                                   /* 12 -> 13, else 48 */
-    LD_NR,                                                     /* 13 compat ABI */
-    JEQ(CLONE3, 33, 0),                                        /* 14 -> 48 */
-    JEQ(IO_URING_SETUP, 32, 0),                                /* 15 -> 48 */
-    JEQ(COMPAT_UNSHARE, 9, 0),                                 /* 16 -> 26 */
-    JEQ(COMPAT_CLONE, 8, 0),                                   /* 17 -> 26 */
-    JEQ(COMPAT_SOCKET, 9, 0),                                  /* 18 -> 28 */
-    JEQ(COMPAT_SOCKETPAIR, 8, 0),                              /* 19 -> 28 */
-    JEQ(COMPAT_SETSOCKOPT, 15, 0),                             /* 20 -> 36 */
-    JEQ(COMPAT_SOCKETCALL, 0, 25),                             /* 21 -> 22, else 47 */
-    LD_ARG(0),                                                 /* 22 socketcall's call */
-    JEQ(SYS_SOCKET, 24, 0),                                    /* 23 -> 48 */
-    JEQ(SYS_SOCKETPAIR, 23, 0),                                /* 24 -> 48 */
-    JEQ(SYS_SETSOCKOPT, 22, 21),                               /* 25 -> 48, else 47 */
-    LD_ARG(0),                                                 /* 26 unshare or clone: flags */
-    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 21, 19), /* 27 -> 49, else 47 */
-    LD_ARG(0),                                                 /* 28 socket or socketpair: family */
-    JEQ(AF_NETLINK, 0, 17),                                    /* 29 -> 30, else 47 */
-    LD_ARG(2),                                                 /* 30 protocol */
-    JEQ(NETLINK_ROUTE, 0, 18),                                 /* 31 -> 32, else 50 */
-    LD_ARG_HIGH(0),                                            /* 32 family's high half */
-    JEQ(0 /* secret 0 */, 0, 17),                              /* 33 -> 34, else 51 */
-    LD_ARG_HIGH(2),                                            /* 34 protocol's high half */
-    JEQ(0 /* secret 1 */, 11, 15),                             /* 35 -> 47 (init's own), else 51 */
-    LD_ARG_HIGH(1),                                            /* 36 setsockopt: level's high half */
-    JEQ(0 /* secret 0 */, 0, 2),                               /* 37 -> 38, else 40 */
-    LD_ARG_HIGH(2),                                            /* 38 name's high half */
-    JEQ(0 /* secret 1 */, 7, 0),                               /* 39 -> 47 (init's own), else 40 */
-    LD_ARG(1),                                                 /* 40 level */
-    JEQ(SOL_SOCKET, 0, 5),                                     /* 41 -> 42, else 47 */
-    LD_ARG(2),                                                 /* 42 name */
-    JEQ(SO_RCVBUF, 7, 0),                                      /* 43 -> 51 */
-    JEQ(SO_RCVBUFFORCE, 6, 0),                                 /* 44 -> 51 */
-    JEQ(SO_SNDBUF, 5, 0),                                      /* 45 -> 51 */
-    JEQ(SO_SNDBUFFORCE, 4, 0),                                 /* 46 -> 51, else 47 */
-    RET(SECCOMP_RET_ALLOW),                                    /* 47 */
-    RET(SECCOMP_RET_ERRNO | ENOSYS),                           /* 48 clone3, io_uring, socketcall, another ABI */
-    RET(SECCOMP_RET_ERRNO | EPERM),                            /* 49 CLONE_NEWUSER */
-    RET(SECCOMP_RET_ERRNO | EPROTONOSUPPORT),                  /* 50 netlink but NETLINK_ROUTE */
-    RET(SECCOMP_RET_USER_NOTIF),                               /* 51 to init's netlink guard */
+    JEQ(CLONE3, 50, 0),                                        /*  4 -> 55 */
+    JEQ(IO_URING_SETUP, 49, 0),                                /*  5 -> 55 */
+    JEQ(NATIVE_UNSHARE, 22, 0),                                /*  6 -> 29 */
+    JEQ(NATIVE_CLONE, 21, 0),                                  /*  7 -> 29 */
+    JEQ(NATIVE_SOCKET, 26, 0),                                 /*  8 -> 35 */
+    JEQ(NATIVE_SOCKETPAIR, 25, 0),                             /*  9 -> 35 */
+    JEQ(NATIVE_MQ_NOTIFY, 20, 0),                              /* 10 -> 31 */
+    JEQ(X32_MQ_NOTIFY, 19, 0),                                 /* 11 -> 31 */
+    JEQ(NATIVE_SETSOCKOPT, 30, 0),                             /* 12 -> 43 */
+    JEQ(X32_SETSOCKOPT, 29, 40),                               /* 13 -> 43, else 54 */
+    JEQ(COMPAT_ARCH, 0, 40),                                   /* 14 -> 15, else 55 */
+    LD_NR,                                                     /* 15 compat ABI */
+    JEQ(CLONE3, 38, 0),                                        /* 16 -> 55 */
+    JEQ(IO_URING_SETUP, 37, 0),                                /* 17 -> 55 */
+    JEQ(COMPAT_UNSHARE, 10, 0),                                /* 18 -> 29 */
+    JEQ(COMPAT_CLONE, 9, 0),                                   /* 19 -> 29 */
+    JEQ(COMPAT_SOCKET, 14, 0),                                 /* 20 -> 35 */
+    JEQ(COMPAT_SOCKETPAIR, 13, 0),                             /* 21 -> 35 */
+    JEQ(COMPAT_MQ_NOTIFY, 8, 0),                               /* 22 -> 31 */
+    JEQ(COMPAT_SETSOCKOPT, 19, 0),                             /* 23 -> 43 */
+    JEQ(COMPAT_SOCKETCALL, 0, 29),                             /* 24 -> 25, else 54 */
+    LD_ARG(0),                                                 /* 25 socketcall's call */
+    JEQ(SYS_SOCKET, 28, 0),                                    /* 26 -> 55 */
+    JEQ(SYS_SOCKETPAIR, 27, 0),                                /* 27 -> 55 */
+    JEQ(SYS_SETSOCKOPT, 26, 25),                               /* 28 -> 55, else 54 */
+    LD_ARG(0),                                                 /* 29 unshare or clone: flags */
+    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 25, 23), /* 30 -> 56, else 54 */
+    LD_ARG(1),                                                 /* 31 mq_notify: the sigevent pointer */
+    JEQ(0, 0, 22),                                             /* 32 -> 33, else 55 */
+    LD_ARG_HIGH(1),                                            /* 33 */
+    JEQ(0, 19, 20),                                            /* 34 -> 54 (NULL: unregister), else 55 */
+    LD_ARG(0),                                                 /* 35 socket or socketpair: family */
+    JEQ(AF_NETLINK, 0, 17),                                    /* 36 -> 37, else 54 */
+    LD_ARG(2),                                                 /* 37 protocol */
+    JEQ(NETLINK_ROUTE, 0, 18),                                 /* 38 -> 39, else 57 */
+    LD_ARG_HIGH(0),                                            /* 39 family's high half */
+    JEQ(0 /* secret 0 */, 0, 17),                              /* 40 -> 41, else 58 */
+    LD_ARG_HIGH(2),                                            /* 41 protocol's high half */
+    JEQ(0 /* secret 1 */, 11, 15),                             /* 42 -> 54 (init's own), else 58 */
+    LD_ARG_HIGH(1),                                            /* 43 setsockopt: level's high half */
+    JEQ(0 /* secret 0 */, 0, 2),                               /* 44 -> 45, else 47 */
+    LD_ARG_HIGH(2),                                            /* 45 name's high half */
+    JEQ(0 /* secret 1 */, 7, 0),                               /* 46 -> 54 (init's own), else 47 */
+    LD_ARG(1),                                                 /* 47 level */
+    JEQ(SOL_SOCKET, 0, 5),                                     /* 48 -> 49, else 54 */
+    LD_ARG(2),                                                 /* 49 name */
+    JEQ(SO_RCVBUF, 7, 0),                                      /* 50 -> 58 */
+    JEQ(SO_RCVBUFFORCE, 6, 0),                                 /* 51 -> 58 */
+    JEQ(SO_SNDBUF, 5, 0),                                      /* 52 -> 58 */
+    JEQ(SO_SNDBUFFORCE, 4, 0),                                 /* 53 -> 58, else 54 */
+    RET(SECCOMP_RET_ALLOW),                                    /* 54 */
+    RET(SECCOMP_RET_ERRNO | ENOSYS),                           /* 55 clone3, io_uring, socketcall, mq_notify, another ABI */
+    RET(SECCOMP_RET_ERRNO | EPERM),                            /* 56 CLONE_NEWUSER */
+    RET(SECCOMP_RET_ERRNO | EPROTONOSUPPORT),                  /* 57 netlink but NETLINK_ROUTE */
+    RET(SECCOMP_RET_USER_NOTIF),                               /* 58 to init's netlink guard */
 };
 #define N_INSNS (sizeof filter / sizeof filter[0])
 #define TO_INIT (N_INSNS - 1)
-/* Where the secret goes: socket()'s (33, 35) and setsockopt()'s (37, 39). */
-static const unsigned secret_at[2][2] = {{33, 35}, {37, 39}};
+/* Where the secret goes: socket()'s (40, 42) and setsockopt()'s (44, 46). */
+static const unsigned secret_at[2][2] = {{40, 42}, {44, 46}};
 
 int ik_deny_user_namespaces(int *listener, int refuse_netlink) {
   struct sock_filter insns[N_INSNS];

@@ -21,6 +21,9 @@
 #define COMPAT_SOCKETPAIR 360
 #define COMPAT_SETSOCKOPT 366
 #define X32_SETSOCKOPT 541 /* x32's own (a compat call), bit 30 masked off */
+#define NATIVE_MQ_NOTIFY 244
+#define X32_MQ_NOTIFY 527 /* x32's own (a compat call), bit 30 masked off */
+#define COMPAT_MQ_NOTIFY 281
 #define NR_MASK (~0x40000000u) /* x32: the same numbers, bit 30 set, but for compat calls (512+) */
 #elif defined(__aarch64__)
 #define NATIVE_ARCH AUDIT_ARCH_AARCH64
@@ -36,6 +39,9 @@
 #define COMPAT_SOCKETPAIR 288
 #define COMPAT_SETSOCKOPT 294
 #define X32_SETSOCKOPT NATIVE_SETSOCKOPT /* no x32 here */
+#define NATIVE_MQ_NOTIFY 184
+#define X32_MQ_NOTIFY NATIVE_MQ_NOTIFY
+#define COMPAT_MQ_NOTIFY 278
 #define NR_MASK (~0u)
 #else
 #error "syscall_nrs.h: add this architecture's syscall numbers"

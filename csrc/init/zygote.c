@@ -31,7 +31,7 @@
 #include "../ik_proto.h"
 
 #define ZYGOTE_FD 3
-#define MAX_FDS (7 + IK_MAX_CGROUP_JOIN)
+#define MAX_FDS (8 + IK_MAX_CGROUP_JOIN)
 
 static void reply(int32_t pid, int pidfd) {
   struct ik_zygote_rep rep = {pid, 0};
@@ -42,7 +42,7 @@ static void reply(int32_t pid, int pidfd) {
 }
 
 /* In the new container: join the cgroups (unless clone3 placed us), then
- * the received fds become 0-4 (the rest are closed) and init runs. A failure
+ * the received fds become 0-5 (the rest are closed) and init runs. A failure
  * before init can report is sent as init would send it. */
 static void __attribute__((noreturn)) become_init(int *fds, int netns, const int *join, int n_join,
                                                   void (*container_main)(void)) {
@@ -53,7 +53,7 @@ static void __attribute__((noreturn)) become_init(int *fds, int netns, const int
   }
   if (err == 0 && netns >= 0 && setns(netns, CLONE_NEWNET) < 0)
     err = errno;
-  if (err == 0 && ik_place_fds(fds, 5) < 0)
+  if (err == 0 && ik_place_fds(fds, 6) < 0)
     err = errno;
   if (err != 0) {
     struct ik_msg m;
@@ -87,13 +87,13 @@ void ik_zygote_main(void (*container_main)(void)) {
     if (n <= 0)
       _exit(0); /* Node hung up */
 
-    int want = 5 + (req.has_netns ? 1 : 0) + (req.has_cgroup_dir ? 1 : 0) + (int)req.n_cgroup_join;
+    int want = 6 + (req.has_netns ? 1 : 0) + (req.has_cgroup_dir ? 1 : 0) + (int)req.n_cgroup_join;
     if (n != sizeof req || nfds != want || req.n_cgroup_join > IK_MAX_CGROUP_JOIN) {
       reply(-EPROTO, -1);
     } else {
-      int netns = req.has_netns ? fds[5] : -1;
-      int cgroup_dir = req.has_cgroup_dir ? fds[5 + (req.has_netns ? 1 : 0)] : -1;
-      const int *join = fds + 5 + (req.has_netns ? 1 : 0) + (req.has_cgroup_dir ? 1 : 0);
+      int netns = req.has_netns ? fds[6] : -1;
+      int cgroup_dir = req.has_cgroup_dir ? fds[6 + (req.has_netns ? 1 : 0)] : -1;
+      const int *join = fds + 6 + (req.has_netns ? 1 : 0) + (req.has_cgroup_dir ? 1 : 0);
       int n_join = (int)req.n_cgroup_join;
       int pidfd = -1;
       long pid = -1;

@@ -54,6 +54,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <linux/io_uring.h>
+#include <mqueue.h>
 #include <linux/net.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -151,6 +152,32 @@ static long uring_usersock(void) {
   return res < 0 ? res : made(res);
 }
 
+static int route_socket(void) { return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE); }
+
+/* mq_notify() on a new queue (raw calls: no -lrt): SIGEV_THREAD names a
+ * netlink socket (sigev_signo) the kernel then holds by the socket, not by
+ * its file. Returns 0 or -errno. */
+static long notify(int how) {
+  char name[32];
+  snprintf(name, sizeof name, "ik-probe-%d", (int)getpid());
+  struct mq_attr attr = {.mq_maxmsg = 1, .mq_msgsize = 1};
+  int q = (int)syscall(SYS_mq_open, name, O_RDWR | O_CREAT | O_EXCL, 0600, &attr);
+  if (q < 0)
+    return -errno;
+  syscall(SYS_mq_unlink, name);
+  static char cookie[32];
+  struct sigevent ev;
+  memset(&ev, 0, sizeof ev);
+  ev.sigev_notify = how;
+  ev.sigev_signo = how == SIGEV_THREAD ? route_socket() : SIGUSR1;
+  ev.sigev_value.sival_ptr = cookie;
+  long r = syscall(SYS_mq_notify, q, how < 0 ? NULL : &ev);
+  return r < 0 ? -errno : 0;
+}
+static long notify_thread(void) { return notify(SIGEV_THREAD); }
+static long notify_signal(void) { return notify(SIGEV_SIGNAL); }
+static long notify_remove(void) { return notify(-1); }
+
 #if defined(__x86_64__)
 /* The i386 ABI from a 64-bit process: int 0x80, args in ebx, ecx, edx, esi
  * (pointers must then lie below 4 GiB). */
@@ -204,6 +231,19 @@ static long i386_socketcall_pair(void) {
 }
 /* A socketcall that makes no socket stays allowed: getsockname on fd -1. */
 static long i386_socketcall_getsockname(void) { return i386_socketcall(SYS_GETSOCKNAME, -1, 0, 0); }
+/* i386's mq_notify (281) with a SIGEV_SIGNAL compat sigevent {value, signo, notify}. */
+static long i386_notify_signal(void) {
+  struct mq_attr attr = {.mq_maxmsg = 1, .mq_msgsize = 1};
+  int q = (int)syscall(SYS_mq_open, "ik-probe-i386", O_RDWR | O_CREAT, 0600, &attr);
+  syscall(SYS_mq_unlink, "ik-probe-i386");
+  int *ev = (int *)low_page();
+  if (q < 0 || ev == NULL)
+    return -EIO;
+  ev[0] = 0;
+  ev[1] = SIGUSR1;
+  ev[2] = SIGEV_SIGNAL;
+  return i386_call(281, q, (long)(uintptr_t)ev, 0, 0);
+}
 #endif
 
 /* NETLINK_ROUTE still answers: an RTM_GETLINK dump, replies read. */
@@ -270,7 +310,11 @@ static int probe(void) {
   attempt("i386 socketcall(SYS_SOCKET, AF_UNIX)", i386_socketcall_unix);
   attempt("i386 socketcall(SYS_SOCKETPAIR, AF_UNIX)", i386_socketcall_pair);
   attempt("i386 socketcall(SYS_GETSOCKNAME)", i386_socketcall_getsockname);
+  attempt("i386 mq_notify(SIGEV_SIGNAL)", i386_notify_signal);
 #endif
+  attempt("mq_notify(SIGEV_THREAD)", notify_thread);
+  attempt("mq_notify(SIGEV_SIGNAL)", notify_signal);
+  attempt("mq_notify(NULL)", notify_remove);
   attempt("RTM_GETLINK dump", route_dump);
   attempt("getifaddrs", ifaddrs);
   return 0;
@@ -396,7 +440,6 @@ static long set_rcvbuf(int s, int name, const void *value, socklen_t len) {
   return setsockopt(s, SOL_SOCKET, name, value, len) < 0 ? -errno : 0;
 }
 
-static int route_socket(void) { return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE); }
 static int inet_socket(void) { return socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0); }
 
 struct on_thread {
