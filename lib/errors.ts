@@ -177,5 +177,5 @@ function exhaustionHint(name: string): string {
   } catch {
     // No /proc: the hint goes without the number.
   }
-  return `: this process has as many open files as its limit allows${limit}; each started container holds about 6 and its cgroup a few more, so raise the limit (ulimit -n) or start fewer at once`;
+  return `: this process has as many open files as its limit allows${limit}; each running container holds about 4 (7 with a cgroup) while it runs, so raise the limit (ulimit -n) or start fewer at once`;
 }
