@@ -959,7 +959,7 @@ ${concurrencyTable(r.baseline)}
 ${typeof r.density === 'string' ? '' : `${r.density.n}`} of each started at once with \`Promise.all\`, each running \`sleep\`, then all ended at once: plain
 \`child_process.spawn\` children, containers (init and the \`sleep\`), and containers with a group. Per unit: the
 wall time to start them all and to end them all, divided by their number; what the Node process holds more (RSS
-and V8 heap after a full GC; open fds: a container's pipes, pidfd and init's control socket, and its group's files);
+and V8 heap after a full GC; open fds: a container's pipes, pidfd, init's control socket and netlink set, and its group's files);
 the processes' own memory (proportional set size: shared pages divided among their users); and the kernel's own
 memory (slab, page tables, kernel stacks and per-CPU areas from /proc/meminfo, machine-wide, so noisy): a
 container's namespaces, mounts and groups live there. It runs in a child \`node --expose-gc\` of its own, so the
