@@ -861,6 +861,7 @@ export class Container extends EventEmitter<ContainerEvents> {
       const nat = nativeForSpawn();
       const orphans = nat.netlinkOrphans();
       const refuse = orphans >= nat.NETLINK_ORPHANS_MAX;
+      warnNetlinkRefused(refuse, orphans);
       const netlink = refuse
         ? `no NETLINK_ROUTE socket: ${orphans} made in ended containers are still open elsewhere`
         : `at most ${nat.NETLINK_SOCKETS_MAX} sockets, default buffers`;
@@ -1017,6 +1018,24 @@ export class Container extends EventEmitter<ContainerEvents> {
 }
 
 /** A shared group's figures (it stays) in the shape of a group's final ones. */
+let netlinkRefused = false;
+
+/**
+ * One process warning each time new containers start being refused netlink
+ * sockets because sockets of ended containers are still open elsewhere
+ * (csrc/netlink_ledger.h): the operator's sign that a payload passed its
+ * sockets out, to another container or a host socket that holds them.
+ */
+function warnNetlinkRefused(refused: boolean, orphans: number): void {
+  if (refused && !netlinkRefused) {
+    process.emitWarning(
+      `${orphans} netlink sockets made in containers that have ended are still open elsewhere (passed out through a Unix socket); new containers get no netlink socket until they close (docs/security.md)`,
+      { code: 'ISOLATE_KIT_NETLINK_REFUSED' },
+    );
+  }
+  netlinkRefused = refused;
+}
+
 function figuresOf(s: CGroupStats): FinalFigures {
   return { cpuUsageUsec: s.cpu.usageUsec, memoryPeak: s.memory.peak, oomKills: s.memory.oomKills, stats: () => s };
 }
