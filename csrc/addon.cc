@@ -416,7 +416,7 @@ class Watch : public Nan::ObjectWrap {
     if (released_) return;
     released_ = true;
     ReleaseMntns();
-    if (ctrl_polling_) DrainCtrl();  // a netlink set still queued (OnEnvCleanup)
+    if (ctrl_polling_) DrainCtrl();  // an IK_MSG_NETLINK still queued (OnEnvCleanup)
     KeepNetlinkSet();
     closed_ = true;
     StopCtrl();
