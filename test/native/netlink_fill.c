@@ -604,19 +604,32 @@ static int send_fd(int via, int fd) {
   return sendmsg(via, &msg, 0) == 1 ? 0 : -1;
 }
 
-static int recv_fd(int via) {
-  char c;
-  struct iovec iov = {&c, 1};
+/* One message of send_fd()'s (its byte in *byte): the fd it carried, -1
+ * when it carried none, -2 at EOF or on an error (EINTR retried). */
+static int recv_one(int via, int flags, char *byte) {
+  struct iovec iov = {byte, 1};
   union {
     struct cmsghdr h;
     char buf[CMSG_SPACE(sizeof(int))];
   } cm;
   struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
-  if (recvmsg(via, &msg, MSG_DONTWAIT) != 1 || CMSG_FIRSTHDR(&msg) == NULL)
+  ssize_t n;
+  while ((n = recvmsg(via, &msg, flags)) < 0 && errno == EINTR)
+    ;
+  if (n != 1)
+    return -2;
+  struct cmsghdr *h = CMSG_FIRSTHDR(&msg);
+  if (h == NULL || h->cmsg_type != SCM_RIGHTS)
     return -1;
   int fd;
-  memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof fd);
+  memcpy(&fd, CMSG_DATA(h), sizeof fd);
   return fd;
+}
+
+static int recv_fd(int via) {
+  char c;
+  int fd = recv_one(via, MSG_DONTWAIT, &c);
+  return fd < 0 ? -1 : fd;
 }
 
 /* Up to n sockets (until one is refused), each sent over `via` and closed
@@ -678,18 +691,10 @@ static int hold(const char *where) {
   int held = 0;
   for (;;) {
     char c = 0;
-    struct iovec iov = {&c, 1};
-    union {
-      struct cmsghdr h;
-      char buf[CMSG_SPACE(sizeof(int))];
-    } cm;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
-    ssize_t n = recvmsg(s, &msg, 0);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0 || c == 'E')
+    int fd = recv_one(s, 0, &c);
+    if (fd == -2 || c == 'E')
       break;
-    if (CMSG_FIRSTHDR(&msg) != NULL && CMSG_FIRSTHDR(&msg)->cmsg_type == SCM_RIGHTS)
+    if (fd >= 0)
       held++; /* kept open, never read */
   }
   printf("held %d\n", held);
