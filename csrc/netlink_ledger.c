@@ -5,10 +5,10 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "epoll_entries.h"
 #include "quiet_thread.h"
 
 
@@ -26,26 +26,13 @@ static pthread_cond_t kept_one;
 static int watching; /* 1: the watcher runs; -1: it could not start */
 static int fresh;    /* a set was kept since the watcher last looked */
 
-/* Entries in epoll set `set`: its fdinfo has one "tfd:" line per entry.
- * When that cannot be read, the most a set ever holds. */
+/* Entries in epoll set `set`; when that cannot be read, the most a set
+ * ever holds. */
 static int entries(int set) {
   char path[64];
   snprintf(path, sizeof path, "/proc/self/fdinfo/%d", set);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return IK_NETLINK_SOCKETS_MAX;
-  /* init lets at most IK_NETLINK_SOCKETS_MAX in, ~100 bytes each. */
-  char buf[8192];
-  size_t len = 0;
-  ssize_t n;
-  while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
-    len += (size_t)n;
-  close(fd);
-  buf[len] = 0;
-  int count = 0;
-  for (const char *at = buf; (at = strstr(at, "tfd:")) != NULL; at += 4)
-    count++;
-  return count > IK_NETLINK_SOCKETS_MAX || len == sizeof buf - 1 ? IK_NETLINK_SOCKETS_MAX : count;
+  long count = ik_epoll_entries(open(path, O_RDONLY | O_CLOEXEC));
+  return count < 0 || count > IK_NETLINK_SOCKETS_MAX ? IK_NETLINK_SOCKETS_MAX : (int)count;
 }
 
 /* Recounts every kept set, closing the empty ones. Under `lock`. */

@@ -79,6 +79,7 @@
 #include <unistd.h>
 
 #include "../compat.h"
+#include "../epoll_entries.h"
 #include "../fdpass.h"
 #include "../ik_proto.h"
 #include "syscall_nrs.h"
@@ -215,23 +216,8 @@ static long live_sockets(int report) {
   char path[64];
   snprintf(path, sizeof path, "self/fdinfo/%d", live_set);
   int proc = own_proc();
-  int fd = proc < 0 ? -1 : openat(proc, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  /* "pos: flags: mnt_id: ino:" then one "tfd: ..." line (~100 bytes) per entry. */
-  static char buf[8192];
-  size_t len = 0;
-  ssize_t n;
-  while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
-    len += (size_t)n;
-  close(fd);
-  if (len == sizeof buf - 1)
-    return -1; /* more than we ever let in: refuse rather than guess */
-  buf[len] = 0;
-  long count = 0;
-  for (const char *at = buf; (at = strstr(at, "tfd:")) != NULL; at += 4)
-    count++;
-  return count;
+  /* -1 also for more than we ever let in: refuse rather than guess. */
+  return ik_epoll_entries(proc < 0 ? -1 : openat(proc, path, O_RDONLY | O_CLOEXEC));
 }
 
 /* status_field_at() of thread `tid` in init's pid namespace. */

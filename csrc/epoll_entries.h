@@ -1,0 +1,20 @@
+/* How many files an epoll set watches, from its /proc fdinfo: the count of
+ * a container's netlink sockets (init/netlink_guard.c while it runs,
+ * netlink_ledger.c after it ended). */
+#ifndef IK_EPOLL_ENTRIES_H
+#define IK_EPOLL_ENTRIES_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Reads `fdinfo` (an open /proc/.../fdinfo/N of an epoll set) to its end
+ * and closes it: its "tfd:" lines, one per entry, or -1 when it cannot be
+ * read or holds more than a set of ours ever does (8 KiB, ~80 entries). */
+long ik_epoll_entries(int fdinfo);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
