@@ -35,6 +35,7 @@
             "csrc/init/setup.c",
             "csrc/init/process.c",
             "csrc/init/no_userns.c",
+            "csrc/init/landlock_scope.c",
             "csrc/init/netlink_guard.c",
             "csrc/init/oom_guard.c",
             "csrc/init/zygote.c",

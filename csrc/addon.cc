@@ -1158,6 +1158,14 @@ NAN_METHOD(Libseccomp) {
   info.GetReturnValue().Set(Nan::New(e ? e : "dlopen failed").ToLocalChecked());
 }
 
+// landlockAbi(): the kernel's Landlock ABI version (1 for Linux 5.13, 6 for
+// 6.12, ...), or -errno: -ENOSYS not built in, -EOPNOTSUPP not enabled at
+// boot (the lsm= list). The version query needs no privilege.
+NAN_METHOD(LandlockAbi) {
+  long v = syscall(444 /* landlock_create_ruleset, every ABI */, nullptr, 0, 1u /* ..._VERSION */);
+  info.GetReturnValue().Set(Nan::New(static_cast<int32_t>(v < 0 ? -errno : v)));
+}
+
 // mountsChanged(): whether this process's mount table changed since the
 // last call (true the first time). The kernel flags an open mountinfo file
 // with POLLPRI on every change, so callers may cache what they derived from it.
@@ -1219,6 +1227,7 @@ NAN_MODULE_INIT(InitModule) {
   Nan::SetMethod(target, "loadInit", LoadInitJs);
   Nan::SetMethod(target, "probeUnshare", ProbeUnshare);
   Nan::SetMethod(target, "libseccomp", Libseccomp);
+  Nan::SetMethod(target, "landlockAbi", LandlockAbi);
   Nan::SetMethod(target, "openFds", OpenFds);
   Nan::SetMethod(target, "netlinkOrphans", NetlinkOrphans);
   Nan::Set(target, Nan::New("NETLINK_SOCKETS_MAX").ToLocalChecked(), Nan::New(IK_NETLINK_SOCKETS_MAX));

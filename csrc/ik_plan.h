@@ -71,6 +71,9 @@ enum ik_op_type {
                              process it starts inherits: no new user namespaces; init answers
                              for NETLINK_ROUTE sockets (init/netlink_guard.c); num0 1: it
                              refuses them all (sockets of ended containers are open) */
+  IK_OP_LANDLOCK = 16, /* init restricts itself to a Landlock domain, which every process it
+                          starts inherits: no ptrace (nor, mode 1, signals) out of the
+                          container; num0 enum ik_landlock_mode (init/landlock_scope.h) */
 
   /* Process phase: run in the forked payload, just before execve. */
   IK_OP_RLIMIT = 20, /* num0 resource, num1 soft, num2 hard */
@@ -131,6 +134,7 @@ enum ik_syscall {
   IK_SC_FSMOUNT = 35,
   IK_SC_SECCOMP = 36, /* installing a seccomp filter */
   IK_SC_PWRITE = 37,  /* writing a sysctl (netns_prepare.c) */
+  IK_SC_LANDLOCK = 38, /* a landlock_* call (init/landlock_scope.c) */
 };
 
 #endif

@@ -15,6 +15,7 @@ function defaultStore(): ImageStore {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require('./image/store') as typeof import('./image/store')).ImageStore.default();
 }
+import { LANDLOCK_STEP, landlockMode } from './landlock';
 import { Namespace, toNamespace, type NamespaceKind } from './namespace';
 import { CONTAINER_ID, NativeEvent, nativeForSpawn, type NativeHandle, type NativeStdio } from './native';
 import { Op, PLAN_F_MNTNS, PLAN_F_PIDNS, PLAN_F_TRACE, PlanBuilder, SC_CGROUP_JOIN, SC_FSOPEN, SYSCALL_NAMES, type PlanStep } from './plan';
@@ -851,6 +852,9 @@ export class Container extends EventEmitter<ContainerEvents> {
     }
     if (cfg.hostname !== undefined) b.add(Op.Hostname, { description: `set hostname ${cfg.hostname}` }, { str: [cfg.hostname] });
     if (cfg.namespaces.has('time')) b.add(Op.Unshare, { description: 'unshare the time namespace' }, { num: [0x80] });
+    // Before the filter, which would see init's landlock_* calls.
+    const landlock = landlockMode(cfg.seccomp, cfg.capabilities);
+    if (landlock !== undefined) b.add(Op.Landlock, { description: LANDLOCK_STEP[landlock] }, { num: [landlock] });
     // Last: init's own steps are done; every process it starts inherits the filter.
     if (cfg.seccomp !== 'unconfined') {
       // init answers for NETLINK_ROUTE sockets (a count of its own, their
@@ -1013,7 +1017,6 @@ export class Container extends EventEmitter<ContainerEvents> {
   }
 }
 
-/** A shared group's figures (it stays) in the shape of a group's final ones. */
 /** The seccomp step's description, as it reads on nearly every start (a constant: the spawn path is hot). */
 const DENY_USERNS =
   "deny new user namespaces, netlink but NETLINK_ROUTE (at most 16 sockets, default buffers), io_uring, mq_notify (a seccomp filter; seccomp: 'unconfined' lifts it)";
@@ -1036,6 +1039,7 @@ function warnNetlinkRefused(refused: boolean, orphans: number): void {
   netlinkRefused = refused;
 }
 
+/** A shared group's figures (it stays) in the shape of a group's final ones. */
 function figuresOf(s: CGroupStats): FinalFigures {
   return { cpuUsageUsec: s.cpu.usageUsec, memoryPeak: s.memory.peak, oomKills: s.memory.oomKills, stats: () => s };
 }

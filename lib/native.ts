@@ -65,6 +65,8 @@ export interface NativeBinding {
   probeUnshare(flags: number): number;
   /** null when libseccomp.so.2 can be loaded, else why not. */
   libseccomp(): string | null;
+  /** The kernel's Landlock ABI version, or -errno (-ENOSYS: not built in; -EOPNOTSUPP: not enabled at boot). */
+  landlockAbi(): number;
   /** Watches fd (which it then owns): mode 0 an eventfd, 1 a cgroup file's POLLPRI notifications. Never keeps the loop alive. */
   watchFd(fd: number, mode: 0 | 1, callback: () => void): { close(): void };
   /** Replaces the cgroup v2 device filter of dirFd: rules [type 'a'|'b'|'c', major, minor (-1 any), access bits m=1 r=2 w=4]; 0 or errno. */

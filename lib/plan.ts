@@ -22,6 +22,8 @@ export const enum Op {
   Hold = 14,
   /** init installs a seccomp filter that every process it starts inherits: no new user namespaces (csrc/init/no_userns.c). */
   DenyUserns = 15,
+  /** init restricts itself to a Landlock domain that every process it starts inherits (csrc/init/landlock_scope.c). */
+  Landlock = 16,
   Rlimit = 20,
   Creds = 21,
   Chdir = 22,
@@ -97,6 +99,7 @@ export const SYSCALL_NAMES: readonly string[] = [
   'fsmount',
   'seccomp',
   'pwrite',
+  'landlock',
 ];
 
 /** IK_SC_CGROUP_JOIN: init could not join its cgroup. */

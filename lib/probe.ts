@@ -8,6 +8,7 @@ import { arch, release } from 'node:os';
 import { Namespace, NAMESPACE_KINDS, type NamespaceKind } from './namespace';
 import { native, nativeForSpawn } from './native';
 import { join } from 'node:path';
+import { landlockReport } from './landlock';
 import { DEFAULT_PARENT, existingParentDirs, readCgroupMounts, resolveParent } from './cgroup/host';
 
 export interface Capability {
@@ -50,6 +51,12 @@ export interface ProbeReport {
   unprivilegedUserNamespaces: Capability;
   cgroup: CgroupReport;
   libseccomp: Capability;
+  /**
+   * Landlock, with which init keeps each container's processes from
+   * ptracing (and from Linux 6.12 signalling) processes outside it: the
+   * kernel's ABI version and what it confines here, or why not.
+   */
+  landlock: Capability & { abi?: number };
 }
 
 function read(path: string): string | undefined {
@@ -181,5 +188,6 @@ export function probe(): ProbeReport {
     unprivilegedUserNamespaces: userns(),
     cgroup: withUsable(probeCgroups()),
     libseccomp,
+    landlock: addon.ok ? landlockReport() : { ok: false, reason: 'the addon is not available' },
   };
 }

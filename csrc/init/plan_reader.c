@@ -1,4 +1,5 @@
 #include "plan_reader.h"
+#include "landlock_scope.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -126,6 +127,10 @@ long ik_plan_validate(const struct ik_plan *plan) {
     case IK_OP_RLIMIT:
     case IK_OP_NO_NEW_PRIVS:
     case IK_OP_DENY_USERNS:
+      break;
+    case IK_OP_LANDLOCK:
+      if (op->num[0] != IK_LANDLOCK_SCOPE && op->num[0] != IK_LANDLOCK_REFER)
+        return i;
       break;
     case IK_OP_CREDS:
       if (!list_ok(plan, op->num[1], 0))

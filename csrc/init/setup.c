@@ -22,6 +22,7 @@
 
 #include "../compat.h"
 #include "../netns_prepare.h"
+#include "landlock_scope.h"
 #include "no_userns.h"
 
 #define FAIL(i, s)                                                                                 \
@@ -337,6 +338,10 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
   case IK_OP_DENY_USERNS:
     if (ik_deny_user_namespaces(&ik_setup_guard_fd, op->num[0] != 0) < 0)
       FAIL(i, IK_SC_SECCOMP);
+    return 0;
+  case IK_OP_LANDLOCK:
+    if (ik_landlock_scope((int)op->num[0]) < 0)
+      FAIL(i, IK_SC_LANDLOCK);
     return 0;
   default:
     errno = EINVAL;

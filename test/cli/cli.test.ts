@@ -593,7 +593,7 @@ describe('isolate-kit probe', function () {
   it('should list the kernel, every namespace kind and the cgroup layout', async function () {
     const r = await cli(['probe']);
     expect(r.code).to.equal(0);
-    for (const label of ['kernel', 'addon', 'namespaces', 'mount API', 'overlayfs', 'unprivileged user namespaces', 'cgroup', 'libseccomp']) {
+    for (const label of ['kernel', 'addon', 'namespaces', 'mount API', 'overlayfs', 'unprivileged user namespaces', 'cgroup', 'libseccomp', 'landlock']) {
       expect(r.stdout).to.match(new RegExp(`^${label}\\s`, 'm'));
     }
     for (const kind of ['pid', 'net', 'ipc', 'mnt', 'uts', 'user', 'cgroup', 'time']) {

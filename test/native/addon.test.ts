@@ -171,6 +171,8 @@ describe('Native addon', function () {
       expect(n.probeUnshare(0x1)).to.equal(constants.errno.EINVAL);
       const seccomp = n.libseccomp();
       expect(seccomp === null || typeof seccomp === 'string').to.equal(true);
+      const landlock = n.landlockAbi();
+      expect(Number.isInteger(landlock) && landlock !== 0, String(landlock)).to.equal(true);
       const fds = n.openFds();
       expect(fds.slice(0, 3)).to.deep.equal([0, 1, 2]);
       expect(fds.every((fd) => existsSync(`/proc/self/fd/${fd}`))).to.equal(true);
