@@ -15,7 +15,8 @@
 #define SYS_LANDLOCK_RESTRICT_SELF 446
 
 #define LL_ACCESS_FS_REFER (1ULL << 13) /* ABI 2 */
-#define LL_SCOPE_SIGNAL (1ULL << 1)     /* ABI 6 */
+#define LL_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0) /* ABI 6 */
+#define LL_SCOPE_SIGNAL (1ULL << 1)               /* ABI 6 */
 #define LL_RULE_PATH_BENEATH 1
 
 /* The uapi structs, spelled out: a system's <linux/landlock.h> may predate
@@ -35,7 +36,7 @@ struct ll_path_beneath_attr {
 int ik_landlock_scope(int mode) {
   struct ll_ruleset_attr attr = {0, 0, 0};
   if (mode == IK_LANDLOCK_SCOPE)
-    attr.scoped = LL_SCOPE_SIGNAL;
+    attr.scoped = LL_SCOPE_SIGNAL | LL_SCOPE_ABSTRACT_UNIX_SOCKET;
   else if (mode == IK_LANDLOCK_REFER)
     attr.handled_access_fs = LL_ACCESS_FS_REFER;
   else {

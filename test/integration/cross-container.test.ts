@@ -4,15 +4,19 @@
  * them: init gives every container a Landlock domain (lib/landlock.ts), and
  * the kernel then refuses ptrace access (memory, environ, fd links, taking
  * fds) from inside one to any process outside it, and from Linux 6.12
- * signals too. Inside a container nothing changes.
+ * signals and connections to abstract Unix sockets bound outside (which a
+ * container with the host's network would otherwise share). Inside a
+ * container nothing changes.
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { Container, type ContainerOptions } from '../../lib';
 import { landlockAbi, landlockReport } from '../../lib/landlock';
 import { needContainers, skipUnless } from '../helpers/caps';
+import { TEMP_PREFIX } from '../helpers/leaks';
 
 const root = { uid: 0, gid: 0 };
 /** Sees the host's processes (the host's pid namespace), with a /proc of its own. */
@@ -50,7 +54,8 @@ describe('Containers that see other processes', function () {
     skipUnless(this, r.ok ? null : `Landlock: ${r.reason}`);
   });
 
-  const signalsScoped = (): boolean => landlockAbi() >= 6;
+  /** Landlock ABI 6 (Linux 6.12): signals and abstract Unix sockets are scoped too. */
+  const scoped = (): boolean => landlockAbi() >= 6;
 
   for (const [what, options] of [
     ['no pid namespace', NO_PIDNS],
@@ -68,7 +73,7 @@ describe('Containers that see other processes', function () {
           expect(got.environ, r.stdout).to.equal('Permission denied');
           expect(got.fd, r.stdout).to.equal('denied');
           expect(got.mem, r.stdout).to.equal('denied');
-          if (signalsScoped()) expect(got.kill, r.stdout).to.equal('denied');
+          if (scoped()) expect(got.kill, r.stdout).to.equal('denied');
           expect(v.exitCode).to.equal(null);
         } finally {
           await victim.destroy();
@@ -85,7 +90,7 @@ describe('Containers that see other processes', function () {
       const got = reach(r.stdout);
       expect(got.environ, r.stdout).to.equal('Permission denied');
       expect(got.fd, r.stdout).to.equal('denied');
-      if (signalsScoped()) expect(got.kill, r.stdout).to.equal('denied');
+      if (scoped()) expect(got.kill, r.stdout).to.equal('denied');
       expect(host.exitCode).to.equal(null);
     } finally {
       host.kill('SIGKILL');
@@ -111,6 +116,40 @@ describe('Containers that see other processes', function () {
       }
     });
   }
+
+  it('should keep a container with the host network off abstract sockets bound outside it (6.12+), and leave its own', async function () {
+    // One bound by the host, one by another container on the host's network.
+    // Node binds an abstract name padded with NULs to the whole sun_path (108
+    // bytes), and a name is all of its bytes: the payload asks for it so.
+    const server = createServer((sock) => sock.end('host-secret'));
+    const hostName = `${TEMP_PREFIX}abstract-host-${process.pid}`;
+    const neighbourName = `${TEMP_PREFIX}abstract-neighbour-${process.pid}`;
+    await new Promise<void>((resolve) => server.listen(`\0${hostName}`, resolve));
+    const neighbour = new Container({ network: 'host' });
+    try {
+      const listener = neighbour.spawn(['python3', '-c', `import socket, time
+l = socket.socket(socket.AF_UNIX); l.bind('\\0${neighbourName}'); l.listen(8); print('bound', flush=True)
+while True:
+    a, _ = l.accept(); a.send(b'neighbour-secret'); a.close()`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await once(listener.stdout!, 'data');
+      const r = await Container.run(['python3', '-c', `import os, socket
+for name in (b'\\0${hostName}'.ljust(108, b'\\0'), b'\\0${neighbourName}'):
+    s = socket.socket(socket.AF_UNIX); s.settimeout(2)
+    try:
+        s.connect(name); print('reached', s.recv(100).decode())
+    except OSError as e:
+        print('blocked', type(e).__name__)
+l = socket.socket(socket.AF_UNIX); l.bind('\\0${neighbourName}-own'); l.listen(1)
+if os.fork() == 0:
+    c = socket.socket(socket.AF_UNIX); c.connect('\\0${neighbourName}-own'); c.send(b'own'); os._exit(0)
+a, _ = l.accept(); print('inside', a.recv(10).decode()); os.wait()`], { network: 'host', timeout: 10_000 });
+      const outside = scoped() ? ['blocked PermissionError', 'blocked PermissionError'] : ['reached host-secret', 'reached neighbour-secret'];
+      expect(r.stdout, r.stderr).to.equal(`${[...outside, 'inside own'].join('\n')}\n`);
+    } finally {
+      await neighbour.destroy();
+      server.close();
+    }
+  });
 
   it('should leave mounts to a payload given CAP_SYS_ADMIN', async function () {
     // An ABI 2-5 domain refuses every mount: such containers get none.

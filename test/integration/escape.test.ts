@@ -124,6 +124,8 @@ EOF`,
   it('should not reach the host network: loopback services and abstract sockets stay outside', async function () {
     const tcp = createServer((s) => s.end('host-secret'));
     const abstract = createServer((s) => s.end('host-secret'));
+    // Node binds it padded with NULs to the whole sun_path (108 bytes); the
+    // payload asks for that name, or it would miss it on any network.
     const name = `\0${TEMP_PREFIX}${process.pid}`;
     await listen(tcp, 0);
     await listen(abstract, name);
@@ -132,7 +134,7 @@ EOF`,
       const r = await hostile(
         `python3 - <<'EOF'
 import socket
-for fam, addr in ((socket.AF_INET, ('127.0.0.1', ${port})), (socket.AF_UNIX, '\\0${name.slice(1)}')):
+for fam, addr in ((socket.AF_INET, ('127.0.0.1', ${port})), (socket.AF_UNIX, b'\\0${name.slice(1)}'.ljust(108, b'\\0'))):
     s = socket.socket(fam)
     s.settimeout(1)
     try:
