@@ -34,8 +34,7 @@ export function landlockAbi(): number {
  * payload given CAP_SYS_ADMIN, or user namespaces (seccomp 'unconfined'),
  * may need; on ABI 1 it would also refuse renames across directories.
  */
-export function landlockMode(seccomp: 'unconfined' | undefined, capabilities: bigint): LandlockMode | undefined {
-  const v = landlockAbi();
+export function landlockMode(seccomp: 'unconfined' | undefined, capabilities: bigint, v = landlockAbi()): LandlockMode | undefined {
   if (v >= 6) return LandlockMode.Scope;
   if (v >= 2 && seccomp !== 'unconfined' && (capabilities & CAP_SYS_ADMIN) === 0n) return LandlockMode.Refer;
   return undefined;
@@ -48,8 +47,7 @@ export const LANDLOCK_STEP: Record<LandlockMode, string> = {
 };
 
 /** What probe() says about it. */
-export function landlockReport(): { ok: boolean; abi?: number; reason: string } {
-  const v = landlockAbi();
+export function landlockReport(v = landlockAbi()): { ok: boolean; abi?: number; reason: string } {
   if (v >= 6) return { ok: true, abi: v, reason: `ABI ${v}: no process in a container can ptrace or signal one outside it, or connect to an abstract Unix socket bound outside it` };
   if (v >= 2) {
     return {

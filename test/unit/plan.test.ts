@@ -350,6 +350,7 @@ describe('PlanBuilder#build()', function () {
       NO_NEW_PRIVS: Op.NoNewPrivs,
       EXEC: Op.Exec,
       DENY_USERNS: Op.DenyUserns,
+      LANDLOCK: Op.Landlock,
     };
     for (const [name, n] of Object.entries(opsByName)) expect(value(`IK_OP_${name}`), name).to.equal(n);
     expect(value('IK_F_RECURSIVE')).to.equal(OpFlag.Recursive);
