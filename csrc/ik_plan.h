@@ -72,8 +72,9 @@ enum ik_op_type {
                              for NETLINK_ROUTE sockets (init/netlink_guard.c); num0 1: it
                              refuses them all (sockets of ended containers are open) */
   IK_OP_LANDLOCK = 16, /* init restricts itself to a Landlock domain, which every process it
-                          starts inherits: no ptrace (nor, mode 1, signals) out of the
-                          container; num0 enum ik_landlock_mode (init/landlock_scope.h) */
+                          starts inherits: no ptrace (nor, mode 1, signals or abstract Unix
+                          sockets) out of the container; num0 enum ik_landlock_mode
+                          (init/landlock_scope.h) */
 
   /* Process phase: run in the forked payload, just before execve. */
   IK_OP_RLIMIT = 20, /* num0 resource, num1 soft, num2 hard */
