@@ -4,7 +4,8 @@
  * stale lock to find and break (a directory made with mkdir, as before,
  * had to be broken by whoever saw its owner dead, and two waiters doing
  * that at once could both end up holding it). Held only while tags and
- * image records change, or gc() runs. The holder's pid is written in the
+ * image records change, a layer or blob is put in place (or found) and
+ * claimed, a failed import removes what it added, or gc() runs. The holder's pid is written in the
  * file, for the message of a waiter that gives up.
  */
 import { closeSync, constants as fsc, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';

@@ -8,8 +8,8 @@
  *     layers/<hex of diffId>/   one per layer: fs/ (overlay format, what overlayfs mounts) and layer.json
  *     images/<hex of id>.json   one per image: its config, manifest and layers
  *     tags.json                 name → image id
- *     tmp/                      imports in progress, named after their owner (gc() removes a dead one's)
- *     lockfile                  flock()ed while tags or images change, or gc() runs
+ *     tmp/                      imports in progress and their claims (claims.ts), named after their owner (gc() removes a dead one's)
+ *     lockfile                  flock()ed while tags, images, layers or blobs change, or gc() runs
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';

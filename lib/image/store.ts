@@ -17,6 +17,7 @@ import { MARK_YOUNG_MS, holdOwnerMark, markState, ownerId } from '../cgroup/owne
 import type { Digest, ExportImageSpec, ExtractResult, WriteArchiveOptions } from './contracts';
 import { Image, type ImageRecord, type ImageRunConfig, type OciImageConfig } from './image';
 import { Layer, MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP, type LayerImportOptions, type LayerRecord } from './layer';
+import { type ClaimKind, claimSuffix, readClaims } from './claims';
 import { withLock } from './lock';
 import { defaultStoreRoot, digestHex, isDigest, StorePaths } from './paths';
 import { extractLayer } from './tar-read';
@@ -89,6 +90,17 @@ function checkTag(name: unknown, option: string): string {
 }
 
 let tmpCounter = 0;
+
+/** What one import claimed (files in tmp/, see claims.ts) and what it added to the store. */
+interface ImportTrack {
+  claims: string[];
+  layers: Digest[];
+  blobs: Digest[];
+}
+
+function newTrack(): ImportTrack {
+  return { claims: [], layers: [], blobs: [] };
+}
 
 
 
@@ -205,10 +217,15 @@ export class ImageStore {
     return layer;
   }
 
-  /** importLayer, also saying whether the layer is new in the store. */
+  /**
+   * importLayer, also saying whether the layer is new in the store. With
+   * `track`, the claims stay (the caller lets go of them) and what was
+   * added is listed there; without, the claims go when the layer is in.
+   */
   private async importLayerTracked(
     source: string | Readable,
     options: LayerImportOptions & { expect?: { digest?: Digest; mediaType?: string } },
+    track?: ImportTrack,
   ): Promise<{ layer: Layer; created: boolean }> {
     let input: Readable;
     let bytesTotal: number | undefined;
@@ -262,29 +279,85 @@ export class ImageStore {
         throw new IsolateError('ERR_BAD_IMAGE', `Layer blob ${expect.digest} does not match its digest: its bytes hash to ${res.digest}`, { path: expect.digest });
       }
       const mediaType = expect?.mediaType ?? (res.compression === 'gzip' ? MEDIA_TYPE_TAR_GZIP : MEDIA_TYPE_TAR);
-      // The blob: kept under its own digest (a second copy of the same bytes is dropped).
-      const blob = this._paths.blob(res.digest);
-      if (existsSync(blob)) rmSync(blobTmp, { force: true });
-      else renameSync(blobTmp, blob);
       const rec: LayerRecord = { diffId: res.diffId, digest: res.digest, mediaType, size: res.size, uncompressedSize: res.uncompressedSize, created: new Date().toISOString() };
-      const dir = this._paths.layerDir(res.diffId);
-      const existing = this.readLayer(res.diffId);
-      if (existing) return { layer: new Layer(this, existing), created: false };
+      const t = track ?? newTrack();
+      try {
+        return await withLock(this._paths.lock, () => this.commitLayer(rec, work, blobTmp, t));
+      } finally {
+        if (!track) this.release(t);
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+      rmSync(blobTmp, { force: true });
+    }
+  }
+
+  /**
+   * The end of a layer's import, under the store's lock: claims the layer
+   * and its blob for the import (claims.ts), then puts each in place or,
+   * when the store has it already, refreshes it (so that gc()'s grace
+   * starts again) and drops the copy just made.
+   */
+  private commitLayer(rec: LayerRecord, work: string, blobTmp: string, t: ImportTrack): { layer: Layer; created: boolean } {
+    t.claims.push(this.claim('blob', rec.digest), this.claim('layer', rec.diffId));
+    const blob = this._paths.blob(rec.digest);
+    const blobAdded = !touch(blob);
+    if (blobAdded) renameSync(blobTmp, blob);
+    try {
+      const dir = this._paths.layerDir(rec.diffId);
+      const existing = this.readLayer(rec.diffId);
+      if (existing) {
+        touch(join(dir, 'layer.json'));
+        return { layer: new Layer(this, existing), created: false };
+      }
       writeFileSync(join(work, 'layer.json'), `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o444 });
       try {
         renameSync(work, dir);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        // Imported meanwhile by someone else: theirs stands.
-        if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw err;
-        const theirs = this.readLayer(res.diffId);
+        // Put there meanwhile by a process not taking the lock: theirs stands.
+        const theirs = code === 'EEXIST' || code === 'ENOTEMPTY' ? this.readLayer(rec.diffId) : undefined;
         if (theirs) return { layer: new Layer(this, theirs), created: false };
         throw err;
       }
+      t.layers.push(rec.diffId);
       return { layer: new Layer(this, rec), created: true };
+    } catch (err) {
+      if (blobAdded) rmSync(blob, { force: true });
+      throw err;
     } finally {
-      rmSync(work, { recursive: true, force: true });
-      rmSync(blobTmp, { force: true });
+      if (blobAdded && existsSync(blob)) t.blobs.push(rec.digest);
+    }
+  }
+
+  /** A claim (claims.ts) of this process on a layer or blob; returns its file, for release(). */
+  private claim(kind: ClaimKind, digest: Digest): string {
+    const path = this.tmpPath(claimSuffix(kind, digestHex(digest, kind)));
+    writeFileSync(path, '', { mode: 0o600 });
+    return path;
+  }
+
+  /** Lets go of an import's claims. */
+  private release(t: ImportTrack): void {
+    for (const c of t.claims.splice(0)) rmSync(c, { force: true });
+  }
+
+  /**
+   * After a failed import, under the store's lock: lets go of its claims,
+   * then removes the layers and blobs it added that no image refers to and
+   * no other import claims (a failure leaves nothing behind).
+   */
+  private dropUnused(t: ImportTrack): void {
+    this.release(t);
+    const claimed = readClaims(this._paths.tmp);
+    const usedLayers = this.referencedLayers();
+    for (const d of t.layers) {
+      if (!usedLayers.has(d) && !claimed.layer.has(digestHex(d, 'layer'))) rmSync(this._paths.layerDir(d), { recursive: true, force: true });
+    }
+    const usedBlobs = this.referencedBlobs();
+    for (const d of t.blobs) {
+      const hex = digestHex(d, 'blob');
+      if (!usedBlobs.has(hex) && !claimed.blob.has(hex)) rmSync(this._paths.blob(d), { force: true });
     }
   }
 
@@ -427,34 +500,40 @@ export class ImageStore {
     });
   }
 
-  /** Stores a blob given whole (configs, manifests); returns its digest. */
-  private putBlob(bytes: Buffer): Digest {
-    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  /**
+   * Stores a blob given whole (configs, manifests); returns its digest.
+   * Under the store's lock: found or added, it is refreshed, so gc() in
+   * another process gives it its grace; with `t`, it is claimed for the
+   * import and listed there if added.
+   */
+  private putBlob(bytes: Buffer, t?: ImportTrack): Digest {
+    const digest: Digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     const path = this._paths.blob(digest);
-    // Fresh or refreshed, it is young: gc() in another process leaves it
-    // alone until the image that refers to it is recorded.
-    if (!existsSync(path) || !touch(path)) {
+    if (t) t.claims.push(this.claim('blob', digest));
+    if (!touch(path)) {
       const tmp = `${this.tmpPath('blob')}`;
       writeFileSync(tmp, bytes, { mode: 0o444 });
       renameSync(tmp, path);
+      t?.blobs.push(digest);
     }
     return digest;
   }
 
   /** Records an image (config stored as given) and points `tags` at it. */
-  private async record(config: Buffer, descriptors: ImageRecord['layers'], manifest: ImageRecord['manifest'], tags: string[]): Promise<Image> {
-    const id = this.putBlob(config);
-    const rec: ImageRecord = { id, manifest, layers: descriptors, created: new Date().toISOString() };
-    await withLock(this._paths.lock, () => {
-      const t = this.readTags();
+  private async record(config: Buffer, descriptors: ImageRecord['layers'], manifest: ImageRecord['manifest'], tags: string[], t?: ImportTrack): Promise<Image> {
+    const id = await withLock(this._paths.lock, () => {
+      const id = this.putBlob(config, t);
+      const rec: ImageRecord = { id, manifest, layers: descriptors, created: new Date().toISOString() };
+      const tagsNow = this.readTags();
       const existing = this.readRecord(id);
       if (!existing || (!existing.manifest && manifest)) {
         const tmp = `${this.tmpPath('image')}.json`;
         writeFileSync(tmp, `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
         renameSync(tmp, this._paths.image(id));
       }
-      for (const name of tags) t[name] = id;
-      this.writeTags(t);
+      for (const name of tags) tagsNow[name] = id;
+      this.writeTags(tagsNow);
+      return id;
     });
     return this.image(id);
   }
@@ -496,7 +575,7 @@ export class ImageStore {
     const extra = options.tag === undefined ? undefined : checkTag(options.tag, 'tag');
     // A gzip'd archive is unpacked in tmp/, where gc() finds it after a crash.
     const archive = await readImageArchive(path, { scratch: this.tmpPath('archive') });
-    const made: Layer[] = [];
+    const t = newTrack();
     try {
       if (extra && archive.images.length !== 1) {
         throw new IsolateError('ERR_INVALID_OPTION', `\`tag\` names one image, but ${path} holds ${archive.images.length}`, { option: 'tag' });
@@ -535,14 +614,15 @@ export class ImageStore {
           if (options.onProgress) importOpts.onProgress = options.onProgress;
           if (options.limits) importOpts.limits = options.limits;
           if (options.allowDevices) importOpts.allowDevices = true;
-          const { layer, created } = await this.importLayerTracked(src.open(), importOpts);
-          if (created) made.push(layer);
+          const { layer } = await this.importLayerTracked(src.open(), importOpts, t);
           if (layer.diffId !== diffIds[i]) {
             throw new IsolateError('ERR_BAD_IMAGE', `Layer ${i} (${src.digest}) unpacks to ${layer.diffId}, but the config says ${diffIds[i]}`, { path: src.digest });
           }
           layers.push(layer);
         }
-        const manifest = img.manifest && img.manifestDigest ? { digest: this.putBlob(img.manifest), mediaType: manifestMediaType(img.manifest), size: img.manifest.length } : null;
+        const bytes = img.manifest;
+        const manifest =
+          bytes && img.manifestDigest ? { digest: await withLock(this._paths.lock, () => this.putBlob(bytes, t)), mediaType: manifestMediaType(bytes), size: bytes.length } : null;
         const descriptors = img.layers.map((l, i) => ({ diffId: layers[i]!.diffId, digest: l.digest, mediaType: l.mediaType, size: l.size }));
         // As the archive names them: an OCI ref.name may be only a tag
         // ('latest', as umoci writes it), which image() still finds.
@@ -553,14 +633,15 @@ export class ImageStore {
       // Recorded and named only once every image of the archive checked
       // out: a failure above leaves no image, and no name moved.
       const out: Image[] = [];
-      for (const r of ready) out.push(await this.record(r.config, r.descriptors, r.manifest, r.tags));
+      for (const r of ready) out.push(await this.record(r.config, r.descriptors, r.manifest, r.tags, t));
       return out;
     } catch (err) {
-      // What this import added and nothing else uses: away again.
-      const used = this.referencedLayers();
-      for (const l of made) if (!used.has(l.diffId)) rmSync(this._paths.layerDir(l.diffId), { recursive: true, force: true });
+      // What this import added and nothing else uses or claims: away again
+      // (if the lock cannot be had, gc() takes it after its grace).
+      await withLock(this._paths.lock, () => this.dropUnused(t)).catch(() => undefined);
       throw err;
     } finally {
+      this.release(t);
       await archive.close();
     }
   }
@@ -634,58 +715,84 @@ export class ImageStore {
     if (!Number.isFinite(grace) || grace < 0) throw invalidOption('graceMs', 'a number of milliseconds, 0 or more', options.graceMs);
     return withLock(this._paths.lock, () => {
       const out: GcResult = { layers: [], blobs: [], bytes: 0 };
+      this.sweepTmp();
+      // What imports in progress use, found or added and not recorded yet.
+      const claimed = readClaims(this._paths.tmp);
       const keepLayers = new Set([...this.referencedLayers(), ...this.mountedLayers()]);
-      const keepBlobs = new Set<string>();
-      for (const n of readdirSync(this._paths.images)) {
-        if (!/^[0-9a-f]{64}\.json$/.test(n)) continue;
-        const rec = this.readRecord(`sha256:${n.slice(0, 64)}`);
-        if (!rec) continue;
-        keepBlobs.add(digestHex(rec.id, 'image'));
-        if (rec.manifest) keepBlobs.add(digestHex(rec.manifest.digest, 'manifest'));
-        for (const l of rec.layers) keepBlobs.add(digestHex(l.digest, 'layer blob'));
-      }
       for (const hex of readdirSync(this._paths.layers)) {
         const diffId = `sha256:${hex}`;
-        if (!/^[0-9a-f]{64}$/.test(hex) || keepLayers.has(diffId)) continue;
+        if (!/^[0-9a-f]{64}$/.test(hex) || keepLayers.has(diffId) || claimed.layer.has(hex)) continue;
         const rec = this.readLayer(diffId);
-        if (rec && Date.now() - Date.parse(rec.created) < grace) continue;
+        // Young: made, or found again by an import (which refreshes its
+        // layer.json), in the last `grace`.
+        if (rec && Date.now() - Math.max(Date.parse(rec.created), mtimeMs(join(this._paths.layers, hex, 'layer.json'))) < grace) continue;
         // A layer in use keeps its first blob (exportTar reads it).
         out.bytes += rec?.uncompressedSize ?? 0;
         rmSync(join(this._paths.layers, hex), { recursive: true, force: true });
         out.layers.push(diffId);
       }
-      for (const l of this.layers()) keepBlobs.add(digestHex(l.digest, 'layer blob'));
+      const keepBlobs = this.referencedBlobs();
       for (const hex of readdirSync(this._paths.blobs)) {
-        if (keepBlobs.has(hex)) continue;
+        if (keepBlobs.has(hex) || claimed.blob.has(hex)) continue;
         const p = join(this._paths.blobs, hex);
         const st = lstatSync(p);
-        // Young: an import in another process wrote it (or found it and
-        // refreshed it) and has not recorded its image yet.
+        // Young: an import wrote it (or found it and refreshed it) in the
+        // last `grace` (a claim covers it only until that import ends).
         if (Date.now() - st.mtimeMs < grace) continue;
         out.bytes += st.size;
         rmSync(p, { force: true });
         out.blobs.push(`sha256:${hex}`);
       }
-      // Only what an import names (<pid>-<start time>-…), of a dead owner:
-      // dead by its name (as our pid namespace sees it) and by its mark (as
-      // any sees it: an owner in another pid or time namespace holds it).
-      // A mark made in the last seconds, unlocked, with nothing of its owner
-      // beside it: its owner may be between the open and the lock.
-      const entries = readdirSync(this._paths.tmp).map((n) => ({ n, m: /^(\d+-\d+)(-|\.owner$)/.exec(n) }));
-      const withEntries = new Set(entries.filter((e) => e.m?.[2] === '-').map((e) => e.m![1]!));
-      const states = new Map<string, ReturnType<typeof markState>>();
-      for (const { n, m } of entries) {
-        if (!m) continue;
-        const owner = m[1]!;
-        const [pid, start] = owner.split('-').map(Number) as [number, number];
-        if (processStartTime(pid) === start) continue;
-        let st = states.get(owner);
-        if (st === undefined) states.set(owner, (st = markState(join(this._paths.tmp, `${owner}.owner`), MARK_YOUNG_MS)));
-        if (st === 'held' || (st === 'new' && !withEntries.has(owner))) continue;
-        rmSync(join(this._paths.tmp, n), { recursive: true, force: true });
-      }
       return out;
     });
+  }
+
+  /** The hex of every blob an image record or a layer in the store refers to. */
+  private referencedBlobs(): Set<string> {
+    const keep = new Set<string>();
+    for (const n of readdirSync(this._paths.images)) {
+      if (!/^[0-9a-f]{64}\.json$/.test(n)) continue;
+      const rec = this.readRecord(`sha256:${n.slice(0, 64)}`);
+      if (!rec) continue;
+      keep.add(digestHex(rec.id, 'image'));
+      if (rec.manifest) keep.add(digestHex(rec.manifest.digest, 'manifest'));
+      for (const l of rec.layers) keep.add(digestHex(l.digest, 'layer blob'));
+    }
+    for (const l of this.layers()) keep.add(digestHex(l.digest, 'layer blob'));
+    return keep;
+  }
+
+  /**
+   * Removes from tmp/ what imports of dead processes left (claims too).
+   * Only what an import names (<pid>-<start time>-…), of a dead owner:
+   * dead by its name (as our pid namespace sees it) and by its mark (as any
+   * sees it: an owner in another pid or time namespace holds it). A mark
+   * made in the last seconds, unlocked, with nothing of its owner beside
+   * it: its owner may be between the open and the lock.
+   */
+  private sweepTmp(): void {
+    const entries = readdirSync(this._paths.tmp).map((n) => ({ n, m: /^(\d+-\d+)(-|\.owner$)/.exec(n) }));
+    const withEntries = new Set(entries.filter((e) => e.m?.[2] === '-').map((e) => e.m![1]!));
+    const states = new Map<string, ReturnType<typeof markState>>();
+    for (const { n, m } of entries) {
+      if (!m) continue;
+      const owner = m[1]!;
+      const [pid, start] = owner.split('-').map(Number) as [number, number];
+      if (processStartTime(pid) === start) continue;
+      let st = states.get(owner);
+      if (st === undefined) states.set(owner, (st = markState(join(this._paths.tmp, `${owner}.owner`), MARK_YOUNG_MS)));
+      if (st === 'held' || (st === 'new' && !withEntries.has(owner))) continue;
+      rmSync(join(this._paths.tmp, n), { recursive: true, force: true });
+    }
+  }
+}
+
+/** A file's mtime in ms; 0 when it is gone. */
+function mtimeMs(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
   }
 }
 

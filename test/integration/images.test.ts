@@ -278,6 +278,28 @@ describe('ImageStore, Layer and images', function () {
       expect(() => g.image('a')).to.throw(IsolateError, /config blob cannot be read/);
     });
 
+    // An import that finds a layer in the store already (and drops its own
+    // copy) refreshes it: a gc() in another process between that and the
+    // image's record must not take an old layer no image referred to.
+    it('should give a layer found again by an import its grace again', async function () {
+      const g = new ImageStore({ root: join(tmp, 'gc-refresh') });
+      const layer = await Layer.fromDirectory(baseDir, { store: g });
+      const old = new Date(Date.now() - 3_600_000);
+      const json = join(g.root, 'layers', layer.diffId.slice(7), 'layer.json');
+      const rec = JSON.parse(readFileSync(json, 'utf8')) as { created: string };
+      chmodSync(json, 0o644);
+      writeFileSync(json, JSON.stringify({ ...rec, created: old.toISOString() }));
+      chmodSync(json, 0o444);
+      const files = [json, layer.blobPath];
+      for (const f of files) utimesSync(f, old, old);
+      const again = await g.importLayer(layer.blobPath);
+      expect(again.diffId).to.equal(layer.diffId);
+      expect((await g.gc({ graceMs: 60_000 })).layers).to.deep.equal([]);
+      for (const f of files) utimesSync(f, old, old);
+      expect((await g.gc({ graceMs: 60_000 })).layers).to.deep.equal([layer.diffId]);
+      expect(existsSync(layer.blobPath)).to.equal(false);
+    });
+
     it('should sweep only what imports name in tmp/, never anything else there', async function () {
       const g = new ImageStore({ root: join(tmp, 'gc-tmp') });
       writeFileSync(join(g.root, 'tmp', 'not-ours'), 'x');

@@ -23,6 +23,7 @@ import { readImageArchive, writeImageArchive } from '../../lib/image/oci';
 import { dirMembers, gunzipCapped, inflateCap } from '../../lib/image/archive-members';
 import { needContainers, skipUnless } from '../helpers/caps';
 import { Container, ImageStore } from '../../lib';
+import { ownerId } from '../../lib/cgroup/owner';
 import { TEMP_PREFIX } from '../helpers/leaks';
 
 const BUSYBOX = '/bin/busybox';
@@ -552,6 +553,55 @@ describe('Image archives: OCI layouts and docker save', function () {
       expect(err.message).to.match(/unpacks to .* but the config says sha256:0{64}/);
       expect(store.images()).to.deep.equal([]);
       expect(store.layers()).to.deep.equal([]);
+      // Nor a blob (layer tars, the good image's manifest), nor a claim in tmp/.
+      expect(readdirSync(join(store.root, 'blobs', 'sha256'))).to.deep.equal([]);
+      expect(readdirSync(join(store.root, 'tmp')).filter((n) => !n.endsWith('.owner'))).to.deep.equal([]);
+
+      // What the store had before stays: the good image, imported on its own first.
+      const alone = writeLayout(fresh('alone'), p.index, [p.layer, p.config, p.manifest]);
+      const [good] = await store.importImage(alone);
+      const before = readdirSync(join(store.root, 'blobs', 'sha256')).sort();
+      await rejects(store.importImage(dir), 'ERR_BAD_IMAGE', /unpacks to/);
+      expect(store.images().map((i) => i.id)).to.deep.equal([good!.id]);
+      expect(store.layers().map((l) => l.diffId)).to.deep.equal([p.layer.digest]);
+      expect(readdirSync(join(store.root, 'blobs', 'sha256')).sort()).to.deep.equal(before);
+    });
+
+    // Another import (here: a claim made while this one runs) may have
+    // found a layer this import added, and be about to record an image of
+    // it: the failed import leaves what is claimed, and gc() does too,
+    // until the claim goes.
+    it('should leave what another import claims when it fails, and gc() too until the claim goes', async function () {
+      const p = imageParts();
+      const config = blob({ architecture: HOST_ARCH, os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${'0'.repeat(64)}`] } });
+      const manifest = blob({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config.digest, size: config.size },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: p.layer.digest, size: p.layer.size }],
+      });
+      const desc = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifest.digest, size: manifest.size };
+      const dir = writeLayout(fresh('claimed'), { schemaVersion: 2, manifests: [desc] }, [p.layer, config, manifest]);
+      const store = new ImageStore({ root: fresh('claimed-store') });
+      const hex = p.layer.digest.slice(7); // a plain tar: its diff_id is its digest
+      const claims = [join(store.root, 'tmp', `${ownerId()}-t-claim-layer-${hex}`), join(store.root, 'tmp', `${ownerId()}-t-claim-blob-${hex}`)];
+      let claimed = false;
+      const onProgress = () => {
+        if (claimed) return;
+        claimed = true;
+        for (const c of claims) writeFileSync(c, '');
+      };
+      await rejects(store.importImage(dir, { onProgress }), 'ERR_BAD_IMAGE', /unpacks to/);
+      expect(claimed).to.equal(true);
+      expect(store.layers().map((l) => l.diffId)).to.deep.equal([p.layer.digest]);
+      expect(readdirSync(join(store.root, 'blobs', 'sha256'))).to.deep.equal([hex]); // not the manifest's
+      expect((await store.gc({ graceMs: 0 })).layers).to.deep.equal([]);
+      expect(existsSync(join(store.root, 'blobs', 'sha256', hex))).to.equal(true);
+      for (const c of claims) rmSync(c);
+      const report = await store.gc({ graceMs: 0 });
+      expect(report.layers).to.deep.equal([p.layer.digest]);
+      expect(report.blobs).to.deep.equal([p.layer.digest]);
+      expect(readdirSync(join(store.root, 'blobs', 'sha256'))).to.deep.equal([]);
     });
 
     it('should name a missing blob, and a blob whose size differs from its descriptor', async function () {
