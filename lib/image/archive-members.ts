@@ -27,6 +27,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Header, Parser, type ReadEntry } from 'tar';
 import { IsolateError, fromSystemError } from '../errors';
+import { fdPath, openDirIn, openRoot } from './beneath';
 
 /** Links followed at most to find a member (they could point at each other). */
 const MAX_LINKS = 16;
@@ -81,41 +82,79 @@ export function memberName(archive: string, raw: unknown, what: string): string 
   return parts.join('/');
 }
 
-/** A layout directory: members are its files; symlinks may not lead out of it. */
+/**
+ * A layout directory: members are its files; symlinks may not lead out of
+ * it. Its owner may change it while we read (a swapped directory must not
+ * lead a read out of it), so the directory is opened once, a member's path
+ * is resolved (links followed) only to check and name it, and each read
+ * opens it again from that directory's fd one component at a time, never
+ * following a link (beneath.ts): a directory on the way swapped for a link
+ * since the lookup fails the read instead of reaching another file.
+ */
 export async function dirMembers(dir: string): Promise<Members> {
-  const root = await realpath(dir);
-  return {
-    label: dir,
-    async get(name) {
-      let real: string;
-      let st;
-      try {
-        real = await realpath(join(root, name));
-        st = await stat(real);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
-        throw fromSystemError('ERR_BAD_IMAGE', `${dir}: cannot read ${name}`, err);
-      }
-      if (!real.startsWith(`${root}/`)) throw bad(dir, `${name} is a link that leads out of the layout (to ${real})`);
-      if (!st.isFile()) throw bad(dir, `${name} is not a regular file`);
-      return fileMember(name, real, 0, st.size);
-    },
-    async close() {},
-  };
+  let fd: number;
+  try {
+    fd = openRoot(dir);
+  } catch (err) {
+    throw fromSystemError('ERR_BAD_IMAGE', `${dir}: cannot read it`, err);
+  }
+  let rootFd: number | undefined = fd;
+  try {
+    return {
+      label: dir,
+      async get(name) {
+        let root: string;
+        let real: string;
+        let st;
+        try {
+          // Where the directory opened is now (moved or not), and the member in it.
+          root = await realpath(fdPath(fd));
+          real = await realpath(join(root, name));
+          st = await stat(real);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+          throw fromSystemError('ERR_BAD_IMAGE', `${dir}: cannot read ${name}`, err);
+        }
+        if (!real.startsWith(`${root}/`)) throw bad(dir, `${name} is a link that leads out of the layout (to ${real})`);
+        if (!st.isFile()) throw bad(dir, `${name} is not a regular file`);
+        const parts = real.slice(root.length + 1).split('/');
+        return fileMember(name, () => openBeneath(fd, parts), 0, st.size);
+      },
+      async close() {
+        if (rootFd !== undefined) closeSync(rootFd);
+        rootFd = undefined;
+      },
+    };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+/** The regular file at `parts` below directory fd `rootFd`, no link followed on the way (O_NONBLOCK: see openMember). */
+function openBeneath(rootFd: number, parts: readonly string[]): number {
+  const dirs: number[] = [];
+  try {
+    let at = rootFd;
+    for (const part of parts.slice(0, -1)) dirs.push((at = openDirIn(at, part)));
+    return openSync(fdPath(at, parts[parts.length - 1]!), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } finally {
+    for (const d of dirs) closeSync(d);
+  }
 }
 
 /**
- * Opens `file` to read a member from it: never through a symlink swapped in
+ * Opens a member's file with `opener`: never through a symlink swapped in
  * since it was looked up, never blocking on a FIFO swapped in (O_NONBLOCK:
  * an open for reading of a FIFO would wait for a writer, and hold a thread
  * of libuv's pool), and only while it is still a regular file that holds
  * the member. The layout's owner can change it between our look and our
  * read; digests catch changed content, this the rest.
  */
-function openMember(name: string, file: string, offset: number, size: number): number {
+function openMember(name: string, opener: () => number, offset: number, size: number): number {
   let fd: number;
   try {
-    fd = openSync(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+    fd = opener();
   } catch (err) {
     throw fromSystemError('ERR_BAD_IMAGE', `${name} changed while the image archive was read`, err, { path: name });
   }
@@ -127,10 +166,10 @@ function openMember(name: string, file: string, offset: number, size: number): n
   return fd;
 }
 
-/** `size` bytes of `file` from `offset`, as a Member (never more: a file grown since is read no further). */
-function fileMember(name: string, file: string, offset: number, size: number): Member {
+/** `size` bytes from `offset` of the file `opener` opens, as a Member (never more: a file grown since is read no further). */
+function fileMember(name: string, opener: () => number, offset: number, size: number): Member {
   const readAt = async (n: number): Promise<Buffer> => {
-    const fd = openMember(name, file, offset, size);
+    const fd = openMember(name, opener, offset, size);
     try {
       const buf = Buffer.alloc(n);
       let got = 0;
@@ -148,7 +187,7 @@ function fileMember(name: string, file: string, offset: number, size: number): M
     name,
     size,
     // createReadStream's `end` is inclusive, and with end < start it would throw.
-    open: () => (size === 0 ? Readable.from([]) : createReadStream('', { fd: openMember(name, file, offset, size), start: offset, end: offset + size - 1 })),
+    open: () => (size === 0 ? Readable.from([]) : createReadStream('', { fd: openMember(name, opener, offset, size), start: offset, end: offset + size - 1 })),
     head: (n) => readAt(Math.min(n, size)),
     read: () => readAt(size),
   };
@@ -262,7 +301,11 @@ async function indexTar(file: string, label: string): Promise<Map<string, TarEnt
   }
 }
 
-/** A tar (indexed by indexTar) as Members; `prefix` when the layout is wrapped in one top-level directory. */
+/**
+ * A tar (indexed by indexTar) as Members; `prefix` when the layout is
+ * wrapped in one top-level directory. `file` names the very file indexed
+ * (/proc/self/fd/N of an fd held until close()), so every read is of it.
+ */
 function tarMembers(file: string, label: string, entries: Map<string, TarEntry>, cleanup: () => Promise<void>): Members {
   let prefix = '';
   const top = new Set([...entries.keys()].map((n) => n.split('/')[0]!));
@@ -274,7 +317,7 @@ function tarMembers(file: string, label: string, entries: Map<string, TarEntry>,
   const resolve = (name: string, hops: number): Member | undefined => {
     const e = entries.get(name);
     if (!e) return undefined;
-    if (e.kind === 'file') return fileMember(name, file, e.offset, e.size);
+    if (e.kind === 'file') return fileMember(name, () => openSync(file, fsc.O_RDONLY), e.offset, e.size);
     if (e.kind === 'dir') throw bad(label, `${name} is a directory, not a file`);
     if (hops >= MAX_LINKS) throw bad(label, `${name}: too many links`);
     // A symlink is relative to its directory; a hard link names a member.
@@ -320,12 +363,12 @@ export function inflateCap(compressed: number): number {
 }
 
 /** gunzip of `src` into the new file `dest`, refusing (ERR_BAD_IMAGE) to write more than `cap` bytes. */
-export async function gunzipCapped(src: string, dest: string, cap: number): Promise<void> {
+export async function gunzipCapped(src: string, dest: string, cap: number, label = src): Promise<void> {
   let total = 0;
   const limit = new Transform({
     transform(chunk: Buffer, _enc, done) {
       total += chunk.length;
-      if (total > cap) done(bad(src, `the gzip'd archive inflates to more than ${cap} bytes (a gzip bomb?); decompress it yourself if it is genuine`));
+      if (total > cap) done(bad(label, `the gzip'd archive inflates to more than ${cap} bytes (a gzip bomb?); decompress it yourself if it is genuine`));
       else done(null, chunk);
     },
   });
@@ -333,8 +376,8 @@ export async function gunzipCapped(src: string, dest: string, cap: number): Prom
     await pipeline(createReadStream(src), createGunzip(), limit, createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
   } catch (err) {
     if (err instanceof IsolateError) throw err;
-    if ((err as NodeJS.ErrnoException).code?.startsWith('Z_')) throw bad(src, `corrupt gzip data: ${(err as Error).message}`, err);
-    throw fromSystemError('ERR_BAD_IMAGE', `${src}: cannot decompress into ${dirname(dest)}`, err);
+    if ((err as NodeJS.ErrnoException).code?.startsWith('Z_')) throw bad(label, `corrupt gzip data: ${(err as Error).message}`, err);
+    throw fromSystemError('ERR_BAD_IMAGE', `${label}: cannot decompress into ${dirname(dest)}`, err);
   }
 }
 
@@ -344,21 +387,46 @@ export async function gunzipCapped(src: string, dest: string, cap: number): Prom
  * once into a private temp directory that close() removes: `scratch` (a
  * path not existing yet; the store gives one in its tmp/, which gc()
  * sweeps after a crash), else one in the system's temp directory.
+ *
+ * The file is opened once and read only through that fd (as
+ * /proc/self/fd/N, which reopens the same file): a path renamed over, or a
+ * directory on it swapped, while we read cannot make a later read, or the
+ * index, come from another file than the first look.
  */
 export async function archiveMembers(path: string, scratch?: string): Promise<Members> {
-  const head = await fileHead(path, 8);
-  if (startsWith(head, ZSTD_MAGIC) || startsWith(head, XZ_MAGIC) || startsWith(head, BZIP2_MAGIC)) {
-    throw unsupported(path, 'a zstd, xz or bzip2 compressed archive is not supported: decompress it first (gzip is)');
-  }
-  if (!startsWith(head, GZIP_MAGIC)) return tarMembers(path, path, await indexTar(path, path), async () => {});
-  let dir: string;
-  if (scratch === undefined) dir = await mkdtemp(join(tmpdir(), 'isolate-kit-archive-'));
-  else await mkdir((dir = scratch), { mode: 0o700 });
-  const drop = () => rm(dir, { recursive: true, force: true });
+  const held: number[] = [];
+  const hold = (p: string): string => {
+    let fd: number;
+    try {
+      fd = openSync(p, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    } catch (err) {
+      throw fromSystemError('ERR_BAD_IMAGE', `${path}: cannot read it`, err);
+    }
+    held.push(fd);
+    if (!fstatSync(fd).isFile()) throw bad(path, 'not a regular file (changed while it was read?)');
+    return fdPath(fd);
+  };
+  const release = () => {
+    for (const fd of held.splice(0)) closeSync(fd);
+  };
+  let dir: string | undefined;
+  const drop = async () => {
+    release();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  };
   try {
+    const file = hold(path);
+    const head = await fileHead(file, 8);
+    if (startsWith(head, ZSTD_MAGIC) || startsWith(head, XZ_MAGIC) || startsWith(head, BZIP2_MAGIC)) {
+      throw unsupported(path, 'a zstd, xz or bzip2 compressed archive is not supported: decompress it first (gzip is)');
+    }
+    if (!startsWith(head, GZIP_MAGIC)) return tarMembers(file, path, await indexTar(file, path), drop);
+    if (scratch === undefined) dir = await mkdtemp(join(tmpdir(), 'isolate-kit-archive-'));
+    else await mkdir((dir = scratch), { mode: 0o700 });
     const plain = join(dir, 'archive.tar');
-    await gunzipCapped(path, plain, inflateCap((await stat(path)).size));
-    return tarMembers(plain, path, await indexTar(plain, path), drop);
+    await gunzipCapped(file, plain, inflateCap(fstatSync(held[0]!).size), path);
+    const plainFile = hold(plain);
+    return tarMembers(plainFile, path, await indexTar(plainFile, path), drop);
   } catch (err) {
     await drop();
     throw err;

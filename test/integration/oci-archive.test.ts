@@ -9,7 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -20,7 +20,7 @@ import { Header } from 'tar';
 import { IsolateError } from '../../lib/errors';
 import type { ExportImageSpec, SourceImage } from '../../lib/image/contracts';
 import { readImageArchive, writeImageArchive } from '../../lib/image/oci';
-import { dirMembers, gunzipCapped, inflateCap } from '../../lib/image/archive-members';
+import { archiveMembers, dirMembers, gunzipCapped, inflateCap } from '../../lib/image/archive-members';
 import { needContainers, skipUnless } from '../helpers/caps';
 import { Container, ImageStore } from '../../lib';
 import { ownerId } from '../../lib/cgroup/owner';
@@ -472,6 +472,51 @@ describe('Image archives: OCI layouts and docker save', function () {
       const m = (await members.get('blob'))!;
       appendFileSync(join(dir, 'blob'), 'y'.repeat(1000));
       expect((await m.read()).length).to.equal(100);
+
+      // A directory on the way swapped for a link out (to a file of the same
+      // size: its digest would answer whether it hashes to the one asked):
+      // the read fails instead of reaching it.
+      mkdirSync(join(dir, 'sub'));
+      writeFileSync(join(dir, 'sub', 'blob'), 'x'.repeat(100));
+      const outside = fresh('outside');
+      mkdirSync(outside);
+      writeFileSync(join(outside, 'blob'), 's'.repeat(100));
+      const inSub = (await members.get('sub/blob'))!;
+      renameSync(join(dir, 'sub'), join(dir, 'sub.old'));
+      symlinkSync(outside, join(dir, 'sub'));
+      await rejects(inSub.read(), 'ERR_BAD_IMAGE', /sub\/blob changed while the image archive was read/);
+      expect(() => inSub.open(), 'open').to.throw(IsolateError, /changed while/);
+      // And the layout itself moved away, a link to elsewhere in its place:
+      // reads stay in the directory first opened.
+      const moved = `${dir}.moved`;
+      renameSync(dir, moved);
+      symlinkSync(outside, dir);
+      expect((await members.get('blob'))!.size).to.equal(1100);
+      expect((await m.read()).toString()).to.equal('x'.repeat(100));
+      await members.close();
+      unlinkSync(dir);
+      renameSync(moved, dir);
+    });
+
+    it('should read a tar archive renamed over after it was opened from the file first opened', async function () {
+      const p = imageParts();
+      const layout = writeLayout(fresh('tar-src'), p.index, [p.layer, p.config, p.manifest]);
+      const tarPath = fresh('swap.tar');
+      expect(spawnSync('tar', ['-cf', tarPath, '-C', layout, '.']).status).to.equal(0);
+      const members = await archiveMembers(tarPath);
+      try {
+        const layer = (await members.get(`blobs/sha256/${p.layer.digest.slice(7)}`))!;
+        // Another file of the same layout, same offsets, other bytes, now at the path.
+        const other = Buffer.from(readFileSync(tarPath));
+        const at = other.indexOf(p.layer.bytes);
+        expect(at).to.be.greaterThan(0);
+        other.fill(0x73, at, at + p.layer.size);
+        writeFileSync(`${tarPath}.new`, other);
+        renameSync(`${tarPath}.new`, tarPath);
+        expect((await layer.read()).equals(p.layer.bytes)).to.equal(true);
+      } finally {
+        await members.close();
+      }
     });
 
     it('should say ERR_INVALID_OPTION for a path that does not exist', async function () {
