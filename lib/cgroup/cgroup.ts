@@ -115,6 +115,14 @@ let nameCounter: number | undefined;
 const freeNames: string[] = [];
 const FREE_NAMES_KEPT = 64;
 
+/**
+ * When to read a v1 group's OOM kill count again after its eventfd fired
+ * and the count had not moved (ms between looks; ~1.3 s in all): the kill
+ * lands once the OOM killer has chosen, which can take a while on a busy
+ * host. Every OOM fires it again, so a later one is not missed either way.
+ */
+const V1_OOM_RECHECK_MS = [1, 4, 16, 64, 250, 1000] as const;
+
 /** Gives the name of a group whose directories are all removed back for reuse. */
 export function recycleCgroupName(name: string): void {
   if (freeNames.length < FREE_NAMES_KEPT) freeNames.push(name);
@@ -557,6 +565,18 @@ export class CGroup extends EventEmitter<CGroupEvents> {
       this.oomWatch = n.watchFd(openSync(src.path, fsc.O_RDONLY), 1, check);
       return;
     }
+    // v1 signals the eventfd when the group enters OOM, before the OOM
+    // killer has picked and counted its victim, so the count read at once
+    // may not have moved yet: look again a few times, briefly, until it has.
+    let timer: NodeJS.Timeout | undefined;
+    const recheck = (delays: readonly number[]) => {
+      clearTimeout(timer);
+      timer = undefined;
+      const before = this.oomSeen;
+      check();
+      if (this.oomSeen !== before || delays.length === 0 || !this.backend || this.removed) return;
+      timer = setTimeout(() => recheck(delays.slice(1)), delays[0]).unref();
+    };
     const efd = n.eventfd();
     const ctl = openSync(src.oomControl, fsc.O_RDONLY);
     try {
@@ -567,7 +587,13 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     } finally {
       closeSync(ctl);
     }
-    this.oomWatch = n.watchFd(efd, 0, check);
+    const watch = n.watchFd(efd, 0, () => recheck(V1_OOM_RECHECK_MS));
+    this.oomWatch = {
+      close: () => {
+        clearTimeout(timer);
+        watch.close();
+      },
+    };
   }
 
   private stopWatch(): void {

@@ -27,7 +27,7 @@ describe('examples/', function () {
   this.timeout(120_000);
 
   before(function () {
-    needCgroups(this); // judge.ts and quickstart.ts set memory and pids limits
+    needCgroups(this); // judge.ts, quickstart.ts and quotas.ts set limits
   });
 
   it('quickstart: a run, a look around, a timeout and a bad option', async function () {
@@ -45,6 +45,19 @@ describe('examples/', function () {
     for (const verdict of ['=> AC: 4/4 passed', '=> WA: 1/4', '=> TLE: 3/4', '=> RE (exit 1): 3/4', '=> RE (SIGSEGV): 0/4', '=> OLE: 1/4', '=> MLE (peak', '=> SE (ERR_EXEC_FAILED): 0/4']) {
       expect(r.stdout).to.include(verdict);
     }
+  });
+
+  it('quotas: a CPU share, pause, an OOM kill and its event, a limit raised live, a fork bomb stopped', async function () {
+    const r = await runExample('quotas');
+    expect(r.code, r.stderr).to.equal(0);
+    const used = Number(/a spinner used ([\d.]+) s of CPU in 1 s/.exec(r.stdout)?.[1]);
+    expect(used, r.stdout).to.be.within(0.3, 0.75);
+    expect(r.stdout).to.include('CPU used while paused: 0 µs');
+    expect(r.stdout).to.include('status oom, oomKilled true');
+    // The event comes while the run is still being wound up, before the next section.
+    expect(r.stdout).to.match(/## memory: 48M[^#]*event 'oom'[^\n]*\(1 so far\)[^#]*## update/);
+    expect(r.stdout).to.include('status ok: got 64 MiB; limit now 128 MiB');
+    expect(r.stdout).to.match(/started \d+ children, then fork\(\): Resource temporarily unavailable \(pids peak 32\)/);
   });
 
   it('images: an image from a directory, a commit, an export', async function () {

@@ -338,6 +338,24 @@ describe('CGroup on this kernel', function () {
       }
     });
 
+    // On v1 the eventfd fires as the group enters OOM, before the kill is
+    // counted: the event used to wait for some later read of the count (the
+    // container's end), so a long-lived container's listener heard nothing.
+    it("should emit 'oom' while a started container runs, for a hog exec'd in it, with no read of its own", async function () {
+      const c = new Container({ cgroup: { memory: '32M' } });
+      try {
+        const heard = new Promise<number>((resolve) => c.once('oom', resolve));
+        await c.start();
+        const r = await c.run(['sh', '-c', 'x=$(head -c 200M /dev/zero | tr "\\0" a); echo survived']);
+        expect(r.status).to.equal('oom');
+        const kills = await Promise.race([heard, new Promise<string>((res) => setTimeout(() => res('no oom event within 3 s'), 3000))]);
+        expect(kills).to.equal(1);
+        expect(c.state).to.equal('running');
+      } finally {
+        await c.destroy();
+      }
+    });
+
     // tmpfs pages are charged to the group but mapped by no process: with a
     // culprit of a few pages, init (~400 KiB) was the biggest process, the
     // OOM killer took it, and the started container ended under its tenants.
