@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { IsolateError } from '../../lib';
 import { readCgroupMounts, ownCgroups } from '../../lib/cgroup/host';
 import { compact, devNumbers, ioWeightToBlkio, mergeLimits, normalizeLimits, parseCpuList, weightToShares } from '../../lib/cgroup/limits';
+import { splitUsage, usageAll } from '../../lib/cgroup/v1';
 
 const host = { cpus: [0, 1], mems: [0] };
 const MiB = 1024 * 1024;
@@ -173,5 +174,21 @@ describe('cgroup mount table', function () {
     expect(m.get('memory')).to.equal('/a/b');
     expect(m.get('cpuacct')).to.equal('/c');
     expect(m.get('')).to.equal('/user.slice/x.scope');
+  });
+});
+
+describe('v1 CPU figures', function () {
+  it('should split the exact usage as the sampled user and system times split, as cputime_adjust() does', function () {
+    // A spinner: more user time sampled than it used; the split keeps the usage.
+    expect(splitUsage({ usage: 274_913_000, user: 320_000_000, system: 0 })).to.deep.equal({ user: 274_913_000 });
+    expect(splitUsage({ usage: 1_000_000, user: 30, system: 10 })).to.deep.equal({ user: 750_000 });
+    expect(splitUsage({ usage: 1_000_000, user: 0, system: 10 })).to.deep.equal({ user: 0 });
+    // No tick sampled (a short run): all of it user time.
+    expect(splitUsage({ usage: 5_000, user: 0, system: 0 })).to.deep.equal({ user: 5_000 });
+  });
+
+  it('should sum cpuacct.usage_all over the CPUs', function () {
+    expect(usageAll('cpu user system\n0 100 20\n1 5 7\n')).to.deep.equal({ user: 105, system: 27 });
+    expect(usageAll(undefined)).to.deep.equal({ user: 0, system: 0 });
   });
 });
