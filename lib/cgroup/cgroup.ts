@@ -364,15 +364,9 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     checkSupported(next, this.parent);
     const b = this.backend;
     if (b) {
-      if (b.version === 1) {
-        for (const c of controllersFor(next)) {
-          if (c !== 'devices' && !b.dirs.some((d) => d.startsWith(`${this.parent.v1Dirs.get(V1_NAMES[c])}/`))) {
-            throw new IsolateError('ERR_UNSUPPORTED', `update(): this group was created without the ${V1_NAMES[c]} controller (cgroup v1 cannot add one to running processes); give a \`${c}\` limit at creation`, {
-              option: c,
-            });
-          }
-        }
-      }
+      // v1: a limit whose hierarchy the group was made without joins it now,
+      // moving the group's processes in (joinLater says how).
+      if (b.version === 1) for (const c of controllersFor(next)) (b as V1Backend).joinLater(V1_NAMES[c], `update() of \`${c}\``);
       // One limit at a time, each in force once written: when the kernel
       // refuses one, `limits` still says what the group has (the ones before
       // it took effect; the refused one's earlier writes are put back).

@@ -3,8 +3,9 @@
  * group uses, limits translated to the v1 files as runc and crun document
  * them. Every group joins memory, cpuacct and pids (what stats() reads); cpu
  * (else the parent's cpu directory: sharedCpuJoin),
- * cpuset, blkio, devices and net_cls only when a limit needs them, and freezer
- * on the first pause(): each hierarchy costs a mkdir and an rmdir (~40 µs
+ * cpuset, blkio, devices and net_cls only when a limit needs them (at
+ * creation, or later by update(): joinLater), and freezer on the first
+ * pause(): each hierarchy costs a mkdir and an rmdir (~40 µs
  * together, ~70 µs for memory) on every container start, except cpuacct,
  * whose directory is reused when it can be (see pool.ts): taken from the
  * last group that ended, with its counters then as this group's zero, and
@@ -67,6 +68,13 @@ export function splitUsage(cpu: { usage: number; user: number; system: number })
   if (cpu.system <= 0) return { user: cpu.usage };
   if (cpu.user <= 0) return { user: 0 };
   return { user: Math.round((cpu.usage * cpu.user) / (cpu.user + cpu.system)) };
+}
+
+/** A v1 cpuset group refuses tasks until cpus and mems are set: the parent's, copied into `dir`. */
+function copyParentCpuset(dir: string): void {
+  for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+    writeControl(join(dir, file), readControl(join(dir, '..', file))?.trim() || '0', file);
+  }
 }
 
 /** v1 "unlimited" for memory files (-1 is accepted and reads back as the page-rounded max). */
@@ -202,12 +210,7 @@ export class V1Backend implements CgroupBackend {
       throw err;
     }
     const cs = this.dir.get('cpuset');
-    if (cs) {
-      // A v1 cpuset group refuses tasks until cpus and mems are set: copy the parent's.
-      for (const file of ['cpuset.cpus', 'cpuset.mems']) {
-        writeControl(join(cs, file), readControl(join(cs, '..', file))?.trim() || '0', file);
-      }
-    }
+    if (cs) copyParentCpuset(cs);
   }
 
   /**
@@ -486,33 +489,50 @@ export class V1Backend implements CgroupBackend {
   }
 
   freeze(): boolean {
-    this.joinFreezer();
+    this.joinLater('freezer', 'pause()');
     writeControl(this.must('freezer', 'freezer.state', 'pause'), 'FROZEN', 'pause');
     return this.frozen();
   }
 
   /**
-   * The freezer hierarchy, joined on first use: make our directory there
-   * and move every process in. A process forked meanwhile by one not yet
-   * moved would stay out, so repeat until the freezer group holds every
-   * process of the others.
+   * A hierarchy the group was made without, joined on first use (the
+   * freezer by pause(); cpu, cpuset, blkio, devices by update() of a limit
+   * that needs one): our directory there is made and every process of the
+   * group moved in, running as it is. A process forked meanwhile by one not
+   * yet moved would stay out, so this repeats until the new directory holds
+   * every process of the others; processes that keep forking and exiting
+   * faster than they are moved, round after round, make it fail
+   * (ERR_STATE) rather than leave one out unsaid. `what` names the caller
+   * for messages.
    */
-  private joinFreezer(): void {
-    if (this.dir.has('freezer')) return;
-    const parentDir = this.parent.v1Dirs.get('freezer');
+  joinLater(controller: string, what: string): void {
+    if (this.dir.has(controller)) return;
+    const parentDir = this.parent.v1Dirs.get(controller);
     if (!parentDir) {
-      const why = (unusableV1.get(this.parent.name === 'delegated' ? '' : this.parent.name) ?? []).find((p) => p.startsWith('freezer:'));
-      throw new IsolateError('ERR_UNSUPPORTED', `pause() needs the freezer cgroup controller: ${why ?? 'this host does not have it mounted'}`, { option: 'pause' });
+      const why = (unusableV1.get(this.parent.name === 'delegated' ? '' : this.parent.name) ?? []).find((p) => p.startsWith(`${controller}:`));
+      throw new IsolateError('ERR_UNSUPPORTED', `${what} needs the ${controller} cgroup controller: ${why ?? 'this host does not have it mounted'}`, { option: what });
+    }
+    // Co-mounted with one the group is in (cpu with cpuacct, say): a process
+    // is in one directory of a hierarchy, and ours there is in use already.
+    const sharing = [...this.dir.keys()].find((c) => this.parent.v1Dirs.get(c) === parentDir);
+    if (sharing !== undefined) {
+      throw new IsolateError(
+        'ERR_UNSUPPORTED',
+        `${what}: on this host the ${controller} controller shares a hierarchy with ${sharing}, whose directory this group already uses, so it cannot join it now; give the limit when the group is made`,
+        { option: what },
+      );
     }
     const dir = join(parentDir, this.name);
     mkdirSync(dir);
     remember([dir]); // removed on exit like the others (thawed first: registry.ts)
-    this.dir.set('freezer', dir);
+    this.dir.set(controller, dir);
     this.dirs.push(dir);
+    this.statFileLists.length = 0; // cpu.stat and blkio's figures are read once joined
+    if (controller === 'cpuset') copyParentCpuset(dir);
     const procs = join(dir, 'cgroup.procs');
     for (let round = 0; round < 100; round++) {
-      const inFreezer = new Set(pidsIn(procs));
-      const missing = this.procsOf(this.dirs[0]!).filter((p) => !inFreezer.has(p));
+      const inNew = new Set(pidsIn(procs));
+      const missing = this.procsOf(this.dirs[0]!).filter((p) => !inNew.has(p));
       if (missing.length === 0) return;
       for (const pid of missing) {
         try {
@@ -522,6 +542,9 @@ export class V1Backend implements CgroupBackend {
         }
       }
     }
+    throw new IsolateError('ERR_STATE', `${what}: processes of the group kept forking faster than they could be moved into its new ${controller} directory (${dir}); some may be outside it`, {
+      option: what,
+    });
   }
 
   private procsOf(dir: string): number[] {

@@ -317,6 +317,36 @@ describe('CGroup on this kernel', function () {
         await c.destroy();
       }
     });
+
+    // On v1 a group joins only the hierarchies its limits need; update() of
+    // a limit it was made without used to be ERR_UNSUPPORTED there (a v2
+    // group has every controller): it now joins that hierarchy, moving the
+    // processes already running in.
+    it('should add a limit the group was made without (cpuset, cpus, devices) to processes already running', async function () {
+      const c = new Container({ cgroup: { memory: '64M' } });
+      try {
+        await c.start();
+        const spinner = c.exec(['sh', '-c', 'echo $$ > /tmp/spinner.pid; while :; do :; done'], { stdio: 'ignore' });
+        for (let i = 0; i < 100 && (await c.run(['cat', '/tmp/spinner.pid'])).stdout.trim() === ''; i++) await new Promise((r) => setTimeout(r, 20));
+        c.update({ cpuset: '1', cpus: 0.25, devices: ['c 1:3 rwm'] });
+        expect(c.cgroup!.limits).to.deep.include({ cpuset: { cpus: '1' }, cpu: { max: { quotaUs: 25_000, periodUs: 100_000 } } });
+        // The spinner, started before, is pinned and throttled now; a new process too.
+        const seen = await c.run(['sh', '-c', 'grep Cpus_allowed_list /proc/$(cat /tmp/spinner.pid)/status /proc/self/status | cut -f2']);
+        expect(seen.stdout.trim().split('\n')).to.deep.equal(['1', '1']);
+        const t0 = c.stats().cpu.usageUsec;
+        await new Promise((r) => setTimeout(r, 600));
+        const used = c.stats().cpu.usageUsec - t0;
+        expect(used, 'CPU µs in 600 ms under cpus: 0.25').to.be.within(60_000, 250_000);
+        expect(c.stats().cpu.throttledUsec).to.be.above(0);
+        // devices: /dev/null only now.
+        const dev = await c.run(['sh', '-c', 'echo x > /dev/null && echo null-ok; head -c 1 /dev/zero > /dev/null || echo zero-refused']);
+        expect(dev.stdout).to.equal('null-ok\nzero-refused\n');
+        expect(dev.stderr).to.match(/Operation not permitted/);
+        spinner.kill('SIGKILL');
+      } finally {
+        await c.destroy();
+      }
+    });
   });
 
   describe('enforcement', function () {
