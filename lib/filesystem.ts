@@ -5,6 +5,7 @@
  */
 import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { posix, resolve } from 'node:path';
+import { DEVICES } from './dev-nodes';
 import { IsolateError, invalidOption } from './errors';
 import { LayerStack } from './layer-stack';
 import { MOUNT_ATTR, MS, Op, OpFlag, PlanBuilder } from './plan';
@@ -75,15 +76,6 @@ export const MASKED_PATHS: readonly string[] = [
 /** runc's default read-only paths. */
 export const READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
-/** The minimal /dev: character devices with their major and minor numbers. */
-export const DEVICES: readonly (readonly [name: string, major: number, minor: number])[] = [
-  ['null', 1, 3],
-  ['zero', 1, 5],
-  ['full', 1, 7],
-  ['random', 1, 8],
-  ['urandom', 1, 9],
-  ['tty', 5, 0],
-];
 
 const S_IFCHR = 0o020000;
 

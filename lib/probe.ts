@@ -3,7 +3,7 @@
  * answer comes from trying or reading the kernel's own files, never from
  * guessing by version alone.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { arch, release } from 'node:os';
 import { Namespace, NAMESPACE_KINDS, type NamespaceKind } from './namespace';
 import { native, nativeForSpawn } from './native';
@@ -33,6 +33,12 @@ export interface CgroupReport {
    * controllers, or precisely why not (not root and nothing delegated, …).
    */
   usable: Capability & { parents?: string[]; controllers?: string[] };
+  /**
+   * Whether the kernel counts swap per group, so that a memory limit also
+   * bounds swap (swapMax, 0 by default: docs/cgroups.md); when not (v1
+   * without swapaccount=1), a group's processes may swap without bound.
+   */
+  swapAccounting: Capability;
 }
 
 export interface ProbeReport {
@@ -76,7 +82,7 @@ function kernelAtLeast(major: number, minor: number): boolean {
 
 /** Reads the cgroup mounts of this process's mount namespace. */
 export function probeCgroups(mountinfo = read('/proc/self/mountinfo') ?? ''): CgroupReport {
-  const report: CgroupReport = { layout: 'none', v2Controllers: [], v1Controllers: {}, version: null, usable: { ok: false } };
+  const report: CgroupReport = { layout: 'none', v2Controllers: [], v1Controllers: {}, version: null, usable: { ok: false }, swapAccounting: { ok: false } };
   for (const line of mountinfo.split('\n')) {
     const parts = line.split(' ');
     const sep = parts.indexOf('-');
@@ -128,8 +134,34 @@ function cgroupUsable(report: CgroupReport): CgroupReport['usable'] {
   }
 }
 
+/**
+ * Swap accounting, from the files a group below the top would have (v1:
+ * memory.memsw.*, v2: memory.swap.max, which the top group lacks); nothing
+ * is created to find out.
+ */
+function swapAccounting(report: CgroupReport): Capability {
+  const memory = report.v1Controllers.memory;
+  if (report.version === 1) {
+    if (!memory) return { ok: false, reason: 'no memory hierarchy is mounted' };
+    return existsSync(join(memory, 'memory.memsw.limit_in_bytes'))
+      ? { ok: true, reason: 'memory limits bound swap too (swapMax 0 unless given)' }
+      : { ok: false, reason: 'the kernel does not count swap per group (boot with swapaccount=1): groups may swap without bound' };
+  }
+  if (report.version !== 2 || !report.v2Mount || !report.v2Controllers.includes('memory')) return { ok: false, reason: 'no memory controller' };
+  let below: string | undefined;
+  try {
+    below = readdirSync(report.v2Mount, { withFileTypes: true }).find((d) => d.isDirectory() && existsSync(join(report.v2Mount!, d.name, 'memory.max')))?.name;
+  } catch {
+    /* unreadable: unknown */
+  }
+  if (below === undefined) return { ok: false, reason: 'unknown: no group below the top has the memory controller yet' };
+  return existsSync(join(report.v2Mount, below, 'memory.swap.max'))
+    ? { ok: true, reason: 'memory limits bound swap too (swapMax 0 unless given)' }
+    : { ok: false, reason: 'the kernel has no memory.swap.max (no swap support): nothing to bound' };
+}
+
 function withUsable(r: CgroupReport): CgroupReport {
-  return { ...r, usable: cgroupUsable(r) };
+  return { ...r, usable: cgroupUsable(r), swapAccounting: swapAccounting(r) };
 }
 
 function userns(): Capability {

@@ -14,8 +14,8 @@ import { checkSignal } from '../process';
 import type { CGroupStats, CgroupBackend, FinalFigures } from './backend';
 import { hostTopology, readCgroupMounts, resolveParent, unusableV1, V1_NAMES, type CgroupParent } from './host';
 import { controllersFor, mergeLimits, normalizeLimits, type CGroupLimits, type NormalizedLimits } from './limits';
-import { V1Backend } from './v1';
-import { V2Backend } from './v2';
+import { V1Backend, v1SwapAccounting } from './v1';
+import { V2Backend, v2SwapAccounting } from './v2';
 import { setDeviceFilter } from './devices';
 import { poolEnabled, takeAccounting, takeGroup, writesKey, type AccountingGroup, type GroupShape } from './pool';
 import { forget, killOnExit, remember } from './registry';
@@ -163,6 +163,32 @@ function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
   }
 }
 
+/**
+ * A memory limit is a limit on memory, swap included: `memory: '64M'` gives
+ * no swap (swapMax 0) unless swapMax says otherwise, where the kernel counts
+ * swap. Left to the kernel's default, a group may swap without bound (v2's
+ * memory.swap.max and v1's memsw start unlimited): a payload under 32M held
+ * 128 MiB, 96 of it swapped out, with status 'ok' and a peak of 32M, and
+ * one container could fill the host's swap. (Docker gives as much swap as
+ * memory; Kubernetes and judges' sandboxes none: a judge's limit must mean
+ * what it says.) Where the kernel does not count swap (v1 without
+ * swapaccount=1) nothing can be done here; probe() says so.
+ */
+function noSwapByDefault(l: NormalizedLimits, parent: CgroupParent): NormalizedLimits {
+  const m = l.memory;
+  if (!m || m.max === undefined || m.max === null || m.swapMax !== undefined || !swapAccounting(parent)) return l;
+  return { ...l, memory: { ...m, swapMax: 0 } };
+}
+
+/** Whether groups under `parent` can have a swap limit (v2 memory.swap.max, v1 memory.memsw.*). */
+export function swapAccounting(parent: CgroupParent): boolean {
+  if (parent.version === 1) {
+    const dir = parent.v1Dirs.get('memory');
+    return dir !== undefined && v1SwapAccounting(dir);
+  }
+  return parent.controllers.has('memory') && v2SwapAccounting(parent.v2Dir!);
+}
+
 /** Parents this process has made its owner mark in (once each: create() is on the start path). */
 const marked = new WeakSet<CgroupParent>();
 
@@ -255,8 +281,8 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     for (const k of Object.keys(options)) {
       if (k !== 'parent') throw new IsolateError('ERR_INVALID_OPTION', `Unknown CGroup option \`${k}\`; known: parent`, { option: k });
     }
-    this.current = normalizeLimits(limits, hostTopology());
     this.parent = resolveParent(options.parent);
+    this.current = noSwapByDefault(normalizeLimits(limits, hostTopology()), this.parent);
     checkSupported(this.current, this.parent);
   }
 
@@ -370,7 +396,13 @@ export class CGroup extends EventEmitter<CGroupEvents> {
       // One limit at a time, each in force once written: when the kernel
       // refuses one, `limits` still says what the group has (the ones before
       // it took effect; the refused one's earlier writes are put back).
-      for (const part of splitLimits(next)) {
+      for (const given of splitLimits(next)) {
+        // A new memory.max keeps the swap allowance in force (v1 writes
+        // memsw = max + swapMax, so it must know it; no read needed), or
+        // gets none, as at creation (noSwapByDefault).
+        const m = given.memory;
+        const swapMax = m?.max !== undefined && m.swapMax === undefined ? (this.current.memory?.swapMax ?? noSwapByDefault(given, this.parent).memory?.swapMax) : undefined;
+        const part = swapMax !== undefined ? { ...given, memory: { ...m, swapMax } } : given;
         try {
           b.apply(part);
           if (part.devices && b.version === 2) setDeviceFilter(b.dirs[0]!, part.devices);
@@ -386,7 +418,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
       }
       return;
     }
-    this.current = mergeLimits(this.current, next);
+    this.current = noSwapByDefault(mergeLimits(this.current, next), this.parent);
   }
 
   // The OOM notification costs an fd, an eventfd registration (v1) and a

@@ -6,14 +6,14 @@
 import { closeSync, constants as fsc, openSync } from 'node:fs';
 import { IsolateError, describeErrno } from '../errors';
 import { native } from '../native';
-import type { DeviceRule } from './limits';
+import { deviceRulesWithInitNodes, type DeviceRule } from './limits';
 
 const O_DIRECTORY = fsc.O_DIRECTORY ?? 0o200000;
 
 export function setDeviceFilter(dir: string, rules: DeviceRule[]): void {
   const fd = openSync(dir, fsc.O_RDONLY | O_DIRECTORY);
   try {
-    const flat = rules.map((r) => [r.type, r.major, r.minor, (r.access.includes('m') ? 1 : 0) | (r.access.includes('r') ? 2 : 0) | (r.access.includes('w') ? 4 : 0)]);
+    const flat = deviceRulesWithInitNodes(rules).map((r) => [r.type, r.major, r.minor, (r.access.includes('m') ? 1 : 0) | (r.access.includes('r') ? 2 : 0) | (r.access.includes('w') ? 4 : 0)]);
     const errno = native().setDeviceFilter(fd, flat as [string, number, number, number][]);
     if (errno !== 0) {
       const [name, text] = describeErrno(errno);

@@ -5,6 +5,7 @@
  * host's CPU and memory-node lists and device numbers, creates nothing.
  */
 import { statSync } from 'node:fs';
+import { DEVICES } from '../dev-nodes';
 import { IsolateError, invalidOption, showValue } from '../errors';
 import { parseSize, type Size } from '../units';
 
@@ -414,4 +415,18 @@ export function weightToShares(weight: number): number {
 /** io.weight (v2, 1..10000) → blkio.weight (v1, 10..1000), runc's formula inverted. */
 export function ioWeightToBlkio(weight: number): number {
   return Math.floor(10 + ((weight - 1) * 990) / 9999);
+}
+
+/**
+ * A devices allow list as written to the kernel: the list, plus mknod (only)
+ * of the nodes init makes in the container's /dev. The list is in force
+ * from the container's first instruction (it joins the group at birth),
+ * before init makes /dev: without these, a list without `m` for each
+ * (['/dev/null'], say) failed every start at `mknod /dev/null` (EPERM).
+ * Granting mknod of null, zero, full, random, urandom and tty gives a
+ * payload nothing (it needs CAP_MKNOD, and these are in its /dev anyway);
+ * reading or writing them still takes a rule of the list.
+ */
+export function deviceRulesWithInitNodes(rules: readonly DeviceRule[]): DeviceRule[] {
+  return [...rules, ...DEVICES.map(([, major, minor]): DeviceRule => ({ type: 'c', major, minor, access: 'm' }))];
 }

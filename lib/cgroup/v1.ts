@@ -20,7 +20,7 @@ import { unusableV1, type CgroupParent } from './host';
 import { keepAccounting, type AccountingGroup, type CpuCounters } from './pool';
 import { native } from '../native';
 import { remember } from './registry';
-import { ioWeightToBlkio, weightToShares, type DeviceRule, type Max, type NormalizedLimits } from './limits';
+import { deviceRulesWithInitNodes, ioWeightToBlkio, weightToShares, type DeviceRule, type Max, type NormalizedLimits } from './limits';
 
 /** Controllers every v1 group joins, for measurement. */
 const BASE = ['memory', 'cpuacct', 'pids'];
@@ -94,14 +94,23 @@ const TCP_LIMIT = 'memory.kmem.tcp.limit_in_bytes';
 /** Memory parent directory → whether its groups have TCP_LIMIT (a kernel build option: looked at once). */
 const tcpLimitFile = new Map<string, boolean>();
 
+/** v1's memory+swap limit: there only where the kernel counts swap (swapaccount=1). */
+const SWAP_LIMIT = 'memory.memsw.limit_in_bytes';
+const swapLimitFile = new Map<string, boolean>();
+
+/** Whether groups under the memory parent directory `parentDir` have SWAP_LIMIT (looked at once). */
+export function v1SwapAccounting(parentDir: string): boolean {
+  let has = swapLimitFile.get(parentDir);
+  if (has === undefined) swapLimitFile.set(parentDir, (has = existsSync(`${parentDir}/${SWAP_LIMIT}`)));
+  return has;
+}
+
 export class V1Backend implements CgroupBackend {
   readonly version = 1;
   readonly dirs: string[] = [];
   /** v1 controller name → this group's directory in its hierarchy. */
   private readonly dir = new Map<string, string>();
   readonly files = new CgroupReader();
-  /** memory.memsw.limit_in_bytes was set (so memory.max must keep below it). */
-  private swapSet = false;
 
   /** The reused cpuacct group, while this group has it. */
   private accounting: AccountingGroup | undefined;
@@ -215,13 +224,14 @@ export class V1Backend implements CgroupBackend {
 
   /**
    * The writes apply(l) makes, when they all go to the base hierarchies'
-   * files and need nothing read first (memory.max without swap, memory.low,
-   * pids): a pooled group can have them made ahead. Undefined otherwise.
+   * files and need nothing read first (memory.max, with swapMax or not,
+   * memory.low, pids): a pooled group can have them made ahead. Undefined
+   * otherwise.
    */
   poolWrites(l: NormalizedLimits): [string, string][] | undefined {
     const m = l.memory;
     if (l.cpu || l.cpuset || l.io || l.devices || l.netClassId !== undefined) return undefined;
-    if (m && (m.swapMax !== undefined || (m.high !== undefined && m.high !== null) || this.swapSet)) return undefined;
+    if (m && ((m.high !== undefined && m.high !== null) || (m.swapMax !== undefined && m.max === undefined))) return undefined;
     return this.files.record(() => this.apply(l));
   }
 
@@ -235,6 +245,7 @@ export class V1Backend implements CgroupBackend {
       l.memory?.low !== undefined && this.f('memory', 'memory.soft_limit_in_bytes'),
       l.memory?.max !== undefined && this.f('memory', 'memory.limit_in_bytes'),
       l.memory?.max !== undefined && this.tcpLimit(),
+      l.memory?.swapMax !== undefined && this.swapAccounting() && this.f('memory', SWAP_LIMIT),
       l.pids !== undefined && this.f('pids', 'pids.max'),
     ];
     return files.filter((f): f is string => typeof f === 'string');
@@ -291,19 +302,23 @@ export class V1Backend implements CgroupBackend {
 
   /**
    * v1 limits memory+swap together (memsw = max + swapMax), and memsw may
-   * never be below the memory limit: write in the order that keeps that true.
+   * never be below the memory limit. The CGroup passes swapMax along with
+   * every max once swap is limited (cgroup.ts), so both values are known
+   * without reading the files: the limit is written first (right for a
+   * fresh group, whose memsw is unlimited, and whenever the total goes
+   * down); should the kernel refuse that (the new limit above the old
+   * total: raising), the total goes first. Without swapMax, memsw is left
+   * as it is: unlimited.
    */
   private memoryAndSwap(maxV: Max | undefined, swapV: Max | undefined): void {
     const limit = this.must('memory', 'memory.limit_in_bytes', 'memory.max');
-    // Untouched, memsw stays unlimited (its default), and so out of the way.
-    if (swapV === undefined && !this.swapSet) {
+    if (swapV === undefined) {
       if (maxV !== undefined) this.writeMemoryMax(limit, maxV);
       return;
     }
-    const memsw = this.f('memory', 'memory.memsw.limit_in_bytes');
-    const hasSwapFile = memsw !== undefined && readControl(memsw) !== undefined;
-    if (!hasSwapFile) {
-      if (swapV !== undefined && swapV !== null) {
+    const memsw = this.swapAccounting() ? this.f('memory', SWAP_LIMIT) : undefined;
+    if (!memsw) {
+      if (swapV !== null) {
         throw new IsolateError('ERR_UNSUPPORTED', '`memory.swapMax` needs swap accounting (memory.memsw.*), which this kernel has off (boot with swapaccount=1)', {
           option: 'memory.swapMax',
         });
@@ -311,26 +326,22 @@ export class V1Backend implements CgroupBackend {
       if (maxV !== undefined) this.writeMemoryMax(limit, maxV);
       return;
     }
-    const cur = numberOf(readControl(limit)) ?? null;
-    const newMax = maxV === undefined ? cur : maxV;
-    // The total: unlimited unless both parts are finite. Without swapMax,
-    // memory.max alone means "no swap" (memsw = max), as v2's default is not:
-    // v2 lets a group swap freely; we keep v1 like it, so total = unlimited.
-    let total: Max;
-    if (swapV === undefined) total = null;
-    else if (swapV === null || newMax === null) total = null;
-    else total = newMax + swapV;
-    this.swapSet = total !== null;
-    const curTotal = numberOf(readControl(memsw!)) ?? null;
-    const raising = total === null || (curTotal !== null && total > curTotal);
-    // Raising: total first; lowering: the limit first.
-    if (raising) {
-      this.files.write(memsw!, v1max(total), 'memory.swapMax');
+    const newMax = maxV === undefined ? (numberOf(readControl(limit)) ?? null) : maxV;
+    const total: Max = swapV === null || newMax === null ? null : newMax + swapV;
+    try {
       if (maxV !== undefined) this.writeMemoryMax(limit, maxV);
-    } else {
+      this.files.write(memsw, v1max(total), 'memory.swapMax');
+    } catch (err) {
+      if (!(err instanceof IsolateError) || err.errnoCode !== 'EINVAL') throw err;
+      this.files.write(memsw, v1max(total), 'memory.swapMax');
       if (maxV !== undefined) this.writeMemoryMax(limit, maxV);
-      this.files.write(memsw!, v1max(total), 'memory.swapMax');
     }
+  }
+
+  /** Whether the kernel counts swap here (memory.memsw.*: swapaccount=1): looked at once per parent. */
+  private swapAccounting(): boolean {
+    const parentDir = this.parent.v1Dirs.get('memory');
+    return parentDir !== undefined && v1SwapAccounting(parentDir);
   }
 
   private devices(rules: DeviceRule[]): void {
@@ -338,7 +349,7 @@ export class V1Backend implements CgroupBackend {
     const allow = this.must('devices', 'devices.allow', 'devices');
     writeControl(deny, 'a', 'devices');
     const n = (v: number) => (v < 0 ? '*' : String(v));
-    for (const r of rules) {
+    for (const r of deviceRulesWithInitNodes(rules)) {
       // v1 reads any 'a' rule as "allow every device, every access", its
       // numbers and letters ignored ('a 1:3 r' would allow writing /dev/sda):
       // an 'a' rule is written as the block and the char rule it means, as

@@ -7,6 +7,16 @@ import type { Max, NormalizedLimits } from './limits';
 
 const max = (v: Max): string => (v === null ? 'max' : String(v));
 
+/** v2 directory → whether groups below it have memory.swap.max (the kernel counts swap): looked at once. */
+const swapMaxFile = new Map<string, boolean>();
+
+/** Whether groups under `parentDir` (a non-root v2 group with memory enabled) have memory.swap.max. */
+export function v2SwapAccounting(parentDir: string): boolean {
+  let has = swapMaxFile.get(parentDir);
+  if (has === undefined) swapMaxFile.set(parentDir, (has = existsSync(`${parentDir}/memory.swap.max`)));
+  return has;
+}
+
 export class V2Backend implements CgroupBackend {
   readonly version = 2;
   readonly dirs: string[];

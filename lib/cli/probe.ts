@@ -36,6 +36,7 @@ export function formatProbe(r: ProbeReport): string {
   s += row('usable', verdict(cg.usable), 2);
   for (const parent of cg.usable.parents ?? []) s += row('parent', parent, 4);
   if (cg.usable.controllers) s += row('controllers', cg.usable.controllers.length ? cg.usable.controllers.join(' ') : '(none)', 4);
+  s += row('swap accounting', verdict(cg.swapAccounting), 2);
   s += row('libseccomp', verdict(r.libseccomp));
   s += row('landlock', verdict(r.landlock));
   return s;

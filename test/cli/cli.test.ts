@@ -7,12 +7,12 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { isIsolateError } from '../../lib';
+import { CGroup, isIsolateError } from '../../lib';
 import { CGROUP_NAME_RE } from '../../lib/cgroup/cgroup';
 import { DEFAULT_PARENT, readCgroupMounts } from '../../lib/cgroup/host';
 import { UsageError, parseArgs } from '../../lib/cli/args';
 import { RUN_OPTIONS, planRun } from '../../lib/cli/run-options';
-import { needCgroups, needContainers } from '../helpers/caps';
+import { cgroupsUnavailable, needCgroups, needContainers } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
 
 const MAIN = join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
@@ -600,6 +600,11 @@ describe('isolate-kit probe', function () {
       expect(r.stdout).to.match(new RegExp(`^  ${kind}\\s+(ok|no: .+)$`, 'm'));
     }
     expect(r.stdout).to.match(/^ {2}v2 controllers\s/m).and.match(/^ {2}v1 controllers\s/m);
+    // Whether a memory limit bounds swap here, and how the group shows it.
+    const swap = /^ {2}swap accounting\s+(ok|no)\b/m.exec(r.stdout);
+    expect(swap, r.stdout).to.not.equal(null);
+    const counted = swap![1] === 'ok';
+    if (cgroupsUnavailable() === null) expect(new CGroup({ memory: '64M' }).limits.memory).to.deep.equal(counted ? { max: 64 * 1024 * 1024, swapMax: 0 } : { max: 64 * 1024 * 1024 });
   });
 
   it('should print the report as JSON with --json', async function () {

@@ -33,7 +33,9 @@ if [ -z "$vm_run" ]; then
 fi
 
 npm run --silent build:dev
-exec "$vm_run" --timeout 1800 -- env ISOLATE_KIT_MUST_WORK="${ISOLATE_KIT_MUST_WORK:-}" \
+# ISOLATE_KIT_VM=1: the machine is thrown away afterwards, so tests may change
+# what is machine-wide there (the swap test turns swap on).
+exec "$vm_run" --timeout 1800 -- env ISOLATE_KIT_MUST_WORK="${ISOLATE_KIT_MUST_WORK:-}" ISOLATE_KIT_VM=1 \
   npx mocha --no-config --require .build/test/helpers/hooks.js --timeout 60000 \
   .build/test/unit/cgroup-limits.test.js \
   .build/test/native/device-filter.test.js \
