@@ -886,8 +886,11 @@ export class Container extends EventEmitter<ContainerEvents> {
     const gone = cg.destroy();
     cg._ownedBy = undefined;
     this.cgroupGone = gone.catch((err: unknown) => {
-      // Processes that would not die: say so, once, where someone listens.
+      // Processes that would not die: say so, once, where someone listens,
+      // else as a process warning (a group left behind must not go unsaid;
+      // gc() tries again once this process has ended).
       if (this.listenerCount('error') > 0) this.emit('error', err as IsolateError);
+      else process.emitWarning((err as Error).message, { code: 'ISOLATE_KIT_CGROUP_LEFT' });
     });
   }
 

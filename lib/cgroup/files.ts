@@ -2,10 +2,11 @@
  * Reading and writing cgroup control files. Writes name the limit that the
  * kernel refused; stats() reads its files in one native call.
  */
-import { existsSync, readFileSync, readdirSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync, readdirSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { IsolateError, describeErrno } from '../errors';
 import { native } from '../native';
+import { fdPath, openDirIn, openRoot } from '../image/beneath';
 
 /**
  * Writes `value` to a control file (through `fd` when it was opened ahead);
@@ -250,17 +251,69 @@ export function pidsIn(procsFile: string): number[] {
   return text.split('\n').filter(Boolean).map(Number);
 }
 
-/** pids listed in a group's cgroup.procs and in those of the groups below it. */
-export function pidsBelow(dir: string): number[] {
-  return [...pidsIn(`${dir}/cgroup.procs`), ...subgroups(dir).flatMap(pidsBelow)];
+/**
+ * Groups a payload made below its own (uid 0 with its own cgroup mount, on
+ * v2) are walked through directory fds, one level at a time, never by
+ * path: their names can take the host's path to them past PATH_MAX
+ * (ENAMETOOLONG), which made such a group impossible to remove. The walk
+ * goes WALK_DEPTH levels down at most (v2 groups allow SUBTREE_DEPTH below
+ * them: cgroup.ts), so it holds that many fds at most.
+ */
+const WALK_DEPTH = 64;
+
+/** Calls `fn` with an fd of every directory below `dir` (not `dir` itself), parents before children; `after` (if given) children first. */
+function walkBelow(dir: string, fn: ((fd: number, name: string, parentFd: number) => void) | undefined, after?: (name: string, parentFd: number) => void): void {
+  let top: number;
+  try {
+    top = openRoot(dir);
+  } catch {
+    return; // gone
+  }
+  const visit = (fd: number, depth: number) => {
+    let names: string[];
+    try {
+      names = readdirSync(fdPath(fd), { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      let sub: number;
+      try {
+        sub = openDirIn(fd, name);
+      } catch {
+        continue; // gone meanwhile
+      }
+      try {
+        fn?.(sub, name, fd);
+        if (depth < WALK_DEPTH) visit(sub, depth + 1);
+      } finally {
+        closeSync(sub);
+      }
+      after?.(name, fd);
+    }
+  };
+  try {
+    visit(top, 1);
+  } finally {
+    closeSync(top);
+  }
 }
 
-/** The directories inside a group: groups a payload made below its own (uid 0 with its own cgroup mount). */
+/** pids listed in a group's cgroup.procs and in those of the groups below it. */
+export function pidsBelow(dir: string): number[] {
+  const out = pidsIn(`${dir}/cgroup.procs`);
+  walkBelow(dir, (fd) => out.push(...pidsIn(`${fdPath(fd)}/cgroup.procs`)));
+  return out;
+}
+
+/** The names of the directories right inside a group: groups a payload made below its own. */
 export function subgroups(dir: string): string[] {
   try {
     return readdirSync(dir, { withFileTypes: true })
       .filter((e) => e.isDirectory())
-      .map((e) => `${dir}/${e.name}`);
+      .map((e) => e.name);
   } catch {
     return [];
   }
@@ -283,7 +336,8 @@ function tryWrite(file: string, value: string): void {
 export function stopGroup(dir: string, kill = true): void {
   tryWrite(`${dir}/cgroup.freeze`, '0');
   tryWrite(`${dir}/freezer.state`, 'THAWED');
-  for (const sub of subgroups(dir)) tryWrite(`${sub}/freezer.state`, 'THAWED');
+  // A group below that froze itself stays frozen when its parent thaws (v2).
+  thawBelow(dir);
   if (!kill) return;
   if (existsSync(`${dir}/cgroup.kill`)) {
     tryWrite(`${dir}/cgroup.kill`, '1');
@@ -298,15 +352,23 @@ export function stopGroup(dir: string, kill = true): void {
   }
 }
 
+/** Thaws every group below `dir` (v2 cgroup.freeze, v1 freezer.state): frozen, their processes could not die. */
+export function thawBelow(dir: string): void {
+  walkBelow(dir, (fd) => {
+    tryWrite(`${fdPath(fd)}/cgroup.freeze`, '0');
+    tryWrite(`${fdPath(fd)}/freezer.state`, 'THAWED');
+  });
+}
+
 /** rmdir of the groups a payload made below `dir` (deepest first); those that will not go stay (whyBusy() says). */
 export function removeSubgroups(dir: string): void {
-  for (const sub of subgroups(dir)) {
+  walkBelow(dir, undefined, (name, parentFd) => {
     try {
-      removeTree(sub);
+      rmdirSync(fdPath(parentFd, name));
     } catch {
-      /* the group's own rmdir says */
+      /* busy, or gone: the group's own rmdir says */
     }
-  }
+  });
 }
 
 /**
@@ -323,6 +385,6 @@ export function whyBusy(dir: string): string {
   const pids = pidsBelow(dir);
   if (pids.length > 0) return `processes ${pids.join(', ')} do not die`;
   const subs = subgroups(dir);
-  if (subs.length > 0) return `groups made inside it remain (${subs.join(', ')})`;
+  if (subs.length > 0) return `groups made inside it remain (${subs.map((n) => `${dir}/${n}`).join(', ')})`;
   return 'the kernel still counts exiting processes in it';
 }

@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsolateError } from '../errors';
 import type { CGroupStats, CgroupBackend, FinalFigures, OomSource, Placement } from './backend';
-import { CgroupReader, keyValues, makeDirs, numberOf, pidsIn, readControl, removeDirs, valueOf, writeControl } from './files';
+import { CgroupReader, keyValues, makeDirs, numberOf, pidsBelow, pidsIn, readControl, removeDirs, valueOf, writeControl } from './files';
 import { unusableV1, type CgroupParent } from './host';
 import { keepAccounting, type AccountingGroup, type CpuCounters } from './pool';
 import { native } from '../native';
@@ -624,8 +624,10 @@ export class V1Backend implements CgroupBackend {
   procs(): number[] {
     // Every process in any of the group's directories: one moved into a
     // single hierarchy by hand is the group's too (and must go before rmdir).
+    // Groups made below one of them (by hand: a v1 payload cannot mount
+    // cgroupfs) hold the group's processes too.
     const all = new Set<number>();
-    for (const d of this.dirs) for (const p of this.procsOf(d)) all.add(p);
+    for (const d of this.dirs) for (const p of pidsBelow(d)) all.add(p);
     return [...all];
   }
 

@@ -2,10 +2,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CGroupStats, CgroupBackend, FinalFigures, OomSource, Placement } from './backend';
-import { CgroupReader, keyValues, makeDirs, numberOf, pidsIn, removeDirs, writeControl } from './files';
+import { CgroupReader, keyValues, makeDirs, numberOf, pidsBelow, removeDirs, writeControl } from './files';
 import type { Max, NormalizedLimits } from './limits';
 
 const max = (v: Max): string => (v === null ? 'max' : String(v));
+
+/** How deep, and how many, groups a payload may make below its own (docs/cgroups.md). */
+export const SUBTREE_DEPTH = 16;
+export const SUBTREE_DESCENDANTS = 256;
 
 /** v2 directory → whether groups below it have memory.swap.max (the kernel counts swap): looked at once. */
 const swapMaxFile = new Map<string, boolean>();
@@ -34,6 +38,18 @@ export class V2Backend implements CgroupBackend {
 
   create(premade: readonly string[] = []): void {
     if (!premade.includes(this.dir)) makeDirs([this.dir]);
+    // A payload with its own cgroup mount (uid 0, seccomp 'unconfined') can
+    // make groups below its own; nsdelegate keeps it from changing these
+    // two at its namespace's root. Unbounded, 2045 levels of nested groups
+    // (or a few with long names: the host's path past PATH_MAX) made the
+    // group impossible to remove. Best effort: a kernel before 4.14 lacks them.
+    for (const [file, value] of [['cgroup.max.depth', SUBTREE_DEPTH], ['cgroup.max.descendants', SUBTREE_DESCENDANTS]] as const) {
+      try {
+        writeControl(this.f(file), String(value), file);
+      } catch {
+        /* not on this kernel */
+      }
+    }
   }
 
   /** The writes apply(l) makes, for a pooled group to have them made ahead: memory, cpu and pids limits (see V1Backend.poolWrites). */
@@ -193,7 +209,8 @@ export class V2Backend implements CgroupBackend {
   }
 
   procs(): number[] {
-    return pidsIn(this.f('cgroup.procs'));
+    // With the groups a payload made below: their processes are the group's too.
+    return pidsBelow(this.dir);
   }
 
   remove(): boolean {

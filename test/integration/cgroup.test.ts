@@ -5,7 +5,7 @@
  * host and, through ../shared/tools/vm-run, on a cgroup-v2-only kernel.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { basename, dirname, join } from 'node:path';
@@ -1084,6 +1084,50 @@ describe('CGroup on this kernel', function () {
       }
       expect(paths).to.not.be.empty;
       expect(paths.filter((p) => existsSync(p) && !pooledCgroupDirs().includes(p))).to.deep.equal([]); // (a v1 cpuacct directory goes back to the pool)
+    });
+
+    // Names long enough take the host's path to the deepest group past
+    // PATH_MAX: removal by path failed (ENAMETOOLONG, swallowed) and the
+    // group stayed for good, gc() included. On v2 the tree below a group is
+    // bounded too (cgroup.max.depth and .descendants, which a payload
+    // cannot change at its namespace's root).
+    it('should list, kill and remove processes in groups below its own, past PATH_MAX, and bound that tree on v2', async function () {
+      const c = new Container({ cgroup: { pids: 32 } });
+      let paths: string[] = [];
+      try {
+        await c.start();
+        c.exec(['sh', '-c', 'exec sleep 100'], { stdio: 'ignore' });
+        const sleeping = () => c.cgroup!.procs().find((p) => readFileSync(`/proc/${p}/cmdline`, 'latin1').startsWith('sleep\0'));
+        expect(await waitFor(() => sleeping() !== undefined, 5000), 'the sleep runs').to.equal(true);
+        const pid = sleeping()!;
+        // 16 levels of 255-character names, made through directory fds.
+        const top = c.cgroup!.paths[0]!;
+        const fds: number[] = [openSync(top, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY)];
+        try {
+          for (let level = 1; level <= 16; level++) {
+            const name = String(level).padStart(255, 'x');
+            mkdirSync(`/proc/self/fd/${fds.at(-1)}/${name}`);
+            fds.push(openSync(`/proc/self/fd/${fds.at(-1)}/${name}`, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY));
+          }
+          expect(top.length + 16 * 256).to.be.above(4096);
+          if (version() === 2) {
+            // One level more is refused (cgroup.max.depth 16); so are more than 256 groups below it.
+            expect(() => mkdirSync(`/proc/self/fd/${fds.at(-1)}/too-deep`)).to.throw(/EAGAIN/);
+            expect(readFileSync(join(top, 'cgroup.max.descendants'), 'utf8').trim()).to.equal('256');
+          }
+          writeFileSync(`/proc/self/fd/${fds.at(-1)}/cgroup.procs`, String(pid));
+        } finally {
+          for (const fd of fds) closeSync(fd);
+        }
+        // Still the group's: listed, and signalled by kill().
+        expect(c.cgroup!.procs()).to.include(pid);
+        c.cgroup!.kill('SIGTERM');
+        expect(await waitFor(() => !exists(pid), 5000), 'SIGTERM reached the deepest group').to.equal(true);
+        paths = c.cgroup!.paths;
+      } finally {
+        await c.destroy();
+      }
+      expect(paths.filter((p) => existsSync(p) && !pooledCgroupDirs().includes(p))).to.deep.equal([]);
     });
 
     it('should give one destroy() to callers at once, and the name back once', async function () {
