@@ -4,7 +4,7 @@
  * directories and writes the limits, or a Container does at its start.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, openSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsc, openSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { EventEmitter } from 'eventemitter3';
 import type { CgroupfsView } from '../filesystem';
@@ -20,7 +20,7 @@ import { setDeviceFilter } from './devices';
 import { poolEnabled, takeAccounting, takeGroup, writesKey, type AccountingGroup, type GroupShape } from './pool';
 import { forget, killOnExit, remember } from './registry';
 import { holdOwnerMark, ownerId } from './owner';
-import { removeSubgroups, subgroups, whyBusy } from './files';
+import { readControl, removeSubgroups, subgroups, whyBusy } from './files';
 
 export interface CGroupOptions {
   /**
@@ -189,6 +189,31 @@ export function swapAccounting(parent: CgroupParent): boolean {
   return parent.controllers.has('memory') && v2SwapAccounting(parent.v2Dir!);
 }
 
+/**
+ * v2 caps a group's memory.low at what its ancestors' memory.low allow,
+ * and the parent's is 0 unless someone writes it: a group's `memory.low`
+ * then protected nothing (a container with low 700M holding 623 MB of page
+ * cache fell to 513 under host pressure; 623 kept with the parent's set).
+ * So the parent's is kept at the sum of its groups' (not 'max': with the
+ * memory_recursiveprot mount option, systemd's default, a parent's
+ * protection nobody claims goes to every group below it, and all sandboxes
+ * would be kept from reclaim). Read from the kernel each time, so groups of
+ * other processes count too; only when a group with a low changes. Where
+ * the parent's file is not ours to write (a delegated parent: its own
+ * memory.low is the delegator's), it is left as it is.
+ */
+function syncParentLow(parentDir: string): void {
+  let sum = 0;
+  try {
+    for (const e of readdirSync(parentDir, { withFileTypes: true })) {
+      if (e.isDirectory()) sum += Number(readControl(`${parentDir}/${e.name}/memory.low`)?.trim()) || 0;
+    }
+    writeFileSync(`${parentDir}/memory.low`, String(sum));
+  } catch {
+    /* not ours to write, or gone */
+  }
+}
+
 /** Parents this process has made its owner mark in (once each: create() is on the start path). */
 const marked = new WeakSet<CgroupParent>();
 
@@ -353,6 +378,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
       // A pooled group may have them written already.
       if (!(slot && pool?.writes !== undefined && slot.written === pool.writes)) b.apply(this.current);
       if (this.current.devices && b.version === 2) setDeviceFilter(b.dirs[0]!, this.current.devices);
+      if (b.version === 2 && this.current.memory?.low) syncParentLow(parent.v2Dir!);
     } catch (err) {
       b.remove();
       forget(b.dirs);
@@ -415,6 +441,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
           throw err;
         }
         this.current = mergeLimits(this.current, part);
+        if (b.version === 2 && part.memory?.low !== undefined) syncParentLow(this.parent.v2Dir!);
       }
       return;
     }
@@ -517,6 +544,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     forget(b.dirs);
     this.removed = true;
     recycleCgroupName(this.name);
+    if (b.version === 2 && this.current.memory?.low) syncParentLow(this.parent.v2Dir!);
   }
 
   /** @internal for the addon's spawn: [v2 dir or '', ...files to join], each an fd opened ahead or a path (the addon opens it). */

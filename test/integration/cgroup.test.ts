@@ -1130,6 +1130,30 @@ describe('CGroup on this kernel', function () {
       expect(paths.filter((p) => existsSync(p) && !pooledCgroupDirs().includes(p))).to.deep.equal([]);
     });
 
+    // v2 caps a group's memory.low at its ancestors': the parent's, left at
+    // 0, made every group's low protect nothing under host pressure.
+    it("should keep the parent's memory.low at the sum of its groups' on v2", async function () {
+      if (version() === 1) return; // v1's soft limit (memory.low's mapping) has no such cap
+      const MiB = 1024 * 1024;
+      const any = new CGroup({}).create();
+      const parentDir = dirname(any.paths[0]!);
+      await any.destroy();
+      const parentLow = () => Number(readFileSync(join(parentDir, 'memory.low'), 'utf8').trim());
+      const a = new CGroup({ memory: { low: '64M' } }).create();
+      const b = new CGroup({ memory: { low: '32M' } }).create();
+      try {
+        expect(parentLow()).to.equal(96 * MiB);
+        b.update({ memory: { low: '16M' } });
+        expect(parentLow()).to.equal(80 * MiB);
+        await a.destroy();
+        expect(parentLow()).to.equal(16 * MiB);
+      } finally {
+        await a.destroy();
+        await b.destroy();
+      }
+      expect(parentLow()).to.equal(0);
+    });
+
     it('should give one destroy() to callers at once, and the name back once', async function () {
       const cg = new CGroup({}).create();
       const a = cg.destroy();
