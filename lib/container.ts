@@ -451,11 +451,19 @@ export class Container extends EventEmitter<ContainerEvents> {
     if (cg?.created && (this.currentState === 'running' || this.currentState === 'paused')) this.forwardOomFrom(cg);
   }
 
-  /** A paused container cannot act on a signal (v1 frozen tasks do not even die): thaw it. */
+  /**
+   * A paused container cannot act on a signal (v1 frozen tasks do not even
+   * die): thaw it. Groups a payload made below its own and froze itself
+   * (v2, uid 0 with `seccomp: 'unconfined'`; init moved in with the rest)
+   * are thawed too: frozen, init could not carry out a kill, and a run's
+   * timeout never came.
+   */
   private thawForKill(): void {
+    const cg = this.config.cgroup;
+    if (cg?.created && this.cgroupOwned) cg._thawBelow();
     if (this.currentState !== 'paused' && this.pausing === 0) return;
     try {
-      this.config.cgroup?.thaw(); // (a pause() in progress then gives up)
+      cg?.thaw(); // (a pause() in progress then gives up)
     } catch {
       /* already gone */
     }

@@ -20,7 +20,7 @@ import { setDeviceFilter } from './devices';
 import { poolEnabled, takeAccounting, takeGroup, writesKey, type AccountingGroup, type GroupShape } from './pool';
 import { forget, killOnExit, remember } from './registry';
 import { holdOwnerMark, ownerId } from './owner';
-import { readControl, removeSubgroups, subgroups, whyBusy } from './files';
+import { readControl, removeSubgroups, subgroups, thawBelow, whyBusy } from './files';
 
 export interface CGroupOptions {
   /**
@@ -498,6 +498,11 @@ export class CGroup extends EventEmitter<CGroupEvents> {
   /** Signals every process in the group (SIGKILL through cgroup.kill where the kernel has it). */
   kill(signal: NodeJS.Signals | number = 'SIGKILL'): void {
     this.live('kill()').kill(checkSignal(signal));
+  }
+
+  /** @internal Thaws the groups made below this one (a payload's, frozen by it). */
+  _thawBelow(): void {
+    if (this.backend && !this.removed) for (const d of this.backend.dirs) thawBelow(d);
   }
 
   /** pids in the group. */

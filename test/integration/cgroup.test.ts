@@ -1154,6 +1154,38 @@ describe('CGroup on this kernel', function () {
       expect(parentLow()).to.equal(0);
     });
 
+    // A uid-0 'unconfined' payload on v2 can mount its own cgroup2, move
+    // every process (init too) into a group below its own and freeze it:
+    // init could then carry out no kill, and an exec'd run's timeout never
+    // came. A kill thaws the groups below first.
+    it("should end a run on time when the payload froze itself and init in a group below its own (v2)", async function () {
+      if (version() === 1) return; // v1 cgroupfs cannot be mounted in a user namespace: no group of its own to freeze
+      const freezeAll = [
+        'import ctypes, os',
+        'libc = ctypes.CDLL(None, use_errno=True)',
+        "if libc.unshare(0x10000000 | 0x00020000 | 0x02000000) != 0: raise OSError(ctypes.get_errno(), 'unshare')",
+        "os.makedirs('/tmp/cg', exist_ok=True)",
+        "if libc.mount(b'none', b'/tmp/cg', b'cgroup2', 0, None) != 0: raise OSError(ctypes.get_errno(), 'mount')",
+        "os.mkdir('/tmp/cg/f')",
+        "for p in open('/tmp/cg/cgroup.procs').read().split():",
+        '    try:',
+        "        with open('/tmp/cg/f/cgroup.procs', 'w') as f: f.write(p)",
+        '    except OSError: pass',
+        "with open('/tmp/cg/f/cgroup.freeze', 'w') as f: f.write('1')",
+      ].join('\n');
+      const c = new Container({ user: { uid: 0 }, seccomp: 'unconfined', cgroup: { pids: 32 } });
+      try {
+        await c.start();
+        c.exec(['python3', '-c', freezeAll], { stdio: 'ignore' });
+        const events = () => readFileSync(join(c.cgroup!.paths[0]!, 'f', 'cgroup.events'), 'utf8');
+        expect(await waitFor(() => existsSync(join(c.cgroup!.paths[0]!, 'f')) && events().includes('frozen 1'), 10_000), 'frozen itself').to.equal(true);
+        const r = await Promise.race([c.run(['echo', 'hi'], { timeout: 1000 }), new Promise<string>((res) => setTimeout(() => res('still pending after 15 s'), 15_000))]);
+        expect(typeof r === 'string' ? r : r.status).to.equal('timeout');
+      } finally {
+        await c.destroy();
+      }
+    });
+
     it('should give one destroy() to callers at once, and the name back once', async function () {
       const cg = new CGroup({}).create();
       const a = cg.destroy();
