@@ -946,7 +946,7 @@ export class Container extends EventEmitter<ContainerEvents> {
           this.emit('error', this.setupError);
           this.settleStart(this.setupError);
         } else if (entry) {
-          const err = stepError(entry.steps, entry.proc.command, a, b, c);
+          const err = this.withPidsHint(stepError(entry.steps, entry.proc.command, a, b, c));
           if (id === this.mainId) this.settleStart(err);
           entry.proc._fail(err);
         }
@@ -969,6 +969,36 @@ export class Container extends EventEmitter<ContainerEvents> {
     }
   }
 
+  /**
+   * Why a process never started, when init ended first: an OOM kill in the
+   * group during setup is named (a limit too small for init and the
+   * command: `memory: 4096` said only that the container ended).
+   */
+  private endedBeforeStart(): IsolateError {
+    const cg = this.config.cgroup;
+    let kills = 0;
+    try {
+      if (cg?.created) kills = cg._oomKills();
+    } catch {
+      /* removed under us */
+    }
+    if (kills === 0) return new IsolateError('ERR_STATE', 'The container ended before the process started');
+    const max = cg?.limits.memory?.max;
+    return new IsolateError(
+      'ERR_SETUP_FAILED',
+      `The container ended before the process started: the OOM killer ended a process in its cgroup${typeof max === 'number' ? ` (a memory limit of ${max} bytes is too small for the container's setup and the command)` : ''}`,
+      { option: 'memory' },
+    );
+  }
+
+  /** A fork refused under a pids limit (EAGAIN): said so, with the limit. */
+  private withPidsHint(err: IsolateError): IsolateError {
+    const pids = this.config.cgroup?.limits.pids;
+    if (err.errnoCode !== 'EAGAIN' || (err.syscall !== 'clone' && err.syscall !== 'fork') || typeof pids !== 'number') return err;
+    err.message += `; the cgroup's pids limit (${pids}) leaves no room for another process (init counts as one)`;
+    return err;
+  }
+
   private onInitExit(siCode: number, siStatus: number, now: number): void {
     // The container's status is its main process's when that one was seen
     // exiting; otherwise init's (CLD_EXITED = 1: an exit code, else a signal).
@@ -985,7 +1015,7 @@ export class Container extends EventEmitter<ContainerEvents> {
         // output can outrun that report): to the caller it was killed.
         proc._exit(null, 9, undefined, now);
       } else {
-        proc._fail(this.setupError ?? new IsolateError('ERR_STATE', 'The container ended before the process started'));
+        proc._fail(this.setupError ?? this.endedBeforeStart());
       }
     }
     this.processes.clear();

@@ -4,7 +4,7 @@
  * directories and writes the limits, or a Container does at its start.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { EventEmitter } from 'eventemitter3';
 import type { CgroupfsView } from '../filesystem';
@@ -148,6 +148,16 @@ function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
   }
   if (parent.version === 1 && l.memory?.high !== undefined && l.memory.high !== null) {
     throw new IsolateError('ERR_UNSUPPORTED', '`memory.high` has no cgroup v1 equivalent (v1 has no throttling point); use memory.max', { option: 'memory.high' });
+  }
+  // A device given as 'major:minor' must be a block device the kernel has
+  // (the io controller refuses others with ENODEV, at start, after the
+  // group was made); a path was checked when the limits were read.
+  for (const [i, t] of (l.io?.max ?? []).entries()) {
+    if (/^\d+:\d+$/.test(t.device) && !existsSync(`/sys/dev/block/${t.major}:${t.minor}`)) {
+      throw new IsolateError('ERR_INVALID_OPTION', `\`io.max[${i}].device\`: ${t.device} is not a block device on this host (no /sys/dev/block/${t.major}:${t.minor})`, {
+        option: `io.max[${i}].device`,
+      });
+    }
   }
   for (const c of controllersFor(l)) {
     // v2 devices are a BPF program, not a controller.

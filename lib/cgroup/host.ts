@@ -165,6 +165,9 @@ function mountPaths(mounts: CgroupMounts): string[] {
   return [...all].map((m) => m.replace(/^\/+|\/+$/g, '')).filter((m) => m !== '');
 }
 
+/** Names of cgroup control files (cgroup.procs, memory.max, …): a group cannot be called that. */
+const CONTROL_FILE_RE = /^((cgroup|memory|cpu|cpuset|cpuacct|io|blkio|pids|devices|freezer|hugetlb|net_cls|net_prio|perf_event|rdma|misc)\..*|notify_on_release|release_agent|tasks)$/;
+
 function safeParent(name: string, mounts: CgroupMounts): string {
   if (typeof name !== 'string' || name === '' || name.split('/').some((p) => p === '..' || p === '.')) {
     throw new IsolateError('ERR_INVALID_OPTION', `Expected the cgroup \`parent\` to be a cgroup path like 'isolate-kit' or '/my.slice/jobs', got ${JSON.stringify(name)}`, {
@@ -172,6 +175,17 @@ function safeParent(name: string, mounts: CgroupMounts): string {
     });
   }
   const rel = name.replace(/^\/+|\/+$/g, '');
+  // Each component a name the kernel would take for a group: no control
+  // characters (a newline made mkdir fail with ENOENT, as a setup error),
+  // and not a control file's name ('cgroup.procs', 'memory.max': EEXIST).
+  const badPart = rel.split('/').find((p) => p === '' || /[\x00-\x1f\x7f]/.test(p) || CONTROL_FILE_RE.test(p));
+  if (badPart !== undefined) {
+    throw new IsolateError(
+      'ERR_INVALID_OPTION',
+      `Expected the cgroup \`parent\` to be a cgroup path like 'isolate-kit' or '/my.slice/jobs', got ${JSON.stringify(name)}: ${JSON.stringify(badPart)} ${badPart === '' ? 'is an empty component' : CONTROL_FILE_RE.test(badPart) ? "is named like a cgroup's control file" : 'holds a control character'}`,
+      { option: 'parent' },
+    );
+  }
   const prefix = mountPaths(mounts)
     .filter((m) => rel === m || rel.startsWith(`${m}/`))
     .sort((a, b) => b.length - a.length)[0];

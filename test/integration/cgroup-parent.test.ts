@@ -246,4 +246,20 @@ describe('cgroup parent', function () {
       for (const r of roots()) expect(existsSync(join(r, mount.split('/')[1]!)), r).to.equal(false);
     });
   });
+
+  describe('a name the kernel would not take for a group', function () {
+    it('should be refused up front, naming the component, without creating anything', function () {
+      for (const [given, why] of [
+        [`${BASE}/a\nb`, 'holds a control character'],
+        [`${BASE}/cgroup.procs`, "named like a cgroup's control file"],
+        [`${BASE}/x/memory.max`, "named like a cgroup's control file"],
+        [`${BASE}//x`, 'an empty component'],
+      ] as const) {
+        const e = expectRefused(() => new CGroup({ pids: 8 }, { parent: given }), 'ERR_INVALID_OPTION');
+        expect(e.message).to.include(why);
+        expect(e.option).to.equal('parent');
+      }
+      for (const r of roots()) expect(existsSync(join(r, BASE, 'x')), r).to.equal(false);
+    });
+  });
 });

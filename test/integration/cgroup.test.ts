@@ -437,6 +437,20 @@ describe('CGroup on this kernel', function () {
       }
     });
 
+    it('should say when a memory limit is too small for setup, or a pids limit leaves no room, naming the limit', async function () {
+      const tiny = await Container.run(['true'], { cgroup: { memory: 4096 } });
+      expect(tiny.status).to.equal('error');
+      expect(tiny.error).to.include({ code: 'ERR_SETUP_FAILED', option: 'memory' });
+      expect(tiny.error!.message).to.match(/OOM killer .* memory limit of 4096 bytes is too small/);
+      const one = await Container.run(['true'], { cgroup: { pids: 1 } });
+      expect(one.status).to.equal('error');
+      expect(one.error!.message).to.match(/EAGAIN.*pids limit \(1\) leaves no room/);
+      // A 'major:minor' the kernel has no block device for: refused up front, not at start.
+      expect(() => new CGroup({ io: { max: [{ device: '4095:1048575', rbps: '1M' }] } }))
+        .to.throw(IsolateError, /`io.max\[0\].device`: 4095:1048575 is not a block device on this host/)
+        .with.property('option', 'io.max[0].device');
+    });
+
     // tmpfs pages are charged to the group but mapped by no process: with a
     // culprit of a few pages, init (~400 KiB) was the biggest process, the
     // OOM killer took it, and the started container ended under its tenants.
