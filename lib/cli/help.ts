@@ -60,7 +60,7 @@ Options:
   --memory SIZE              memory limit of the container's cgroup, e.g. 64M; past it the OOM
                              killer ends a process inside
   --memory-swap SIZE         memory plus swap, as in docker run (needs --memory; equal to it: no
-                             swap; max or -1: unlimited). Default: swap as the host allows
+                             swap; max or -1: unlimited). Default: no swap (= --memory)
   --cpus N                   CPU quota in CPUs, e.g. 0.5 (throttles, never kills)
   --pids N                   most processes and threads at once, e.g. 64
   --cpuset LIST              CPUs to run on, e.g. 0-1,3
