@@ -9,7 +9,7 @@ import { Namespace, NAMESPACE_KINDS, type NamespaceKind } from './namespace';
 import { native, nativeForSpawn } from './native';
 import { join } from 'node:path';
 import { landlockReport } from './landlock';
-import { DEFAULT_PARENT, existingParentDirs, readCgroupMounts, resolveParent } from './cgroup/host';
+import { DEFAULT_PARENT, delegatedV2Preview, existingParentDirs, readCgroupMounts, resolveParent } from './cgroup/host';
 
 export interface Capability {
   ok: boolean;
@@ -126,8 +126,13 @@ function cgroupUsable(report: CgroupReport): CgroupReport['usable'] {
     return { ok: true, parents, controllers: [...controllers].sort() };
   }
   try {
+    if (report.layout === 'v2') {
+      // Found without making it (resolveParent() would make the parent).
+      const { parent, controllers } = delegatedV2Preview();
+      return { ok: true, parents: [parent], controllers };
+    }
     const p = resolveParent();
-    const parents = p.version === 2 ? [p.v2Dir!] : [...new Set(p.v1Dirs.values())];
+    const parents = [...new Set(p.v1Dirs.values())];
     return { ok: true, parents, controllers: [...p.controllers].sort() };
   } catch (err) {
     return { ok: false, reason: (err as Error).message };

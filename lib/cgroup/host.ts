@@ -354,6 +354,19 @@ function delegationHint(): string {
  * (cgroup v2's "no internal processes" rule), so we use the parent of our own
  * cgroup's leaf when that is delegated too.
  */
+/**
+ * Where a non-root caller's groups would go on v2 and the controllers the
+ * delegated cgroup offers them, creating and changing nothing (probe():
+ * resolveParent() makes the parent and enables controllers). Throws as
+ * resolveParent() would when nothing is delegated.
+ */
+export function delegatedV2Preview(): { parent: string; controllers: string[] } {
+  const mount = readCgroupMounts().v2Mount!;
+  const parent = join(mount, delegatedV2(mount));
+  const offered = (readText(join(dirname(parent), 'cgroup.controllers')) ?? '').split(/\s+/).filter(Boolean);
+  return { parent, controllers: offered.sort() };
+}
+
 function delegatedV2(mount: string): string {
   const own = ownCgroups().get('') ?? '/';
   const ownDir = join(mount, own);

@@ -60,6 +60,15 @@ describe('CGroup as an unprivileged user', function () {
         for (const d of dirs) writeFileSync(join(d, v2 ? 'self' : '', 'cgroup.procs'), String(pid));
       });
       expect(r.message, String(r.message)).to.equal(undefined);
+      // probe() found the delegated parent, and on v2 (where the library
+      // would make it and enable controllers) made nothing to find out.
+      const usable = r.usable as { ok: boolean; parents: string[]; controllers: string[] };
+      expect(usable.ok, JSON.stringify(usable)).to.equal(true);
+      if (v2) {
+        expect(usable.parents).to.deep.equal([join(dirs[0]!, 'isolate-kit')]);
+        expect(usable.controllers).to.include.members(['memory', 'pids']);
+        expect(r.madeByProbe).to.deep.equal([false]);
+      }
       const paths = r.paths as string[];
       expect(paths.length).to.equal(v2 ? 1 : 3);
       for (const p of paths) expect(dirs.some((d) => p.startsWith(`${d}/`)), p).to.equal(true);
