@@ -191,7 +191,7 @@ function noSwapByDefault(l: NormalizedLimits, parent: CgroupParent): NormalizedL
 }
 
 /** Whether groups under `parent` can have a swap limit (v2 memory.swap.max, v1 memory.memsw.*). */
-export function swapAccounting(parent: CgroupParent): boolean {
+function swapAccounting(parent: CgroupParent): boolean {
   if (parent.version === 1) {
     const dir = parent.v1Dirs.get('memory');
     return dir !== undefined && v1SwapAccounting(dir);

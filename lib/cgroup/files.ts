@@ -244,6 +244,18 @@ export function removeDir(dir: string): boolean {
   }
 }
 
+/**
+ * Whether a control file exists, looked at once per path: which files a
+ * group has is fixed by the kernel's build and boot options (swap
+ * accounting, TCP accounting), so a parent's answer holds for every group.
+ */
+const presentFiles = new Map<string, boolean>();
+export function hasControlFile(path: string): boolean {
+  let has = presentFiles.get(path);
+  if (has === undefined) presentFiles.set(path, (has = existsSync(path)));
+  return has;
+}
+
 /** pids listed in a cgroup.procs file. */
 export function pidsIn(procsFile: string): number[] {
   const text = readControl(procsFile);

@@ -11,11 +11,11 @@
  * last group that ended, with its counters then as this group's zero, and
  * handed on the same way when this one ends.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsolateError } from '../errors';
 import type { CGroupStats, CgroupBackend, FinalFigures, OomSource, Placement } from './backend';
-import { CgroupReader, keyValues, makeDirs, numberOf, pidsBelow, pidsIn, readControl, removeDirs, valueOf, writeControl } from './files';
+import { CgroupReader, hasControlFile, keyValues, makeDirs, numberOf, pidsBelow, pidsIn, readControl, removeDirs, valueOf, writeControl } from './files';
 import { unusableV1, type CgroupParent } from './host';
 import { keepAccounting, type AccountingGroup, type CpuCounters } from './pool';
 import { native } from '../native';
@@ -91,18 +91,12 @@ const v1max = (v: Max): string => (v === null ? '-1' : String(v));
  */
 const TCP_LIMIT = 'memory.kmem.tcp.limit_in_bytes';
 
-/** Memory parent directory → whether its groups have TCP_LIMIT (a kernel build option: looked at once). */
-const tcpLimitFile = new Map<string, boolean>();
-
 /** v1's memory+swap limit: there only where the kernel counts swap (swapaccount=1). */
 const SWAP_LIMIT = 'memory.memsw.limit_in_bytes';
-const swapLimitFile = new Map<string, boolean>();
 
-/** Whether groups under the memory parent directory `parentDir` have SWAP_LIMIT (looked at once). */
+/** Whether groups under the memory parent directory `parentDir` have SWAP_LIMIT. */
 export function v1SwapAccounting(parentDir: string): boolean {
-  let has = swapLimitFile.get(parentDir);
-  if (has === undefined) swapLimitFile.set(parentDir, (has = existsSync(`${parentDir}/${SWAP_LIMIT}`)));
-  return has;
+  return hasControlFile(`${parentDir}/${SWAP_LIMIT}`);
 }
 
 export class V1Backend implements CgroupBackend {
@@ -188,9 +182,7 @@ export class V1Backend implements CgroupBackend {
   private tcpLimit(): string | undefined {
     const parentDir = this.parent.v1Dirs.get('memory');
     if (!parentDir) return undefined;
-    let has = tcpLimitFile.get(parentDir);
-    if (has === undefined) tcpLimitFile.set(parentDir, (has = existsSync(`${parentDir}/${TCP_LIMIT}`)));
-    return has ? this.f('memory', TCP_LIMIT) : undefined;
+    return hasControlFile(`${parentDir}/${TCP_LIMIT}`) ? this.f('memory', TCP_LIMIT) : undefined;
   }
 
   /** memory.max: the memory limit, and the same for TCP socket buffers (TCP_LIMIT says why). */

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CGroupStats, CgroupBackend, FinalFigures, OomSource, Placement } from './backend';
-import { CgroupReader, keyValues, makeDirs, numberOf, pidsBelow, removeDirs, writeControl } from './files';
+import { CgroupReader, hasControlFile, keyValues, makeDirs, numberOf, pidsBelow, removeDirs, writeControl } from './files';
 import type { Max, NormalizedLimits } from './limits';
 
 const max = (v: Max): string => (v === null ? 'max' : String(v));
@@ -11,14 +11,9 @@ const max = (v: Max): string => (v === null ? 'max' : String(v));
 export const SUBTREE_DEPTH = 16;
 export const SUBTREE_DESCENDANTS = 256;
 
-/** v2 directory → whether groups below it have memory.swap.max (the kernel counts swap): looked at once. */
-const swapMaxFile = new Map<string, boolean>();
-
-/** Whether groups under `parentDir` (a non-root v2 group with memory enabled) have memory.swap.max. */
+/** Whether groups under `parentDir` (a non-root v2 group with memory enabled) have memory.swap.max: the kernel counts swap. */
 export function v2SwapAccounting(parentDir: string): boolean {
-  let has = swapMaxFile.get(parentDir);
-  if (has === undefined) swapMaxFile.set(parentDir, (has = existsSync(`${parentDir}/memory.swap.max`)));
-  return has;
+  return hasControlFile(`${parentDir}/memory.swap.max`);
 }
 
 export class V2Backend implements CgroupBackend {
