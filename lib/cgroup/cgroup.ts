@@ -316,8 +316,10 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     for (const k of Object.keys(options)) {
       if (k !== 'parent') throw new IsolateError('ERR_INVALID_OPTION', `Unknown CGroup option \`${k}\`; known: parent`, { option: k });
     }
+    // Bad limits are refused before resolveParent() makes the parent.
+    const given = normalizeLimits(limits, hostTopology());
     this.parent = resolveParent(options.parent);
-    this.current = noSwapByDefault(normalizeLimits(limits, hostTopology()), this.parent);
+    this.current = noSwapByDefault(given, this.parent);
     checkSupported(this.current, this.parent);
   }
 

@@ -261,5 +261,11 @@ describe('cgroup parent', function () {
       }
       for (const r of roots()) expect(existsSync(join(r, BASE, 'x')), r).to.equal(false);
     });
+
+    it('should refuse bad limits before making a new parent', function () {
+      const fresh = `${BASE}/fresh`;
+      expect(() => new CGroup({ memory: '-1' }, { parent: fresh })).to.throw(IsolateError, /memory/).with.property('code', 'ERR_INVALID_OPTION');
+      for (const r of roots()) expect(existsSync(join(r, fresh)), r).to.equal(false);
+    });
   });
 });
