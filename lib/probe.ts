@@ -9,6 +9,8 @@ import { Namespace, NAMESPACE_KINDS, type NamespaceKind } from './namespace';
 import { native, nativeForSpawn } from './native';
 import { join } from 'node:path';
 import { landlockReport } from './landlock';
+import { v1SwapAccounting } from './cgroup/v1';
+import { v2SwapAccounting } from './cgroup/v2';
 import { DEFAULT_PARENT, delegatedV2Preview, existingParentDirs, readCgroupMounts, resolveParent } from './cgroup/host';
 
 export interface Capability {
@@ -145,12 +147,11 @@ function cgroupUsable(report: CgroupReport): CgroupReport['usable'] {
  * is created to find out.
  */
 function swapAccounting(report: CgroupReport): Capability {
+  const counted: Capability = { ok: true, reason: 'memory limits bound swap too (swapMax 0 unless given)' };
   const memory = report.v1Controllers.memory;
   if (report.version === 1) {
     if (!memory) return { ok: false, reason: 'no memory hierarchy is mounted' };
-    return existsSync(join(memory, 'memory.memsw.limit_in_bytes'))
-      ? { ok: true, reason: 'memory limits bound swap too (swapMax 0 unless given)' }
-      : { ok: false, reason: 'the kernel does not count swap per group (boot with swapaccount=1): groups may swap without bound' };
+    return v1SwapAccounting(memory) ? counted : { ok: false, reason: 'the kernel does not count swap per group (boot with swapaccount=1): groups may swap without bound' };
   }
   if (report.version !== 2 || !report.v2Mount || !report.v2Controllers.includes('memory')) return { ok: false, reason: 'no memory controller' };
   let below: string | undefined;
@@ -160,9 +161,8 @@ function swapAccounting(report: CgroupReport): Capability {
     /* unreadable: unknown */
   }
   if (below === undefined) return { ok: false, reason: 'unknown: no group below the top has the memory controller yet' };
-  return existsSync(join(report.v2Mount, below, 'memory.swap.max'))
-    ? { ok: true, reason: 'memory limits bound swap too (swapMax 0 unless given)' }
-    : { ok: false, reason: 'the kernel has no memory.swap.max (no swap support): nothing to bound' };
+  // (The same file the library looks for in its parent: cgroup/v2.ts.)
+  return v2SwapAccounting(join(report.v2Mount, below)) ? counted : { ok: false, reason: 'the kernel has no memory.swap.max (no swap support): nothing to bound' };
 }
 
 function withUsable(r: CgroupReport): CgroupReport {

@@ -7,7 +7,7 @@
  * change under a lock (lock.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { type Stats, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { type Stats, createReadStream, createWriteStream, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { join, resolve } from 'node:path';
@@ -302,7 +302,10 @@ export class ImageStore {
     t.claims.push(this.claim('blob', rec.digest), this.claim('layer', rec.diffId));
     const blob = this._paths.blob(rec.digest);
     const blobAdded = !touch(blob);
-    if (blobAdded) renameSync(blobTmp, blob);
+    if (blobAdded) {
+      renameSync(blobTmp, blob);
+      t.blobs.push(rec.digest);
+    }
     try {
       const dir = this._paths.layerDir(rec.diffId);
       const existing = this.readLayer(rec.diffId);
@@ -323,10 +326,11 @@ export class ImageStore {
       t.layers.push(rec.diffId);
       return { layer: new Layer(this, rec), created: true };
     } catch (err) {
-      if (blobAdded) rmSync(blob, { force: true });
+      if (blobAdded) {
+        rmSync(blob, { force: true });
+        t.blobs.pop();
+      }
       throw err;
-    } finally {
-      if (blobAdded && existsSync(blob)) t.blobs.push(rec.digest);
     }
   }
 
