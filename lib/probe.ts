@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { landlockReport } from './landlock';
 import { v1SwapAccounting } from './cgroup/v1';
 import { v2SwapAccounting } from './cgroup/v2';
-import { DEFAULT_PARENT, delegatedV2Preview, existingParentDirs, readCgroupMounts, resolveParent } from './cgroup/host';
+import { DEFAULT_PARENT, delegatedV2Preview, existingParentDirs, hostTopology, readCgroupMounts, resolveParent } from './cgroup/host';
 
 export interface Capability {
   ok: boolean;
@@ -41,6 +41,13 @@ export interface CgroupReport {
    * without swapaccount=1), a group's processes may swap without bound.
    */
   swapAccounting: Capability;
+  /**
+   * Whether a memory limit also bounds huge pages (memory.hugetlbMax, 0 by
+   * default: docs/cgroups.md), which memory.max does not count: cgroup v2
+   * with the hugetlb controller. When not, the reason says what the host
+   * has reserved.
+   */
+  hugePages: Capability;
 }
 
 export interface ProbeReport {
@@ -84,7 +91,7 @@ function kernelAtLeast(major: number, minor: number): boolean {
 
 /** Reads the cgroup mounts of this process's mount namespace. */
 export function probeCgroups(mountinfo = read('/proc/self/mountinfo') ?? ''): CgroupReport {
-  const report: CgroupReport = { layout: 'none', v2Controllers: [], v1Controllers: {}, version: null, usable: { ok: false }, swapAccounting: { ok: false } };
+  const report: CgroupReport = { layout: 'none', v2Controllers: [], v1Controllers: {}, version: null, usable: { ok: false }, swapAccounting: { ok: false }, hugePages: { ok: false } };
   for (const line of mountinfo.split('\n')) {
     const parts = line.split(' ');
     const sep = parts.indexOf('-');
@@ -165,8 +172,24 @@ function swapAccounting(report: CgroupReport): Capability {
   return v2SwapAccounting(join(report.v2Mount, below)) ? counted : { ok: false, reason: 'the kernel has no memory.swap.max (no swap support): nothing to bound' };
 }
 
+/** Whether memory limits bound huge pages here (see CgroupReport.hugePages). */
+function hugePages(r: CgroupReport, usable: CgroupReport['usable']): Capability {
+  const sizes = hostTopology().hugePages ?? [];
+  if (sizes.length === 0) return { ok: true, reason: 'the kernel has no huge pages: nothing to bound' };
+  if (r.version === 2 && (usable.controllers ?? r.v2Controllers).includes('hugetlb')) return { ok: true, reason: 'memory limits bound huge pages too (hugetlbMax 0 unless given)' };
+  const pools = sizes.map((s) => {
+    const dir = `/sys/kernel/mm/hugepages/hugepages-${s.bytes / 1024}kB`;
+    const n = Number(read(`${dir}/nr_hugepages`) ?? 0) + Number(read(`${dir}/nr_overcommit_hugepages`) ?? 0);
+    return n > 0 ? `${n} of ${s.name.replace(/B$/, '')}` : '';
+  });
+  const reserved = pools.filter(Boolean).join(', ');
+  const why = r.version === 1 ? 'isolate-kit limits huge pages on cgroup v2 only' : 'no hugetlb controller';
+  return { ok: false, reason: `${why}: a group's processes may take the host's huge pages (${reserved ? `it has ${reserved} reserved or overcommittable` : 'it reserves none now'})` };
+}
+
 function withUsable(r: CgroupReport): CgroupReport {
-  return { ...r, usable: cgroupUsable(r), swapAccounting: swapAccounting(r) };
+  const usable = cgroupUsable(r);
+  return { ...r, usable, swapAccounting: swapAccounting(r), hugePages: hugePages(r, usable) };
 }
 
 function userns(): Capability {

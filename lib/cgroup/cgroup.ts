@@ -12,8 +12,8 @@ import { IsolateError, invalidOption } from '../errors';
 import { native } from '../native';
 import { checkSignal } from '../process';
 import type { CGroupStats, CgroupBackend, FinalFigures } from './backend';
-import { hostTopology, readCgroupMounts, resolveParent, unusableV1, V1_NAMES, type CgroupParent } from './host';
-import { controllersFor, mergeLimits, normalizeLimits, type CGroupLimits, type NormalizedLimits } from './limits';
+import { CGROUP_NAME_RE, hostTopology, readCgroupMounts, resolveParent, unusableV1, V1_NAMES, type CgroupParent } from './host';
+import { controllersFor, mergeLimits, normalizeLimits, type CGroupLimits, type Max, type NormalizedLimits } from './limits';
 import { V1Backend, v1SwapAccounting } from './v1';
 import { V2Backend, v2SwapAccounting } from './v2';
 import { setDeviceFilter } from './devices';
@@ -136,7 +136,7 @@ export function newCgroupName(): string {
   return `${ownerId()}-${nameCounter.toString(16).padStart(10, '0')}`;
 }
 
-export const CGROUP_NAME_RE = /^(\d+)-(\d+)-([0-9a-f]{10})$/;
+export { CGROUP_NAME_RE };
 
 
 /** Checks that this host and parent can do what `l` asks; throws ERR_UNSUPPORTED naming it. */
@@ -159,6 +159,23 @@ function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
       });
     }
   }
+  if (l.devices && !mayFilterDevices(parent.version)) {
+    throw new IsolateError(
+      'ERR_PERMISSION',
+      `\`devices\` needs CAP_SYS_ADMIN in the host's user namespace (root): the kernel takes a device allow list from no one else (${parent.version === 2 ? 'cgroup v2: loading its BPF program, which CAP_BPF also allows' : 'cgroup v1: writing devices.deny and devices.allow'}), delegated or not`,
+      { option: 'devices' },
+    );
+  }
+  const huge = l.memory?.hugetlbMax;
+  if (huge && Object.values(huge).some((v) => v !== null) && !hugetlbLimits(parent)) {
+    throw new IsolateError(
+      'ERR_UNSUPPORTED',
+      parent.version === 1
+        ? '`memory.hugetlbMax` needs cgroup v2: isolate-kit limits huge pages on cgroup v2 only (on this v1/hybrid host a payload may take huge pages the host reserved; docs/cgroups.md)'
+        : `The hugetlb cgroup controller is not available on this host: it is not enabled for ${parent.v2Dir} (see its cgroup.controllers and the parent's cgroup.subtree_control)`,
+      { option: 'memory.hugetlbMax' },
+    );
+  }
   for (const c of controllersFor(l)) {
     // v2 devices are a BPF program, not a controller.
     if (parent.version === 2 && c === 'devices') continue;
@@ -171,6 +188,22 @@ function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
     const option = c === 'net_cls' ? 'netClassId' : c === 'cpu' ? 'cpu' : c;
     throw new IsolateError('ERR_UNSUPPORTED', `The ${name} cgroup controller is not available on this host: ${where}`, { option });
   }
+}
+
+/**
+ * Whether this process may set a devices list: v1's devices.allow takes
+ * CAP_SYS_ADMIN, v2's BPF_PROG_LOAD of a device program CAP_SYS_ADMIN or
+ * CAP_BPF, each in the initial user namespace, whoever owns the group.
+ * Without them the list failed at create() with EPERM, after the
+ * constructor had accepted it.
+ */
+function mayFilterDevices(version: 1 | 2): boolean {
+  const status = readControl('/proc/self/status') ?? '';
+  const eff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0'}`);
+  const has = (cap: bigint) => ((eff >> cap) & 1n) === 1n;
+  if (!has(21n) && !(version === 2 && has(39n))) return false; // CAP_SYS_ADMIN, CAP_BPF
+  // Capabilities count in the user namespace they belong to: the host's maps every uid to itself.
+  return /^\s*0\s+0\s+4294967295\s*$/.test(readControl('/proc/self/uid_map') ?? '');
 }
 
 /**
@@ -188,6 +221,33 @@ function noSwapByDefault(l: NormalizedLimits, parent: CgroupParent): NormalizedL
   const m = l.memory;
   if (!m || m.max === undefined || m.max === null || m.swapMax !== undefined || !swapAccounting(parent)) return l;
   return { ...l, memory: { ...m, swapMax: 0 } };
+}
+
+/**
+ * Huge pages are not memory to memory.max (nor, before 6.6's
+ * memory_hugetlb_accounting, charged to it at all): a `memory: '32M'`
+ * payload took 180 MiB of a host's 200 MiB pool, which other programs had
+ * reserved it for. So a memory limit gives each page size a hugetlb limit
+ * of 0 unless hugetlbMax says otherwise, as Kubernetes does for pods that
+ * ask for none; where groups can have one: cgroup v2 with the hugetlb
+ * controller. (v1 is not done: see checkSupported.)
+ */
+function noHugetlbByDefault(l: NormalizedLimits, parent: CgroupParent, had?: Record<string, Max>): NormalizedLimits {
+  const m = l.memory;
+  if (!m || m.max === undefined || m.max === null || !hugetlbLimits(parent)) return l;
+  const missing = (hostTopology().hugePages ?? []).filter((s) => m.hugetlbMax?.[s.name] === undefined && had?.[s.name] === undefined);
+  if (missing.length === 0) return l;
+  return { ...l, memory: { ...m, hugetlbMax: { ...m.hugetlbMax, ...Object.fromEntries(missing.map((s) => [s.name, 0])) } } };
+}
+
+/** Whether groups under `parent` can have hugetlb limits. */
+function hugetlbLimits(parent: CgroupParent): boolean {
+  return parent.version === 2 && parent.controllers.has('hugetlb');
+}
+
+/** What a memory limit brings with it unless given: no swap, no huge pages. */
+function memoryDefaults(l: NormalizedLimits, parent: CgroupParent): NormalizedLimits {
+  return noHugetlbByDefault(noSwapByDefault(l, parent), parent);
 }
 
 /** Whether groups under `parent` can have a swap limit (v2 memory.swap.max, v1 memory.memsw.*). */
@@ -262,6 +322,7 @@ function previousOf(current: NormalizedLimits, part: NormalizedLimits): Normaliz
     if (part.memory.high !== undefined) m.high = c.high ?? null;
     if (part.memory.low !== undefined) m.low = c.low ?? 0;
     if (part.memory.swapMax !== undefined) m.swapMax = c.swapMax ?? null;
+    if (part.memory.hugetlbMax) m.hugetlbMax = Object.fromEntries(Object.keys(part.memory.hugetlbMax).map((k) => [k, c.hugetlbMax?.[k] ?? null]));
     out.memory = m;
   }
   if (part.cpu) {
@@ -319,7 +380,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     // Bad limits are refused before resolveParent() makes the parent.
     const given = normalizeLimits(limits, hostTopology());
     this.parent = resolveParent(options.parent);
-    this.current = noSwapByDefault(given, this.parent);
+    this.current = memoryDefaults(given, this.parent);
     checkSupported(this.current, this.parent);
   }
 
@@ -435,12 +496,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
       // refuses one, `limits` still says what the group has (the ones before
       // it took effect; the refused one's earlier writes are put back).
       for (const given of splitLimits(next)) {
-        // A new memory.max keeps the swap allowance in force (v1 writes
-        // memsw = max + swapMax, so it must know it; no read needed), or
-        // gets none, as at creation (noSwapByDefault).
-        const m = given.memory;
-        const swapMax = m?.max !== undefined && m.swapMax === undefined ? (this.current.memory?.swapMax ?? noSwapByDefault(given, this.parent).memory?.swapMax) : undefined;
-        const part = swapMax !== undefined ? { ...given, memory: { ...m, swapMax } } : given;
+        const part = this.withMemoryDefaults(given);
         try {
           b.apply(part);
           if (part.devices && b.version === 2) setDeviceFilter(b.dirs[0]!, part.devices);
@@ -457,7 +513,21 @@ export class CGroup extends EventEmitter<CGroupEvents> {
       }
       return;
     }
-    this.current = noSwapByDefault(mergeLimits(this.current, next), this.parent);
+    this.current = memoryDefaults(mergeLimits(this.current, next), this.parent);
+  }
+
+  /**
+   * An update's memory part with what a new memory.max brings: the swap
+   * allowance in force (v1 writes memsw = max + swapMax, so it must know
+   * it; no read needed), or none, as at creation; and a hugetlb limit of 0
+   * for each page size that has none yet.
+   */
+  private withMemoryDefaults(given: NormalizedLimits): NormalizedLimits {
+    const m = given.memory;
+    if (m?.max === undefined) return given;
+    const swapMax = m.swapMax ?? this.current.memory?.swapMax ?? noSwapByDefault(given, this.parent).memory?.swapMax;
+    const withSwap = swapMax !== undefined ? { ...given, memory: { ...m, swapMax } } : given;
+    return noHugetlbByDefault(withSwap, this.parent, this.current.memory?.hugetlbMax);
   }
 
   // The OOM notification costs an fd, an eventfd registration (v1) and a

@@ -4,11 +4,14 @@
  * isolate-kit may create its cgroups: an `isolate-kit` parent at the root of
  * each hierarchy when root, or a subtree delegated to the caller.
  */
-import { accessSync, constants, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { IsolateError } from '../errors';
 import { native } from '../native';
-import { parseCpuList, type Controller, type HostTopology } from './limits';
+import { parseCpuList, type Controller, type HostTopology, type HugePageSize } from './limits';
+
+/** A group's name, `<owner pid>-<owner start time>-<counter>` (cgroup.ts newCgroupName; gc() reads the owner from it). */
+export const CGROUP_NAME_RE = /^(\d+)-(\d+)-([0-9a-f]{10})$/;
 
 /** v1 controllers isolate-kit uses, by the name its hierarchy mounts (io is blkio on v1). */
 export const V1_NAMES: Record<Controller | 'cpuacct' | 'freezer', string> = {
@@ -99,8 +102,31 @@ export function hostTopology(): HostTopology {
   if (topology) return topology;
   const cpus = parseCpuList('cpus', readText('/sys/devices/system/cpu/online') ?? '0');
   const mems = parseCpuList('mems', readText('/sys/devices/system/node/online') ?? '0');
-  topology = { cpus, mems };
+  topology = { cpus, mems, hugePages: hugePageSizes() };
   return topology;
+}
+
+/**
+ * The kernel's huge page sizes (/sys/kernel/mm/hugepages/hugepages-<n>kB,
+ * fixed at boot), each with the name its hugetlb cgroup files carry: the
+ * kernel's mem_fmt(), "64KB", "2MB", "1GB".
+ */
+function hugePageSizes(): HugePageSize[] {
+  let names: string[];
+  try {
+    names = readdirSync('/sys/kernel/mm/hugepages');
+  } catch {
+    return []; // a kernel without hugetlbfs
+  }
+  const out: HugePageSize[] = [];
+  for (const n of names) {
+    const m = /^hugepages-(\d+)kB$/.exec(n);
+    if (!m) continue;
+    const bytes = Number(m[1]) * 1024;
+    const [unit, div] = bytes >= 2 ** 30 ? ['GB', 2 ** 30] : bytes >= 2 ** 20 ? ['MB', 2 ** 20] : ['KB', 1024];
+    out.push({ name: `${Math.floor(bytes / div)}${unit}`, bytes });
+  }
+  return out.sort((a, b) => a.bytes - b.bytes);
 }
 
 /** This process's cgroup in each hierarchy: '' key for v2, controller names for v1. */
@@ -178,13 +204,22 @@ function safeParent(name: string, mounts: CgroupMounts): string {
   // Each component a name the kernel would take for a group: no control
   // characters (a newline made mkdir fail with ENOENT, as a setup error),
   // and not a control file's name ('cgroup.procs', 'memory.max': EEXIST).
-  const badPart = rel.split('/').find((p) => p === '' || /[\x00-\x1f\x7f]/.test(p) || CONTROL_FILE_RE.test(p));
+  // Nor a group's name: a container's group as a parent would have its
+  // removal kill what runs below it (another container's processes), and
+  // gc() would take it for a group whose owner is gone.
+  const badPart = rel.split('/').find((p) => p === '' || /[\x00-\x1f\x7f]/.test(p) || CONTROL_FILE_RE.test(p) || CGROUP_NAME_RE.test(p));
   if (badPart !== undefined) {
-    throw new IsolateError(
-      'ERR_INVALID_OPTION',
-      `Expected the cgroup \`parent\` to be a cgroup path like 'isolate-kit' or '/my.slice/jobs', got ${JSON.stringify(name)}: ${JSON.stringify(badPart)} ${badPart === '' ? 'is an empty component' : CONTROL_FILE_RE.test(badPart) ? "is named like a cgroup's control file" : 'holds a control character'}`,
-      { option: 'parent' },
-    );
+    const why =
+      badPart === ''
+        ? 'is an empty component'
+        : CONTROL_FILE_RE.test(badPart)
+          ? "is named like a cgroup's control file"
+          : CGROUP_NAME_RE.test(badPart)
+            ? "is named like a container's group (<pid>-<start time>-<counter>), which would kill what runs below it when removed"
+            : 'holds a control character';
+    throw new IsolateError('ERR_INVALID_OPTION', `Expected the cgroup \`parent\` to be a cgroup path like 'isolate-kit' or '/my.slice/jobs', got ${JSON.stringify(name)}: ${JSON.stringify(badPart)} ${why}`, {
+      option: 'parent',
+    });
   }
   const prefix = mountPaths(mounts)
     .filter((m) => rel === m || rel.startsWith(`${m}/`))
@@ -377,7 +412,9 @@ function delegatedV2(mount: string): string {
     'ERR_PERMISSION',
     why
       ? `cgroup limits need root or a delegated cgroup: this process's cgroup ${own}: ${why}; ${delegationHint()}`
-      : `cgroup limits need a cgroup without processes of its own: this process runs in ${own} itself, which cgroup v2 does not allow to hand controllers down; ${delegationHint()}`,
+      : // (A `parent` would not help: it would be below this cgroup too.)
+        `cgroup limits need a cgroup without processes of its own: this process runs in the delegated cgroup ${own} itself, which cgroup v2 does not allow to hand controllers down; ` +
+        `move this process into a group below it first (as the service starts: \`mkdir ${ownDir}/node && echo $$ > ${ownDir}/node/cgroup.procs\`, or systemd 254+'s DelegateSubgroup=node); isolate-kit then makes its groups in ${join(ownDir, DEFAULT_PARENT)}; see docs/cgroups.md`,
     { path: ownDir },
   );
 }

@@ -21,6 +21,13 @@ export interface MemoryLimits {
   low?: Size;
   /** Swap the group may use on top of `max` (v1: memory.memsw.limit_in_bytes = max + swapMax). 0 = none. */
   swapMax?: SizeOrMax;
+  /**
+   * Huge pages (hugetlbfs, MAP_HUGETLB) the group may take, which `max` does
+   * not count: one size for each page size, or per page size
+   * (`{ '2M': '64M', '1G': 0 }`). 0 for every page size by default when
+   * `max` is set. cgroup v2 only (hugetlb.<size>.max and .rsvd.max).
+   */
+  hugetlbMax?: SizeOrMax | Record<string, SizeOrMax>;
 }
 
 export interface CpuLimits {
@@ -107,7 +114,7 @@ export interface IoThrottle {
 
 /** Limits as the backends write them; a field left out is left as it is. */
 export interface NormalizedLimits {
-  memory?: { max?: Max; high?: Max; low?: number; swapMax?: Max };
+  memory?: { max?: Max; high?: Max; low?: number; swapMax?: Max; hugetlbMax?: Record<string, Max> };
   cpu?: { max?: { quotaUs: Max; periodUs: number }; weight?: number };
   cpuset?: { cpus?: string; mems?: string };
   pids?: Max;
@@ -197,6 +204,14 @@ function listOf(ns: number[]): string {
 export interface HostTopology {
   cpus: number[];
   mems: number[];
+  /** The kernel's huge page sizes (none: a kernel without hugetlbfs). */
+  hugePages?: HugePageSize[];
+}
+
+/** A huge page size: bytes, and its name in hugetlb cgroup files ('2MB', '1GB'). */
+export interface HugePageSize {
+  name: string;
+  bytes: number;
 }
 
 function cpuset(option: string, v: unknown, host: HostTopology): NonNullable<NormalizedLimits['cpuset']> {
@@ -237,14 +252,47 @@ export function compact(ns: number[]): string {
   return parts.join(',');
 }
 
-function memory(v: unknown): NonNullable<NormalizedLimits['memory']> {
+function memory(v: unknown, host: HostTopology): NonNullable<NormalizedLimits['memory']> {
   if (!isObject(v)) return { max: sizeOrMax('memory', v, MIN_MEMORY) };
-  checkKeys('memory', v, ['max', 'high', 'low', 'swapMax']);
+  checkKeys('memory', v, ['max', 'high', 'low', 'swapMax', 'hugetlbMax']);
   const out: NonNullable<NormalizedLimits['memory']> = {};
   if (v.max !== undefined) out.max = sizeOrMax('memory.max', v.max, MIN_MEMORY);
   if (v.high !== undefined) out.high = sizeOrMax('memory.high', v.high, MIN_MEMORY);
   if (v.low !== undefined) out.low = parseSize('memory.low', v.low);
   if (v.swapMax !== undefined) out.swapMax = sizeOrMax('memory.swapMax', v.swapMax, 0);
+  if (v.hugetlbMax !== undefined) out.hugetlbMax = hugetlbMax(v.hugetlbMax, host.hugePages ?? []);
+  return out;
+}
+
+/**
+ * `memory.hugetlbMax`, by the kernel's page-size names. A limit is rounded
+ * down to whole pages, as the kernel does (so `limits` shows what is in force).
+ */
+function hugetlbMax(v: unknown, sizes: readonly HugePageSize[]): Record<string, Max> {
+  const option = 'memory.hugetlbMax';
+  if (sizes.length === 0) throw new IsolateError('ERR_UNSUPPORTED', `\`${option}\`: this kernel has no huge pages (no /sys/kernel/mm/hugepages)`, { option });
+  const limit = (name: string, value: unknown, size: HugePageSize): Max => {
+    const n = sizeOrMax(name, value, 0);
+    return n === null ? null : n - (n % size.bytes);
+  };
+  const out: Record<string, Max> = {};
+  if (!isObject(v)) {
+    for (const size of sizes) out[size.name] = limit(option, v, size);
+    return out;
+  }
+  const have = sizes.map((s) => s.name.replace(/B$/, '')).join(', ');
+  for (const [key, value] of Object.entries(v)) {
+    const name = `${option}.${key}`;
+    let bytes: number | undefined;
+    try {
+      bytes = parseSize(name, key);
+    } catch {
+      /* named below */
+    }
+    const size = sizes.find((s) => s.bytes === bytes);
+    if (!size) throw new IsolateError('ERR_INVALID_OPTION', `\`${option}\` names page size ${JSON.stringify(key)}, which this host does not have (it has ${have})`, { option: name });
+    out[size.name] = limit(name, value, size);
+  }
   return out;
 }
 
@@ -373,7 +421,7 @@ export function normalizeLimits(limits: unknown, host: HostTopology): Normalized
   checkKeys('cgroup', limits, LIMIT_KEYS);
   const l = limits as CGroupLimits;
   const out: NormalizedLimits = {};
-  if (l.memory !== undefined) out.memory = memory(l.memory);
+  if (l.memory !== undefined) out.memory = memory(l.memory, host);
   if (l.cpus !== undefined && l.cpu?.max !== undefined) {
     throw new IsolateError('ERR_INVALID_OPTION', '`cpus` and `cpu.max` say the same thing; give one', { option: 'cpus' });
   }
@@ -393,7 +441,10 @@ export function normalizeLimits(limits: unknown, host: HostTopology): Normalized
 /** Merges an update over the limits in force (field by field; io throttles by device). */
 export function mergeLimits(base: NormalizedLimits, next: NormalizedLimits): NormalizedLimits {
   const out: NormalizedLimits = { ...base };
-  if (next.memory) out.memory = { ...base.memory, ...next.memory };
+  if (next.memory) {
+    out.memory = { ...base.memory, ...next.memory };
+    if (base.memory?.hugetlbMax && next.memory.hugetlbMax) out.memory.hugetlbMax = { ...base.memory.hugetlbMax, ...next.memory.hugetlbMax };
+  }
   if (next.cpu) out.cpu = { ...base.cpu, ...next.cpu };
   if (next.cpuset) out.cpuset = { ...base.cpuset, ...next.cpuset };
   if (next.pids !== undefined) out.pids = next.pids;

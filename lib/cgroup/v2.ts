@@ -22,7 +22,10 @@ export class V2Backend implements CgroupBackend {
   private readonly dir: string;
   readonly files = new CgroupReader();
 
-  constructor(parentDir: string, name: string) {
+  constructor(
+    private readonly parentDir: string,
+    name: string,
+  ) {
     this.dir = join(parentDir, name);
     this.dirs = [this.dir];
   }
@@ -61,9 +64,24 @@ export class V2Backend implements CgroupBackend {
     if (m?.high !== undefined) out.push(this.f('memory.high'));
     if (m?.max !== undefined) out.push(this.f('memory.max'));
     if (m?.swapMax !== undefined) out.push(this.f('memory.swap.max'));
+    for (const [file] of this.hugetlbWrites(m?.hugetlbMax)) out.push(file);
     if (l.cpu?.max) out.push(this.f('cpu.max'));
     if (l.cpu?.weight !== undefined) out.push(this.f('cpu.weight'));
     if (l.pids !== undefined) out.push(this.f('pids.max'));
+    return out;
+  }
+
+  /**
+   * A page size's limit goes to hugetlb.<size>.max, which bounds pages at
+   * fault time (past it the payload gets SIGBUS), and to .rsvd.max (5.7+),
+   * which bounds reservations, so that mmap() fails with ENOMEM instead.
+   */
+  private hugetlbWrites(limits: Record<string, Max> | undefined): [string, string, string][] {
+    const out: [string, string, string][] = [];
+    for (const [size, v] of Object.entries(limits ?? {})) {
+      out.push([this.f(`hugetlb.${size}.max`), max(v), `memory.hugetlbMax (${size})`]);
+      if (hasControlFile(join(this.parentDir, `hugetlb.${size}.rsvd.max`))) out.push([this.f(`hugetlb.${size}.rsvd.max`), max(v), `memory.hugetlbMax (${size} reservations)`]);
+    }
     return out;
   }
 
@@ -76,6 +94,7 @@ export class V2Backend implements CgroupBackend {
       if (m.high !== undefined) this.files.write(this.f('memory.high'), max(m.high), 'memory.high');
       if (m.max !== undefined) this.files.write(this.f('memory.max'), max(m.max), 'memory.max');
       if (m.swapMax !== undefined) this.files.write(this.f('memory.swap.max'), max(m.swapMax), 'memory.swapMax');
+      for (const [file, value, what] of this.hugetlbWrites(m.hugetlbMax)) this.files.write(file, value, what);
     }
     if (l.cpu) {
       if (l.cpu.max) this.files.write(this.f('cpu.max'), `${max(l.cpu.max.quotaUs)} ${l.cpu.max.periodUs}`, 'cpu.max');

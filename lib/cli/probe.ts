@@ -37,6 +37,7 @@ export function formatProbe(r: ProbeReport): string {
   for (const parent of cg.usable.parents ?? []) s += row('parent', parent, 4);
   if (cg.usable.controllers) s += row('controllers', cg.usable.controllers.length ? cg.usable.controllers.join(' ') : '(none)', 4);
   s += row('swap accounting', verdict(cg.swapAccounting), 2);
+  s += row('huge pages', verdict(cg.hugePages), 2);
   s += row('libseccomp', verdict(r.libseccomp));
   s += row('landlock', verdict(r.landlock));
   return s;

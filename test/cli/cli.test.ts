@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { CGroup, isIsolateError } from '../../lib';
 import { CGROUP_NAME_RE } from '../../lib/cgroup/cgroup';
-import { DEFAULT_PARENT, readCgroupMounts } from '../../lib/cgroup/host';
+import { DEFAULT_PARENT, hostTopology, readCgroupMounts } from '../../lib/cgroup/host';
 import { UsageError, parseArgs } from '../../lib/cli/args';
 import { RUN_OPTIONS, planRun } from '../../lib/cli/run-options';
 import { cgroupsUnavailable, needCgroups, needContainers } from '../helpers/caps';
@@ -604,7 +604,14 @@ describe('isolate-kit probe', function () {
     const swap = /^ {2}swap accounting\s+(ok|no)\b/m.exec(r.stdout);
     expect(swap, r.stdout).to.not.equal(null);
     const counted = swap![1] === 'ok';
-    if (cgroupsUnavailable() === null) expect(new CGroup({ memory: '64M' }).limits.memory).to.deep.equal(counted ? { max: 64 * 1024 * 1024, swapMax: 0 } : { max: 64 * 1024 * 1024 });
+    // And huge pages.
+    const huge = /^ {2}huge pages\s+(ok|no)\b/m.exec(r.stdout);
+    expect(huge, r.stdout).to.not.equal(null);
+    if (cgroupsUnavailable() === null) {
+      const { hugetlbMax, ...memory } = new CGroup({ memory: '64M' }).limits.memory!;
+      expect(memory).to.deep.equal(counted ? { max: 64 * 1024 * 1024, swapMax: 0 } : { max: 64 * 1024 * 1024 });
+      expect(hugetlbMax !== undefined).to.equal(huge![1] === 'ok' && (hostTopology().hugePages ?? []).length > 0);
+    }
   });
 
   it('should print the report as JSON with --json', async function () {

@@ -254,6 +254,8 @@ describe('cgroup parent', function () {
         [`${BASE}/cgroup.procs`, "named like a cgroup's control file"],
         [`${BASE}/x/memory.max`, "named like a cgroup's control file"],
         [`${BASE}//x`, 'an empty component'],
+        // A live container's group (its removal would kill what ran below it).
+        [`isolate-kit/${new CGroup({}).name}`, "named like a container's group"],
       ] as const) {
         const e = expectRefused(() => new CGroup({ pids: 8 }, { parent: given }), 'ERR_INVALID_OPTION');
         expect(e.message).to.include(why);

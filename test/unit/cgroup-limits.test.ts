@@ -36,6 +36,28 @@ describe('CGroup limits', function () {
     expect(normalizeLimits({}, host)).to.deep.equal({});
   });
 
+  it('should take huge page limits for every page size or per size, by the kernel\'s names, rounded down to whole pages', function () {
+    const huge = { ...host, hugePages: [{ name: '2MB', bytes: 2 * MiB }, { name: '1GB', bytes: 1024 * MiB }] };
+    const norm = (hugetlbMax: unknown) => normalizeLimits({ memory: { max: '1G', hugetlbMax } }, huge).memory!.hugetlbMax;
+    expect(norm(0)).to.deep.equal({ '2MB': 0, '1GB': 0 });
+    expect(norm('5M')).to.deep.equal({ '2MB': 4 * MiB, '1GB': 0 });
+    expect(norm('max')).to.deep.equal({ '2MB': null, '1GB': null });
+    expect(norm({ '2M': '64M', '1GB': 'max' })).to.deep.equal({ '2MB': 64 * MiB, '1GB': null });
+    expect(norm({ 2097152: 0 })).to.deep.equal({ '2MB': 0 });
+    expect(() => norm({ '4M': '8M' }))
+      .to.throw(IsolateError, '`memory.hugetlbMax` names page size "4M", which this host does not have (it has 2M, 1G)')
+      .with.property('option', 'memory.hugetlbMax.4M');
+    expect(() => norm({ '2M': -1 })).to.throw(IsolateError, /`memory.hugetlbMax.2M`/);
+    expect(() => normalizeLimits({ memory: { hugetlbMax: 0 } }, host))
+      .to.throw(IsolateError, '`memory.hugetlbMax`: this kernel has no huge pages (no /sys/kernel/mm/hugepages)')
+      .with.property('code', 'ERR_UNSUPPORTED');
+    // An update of one size keeps the others.
+    expect(mergeLimits({ memory: { max: 1, hugetlbMax: { '2MB': 0, '1GB': 0 } } }, { memory: { hugetlbMax: { '2MB': 2 * MiB } } }).memory).to.deep.equal({
+      max: 1,
+      hugetlbMax: { '2MB': 2 * MiB, '1GB': 0 },
+    });
+  });
+
   it('should take the structured forms named after the v2 files', function () {
     expect(
       normalizeLimits(
@@ -78,7 +100,7 @@ describe('CGroup limits', function () {
     fails({ memory: '0.5' }, "Expected the `memory` option to be a size of at least 4096 bytes (one page), or 'max', got `\"0.5\"` (string)", 'memory');
     fails({ memory: { high: '4095' } }, "Expected the `memory.high` option to be a size of at least 4096 bytes (one page), or 'max', got `\"4095\"` (string)", 'memory.high');
     fails({ pids: 2 ** 31 }, "Expected the `pids` option to be an integer from 1 to 4194304, or 'max', got `2147483648` (number)", 'pids');
-    fails({ memory: { max: '1G', hihg: '1G' } }, 'Unknown `memory` field `hihg` (misspelled?); known: max, high, low, swapMax', 'memory.hihg');
+    fails({ memory: { max: '1G', hihg: '1G' } }, 'Unknown `memory` field `hihg` (misspelled?); known: max, high, low, swapMax, hugetlbMax', 'memory.hihg');
     fails({ pids: -1 }, "Expected the `pids` option to be an integer from 1 to 4194304, or 'max', got `-1` (number)", 'pids');
     fails({ pids: 1.5 }, /^Expected the `pids` option/, 'pids');
     fails({ cpus: -1 }, 'Expected the `cpus` option to be a positive number of CPUs (at most 2 here), got `-1` (number)', 'cpus');
