@@ -456,18 +456,19 @@ export class Container extends EventEmitter<ContainerEvents> {
    * die): thaw it. Groups a payload made below its own and froze itself
    * (v2, uid 0 with `seccomp: 'unconfined'`; init moved in with the rest)
    * are thawed too: frozen, init could not carry out a kill, and a run's
-   * timeout never came.
+   * timeout never came. Whether such a group was frozen.
    */
-  private thawForKill(): void {
+  private thawForKill(): boolean {
     const cg = this.config.cgroup;
-    if (cg?.created && this.cgroupOwned) cg._thawBelow();
-    if (this.currentState !== 'paused' && this.pausing === 0) return;
+    const frozenBelow = cg?.created && this.cgroupOwned ? cg._thawBelow() : false;
+    if (this.currentState !== 'paused' && this.pausing === 0) return frozenBelow;
     try {
       cg?.thaw(); // (a pause() in progress then gives up)
     } catch {
       /* already gone */
     }
     if (this.currentState === 'paused') this.currentState = 'running';
+    return frozenBelow;
   }
 
   /** Starts the container with no process in it yet. */
@@ -548,7 +549,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     const oomBase = shared ? shared._oomKills() : 0;
     const cpuBase = shared ? shared._cpuUsageUsec() : 0;
     const result = collect(proc, limits, () => {
-      this.thawForKill();
+      const frozenBelow = this.thawForKill();
       if (isMain) {
         // init kills the command's tree and reaps it, which reports its CPU
         // and memory (killing init itself would lose them), then exits, and
@@ -563,6 +564,14 @@ export class Container extends EventEmitter<ContainerEvents> {
       // process it orphaned before the timeout would still hold our pipes:
       // stop reading instead of waiting for it.
       proc.killTree('SIGKILL');
+      // A payload that froze a group of its own (init in it) may freeze it
+      // again as soon as it is thawed, before init has carried out the kill:
+      // then the run cannot end by itself, and the container goes, as a
+      // main command's does when init is not done within a second.
+      if (frozenBelow) {
+        const hard = setTimeout(() => this.kill('SIGKILL'), 1000);
+        proc.once('close', () => clearTimeout(hard));
+      }
       const stopReading = () => {
         proc.stdout?.destroy();
         proc.stderr?.destroy();

@@ -582,9 +582,11 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     this.live('kill()').kill(checkSignal(signal));
   }
 
-  /** @internal Thaws the groups made below this one (a payload's, frozen by it). */
-  _thawBelow(): void {
-    if (this.backend && !this.removed) for (const d of this.backend.dirs) thawBelow(d);
+  /** @internal Thaws the groups made below this one (a payload's, frozen by it); whether any was frozen. */
+  _thawBelow(): boolean {
+    let frozen = false;
+    if (this.backend && !this.removed) for (const d of this.backend.dirs) if (thawBelow(d)) frozen = true;
+    return frozen;
   }
 
   /** pids in the group. */

@@ -364,12 +364,16 @@ export function stopGroup(dir: string, kill = true): void {
   }
 }
 
-/** Thaws every group below `dir` (v2 cgroup.freeze, v1 freezer.state): frozen, their processes could not die. */
-export function thawBelow(dir: string): void {
+/** Thaws every group below `dir` (v2 cgroup.freeze, v1 freezer.state): frozen, their processes could not die. Whether any was frozen. */
+export function thawBelow(dir: string): boolean {
+  let frozen = false;
   walkBelow(dir, (fd) => {
-    tryWrite(`${fdPath(fd)}/cgroup.freeze`, '0');
-    tryWrite(`${fdPath(fd)}/freezer.state`, 'THAWED');
+    const d = fdPath(fd);
+    if (readControl(`${d}/cgroup.freeze`)?.trim() === '1' || (readControl(`${d}/freezer.state`)?.trim() ?? 'THAWED') !== 'THAWED') frozen = true;
+    tryWrite(`${d}/cgroup.freeze`, '0');
+    tryWrite(`${d}/freezer.state`, 'THAWED');
   });
+  return frozen;
 }
 
 /** rmdir of the groups a payload made below `dir` (deepest first); those that will not go stay (whyBusy() says). */

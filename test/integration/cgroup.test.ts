@@ -1267,6 +1267,47 @@ describe('CGroup on this kernel', function () {
       }
     });
 
+    // The same payload freezing that group again as soon as it is thawed:
+    // init never got to carry out the kill. The container goes instead.
+    it('should end a run on time when the payload keeps freezing itself and init in a group below its own (v2; the container is killed)', async function () {
+      if (version() === 1) return; // as above
+      const refreeze = [
+        'import ctypes, os',
+        'libc = ctypes.CDLL(None, use_errno=True)',
+        "if libc.unshare(0x10000000 | 0x00020000 | 0x02000000) != 0: raise OSError(ctypes.get_errno(), 'unshare')",
+        "os.makedirs('/tmp/cg', exist_ok=True)",
+        "if libc.mount(b'none', b'/tmp/cg', b'cgroup2', 0, None) != 0: raise OSError(ctypes.get_errno(), 'mount')",
+        "os.mkdir('/tmp/cg/f')",
+        "os.mkdir('/tmp/cg/g')",
+        "with open('/tmp/cg/g/cgroup.procs', 'w') as f: f.write(str(os.getpid()))",
+        "for p in open('/tmp/cg/cgroup.procs').read().split():",
+        '    try:',
+        "        with open('/tmp/cg/f/cgroup.procs', 'w') as f: f.write(p)",
+        '    except OSError: pass',
+        "fd = os.open('/tmp/cg/f/cgroup.freeze', os.O_WRONLY)",
+        'while True: os.pwrite(fd, b"1", 0)',
+      ].join('\n');
+      const c = new Container({ user: { uid: 0 }, seccomp: 'unconfined', cgroup: { pids: 32 } });
+      try {
+        await c.start();
+        c.exec(['python3', '-c', refreeze], { stdio: 'ignore' });
+        const events = () => readFileSync(join(c.cgroup!.paths[0]!, 'f', 'cgroup.events'), 'utf8');
+        expect(await waitFor(() => existsSync(join(c.cgroup!.paths[0]!, 'f')) && events().includes('frozen 1'), 10_000), 'frozen itself').to.equal(true);
+        const r = await Promise.race([c.run(['echo', 'hi'], { timeout: 1000 }), new Promise<string>((res) => setTimeout(() => res('still pending after 15 s'), 15_000))]);
+        expect(r).to.not.be.a('string');
+        const run = r as Exclude<typeof r, string>;
+        // Init, frozen, may never have started the command: then 'error', saying so.
+        expect(run.timedOut, JSON.stringify(run)).to.equal(true);
+        if (run.status !== 'timeout') {
+          expect(run.status).to.equal('error');
+          expect(run.error!.message).to.equal('The container ended before the process started');
+        }
+        expect(await waitFor(() => c.state === 'stopped', 5000), c.state).to.equal(true);
+      } finally {
+        await c.destroy();
+      }
+    });
+
     it('should give one destroy() to callers at once, and the name back once', async function () {
       const cg = new CGroup({}).create();
       const a = cg.destroy();
