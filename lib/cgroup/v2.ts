@@ -38,7 +38,8 @@ export class V2Backend implements CgroupBackend {
     if (!premade.includes(this.dir)) makeDirs([this.dir]);
     // A payload with its own cgroup mount (uid 0, seccomp 'unconfined') can
     // make groups below its own; nsdelegate keeps it from changing these
-    // two at its namespace's root. Unbounded, 2045 levels of nested groups
+    // two at its namespace's root (as long as it does not nest a second
+    // namespace: docs/security.md, sixth review). Unbounded, 2045 levels of nested groups
     // (or a few with long names: the host's path past PATH_MAX) made the
     // group impossible to remove. Best effort: a kernel before 4.14 lacks them.
     for (const [file, value] of [['cgroup.max.depth', SUBTREE_DEPTH], ['cgroup.max.descendants', SUBTREE_DESCENDANTS]] as const) {

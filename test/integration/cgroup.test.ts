@@ -379,7 +379,8 @@ describe('CGroup on this kernel', function () {
         const r = await c.run(['sh', '-c', 'x=$(head -c 200M /dev/zero | tr "\\0" a); echo survived']);
         expect(r.status).to.equal('oom');
         const kills = await Promise.race([heard, new Promise<string>((res) => setTimeout(() => res('no oom event within 3 s'), 3000))]);
-        expect(kills).to.equal(1);
+        // (The kills counted by then: the OOM killer may have taken two of the pipeline before the event is read.)
+        expect(kills).to.be.a('number').and.at.least(1);
         expect(c.state).to.equal('running');
       } finally {
         await c.destroy();
