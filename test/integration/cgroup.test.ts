@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { basename, dirname, join } from 'node:path';
 import { expect } from 'chai';
-import { CGroup, Container, IsolateError, gc, type CGroupLimits } from '../../lib';
+import { CGroup, Container, IsolateError, gc, type CGroupLimits, type RunResult } from '../../lib';
 import { existingParentDirs, hostTopology, processStartTime, readCgroupMounts, resetParents } from '../../lib/cgroup/host';
 import { needCgroups, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX, ourCgroups } from '../helpers/leaks';
@@ -1236,32 +1236,47 @@ describe('CGroup on this kernel', function () {
       expect(low(parentDir)).to.equal(others());
     });
 
-    // A uid-0 'unconfined' payload on v2 can mount its own cgroup2, move
-    // every process (init too) into a group below its own and freeze it:
-    // init could then carry out no kill, and an exec'd run's timeout never
-    // came. A kill thaws the groups below first.
-    it("should end a run on time when the payload froze itself and init in a group below its own (v2)", async function () {
-      if (version() === 1) return; // v1 cgroupfs cannot be mounted in a user namespace: no group of its own to freeze
-      const freezeAll = [
+    /**
+     * The script of a uid-0 'unconfined' payload on v2 that mounts its own
+     * cgroup2 (in user, cgroup and mount namespaces of its own), moves every
+     * process, init too, into a group f below its own and freezes it;
+     * `again`: from a group g of its own, over and over.
+     */
+    function freezeItself(again: boolean): string {
+      return [
         'import ctypes, os',
         'libc = ctypes.CDLL(None, use_errno=True)',
         "if libc.unshare(0x10000000 | 0x00020000 | 0x02000000) != 0: raise OSError(ctypes.get_errno(), 'unshare')",
         "os.makedirs('/tmp/cg', exist_ok=True)",
         "if libc.mount(b'none', b'/tmp/cg', b'cgroup2', 0, None) != 0: raise OSError(ctypes.get_errno(), 'mount')",
         "os.mkdir('/tmp/cg/f')",
+        ...(again ? ["os.mkdir('/tmp/cg/g')", "with open('/tmp/cg/g/cgroup.procs', 'w') as f: f.write(str(os.getpid()))"] : []),
         "for p in open('/tmp/cg/cgroup.procs').read().split():",
         '    try:',
         "        with open('/tmp/cg/f/cgroup.procs', 'w') as f: f.write(p)",
         '    except OSError: pass',
-        "with open('/tmp/cg/f/cgroup.freeze', 'w') as f: f.write('1')",
+        ...(again ? ["fd = os.open('/tmp/cg/f/cgroup.freeze', os.O_WRONLY)", 'while True: os.pwrite(fd, b"1", 0)'] : ["with open('/tmp/cg/f/cgroup.freeze', 'w') as f: f.write('1')"]),
       ].join('\n');
+    }
+
+    /** Starts `c`, has its payload freeze itself (freezeItself), then runs a command with a 1 s timeout: its result, or a note that it was still pending after 15 s. */
+    async function runWhileFrozen(c: Container, again: boolean): Promise<RunResult | string> {
+      await c.start();
+      c.exec(['python3', '-c', freezeItself(again)], { stdio: 'ignore' });
+      const events = () => readFileSync(join(c.cgroup!.paths[0]!, 'f', 'cgroup.events'), 'utf8');
+      expect(await waitFor(() => existsSync(join(c.cgroup!.paths[0]!, 'f')) && events().includes('frozen 1'), 10_000), 'frozen itself').to.equal(true);
+      return Promise.race([c.run(['echo', 'hi'], { timeout: 1000 }), new Promise<string>((res) => setTimeout(() => res('still pending after 15 s'), 15_000))]);
+    }
+
+    // A uid-0 'unconfined' payload on v2 can mount its own cgroup2, move
+    // every process (init too) into a group below its own and freeze it:
+    // init could then carry out no kill, and an exec'd run's timeout never
+    // came. A kill thaws the groups below first.
+    it("should end a run on time when the payload froze itself and init in a group below its own (v2)", async function () {
+      if (version() === 1) return; // v1 cgroupfs cannot be mounted in a user namespace: no group of its own to freeze
       const c = new Container({ user: { uid: 0 }, seccomp: 'unconfined', cgroup: { pids: 32 } });
       try {
-        await c.start();
-        c.exec(['python3', '-c', freezeAll], { stdio: 'ignore' });
-        const events = () => readFileSync(join(c.cgroup!.paths[0]!, 'f', 'cgroup.events'), 'utf8');
-        expect(await waitFor(() => existsSync(join(c.cgroup!.paths[0]!, 'f')) && events().includes('frozen 1'), 10_000), 'frozen itself').to.equal(true);
-        const r = await Promise.race([c.run(['echo', 'hi'], { timeout: 1000 }), new Promise<string>((res) => setTimeout(() => res('still pending after 15 s'), 15_000))]);
+        const r = await runWhileFrozen(c, false);
         expect(typeof r === 'string' ? r : r.status).to.equal('timeout');
       } finally {
         await c.destroy();
@@ -1272,31 +1287,11 @@ describe('CGroup on this kernel', function () {
     // init never got to carry out the kill. The container goes instead.
     it('should end a run on time when the payload keeps freezing itself and init in a group below its own (v2; the container is killed)', async function () {
       if (version() === 1) return; // as above
-      const refreeze = [
-        'import ctypes, os',
-        'libc = ctypes.CDLL(None, use_errno=True)',
-        "if libc.unshare(0x10000000 | 0x00020000 | 0x02000000) != 0: raise OSError(ctypes.get_errno(), 'unshare')",
-        "os.makedirs('/tmp/cg', exist_ok=True)",
-        "if libc.mount(b'none', b'/tmp/cg', b'cgroup2', 0, None) != 0: raise OSError(ctypes.get_errno(), 'mount')",
-        "os.mkdir('/tmp/cg/f')",
-        "os.mkdir('/tmp/cg/g')",
-        "with open('/tmp/cg/g/cgroup.procs', 'w') as f: f.write(str(os.getpid()))",
-        "for p in open('/tmp/cg/cgroup.procs').read().split():",
-        '    try:',
-        "        with open('/tmp/cg/f/cgroup.procs', 'w') as f: f.write(p)",
-        '    except OSError: pass',
-        "fd = os.open('/tmp/cg/f/cgroup.freeze', os.O_WRONLY)",
-        'while True: os.pwrite(fd, b"1", 0)',
-      ].join('\n');
       const c = new Container({ user: { uid: 0 }, seccomp: 'unconfined', cgroup: { pids: 32 } });
       try {
-        await c.start();
-        c.exec(['python3', '-c', refreeze], { stdio: 'ignore' });
-        const events = () => readFileSync(join(c.cgroup!.paths[0]!, 'f', 'cgroup.events'), 'utf8');
-        expect(await waitFor(() => existsSync(join(c.cgroup!.paths[0]!, 'f')) && events().includes('frozen 1'), 10_000), 'frozen itself').to.equal(true);
-        const r = await Promise.race([c.run(['echo', 'hi'], { timeout: 1000 }), new Promise<string>((res) => setTimeout(() => res('still pending after 15 s'), 15_000))]);
+        const r = await runWhileFrozen(c, true);
         expect(r).to.not.be.a('string');
-        const run = r as Exclude<typeof r, string>;
+        const run = r as RunResult;
         // Init, frozen, may never have started the command: then 'error', saying so.
         expect(run.timedOut, JSON.stringify(run)).to.equal(true);
         if (run.status !== 'timeout') {
