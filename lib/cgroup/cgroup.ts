@@ -12,7 +12,7 @@ import { IsolateError, invalidOption } from '../errors';
 import { native } from '../native';
 import { checkSignal } from '../process';
 import type { CGroupStats, CgroupBackend, FinalFigures } from './backend';
-import { CGROUP_NAME_RE, hostTopology, readCgroupMounts, resolveParent, unusableV1, V1_NAMES, type CgroupParent } from './host';
+import { hostTopology, readCgroupMounts, resolveParent, unusableV1, V1_NAMES, type CgroupParent } from './host';
 import { controllersFor, mergeLimits, normalizeLimits, type CGroupLimits, type Max, type NormalizedLimits } from './limits';
 import { V1Backend, v1SwapAccounting } from './v1';
 import { V2Backend, v2SwapAccounting } from './v2';
@@ -136,8 +136,6 @@ export function newCgroupName(): string {
   return `${ownerId()}-${nameCounter.toString(16).padStart(10, '0')}`;
 }
 
-export { CGROUP_NAME_RE };
-
 
 /** Checks that this host and parent can do what `l` asks; throws ERR_UNSUPPORTED naming it. */
 function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
@@ -172,7 +170,7 @@ function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
       'ERR_UNSUPPORTED',
       parent.version === 1
         ? '`memory.hugetlbMax` needs cgroup v2: isolate-kit limits huge pages on cgroup v2 only (on this v1/hybrid host a payload may take huge pages the host reserved; docs/cgroups.md)'
-        : `The hugetlb cgroup controller is not available on this host: it is not enabled for ${parent.v2Dir} (see its cgroup.controllers and the parent's cgroup.subtree_control)`,
+        : `The hugetlb cgroup controller is not available on this host: ${notEnabledV2(parent)}`,
       { option: 'memory.hugetlbMax' },
     );
   }
@@ -183,11 +181,16 @@ function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
     const name = parent.version === 1 ? V1_NAMES[c] : c;
     const where =
       parent.version === 2
-        ? `it is not enabled for ${parent.v2Dir} (see its cgroup.controllers and the parent's cgroup.subtree_control)`
+        ? notEnabledV2(parent)
         : (unusableV1.get(parent.name === 'delegated' ? '' : parent.name) ?? []).find((p) => p.startsWith(`${name}:`)) ?? `no v1 hierarchy of it is mounted`;
     const option = c === 'net_cls' ? 'netClassId' : c === 'cpu' ? 'cpu' : c;
     throw new IsolateError('ERR_UNSUPPORTED', `The ${name} cgroup controller is not available on this host: ${where}`, { option });
   }
+}
+
+/** Why a v2 parent's groups lack a controller, for messages. */
+function notEnabledV2(parent: CgroupParent): string {
+  return `it is not enabled for ${parent.v2Dir} (see its cgroup.controllers and the parent's cgroup.subtree_control)`;
 }
 
 /**

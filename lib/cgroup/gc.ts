@@ -8,9 +8,8 @@
  */
 import { readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CGROUP_NAME_RE } from './cgroup';
 import { removeTree, stopGroup, whyBusy } from './files';
-import { existingParentDirs, processStartTime, resolveParent } from './host';
+import { CGROUP_NAME_RE, existingParentDirs, processStartTime, resolveParent } from './host';
 import { MARK_YOUNG_MS, markState, OWNER_MARK_RE } from './owner';
 
 export interface CgroupGcReport {

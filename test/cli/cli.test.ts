@@ -8,8 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdir
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { CGroup, isIsolateError } from '../../lib';
-import { CGROUP_NAME_RE } from '../../lib/cgroup/cgroup';
-import { DEFAULT_PARENT, hostTopology, readCgroupMounts } from '../../lib/cgroup/host';
+import { CGROUP_NAME_RE, DEFAULT_PARENT, hostTopology, readCgroupMounts } from '../../lib/cgroup/host';
 import { UsageError, parseArgs } from '../../lib/cli/args';
 import { RUN_OPTIONS, planRun } from '../../lib/cli/run-options';
 import { cgroupsUnavailable, needCgroups, needContainers } from '../helpers/caps';
