@@ -814,20 +814,22 @@ describe('CGroup on this kernel', function () {
       expect(ourCgroups()).to.deep.equal([]);
       // Nor anything of theirs in the kernel's caches: a group's file still
       // open when its directory was removed kept its kernfs node (and dentry
-      // and inode) cached after the close, ~7 per run, for good. Less than
-      // one per run allows for the kernel's own: the network namespaces'
-      // sysfs nodes are freed by a kernel worker, some after this loop.
+      // and inode) cached after the close, ~7 per run, for good: 7,000 here.
+      // The bound allows for the kernel's own, counted machine-wide: the
+      // network namespaces' sysfs nodes are freed by a kernel worker, some
+      // after this loop (this host: 390–670 left when the loop ends).
       if (nodesBefore !== undefined) {
         let grown = Infinity;
-        for (let i = 0; i < 30 && grown >= 1000; i++) {
+        for (let i = 0; i < 30 && grown >= 2000; i++) {
           if (i > 0) await new Promise((r) => setTimeout(r, 100));
           grown = (kernfsNodes() ?? Infinity) - nodesBefore;
         }
-        expect(grown).to.be.below(1000);
+        expect(grown).to.be.below(2000);
       }
       // Nor a negative dentry per removed name (a fresh name per group added
-      // ~0.5 per run for good; removed groups' names are used again).
-      expect(dentries() - dentriesBefore).to.be.below(200);
+      // ~0.5 per run for good, 500 here; removed groups' names are used
+      // again). Machine-wide too: this host left 50–80.
+      expect(dentries() - dentriesBefore).to.be.below(300);
     });
 
     it('should close the files of its pooled and kept groups before removing them at exit', async function () {
@@ -837,21 +839,37 @@ describe('CGroup on this kernel', function () {
       skipUnless(this, before === undefined ? 'the kernel\'s slab counts (/proc/slabinfo) are readable only by root' : null);
       // Processes that each leave ready groups and a kept accounting group to
       // the exit hook, which removes them: with their files still open, each
-      // exit left ~15 kernfs nodes in the kernel's caches.
+      // exit left ~15 kernfs nodes in the kernel's caches. Each process also
+      // watches every rmdir the library makes (it goes through fs.rmdirSync)
+      // and says which of its own files was still open inside the directory:
+      // the order itself, where the slab count below only sees its effect.
       const lib = join(__dirname, '..', '..', 'lib');
-      const script = `const { Container } = require(${JSON.stringify(lib)}); (async () => { for (let i = 0; i < 3; i++) await Container.run(['true'], { network: 'host', cgroup: { memory: '32M', pids: 16 } }); })();`;
+      const script = `const fs = require('fs');
+        const rmdir = fs.rmdirSync;
+        fs.rmdirSync = (dir, ...rest) => {
+          for (const fd of fs.readdirSync('/proc/self/fd')) {
+            let to = '';
+            try { to = fs.readlinkSync('/proc/self/fd/' + fd); } catch {}
+            if (to.startsWith(dir + '/')) { fs.writeSync(2, 'open at rmdir: ' + to + '\\n'); process.exitCode = 3; }
+          }
+          return rmdir(dir, ...rest);
+        };
+        const { Container } = require(${JSON.stringify(lib)});
+        (async () => { for (let i = 0; i < 3; i++) await Container.run(['true'], { network: 'host', cgroup: { memory: '32M', pids: 16 } }); })();`;
       for (let i = 0; i < 30; i++) {
         const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
-        expect(r.status, r.stderr).to.equal(0);
+        expect(r.stderr).to.equal('');
+        expect(r.status).to.equal(0);
       }
       expect(ourCgroups()).to.deep.equal([]);
-      // Freed after RCU grace periods and in kernel workers, which the
-      // emulated cgroup-v2 VM is slow to reach: there the machine-wide count
-      // swung by ±400 between runs 5 s apart with nothing of ours left, and
-      // 3 of 10 runs today stayed at 156–288 after 10–30 s (the VM's own activity;
-      // none on this v1 host). The leak this guards against left ~15 nodes
-      // per exit, 450 here: below 150 on a real kernel, 400 in the VM.
-      const bound = version() === 2 ? 400 : 150;
+      // Freed after RCU grace periods and in kernel workers, and counted
+      // machine-wide: whatever else the machine does moves it. In the emulated
+      // cgroup-v2 VM the count swung by ±400 between runs 5 s apart with
+      // nothing of ours left, and 3 of 10 runs stayed at 156–288 after 10–30 s;
+      // one fresh CI machine (v1) stayed 156 above. The leak this guards
+      // against left ~15 nodes per exit, 409–450 here: a bound of 300 on a
+      // real kernel still sees it; the VM gets 400 and the check above.
+      const bound = version() === 2 ? 400 : 300;
       let grown = Infinity;
       for (let i = 0; i < 300 && grown >= bound; i++) {
         if (i > 0) await new Promise((r) => setTimeout(r, 100));
