@@ -43,9 +43,9 @@ export interface CgroupReport {
   swapAccounting: Capability;
   /**
    * Whether a memory limit also bounds huge pages (memory.hugetlbMax, 0 by
-   * default: docs/cgroups.md), which memory.max does not count: cgroup v2
-   * with the hugetlb controller. When not, the reason says what the host
-   * has reserved.
+   * default: docs/cgroups.md), which memory.max does not count: the hugetlb
+   * controller, on cgroup v2 or in a v1 hierarchy. When not, the reason
+   * says why and what the host has reserved.
    */
   hugePages: Capability;
 }
@@ -176,14 +176,22 @@ function swapAccounting(report: CgroupReport): Capability {
 function hugePages(r: CgroupReport, usable: CgroupReport['usable']): Capability {
   const sizes = hostTopology().hugePages ?? [];
   if (sizes.length === 0) return { ok: true, reason: 'the kernel has no huge pages: nothing to bound' };
-  if (r.version === 2 && (usable.controllers ?? r.v2Controllers).includes('hugetlb')) return { ok: true, reason: 'memory limits bound huge pages too (hugetlbMax 0 unless given)' };
+  const ours = usable.controllers ?? (r.version === 2 ? r.v2Controllers : Object.keys(r.v1Controllers));
+  if (ours.includes('hugetlb')) return { ok: true, reason: 'memory limits bound huge pages too (hugetlbMax 0 unless given)' };
   const pools = sizes.map((s) => {
     const dir = `/sys/kernel/mm/hugepages/hugepages-${s.bytes / 1024}kB`;
     const n = Number(read(`${dir}/nr_hugepages`) ?? 0) + Number(read(`${dir}/nr_overcommit_hugepages`) ?? 0);
     return n > 0 ? `${n} of ${s.name.replace(/B$/, '')}` : '';
   });
   const reserved = pools.filter(Boolean).join(', ');
-  const why = r.version === 1 ? 'isolate-kit limits huge pages on cgroup v2 only' : 'no hugetlb controller';
+  const why =
+    r.version === 2
+      ? 'no hugetlb controller'
+      : r.v1Controllers.hugetlb !== undefined
+        ? `this caller cannot make groups in the hugetlb hierarchy (${usable.reason ?? 'not root, and it is not delegated'})`
+        : r.v2Controllers.includes('hugetlb')
+            ? `this hybrid host has the hugetlb controller on its cgroup2 mount, where isolate-kit makes no groups, and no v1 hierarchy of it (docs/cgroups.md: mounting one)`
+          : 'no hugetlb hierarchy is mounted';
   return { ok: false, reason: `${why}: a group's processes may take the host's huge pages (${reserved ? `it has ${reserved} reserved or overcommittable` : 'it reserves none now'})` };
 }
 

@@ -37,7 +37,7 @@ export interface CGroupEvents {
 }
 
 /** v1 hierarchies a container sees at /sys/fs/cgroup (when its group is in them). */
-const INSIDE_V1 = ['memory', 'cpu', 'cpuset', 'pids', 'blkio'];
+const INSIDE_V1 = ['memory', 'cpu', 'cpuset', 'pids', 'blkio', 'hugetlb'];
 
 /**
  * A ready group for the pool: the directories of a group in the base
@@ -77,8 +77,17 @@ function reusableAccounting(parent: CgroupParent, controllers: readonly string[]
 /** cpuacct parents where an accounting group could not be made ready. */
 const noAccounting = new Set<string>();
 
-/** Per parent, a group named '' without and with a cpuacct directory of its own: what pooled groups look like. */
-const templates = new WeakMap<CgroupParent, [CgroupBackend?, CgroupBackend?]>();
+/**
+ * Per parent, a group named '' without and with a cpuacct directory of its
+ * own, each without and with a hugetlb one (v1: a memory limit's huge page
+ * limits): what pooled groups look like.
+ */
+const templates = new WeakMap<CgroupParent, (CgroupBackend | undefined)[]>();
+
+/** The hierarchies beyond the base ones a pooled v1 group has: hugetlb, when the limits need it. */
+function pooledExtra(controllers: readonly string[]): string[] {
+  return controllers.includes('hugetlb') ? ['hugetlb'] : [];
+}
 
 /**
  * The pool's key for a group under `parent` with `limits`: its directories
@@ -88,11 +97,11 @@ const templates = new WeakMap<CgroupParent, [CgroupBackend?, CgroupBackend?]>();
  * A judge that gives every run the same limits finds them written; other
  * values with the same files are written at start as usual.
  */
-function poolKey(parent: CgroupParent, withAccounting: boolean, limits: NormalizedLimits): { key: string; writes: string | undefined } {
+function poolKey(parent: CgroupParent, withAccounting: boolean, extra: string[], limits: NormalizedLimits): { key: string; writes: string | undefined } {
   let t = templates.get(parent);
   if (!t) templates.set(parent, (t = []));
-  const i = withAccounting ? 1 : 0;
-  const b = (t[i] ??= parent.version === 2 ? new V2Backend(parent.v2Dir!, '') : new V1Backend(parent, '', [], withAccounting ? undefined : 'none'));
+  const i = (withAccounting ? 1 : 0) + (extra.length > 0 ? 2 : 0);
+  const b = (t[i] ??= parent.version === 2 ? new V2Backend(parent.v2Dir!, '') : new V1Backend(parent, '', extra, withAccounting ? undefined : 'none'));
   const writes = b.poolWrites(limits);
   const files = b.limitFiles(limits).map((f) => basename(f));
   return { key: `${b.dirs.join('\0')}\0${writes ? '=' : ''}${files.join('\0')}`, writes: writes && writesKey(writes) };
@@ -164,16 +173,6 @@ function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
       { option: 'devices' },
     );
   }
-  const huge = l.memory?.hugetlbMax;
-  if (huge && Object.values(huge).some((v) => v !== null) && !hugetlbLimits(parent)) {
-    throw new IsolateError(
-      'ERR_UNSUPPORTED',
-      parent.version === 1
-        ? '`memory.hugetlbMax` needs cgroup v2: isolate-kit limits huge pages on cgroup v2 only (on this v1/hybrid host a payload may take huge pages the host reserved; docs/cgroups.md)'
-        : `The hugetlb cgroup controller is not available on this host: ${notEnabledV2(parent)}`,
-      { option: 'memory.hugetlbMax' },
-    );
-  }
   for (const c of controllersFor(l)) {
     // v2 devices are a BPF program, not a controller.
     if (parent.version === 2 && c === 'devices') continue;
@@ -182,10 +181,25 @@ function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
     const where =
       parent.version === 2
         ? notEnabledV2(parent)
-        : (unusableV1.get(parent.name === 'delegated' ? '' : parent.name) ?? []).find((p) => p.startsWith(`${name}:`)) ?? `no v1 hierarchy of it is mounted`;
-    const option = c === 'net_cls' ? 'netClassId' : c === 'cpu' ? 'cpu' : c;
+        : ((unusableV1.get(parent.name === 'delegated' ? '' : parent.name) ?? []).find((p) => p.startsWith(`${name}:`)) ?? noV1Hierarchy(name));
+    const option = c === 'net_cls' ? 'netClassId' : c === 'hugetlb' ? 'memory.hugetlbMax' : c;
     throw new IsolateError('ERR_UNSUPPORTED', `The ${name} cgroup controller is not available on this host: ${where}`, { option });
   }
+}
+
+/**
+ * Why a v1/hybrid host's groups lack a controller, for messages. A hybrid
+ * host may have it on its cgroup2 mount instead (hugetlb, where no v1
+ * hierarchy was mounted for it), where isolate-kit makes no groups: the
+ * kernel moves it to a v1 hierarchy mounted for it while no v2 group
+ * enables it.
+ */
+function noV1Hierarchy(name: string): string {
+  const v2 = readCgroupMounts().v2Mount;
+  const onV2 = v2 !== undefined && (readControl(`${v2}/cgroup.controllers`) ?? '').split(/\s+/).includes(name);
+  return onV2
+    ? `this hybrid host has it on its cgroup2 mount (${v2}), where isolate-kit makes no groups, and no v1 hierarchy of it (\`mkdir /sys/fs/cgroup/${name} && mount -t cgroup -o ${name} cgroup /sys/fs/cgroup/${name}\` makes one while no cgroup2 group enables it; docs/cgroups.md)`
+    : 'no v1 hierarchy of it is mounted';
 }
 
 /** Why a v2 parent's groups lack a controller, for messages. */
@@ -232,8 +246,8 @@ function noSwapByDefault(l: NormalizedLimits, parent: CgroupParent): NormalizedL
  * payload took 180 MiB of a host's 200 MiB pool, which other programs had
  * reserved it for. So a memory limit gives each page size a hugetlb limit
  * of 0 unless hugetlbMax says otherwise, as Kubernetes does for pods that
- * ask for none; where groups can have one: cgroup v2 with the hugetlb
- * controller. (v1 is not done: see checkSupported.)
+ * ask for none; where groups can have one: the hugetlb controller, on
+ * v2 or in a v1 hierarchy (not a hybrid host's cgroup2 mount: noV1Hierarchy).
  */
 function noHugetlbByDefault(l: NormalizedLimits, parent: CgroupParent, had?: Record<string, Max>): NormalizedLimits {
   const m = l.memory;
@@ -243,9 +257,9 @@ function noHugetlbByDefault(l: NormalizedLimits, parent: CgroupParent, had?: Rec
   return { ...l, memory: { ...m, hugetlbMax: { ...m.hugetlbMax, ...Object.fromEntries(missing.map((s) => [s.name, 0])) } } };
 }
 
-/** Whether groups under `parent` can have hugetlb limits. */
+/** Whether groups under `parent` can have hugetlb limits (cgroup v2, or a v1 hugetlb hierarchy). */
 function hugetlbLimits(parent: CgroupParent): boolean {
-  return parent.version === 2 && parent.controllers.has('hugetlb');
+  return parent.controllers.has('hugetlb');
 }
 
 /** What a memory limit brings with it unless given: no swap, no huge pages. */
@@ -430,9 +444,10 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     const acct = v2 || !pooled ? undefined : reusableAccounting(parent, controllers);
     const shape = acct ? 'none' : undefined;
     const limits = this.current;
-    const pool = pooled ? poolKey(parent, !acct, limits) : undefined;
+    const extra = pooledExtra(controllers);
+    const pool = pooled ? poolKey(parent, !acct, extra, limits) : undefined;
     const slot = pool
-      ? takeGroup(pool.key, (name) => readyShape(v2 ? new V2Backend(parent.v2Dir!, name) : new V1Backend(parent, name, [], shape), limits), newCgroupName)
+      ? takeGroup(pool.key, (name) => readyShape(v2 ? new V2Backend(parent.v2Dir!, name) : new V1Backend(parent, name, extra, shape), limits), newCgroupName)
       : undefined;
     if (slot) this.groupName = slot.name;
     const b = v2 ? new V2Backend(parent.v2Dir!, this.name) : new V1Backend(parent, this.name, controllers, acct);
@@ -492,14 +507,17 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     checkSupported(next, this.parent);
     const b = this.backend;
     if (b) {
-      // v1: a limit whose hierarchy the group was made without joins it now,
+      const parts = splitLimits(next).map((given) => this.withMemoryDefaults(given));
+      // v1: a limit whose hierarchy the group was made without joins it now
+      // (hugetlb's too, for the huge page limits a new memory limit brings),
       // moving the group's processes in (joinLater says how).
-      if (b.version === 1) for (const c of controllersFor(next)) (b as V1Backend).joinLater(V1_NAMES[c], `update() of \`${c}\``);
+      if (b.version === 1) {
+        for (const c of parts.flatMap(controllersFor)) (b as V1Backend).joinLater(V1_NAMES[c], `update() of \`${c === 'hugetlb' ? 'memory.hugetlbMax' : c}\``);
+      }
       // One limit at a time, each in force once written: when the kernel
       // refuses one, `limits` still says what the group has (the ones before
       // it took effect; the refused one's earlier writes are put back).
-      for (const given of splitLimits(next)) {
-        const part = this.withMemoryDefaults(given);
+      for (const part of parts) {
         try {
           b.apply(part);
           if (part.devices && b.version === 2) setDeviceFilter(b.dirs[0]!, part.devices);

@@ -15,6 +15,7 @@ export const CGROUP_NAME_RE = /^(\d+)-(\d+)-([0-9a-f]{10})$/;
 
 /** v1 controllers isolate-kit uses, by the name its hierarchy mounts (io is blkio on v1). */
 export const V1_NAMES: Record<Controller | 'cpuacct' | 'freezer', string> = {
+  hugetlb: 'hugetlb',
   memory: 'memory',
   cpu: 'cpu',
   cpuacct: 'cpuacct',

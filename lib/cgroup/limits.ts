@@ -25,7 +25,9 @@ export interface MemoryLimits {
    * Huge pages (hugetlbfs, MAP_HUGETLB) the group may take, which `max` does
    * not count: one size for each page size, or per page size
    * (`{ '2M': '64M', '1G': 0 }`). 0 for every page size by default when
-   * `max` is set. cgroup v2 only (hugetlb.<size>.max and .rsvd.max).
+   * `max` is set, where the host's hugetlb controller is usable: cgroup v2
+   * (hugetlb.<size>.max and .rsvd.max) or a v1 hugetlb hierarchy
+   * (hugetlb.<size>.limit_in_bytes and .rsvd.limit_in_bytes).
    */
   hugetlbMax?: SizeOrMax | Record<string, SizeOrMax>;
 }
@@ -126,7 +128,7 @@ export interface NormalizedLimits {
 export const LIMIT_KEYS = ['memory', 'cpus', 'cpu', 'cpuset', 'pids', 'io', 'devices', 'netClassId'] as const;
 
 /** Controllers (cgroup v2 names) a set of limits needs. */
-export type Controller = 'memory' | 'cpu' | 'cpuset' | 'pids' | 'io' | 'devices' | 'net_cls';
+export type Controller = 'memory' | 'cpu' | 'cpuset' | 'pids' | 'io' | 'devices' | 'net_cls' | 'hugetlb';
 
 export function controllersFor(l: NormalizedLimits): Controller[] {
   const out: Controller[] = [];
@@ -137,7 +139,15 @@ export function controllersFor(l: NormalizedLimits): Controller[] {
   if (l.io) out.push('io');
   if (l.devices) out.push('devices');
   if (l.netClassId !== undefined) out.push('net_cls');
+  // A limit lifted ('max' for each size) asks nothing of a host without it.
+  if (hasHugetlbLimit(l)) out.push('hugetlb');
   return out;
+}
+
+/** Whether `l` bounds huge pages of some size (memory.hugetlbMax other than 'max'). */
+function hasHugetlbLimit(l: NormalizedLimits): boolean {
+  const h = l.memory?.hugetlbMax;
+  return h !== undefined && Object.values(h).some((v) => v !== null);
 }
 
 const DEFAULT_PERIOD_US = 100_000;

@@ -3,7 +3,7 @@
  * group uses, limits translated to the v1 files as runc and crun document
  * them. Every group joins memory, cpuacct and pids (what stats() reads); cpu
  * (else the parent's cpu directory: sharedCpuJoin),
- * cpuset, blkio, devices and net_cls only when a limit needs them (at
+ * cpuset, blkio, devices, net_cls and hugetlb only when a limit needs them (at
  * creation, or later by update(): joinLater), and freezer on the first
  * pause(): each hierarchy costs a mkdir and an rmdir (~40 µs
  * together, ~70 µs for memory) on every container start, except cpuacct,
@@ -216,9 +216,10 @@ export class V1Backend implements CgroupBackend {
 
   /**
    * The writes apply(l) makes, when they all go to the base hierarchies'
-   * files and need nothing read first (memory.max, with swapMax or not,
-   * memory.low, pids): a pooled group can have them made ahead. Undefined
-   * otherwise.
+   * files, or hugetlb's (a pooled group has it when the limits need it:
+   * cgroup.ts pooledExtra), and need nothing read first (memory.max, with
+   * swapMax or not, its huge page limits, memory.low, pids): a pooled group
+   * can have them made ahead. Undefined otherwise.
    */
   poolWrites(l: NormalizedLimits): [string, string][] | undefined {
     const m = l.memory;
@@ -253,6 +254,7 @@ export class V1Backend implements CgroupBackend {
       }
       if (m.low !== undefined) this.files.write(this.must('memory', 'memory.soft_limit_in_bytes', 'memory.low'), String(m.low), 'memory.low');
       if (m.max !== undefined || m.swapMax !== undefined) this.memoryAndSwap(m.max, m.swapMax);
+      if (m.hugetlbMax) this.hugetlb(m.hugetlbMax);
     }
     if (l.cpu) {
       if (l.cpu.max) {
@@ -327,6 +329,23 @@ export class V1Backend implements CgroupBackend {
       if (!(err instanceof IsolateError) || err.errnoCode !== 'EINVAL') throw err;
       this.files.write(memsw, v1max(total), 'memory.swapMax');
       if (maxV !== undefined) this.writeMemoryMax(limit, maxV);
+    }
+  }
+
+  /**
+   * Huge page limits, in the hugetlb hierarchy (the group joins it when a
+   * limit needs it: controllersFor): hugetlb.<size>.limit_in_bytes bounds
+   * pages at fault time (SIGBUS past it), .rsvd.limit_in_bytes (5.7+)
+   * reservations, so that mmap() fails with ENOMEM instead; as on v2.
+   * 'max' asks nothing of a group without the hierarchy.
+   */
+  private hugetlb(limits: Record<string, Max>): void {
+    const parentDir = this.parent.v1Dirs.get('hugetlb');
+    for (const [size, v] of Object.entries(limits)) {
+      if (v === null && !this.dir.has('hugetlb')) continue;
+      const what = `memory.hugetlbMax (${size})`;
+      this.files.write(this.must('hugetlb', `hugetlb.${size}.limit_in_bytes`, 'memory.hugetlbMax'), v1max(v), what);
+      if (hasControlFile(`${parentDir}/hugetlb.${size}.rsvd.limit_in_bytes`)) this.files.write(this.f('hugetlb', `hugetlb.${size}.rsvd.limit_in_bytes`)!, v1max(v), `${what} reservations`);
     }
   }
 

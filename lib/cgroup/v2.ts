@@ -80,6 +80,8 @@ export class V2Backend implements CgroupBackend {
   private hugetlbWrites(limits: Record<string, Max> | undefined): [string, string, string][] {
     const out: [string, string, string][] = [];
     for (const [size, v] of Object.entries(limits ?? {})) {
+      // 'max' asks nothing of a parent without the controller (checkSupported lets it through).
+      if (v === null && !hasControlFile(join(this.parentDir, `hugetlb.${size}.max`))) continue;
       out.push([this.f(`hugetlb.${size}.max`), max(v), `memory.hugetlbMax (${size})`]);
       if (hasControlFile(join(this.parentDir, `hugetlb.${size}.rsvd.max`))) out.push([this.f(`hugetlb.${size}.rsvd.max`), max(v), `memory.hugetlbMax (${size} reservations)`]);
     }

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { IsolateError } from '../../lib';
 import { readCgroupMounts, ownCgroups } from '../../lib/cgroup/host';
-import { compact, devNumbers, ioWeightToBlkio, mergeLimits, normalizeLimits, parseCpuList, weightToShares } from '../../lib/cgroup/limits';
+import { compact, controllersFor, devNumbers, ioWeightToBlkio, mergeLimits, normalizeLimits, parseCpuList, weightToShares } from '../../lib/cgroup/limits';
 import { splitUsage, usageAll } from '../../lib/cgroup/v1';
 
 const host = { cpus: [0, 1], mems: [0] };
@@ -51,6 +51,9 @@ describe('CGroup limits', function () {
     expect(() => normalizeLimits({ memory: { hugetlbMax: 0 } }, host))
       .to.throw(IsolateError, '`memory.hugetlbMax`: this kernel has no huge pages (no /sys/kernel/mm/hugepages)')
       .with.property('code', 'ERR_UNSUPPORTED');
+    // The hugetlb controller only where a size is bounded: 'max' asks nothing of a host without it.
+    expect(controllersFor({ memory: { max: 1, hugetlbMax: { '2MB': 0, '1GB': null } } })).to.deep.equal(['memory', 'hugetlb']);
+    expect(controllersFor({ memory: { max: 1, hugetlbMax: { '2MB': null, '1GB': null } } })).to.deep.equal(['memory']);
     // An update of one size keeps the others.
     expect(mergeLimits({ memory: { max: 1, hugetlbMax: { '2MB': 0, '1GB': 0 } } }, { memory: { hugetlbMax: { '2MB': 2 * MiB } } }).memory).to.deep.equal({
       max: 1,
