@@ -467,11 +467,11 @@ describe('CGroup on this kernel', function () {
       expect(new CGroup({ memory: { max: '32M', hugetlbMax: 'max' } }).limits.memory!.hugetlbMax).to.deep.equal(Object.fromEntries(sizes.map((s) => [s.name, null])));
       // The layout most hybrid hosts have: a v1 hugetlb hierarchy, mounted
       // for this test where the controller sits unused on the cgroup2 mount
-      // (this project's host), with a pool of 4 pages while it runs (put
+      // (this project's host), with a pool of 8 pages while it runs (put
       // back after). In a process of its own: this one has read the mount
       // table already.
       const out = await withV1Hugetlb(async () => {
-        const r = spawnSync(process.execPath, [join(__dirname, '..', 'fixtures', 'huge-pages.js'), '4'], { encoding: 'utf8', timeout: 240_000 });
+        const r = spawnSync(process.execPath, [join(__dirname, '..', 'fixtures', 'huge-pages.js'), '8'], { encoding: 'utf8', timeout: 240_000 });
         expect(r.status, r.stderr).to.equal(0);
         return JSON.parse(r.stdout) as { missed: string | null };
       });
