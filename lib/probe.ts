@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { landlockReport } from './landlock';
 import { v1SwapAccounting } from './cgroup/v1';
 import { v2SwapAccounting } from './cgroup/v2';
-import { DEFAULT_PARENT, delegatedV2Preview, existingParentDirs, hostTopology, readCgroupMounts, resolveParent } from './cgroup/host';
+import { DEFAULT_PARENT, delegatedV2Preview, existingParentDirs, hostTopology, noV1Hierarchy, readCgroupMounts, resolveParent } from './cgroup/host';
 
 export interface Capability {
   ok: boolean;
@@ -189,9 +189,7 @@ function hugePages(r: CgroupReport, usable: CgroupReport['usable']): Capability 
       ? 'no hugetlb controller'
       : r.v1Controllers.hugetlb !== undefined
         ? `this caller cannot make groups in the hugetlb hierarchy (${usable.reason ?? 'not root, and it is not delegated'})`
-        : r.v2Controllers.includes('hugetlb')
-            ? `this hybrid host has the hugetlb controller on its cgroup2 mount, where isolate-kit makes no groups, and no v1 hierarchy of it (docs/cgroups.md: mounting one)`
-          : 'no hugetlb hierarchy is mounted';
+        : `the hugetlb controller: ${noV1Hierarchy('hugetlb')}`;
   return { ok: false, reason: `${why}: a group's processes may take the host's huge pages (${reserved ? `it has ${reserved} reserved or overcommittable` : 'it reserves none now'})` };
 }
 

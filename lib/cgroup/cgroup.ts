@@ -12,7 +12,7 @@ import { IsolateError, invalidOption } from '../errors';
 import { native } from '../native';
 import { checkSignal } from '../process';
 import type { CGroupStats, CgroupBackend, FinalFigures } from './backend';
-import { hostTopology, readCgroupMounts, resolveParent, unusableV1, V1_NAMES, type CgroupParent } from './host';
+import { hostTopology, noV1Hierarchy, readCgroupMounts, resolveParent, unusableV1, V1_NAMES, type CgroupParent } from './host';
 import { controllersFor, mergeLimits, normalizeLimits, type CGroupLimits, type Max, type NormalizedLimits } from './limits';
 import { V1Backend, v1SwapAccounting } from './v1';
 import { V2Backend, v2SwapAccounting } from './v2';
@@ -185,21 +185,6 @@ function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
     const option = c === 'net_cls' ? 'netClassId' : c === 'hugetlb' ? 'memory.hugetlbMax' : c;
     throw new IsolateError('ERR_UNSUPPORTED', `The ${name} cgroup controller is not available on this host: ${where}`, { option });
   }
-}
-
-/**
- * Why a v1/hybrid host's groups lack a controller, for messages. A hybrid
- * host may have it on its cgroup2 mount instead (hugetlb, where no v1
- * hierarchy was mounted for it), where isolate-kit makes no groups: the
- * kernel moves it to a v1 hierarchy mounted for it while no v2 group
- * enables it.
- */
-function noV1Hierarchy(name: string): string {
-  const v2 = readCgroupMounts().v2Mount;
-  const onV2 = v2 !== undefined && (readControl(`${v2}/cgroup.controllers`) ?? '').split(/\s+/).includes(name);
-  return onV2
-    ? `this hybrid host has it on its cgroup2 mount (${v2}), where isolate-kit makes no groups, and no v1 hierarchy of it (\`mkdir /sys/fs/cgroup/${name} && mount -t cgroup -o ${name} cgroup /sys/fs/cgroup/${name}\` makes one while no cgroup2 group enables it; docs/cgroups.md)`
-    : 'no v1 hierarchy of it is mounted';
 }
 
 /** Why a v2 parent's groups lack a controller, for messages. */

@@ -27,6 +27,21 @@ export const V1_NAMES: Record<Controller | 'cpuacct' | 'freezer', string> = {
   net_cls: 'net_cls',
 };
 
+/**
+ * Why a v1/hybrid host's groups lack a controller, for messages (the
+ * CGroup's error, probe()). A hybrid host may have it on its cgroup2 mount
+ * instead (hugetlb, where no v1 hierarchy was mounted for it), where
+ * isolate-kit makes no groups: the kernel moves it to a v1 hierarchy
+ * mounted for it while no cgroup2 group enables it.
+ */
+export function noV1Hierarchy(name: string): string {
+  const v2 = readCgroupMounts().v2Mount;
+  const onV2 = v2 !== undefined && (readText(`${v2}/cgroup.controllers`) ?? '').split(/\s+/).includes(name);
+  return onV2
+    ? `this hybrid host has it on its cgroup2 mount (${v2}), where isolate-kit makes no groups, and no v1 hierarchy of it (\`mkdir /sys/fs/cgroup/${name} && mount -t cgroup -o ${name} cgroup /sys/fs/cgroup/${name}\` makes one while no cgroup2 group enables it; docs/cgroups.md)`
+    : 'no v1 hierarchy of it is mounted';
+}
+
 /** Options of a v1 cgroup mount that are not controllers. */
 const V1_MOUNT_FLAGS = new Set(['rw', 'ro', 'relatime', 'noatime', 'nosuid', 'nodev', 'noexec', 'xattr', 'noprefix', 'clone_children', 'cpuset_v2_mode', 'favordynmods']);
 
@@ -385,12 +400,6 @@ function delegationHint(): string {
 }
 
 /**
- * A non-root caller's v2 parent: the cgroup it runs in must be delegated to
- * it, and it must not hold processes itself once it hands controllers down
- * (cgroup v2's "no internal processes" rule), so we use the parent of our own
- * cgroup's leaf when that is delegated too.
- */
-/**
  * Where a non-root caller's groups would go on v2 and the controllers the
  * delegated cgroup offers them, creating and changing nothing (probe():
  * resolveParent() makes the parent and enables controllers). Throws as
@@ -403,6 +412,12 @@ export function delegatedV2Preview(): { parent: string; controllers: string[] } 
   return { parent, controllers: offered.sort() };
 }
 
+/**
+ * A non-root caller's v2 parent: the cgroup it runs in must be delegated to
+ * it, and it must not hold processes itself once it hands controllers down
+ * (cgroup v2's "no internal processes" rule), so we use the parent of our own
+ * cgroup's leaf when that is delegated too.
+ */
 function delegatedV2(mount: string): string {
   const own = ownCgroups().get('') ?? '/';
   const ownDir = join(mount, own);
