@@ -75,6 +75,9 @@ enum ik_op_type {
                           starts inherits: no ptrace (nor, mode 1, signals or abstract Unix
                           sockets) out of the container; num0 enum ik_landlock_mode
                           (init/landlock_scope.h) */
+  IK_OP_SESSION_KEYRING = 17, /* init joins a new, empty session keyring, which every process it
+                                 starts inherits instead of the caller's (for seccomp
+                                 'unconfined', whose payload may use keyrings) */
 
   /* Process phase: run in the forked payload, just before execve. */
   IK_OP_RLIMIT = 20, /* num0 resource, num1 soft, num2 hard */
@@ -136,6 +139,7 @@ enum ik_syscall {
   IK_SC_SECCOMP = 36, /* installing a seccomp filter */
   IK_SC_PWRITE = 37,  /* writing a sysctl (netns_prepare.c) */
   IK_SC_LANDLOCK = 38, /* a landlock_* call (init/landlock_scope.c) */
+  IK_SC_KEYCTL = 39,   /* joining a session keyring */
 };
 
 #endif

@@ -24,6 +24,8 @@ export const enum Op {
   DenyUserns = 15,
   /** init restricts itself to a Landlock domain that every process it starts inherits (csrc/init/landlock_scope.c). */
   Landlock = 16,
+  /** init joins a new, empty session keyring, which every process it starts inherits instead of the caller's. */
+  SessionKeyring = 17,
   Rlimit = 20,
   Creds = 21,
   Chdir = 22,
@@ -100,6 +102,7 @@ export const SYSCALL_NAMES: readonly string[] = [
   'seccomp',
   'pwrite',
   'landlock',
+  'keyctl',
 ];
 
 /** IK_SC_CGROUP_JOIN: init could not join its cgroup. */

@@ -1,5 +1,6 @@
-/* A seccomp filter that stops a process from making user namespaces, and
- * from making netlink sockets of any protocol but NETLINK_ROUTE; the
+/* A seccomp filter that stops a process from making user namespaces, from
+ * using the kernel's keyrings, and from making netlink sockets of any
+ * protocol but NETLINK_ROUTE; the
  * NETLINK_ROUTE sockets it does make are counted and kept at the default
  * receive buffer by a supervisor in init (netlink_guard.c).
  *
@@ -37,6 +38,20 @@
  * same test: the kernel would create, maybe load a module for, the
  * protocol before saying netlink has no pairs.
  *
+ * Why keyrings: the kernel's keyrings are not namespaced. Every process of
+ * a uid shares that uid's user keyring, and a process starts with its
+ * parent's session keyring. Containers running as the same uid (all
+ * `nobody` by default) could leave keys there for each other: a channel
+ * between sandboxes that share nothing else, and a way for one to read
+ * what another stored (a review, 2026-11-29: a key one container added to
+ * `@u` was read by the next). A uid-0 payload reached the host root's
+ * user keyring the same way, and any payload its caller's session
+ * keyring, whose "possessor" rights it then held. Keys are counted per
+ * uid too (`kernel.keys.maxkeys`): one container could use up another's.
+ * add_key(), request_key() and keyctl() fail with ENOSYS, what a kernel
+ * built without keys answers (keyutils, Kerberos and systemd take it as
+ * "no keyrings here"). Docker's default profile refuses them too.
+ *
  * What it does, on the native ABI and the compat one (i386 on x86_64, arm
  * on aarch64; x32 shares x86_64's numbers with bit 30 set):
  *   unshare(flags), clone(flags, ...) with CLONE_NEWUSER  -> EPERM
@@ -46,6 +61,7 @@
  *   setsockopt(SOL_SOCKET, SO_{RCV,SND}BUF[FORCE]) (x32's
  *              own setsockopt too)                        -> init (or allowed)
  *   io_uring_setup(...)                                   -> ENOSYS
+ *   add_key(), request_key(), keyctl()                    -> ENOSYS
  *   mq_notify(mqd, sigevent) but mq_notify(mqd, NULL)     -> ENOSYS
  *   socketcall(SYS_SOCKET, SYS_SOCKETPAIR or
  *              SYS_SETSOCKOPT, ...) (i386)                -> ENOSYS
@@ -73,7 +89,7 @@
  * Everything else is allowed; a process of another ABI gets ENOSYS.
  *
  * init installs it in itself as its last setup step (it makes no user
- * namespace, no socket, no setsockopt and no clone3 or io_uring call after
+ * namespace, no socket, no setsockopt, no key call and no clone3 or io_uring call after
  * that: a call of its own sent to itself would never be answered), as
  * root, so without needing no_new_privs; every process it starts inherits
  * it, and a filter cannot be removed. Where nobody can answer (no network
@@ -120,7 +136,7 @@
  * than send them to init. It does so for a call whose family and protocol
  * (socket) or level and name (setsockopt) carry, in their high halves,
  * which the kernel ignores in an int, a 64-bit secret init drew for this
- * container (instructions 39-46). A payload cannot read it: init is not
+ * container (instructions 45-52). A payload cannot read it: init is not
  * dumpable, and reading a filter back takes CAP_SYS_ADMIN. A guess that
  * misses is just another call to init. Compat calls have zeros there, and
  * the secret is never 0.
@@ -129,69 +145,75 @@
  * the comments on the right give each instruction's index and targets. */
 static const struct sock_filter filter[] = {
     LD_ARCH,                                                   /*  0 */
-    JEQ(NATIVE_ARCH, 0, 12),                                   /*  1 -> 2, else 14 */
+    JEQ(NATIVE_ARCH, 0, 15),                                   /*  1 -> 2, else 17 */
     LD_NR,                                                     /*  2 native ABI */
     BPF_STMT(BPF_ALU | BPF_AND | BPF_K, NR_MASK),              /*  3 */
-    JEQ(CLONE3, 50, 0),                                        /*  4 -> 55 */
-    JEQ(IO_URING_SETUP, 49, 0),                                /*  5 -> 55 */
-    JEQ(NATIVE_UNSHARE, 22, 0),                                /*  6 -> 29 */
-    JEQ(NATIVE_CLONE, 21, 0),                                  /*  7 -> 29 */
-    JEQ(NATIVE_SOCKET, 26, 0),                                 /*  8 -> 35 */
-    JEQ(NATIVE_SOCKETPAIR, 25, 0),                             /*  9 -> 35 */
-    JEQ(NATIVE_MQ_NOTIFY, 20, 0),                              /* 10 -> 31 */
-    JEQ(X32_MQ_NOTIFY, 19, 0),                                 /* 11 -> 31 */
-    JEQ(NATIVE_SETSOCKOPT, 30, 0),                             /* 12 -> 43 */
-    JEQ(X32_SETSOCKOPT, 29, 40),                               /* 13 -> 43, else 54 */
-    JEQ(COMPAT_ARCH, 0, 40),                                   /* 14 -> 15, else 55 */
-    LD_NR,                                                     /* 15 compat ABI */
-    JEQ(CLONE3, 38, 0),                                        /* 16 -> 55 */
-    JEQ(IO_URING_SETUP, 37, 0),                                /* 17 -> 55 */
-    JEQ(COMPAT_UNSHARE, 10, 0),                                /* 18 -> 29 */
-    JEQ(COMPAT_CLONE, 9, 0),                                   /* 19 -> 29 */
-    JEQ(COMPAT_SOCKET, 14, 0),                                 /* 20 -> 35 */
-    JEQ(COMPAT_SOCKETPAIR, 13, 0),                             /* 21 -> 35 */
-    JEQ(COMPAT_MQ_NOTIFY, 8, 0),                               /* 22 -> 31 */
-    JEQ(COMPAT_SETSOCKOPT, 19, 0),                             /* 23 -> 43 */
-    JEQ(COMPAT_SOCKETCALL, 0, 29),                             /* 24 -> 25, else 54 */
-    LD_ARG(0),                                                 /* 25 socketcall's call */
-    JEQ(SYS_SOCKET, 28, 0),                                    /* 26 -> 55 */
-    JEQ(SYS_SOCKETPAIR, 27, 0),                                /* 27 -> 55 */
-    JEQ(SYS_SETSOCKOPT, 26, 25),                               /* 28 -> 55, else 54 */
-    LD_ARG(0),                                                 /* 29 unshare or clone: flags */
-    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 25, 23), /* 30 -> 56, else 54 */
-    LD_ARG(1),                                                 /* 31 mq_notify: the sigevent pointer */
-    JEQ(0, 0, 22),                                             /* 32 -> 33, else 55 */
-    LD_ARG_HIGH(1),                                            /* 33 */
-    JEQ(0, 19, 20),                                            /* 34 -> 54 (NULL: unregister), else 55 */
-    LD_ARG(0),                                                 /* 35 socket or socketpair: family */
-    JEQ(AF_NETLINK, 0, 17),                                    /* 36 -> 37, else 54 */
-    LD_ARG(2),                                                 /* 37 protocol */
-    JEQ(NETLINK_ROUTE, 0, 18),                                 /* 38 -> 39, else 57 */
-    LD_ARG_HIGH(0),                                            /* 39 family's high half */
-    JEQ(0 /* secret 0 */, 0, 17),                              /* 40 -> 41, else 58 */
-    LD_ARG_HIGH(2),                                            /* 41 protocol's high half */
-    JEQ(0 /* secret 1 */, 11, 15),                             /* 42 -> 54 (init's own), else 58 */
-    LD_ARG_HIGH(1),                                            /* 43 setsockopt: level's high half */
-    JEQ(0 /* secret 0 */, 0, 2),                               /* 44 -> 45, else 47 */
-    LD_ARG_HIGH(2),                                            /* 45 name's high half */
-    JEQ(0 /* secret 1 */, 7, 0),                               /* 46 -> 54 (init's own), else 47 */
-    LD_ARG(1),                                                 /* 47 level */
-    JEQ(SOL_SOCKET, 0, 5),                                     /* 48 -> 49, else 54 */
-    LD_ARG(2),                                                 /* 49 name */
-    JEQ(SO_RCVBUF, 7, 0),                                      /* 50 -> 58 */
-    JEQ(SO_RCVBUFFORCE, 6, 0),                                 /* 51 -> 58 */
-    JEQ(SO_SNDBUF, 5, 0),                                      /* 52 -> 58 */
-    JEQ(SO_SNDBUFFORCE, 4, 0),                                 /* 53 -> 58, else 54 */
-    RET(SECCOMP_RET_ALLOW),                                    /* 54 */
-    RET(SECCOMP_RET_ERRNO | ENOSYS),                           /* 55 clone3, io_uring, socketcall, mq_notify, another ABI */
-    RET(SECCOMP_RET_ERRNO | EPERM),                            /* 56 CLONE_NEWUSER */
-    RET(SECCOMP_RET_ERRNO | EPROTONOSUPPORT),                  /* 57 netlink but NETLINK_ROUTE */
-    RET(SECCOMP_RET_USER_NOTIF),                               /* 58 to init's netlink guard */
+    JEQ(CLONE3, 56, 0),                                        /*  4 -> 61 */
+    JEQ(IO_URING_SETUP, 55, 0),                                /*  5 -> 61 */
+    JEQ(NATIVE_ADD_KEY, 54, 0),                                /*  6 -> 61 */
+    JEQ(NATIVE_REQUEST_KEY, 53, 0),                            /*  7 -> 61 */
+    JEQ(NATIVE_KEYCTL, 52, 0),                                 /*  8 -> 61 */
+    JEQ(NATIVE_UNSHARE, 25, 0),                                /*  9 -> 35 */
+    JEQ(NATIVE_CLONE, 24, 0),                                  /* 10 -> 35 */
+    JEQ(NATIVE_SOCKET, 29, 0),                                 /* 11 -> 41 */
+    JEQ(NATIVE_SOCKETPAIR, 28, 0),                             /* 12 -> 41 */
+    JEQ(NATIVE_MQ_NOTIFY, 23, 0),                              /* 13 -> 37 */
+    JEQ(X32_MQ_NOTIFY, 22, 0),                                 /* 14 -> 37 */
+    JEQ(NATIVE_SETSOCKOPT, 33, 0),                             /* 15 -> 49 */
+    JEQ(X32_SETSOCKOPT, 32, 43),                               /* 16 -> 49, else 60 */
+    JEQ(COMPAT_ARCH, 0, 43),                                   /* 17 -> 18, else 61 */
+    LD_NR,                                                     /* 18 compat ABI */
+    JEQ(CLONE3, 41, 0),                                        /* 19 -> 61 */
+    JEQ(IO_URING_SETUP, 40, 0),                                /* 20 -> 61 */
+    JEQ(COMPAT_ADD_KEY, 39, 0),                                /* 21 -> 61 */
+    JEQ(COMPAT_REQUEST_KEY, 38, 0),                            /* 22 -> 61 */
+    JEQ(COMPAT_KEYCTL, 37, 0),                                 /* 23 -> 61 */
+    JEQ(COMPAT_UNSHARE, 10, 0),                                /* 24 -> 35 */
+    JEQ(COMPAT_CLONE, 9, 0),                                   /* 25 -> 35 */
+    JEQ(COMPAT_SOCKET, 14, 0),                                 /* 26 -> 41 */
+    JEQ(COMPAT_SOCKETPAIR, 13, 0),                             /* 27 -> 41 */
+    JEQ(COMPAT_MQ_NOTIFY, 8, 0),                               /* 28 -> 37 */
+    JEQ(COMPAT_SETSOCKOPT, 19, 0),                             /* 29 -> 49 */
+    JEQ(COMPAT_SOCKETCALL, 0, 29),                             /* 30 -> 31, else 60 */
+    LD_ARG(0),                                                 /* 31 socketcall's call */
+    JEQ(SYS_SOCKET, 28, 0),                                    /* 32 -> 61 */
+    JEQ(SYS_SOCKETPAIR, 27, 0),                                /* 33 -> 61 */
+    JEQ(SYS_SETSOCKOPT, 26, 25),                               /* 34 -> 61, else 60 */
+    LD_ARG(0),                                                 /* 35 unshare or clone: flags */
+    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 25, 23), /* 36 -> 62, else 60 */
+    LD_ARG(1),                                                 /* 37 mq_notify: the sigevent pointer */
+    JEQ(0, 0, 22),                                             /* 38 -> 39, else 61 */
+    LD_ARG_HIGH(1),                                            /* 39 */
+    JEQ(0, 19, 20),                                            /* 40 -> 60 (NULL: unregister), else 61 */
+    LD_ARG(0),                                                 /* 41 socket or socketpair: family */
+    JEQ(AF_NETLINK, 0, 17),                                    /* 42 -> 43, else 60 */
+    LD_ARG(2),                                                 /* 43 protocol */
+    JEQ(NETLINK_ROUTE, 0, 18),                                 /* 44 -> 45, else 63 */
+    LD_ARG_HIGH(0),                                            /* 45 family's high half */
+    JEQ(0 /* secret 0 */, 0, 17),                              /* 46 -> 47, else 64 */
+    LD_ARG_HIGH(2),                                            /* 47 protocol's high half */
+    JEQ(0 /* secret 1 */, 11, 15),                             /* 48 -> 60 (init's own), else 64 */
+    LD_ARG_HIGH(1),                                            /* 49 setsockopt: level's high half */
+    JEQ(0 /* secret 0 */, 0, 2),                               /* 50 -> 51, else 53 */
+    LD_ARG_HIGH(2),                                            /* 51 name's high half */
+    JEQ(0 /* secret 1 */, 7, 0),                               /* 52 -> 60 (init's own), else 53 */
+    LD_ARG(1),                                                 /* 53 level */
+    JEQ(SOL_SOCKET, 0, 5),                                     /* 54 -> 55, else 60 */
+    LD_ARG(2),                                                 /* 55 name */
+    JEQ(SO_RCVBUF, 7, 0),                                      /* 56 -> 64 */
+    JEQ(SO_RCVBUFFORCE, 6, 0),                                 /* 57 -> 64 */
+    JEQ(SO_SNDBUF, 5, 0),                                      /* 58 -> 64 */
+    JEQ(SO_SNDBUFFORCE, 4, 0),                                 /* 59 -> 64, else 60 */
+    RET(SECCOMP_RET_ALLOW),                                    /* 60 */
+    RET(SECCOMP_RET_ERRNO | ENOSYS),                           /* 61 clone3, io_uring, keyrings, socketcall, mq_notify, another ABI */
+    RET(SECCOMP_RET_ERRNO | EPERM),                            /* 62 CLONE_NEWUSER */
+    RET(SECCOMP_RET_ERRNO | EPROTONOSUPPORT),                  /* 63 netlink but NETLINK_ROUTE */
+    RET(SECCOMP_RET_USER_NOTIF),                               /* 64 to init's netlink guard */
 };
 #define N_INSNS (sizeof filter / sizeof filter[0])
 #define TO_INIT (N_INSNS - 1)
-/* Where the secret goes: socket()'s (40, 42) and setsockopt()'s (44, 46). */
-static const unsigned secret_at[2][2] = {{40, 42}, {44, 46}};
+/* Where the secret goes: socket()'s (46, 48) and setsockopt()'s (50, 52). */
+static const unsigned secret_at[2][2] = {{46, 48}, {50, 52}};
 
 int ik_deny_user_namespaces(int *listener, int refuse_netlink) {
   struct sock_filter insns[N_INSNS];

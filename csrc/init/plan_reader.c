@@ -127,6 +127,7 @@ long ik_plan_validate(const struct ik_plan *plan) {
     case IK_OP_RLIMIT:
     case IK_OP_NO_NEW_PRIVS:
     case IK_OP_DENY_USERNS:
+    case IK_OP_SESSION_KEYRING:
       break;
     case IK_OP_LANDLOCK:
       if (op->num[0] != IK_LANDLOCK_SCOPE && op->num[0] != IK_LANDLOCK_REFER)

@@ -14,8 +14,10 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/keyctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -342,6 +344,14 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
   case IK_OP_LANDLOCK:
     if (ik_landlock_scope((int)op->num[0]) < 0)
       FAIL(i, IK_SC_LANDLOCK);
+    return 0;
+  case IK_OP_SESSION_KEYRING:
+    /* Anonymous (no name): nothing else can join it, and it goes with the
+     * container's last process. ENOSYS: a kernel without keys; EPERM: a
+     * seccomp filter Node itself runs under refuses keyctl, to every
+     * process here too. Either way no process here reaches a keyring. */
+    if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS && errno != EPERM)
+      FAIL(i, IK_SC_KEYCTL);
     return 0;
   default:
     errno = EINVAL;

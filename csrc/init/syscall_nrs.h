@@ -24,6 +24,12 @@
 #define NATIVE_MQ_NOTIFY 244
 #define X32_MQ_NOTIFY 527 /* x32's own (a compat call), bit 30 masked off */
 #define COMPAT_MQ_NOTIFY 281
+#define NATIVE_ADD_KEY 248 /* x32: the same, bit 30 set */
+#define NATIVE_REQUEST_KEY 249
+#define NATIVE_KEYCTL 250
+#define COMPAT_ADD_KEY 286
+#define COMPAT_REQUEST_KEY 287
+#define COMPAT_KEYCTL 288
 #define NR_MASK (~0x40000000u) /* x32: the same numbers, bit 30 set, but for compat calls (512+) */
 #elif defined(__aarch64__)
 #define NATIVE_ARCH AUDIT_ARCH_AARCH64
@@ -42,6 +48,12 @@
 #define NATIVE_MQ_NOTIFY 184
 #define X32_MQ_NOTIFY NATIVE_MQ_NOTIFY
 #define COMPAT_MQ_NOTIFY 278
+#define NATIVE_ADD_KEY 217
+#define NATIVE_REQUEST_KEY 218
+#define NATIVE_KEYCTL 219
+#define COMPAT_ADD_KEY 309
+#define COMPAT_REQUEST_KEY 310
+#define COMPAT_KEYCTL 311
 #define NR_MASK (~0u)
 #else
 #error "syscall_nrs.h: add this architecture's syscall numbers"

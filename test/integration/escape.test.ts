@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { Container, type RunResult } from '../../lib';
 import { needContainers, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
-import { PROBE, SIGIO_PROBE, buildProbes, probeResults, type Probes } from '../fixtures/probes';
+import { KEYRING_PROBE, PROBE, SIGIO_PROBE, buildProbes, probeResults, type Probes } from '../fixtures/probes';
+import { runFixture } from '../fixtures/procs';
 
 const root = { uid: 0, gid: 0 };
 
@@ -262,4 +263,89 @@ EOF`,
     }
   });
 
+  // Keyrings are not namespaced: every process of a uid shares its user
+  // keyring, so containers of one uid (all `nobody` by default) could pass
+  // keys to each other or read what another stored, and a uid-0 payload
+  // the host root's. init's filter refuses the three keyring calls.
+  it('should keep containers of one uid out of each other\'s keyrings, by every ABI, exec\'d ones too', async function () {
+    const built = buildProbes();
+    skipUnless(this, typeof built === 'string' ? built : null);
+    const probe = built as Probes;
+    const name = `isolate-kit-test-${process.pid}-${Date.now()}`;
+    const run = async (args: string[], options: Parameters<typeof Container.run>[1] = {}) => {
+      const r = await Container.run([KEYRING_PROBE, ...args], { timeout: 10_000, mounts: [probe.mount], ...options });
+      expect(r.status, r.stderr).to.equal('ok');
+      return probeResults(r.stdout);
+    };
+    try {
+      // Unconfined, the kernel answers each call, and a key one container
+      // puts in nobody's user keyring is there for the next: the channel.
+      const unconfined = await run(['abi'], { seccomp: 'unconfined' });
+      skipUnless(this, unconfined['keyctl(KEYCTL_GET_KEYRING_ID)'] === 'ok' ? null : `this kernel has no keyrings (${unconfined['keyctl(KEYCTL_GET_KEYRING_ID)']})`);
+      expect(unconfined).to.include({ add_key: 'EINVAL', request_key: 'ENOKEY' });
+      expect(await run(['put', name], { seccomp: 'unconfined' })).to.deep.equal({ put: 'ok' });
+      expect(await run(['get', name], { seccomp: 'unconfined' })).to.deep.equal({ get: `secret-${name}` });
+      const check = (got: Record<string, string>, what: string) => {
+        // Every call on every ABI the kernel runs (i386 and x32 on x86_64, where built in) fails as on a kernel without keys.
+        for (const [attempt, result] of Object.entries(unconfined)) {
+          if (result !== 'ENOSYS') expect(got[attempt], `${what}: ${attempt}`).to.equal('ENOSYS');
+        }
+      };
+      for (const options of [{}, { user: root }]) {
+        const what = JSON.stringify(options);
+        check(await run(['abi'], options), what);
+        expect(await run(['get', name], options), what).to.deep.equal({ get: 'ENOSYS' });
+        expect(await run(['put', `${name}-2`], options), what).to.deep.equal({ put: 'ENOSYS' });
+      }
+      // A process started later in a running container inherits the filter from init.
+      const c = new Container({ mounts: [probe.mount] });
+      await c.start();
+      try {
+        const p = c.exec([KEYRING_PROBE, 'abi'], { stdio: ['ignore', 'pipe', 'ignore'] });
+        let out = '';
+        p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+        await new Promise((resolve) => p.on('close', resolve));
+        check(probeResults(out), 'exec');
+      } finally {
+        await c.destroy();
+      }
+    } finally {
+      try {
+        // Nothing left in nobody's user keyring, which outlives every container.
+        // (ENOKEY: put failed; ENOSYS: no keyrings here.)
+        expect((await run(['drop', name], { seccomp: 'unconfined' })).drop).to.be.oneOf(['ok', 'ENOKEY', 'ENOSYS']);
+      } finally {
+        probe.release();
+      }
+    }
+  });
+
+  // A child starts with its parent's session keyring, and a process holds
+  // ("possesses") the keys its session keyring reaches, whatever its uid:
+  // every payload, `nobody` included, held the Node process's session keys.
+  it('should keep the caller\'s session keyring out of reach, of unconfined payloads too', async function () {
+    const built = buildProbes();
+    skipUnless(this, typeof built === 'string' ? built : null);
+    const probe = built as Probes;
+    const name = `isolate-kit-test-${process.pid}-${Date.now()}`;
+    try {
+      // A Node process whose session keyring holds a key (the probe joins a new one, adds the key, runs Node).
+      const f = runFixture('keyring-caller', [probe.path('keyring_probe'), probe.mount.source, name], [probe.path('keyring_probe'), 'hold', name]);
+      const got = (await f.firstJson) as Record<string, string>;
+      expect(await f.exited, f.stderr()).to.equal(0);
+      // Outside a container, its children hold the key, as nobody too: the probe reaches it.
+      expect(got['host child'], JSON.stringify(got)).to.equal(`get secret-${name}`);
+      expect(got['host child as nobody'], JSON.stringify(got)).to.equal(`get secret-${name}`);
+      skipUnless(this, got['unconfined'] === 'get ENOSYS' ? 'this kernel has no keyrings' : null);
+      expect(got).to.deep.include({
+        default: 'get ENOSYS',
+        'uid 0': 'get ENOSYS',
+        // The filter is lifted, but the container's session keyring is its own, empty.
+        unconfined: 'get ENOKEY',
+        'uid 0 unconfined': 'get ENOKEY',
+      });
+    } finally {
+      probe.release();
+    }
+  });
 });

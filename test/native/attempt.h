@@ -28,6 +28,7 @@ static const char *err_name(int e) {
   case ENOMEM: return "ENOMEM";
   case ENOBUFS: return "ENOBUFS";
   case ENOTSOCK: return "ENOTSOCK";
+  case ENOKEY: return "ENOKEY";
   default: return strerror(e);
   }
 }

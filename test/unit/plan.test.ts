@@ -351,6 +351,7 @@ describe('PlanBuilder#build()', function () {
       EXEC: Op.Exec,
       DENY_USERNS: Op.DenyUserns,
       LANDLOCK: Op.Landlock,
+      SESSION_KEYRING: Op.SessionKeyring,
     };
     for (const [name, n] of Object.entries(opsByName)) expect(value(`IK_OP_${name}`), name).to.equal(n);
     expect(value('IK_F_RECURSIVE')).to.equal(OpFlag.Recursive);
