@@ -250,11 +250,7 @@ EOF`,
       const c = new Container({ mounts: [probe.mount], user: root });
       await c.start();
       try {
-        const p = c.exec([PROBE, 'abi'], { stdio: ['ignore', 'pipe', 'ignore'] });
-        let out = '';
-        p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-        await new Promise((resolve) => p.on('close', resolve));
-        check(probeResults(out), 'exec');
+        check(probeResults((await c.run([PROBE, 'abi'])).stdout), 'exec');
       } finally {
         await c.destroy();
       }
@@ -301,11 +297,7 @@ EOF`,
       const c = new Container({ mounts: [probe.mount] });
       await c.start();
       try {
-        const p = c.exec([KEYRING_PROBE, 'abi'], { stdio: ['ignore', 'pipe', 'ignore'] });
-        let out = '';
-        p.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-        await new Promise((resolve) => p.on('close', resolve));
-        check(probeResults(out), 'exec');
+        check(probeResults((await c.run([KEYRING_PROBE, 'abi'])).stdout), 'exec');
       } finally {
         await c.destroy();
       }
