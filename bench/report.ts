@@ -768,7 +768,7 @@ function interpretation(r: BenchResult): string {
       `With no namespaces, Container.run is at ${ratio(med(a, 'container-none') / s)} of plain spawn (the fixed price of the addon, ` +
       `the zygote's fork of init, init as a reaper and the output pipes), ${med(a, 'container-none') < s ? 'faster than a spawn, which forks Node' : 'about a spawn'}.` +
       (filter !== undefined
-        ? ` The seccomp filter (user namespaces, keyrings, netlink, io_uring; init loads it once per container; every syscall inside then runs it) costs ${delta(filter)} ms ` +
+        ? ` The seccomp filter (user namespaces, keyrings, leases, netlink, io_uring; init loads it once per container; every syscall inside then runs it) costs ${delta(filter)} ms ` +
           `(the default row against \`seccomp: 'unconfined'\`; per round ${delta(pairedDelta(a, 'container', 'container-unconfined'))} ms).`
         : '') +
       (r.trace
@@ -837,7 +837,7 @@ Every row starts \`/bin/true\` and waits for it to end; the latency is from the 
 - **Container.run (default)**: \`Container.run(['/bin/true'])\`, resolved with its RunResult (status must be
   \`'ok'\`): pid, mnt, uts, ipc, net and cgroup namespaces, the host root read-only with fresh /proc, /sys and
   /dev and private /tmp, init (forked by the addon's resident zygote) as PID 1, stdout and stderr collected through pipes,
-  and the seccomp filter against user namespaces, keyrings, netlink protocols but ROUTE (and more than 16 of those) and io_uring, which init installs and answers for (docs/security.md).
+  and the seccomp filter against user namespaces, keyrings, file leases, netlink protocols but ROUTE (and more than 16 of those) and io_uring, which init installs and answers for (docs/security.md).
 - **bwrap**: \`bwrap ${'--unshare-all --ro-bind / / --proc /proc --dev /dev /bin/true'}\` through \`child_process.spawn\`,
   when \`bwrap\` is on PATH and works.
 - **crun**: \`crun --cgroup-manager=disabled run\` of a throw-away OCI bundle (/proc, tmpfs /dev and /tmp, the same

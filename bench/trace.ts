@@ -22,6 +22,8 @@ const OP_NAMES: Record<number, string> = {
   13: 'mount the overlay root',
   14: 'keep the writable layer open',
   15: 'seccomp filter (+ netlink guard listener)',
+  16: 'Landlock domain',
+  17: 'empty session keyring',
 };
 
 const LINE = /^isolate-kit-init: step (\d+) \(op (\d+)\) (\d+) us$/;

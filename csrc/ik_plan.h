@@ -76,8 +76,7 @@ enum ik_op_type {
                           sockets) out of the container; num0 enum ik_landlock_mode
                           (init/landlock_scope.h) */
   IK_OP_SESSION_KEYRING = 17, /* init joins a new, empty session keyring, which every process it
-                                 starts inherits instead of the caller's (for seccomp
-                                 'unconfined', whose payload may use keyrings) */
+                                 starts inherits instead of the caller's */
 
   /* Process phase: run in the forked payload, just before execve. */
   IK_OP_RLIMIT = 20, /* num0 resource, num1 soft, num2 hard */

@@ -80,10 +80,10 @@ export interface ContainerOptions {
    * as uid 0, write the limits of its own group. The same filter allows
    * netlink sockets of NETLINK_ROUTE only (the kernel charges netlink queues
    * to no memory cgroup) and refuses io_uring and i386 socketcall() sockets,
-   * which would go round it, and the kernel's keyrings, which are shared by
-   * every process of a uid, other containers' included (docs/security.md).
-   * 'unconfined' lifts it (the container then gets an empty session keyring
-   * of its own). A full default profile is still to come.
+   * which would go round it, the kernel's keyrings, which are shared by
+   * every process of a uid, other containers' included, and file leases,
+   * which a uid-0 payload could take on the host's files (docs/security.md).
+   * 'unconfined' lifts it. A full default profile is still to come.
    * @default undefined (that filter)
    */
   seccomp?: 'unconfined';
@@ -871,11 +871,13 @@ export class Container extends EventEmitter<ContainerEvents> {
     }
     if (cfg.hostname !== undefined) b.add(Op.Hostname, { description: `set hostname ${cfg.hostname}` }, { str: [cfg.hostname] });
     if (cfg.namespaces.has('time')) b.add(Op.Unshare, { description: 'unshare the time namespace' }, { num: [0x80] });
-    // Without the filter below a payload may use keyrings: it gets an empty
-    // session keyring of its own rather than the caller's, whose keys it
-    // would otherwise hold (csrc/init/no_userns.c). Its uid's user keyring
-    // is still the one other processes of that uid share (docs/security.md).
-    if (cfg.seccomp === 'unconfined') b.add(Op.SessionKeyring, { description: SESSION_KEYRING });
+    // An empty session keyring of the container's own, not the caller's,
+    // whose keys every process inside would otherwise hold ("possess"),
+    // whatever its uid. The filter below keeps processes from the keyring
+    // calls, but not every way the kernel uses a process's keyrings (since
+    // 6.2, AF_ALG's ALG_SET_KEY_BY_KEY_SERIAL takes any key they reach),
+    // and 'unconfined' lifts it. ~8 µs (csrc/init/no_userns.c).
+    b.add(Op.SessionKeyring, { description: SESSION_KEYRING });
     // Before the filter, which would see init's landlock_* calls.
     const landlock = landlockMode(cfg.seccomp, cfg.capabilities);
     if (landlock !== undefined) b.add(Op.Landlock, { description: LANDLOCK_STEP[landlock] }, { num: [landlock] });
@@ -891,7 +893,7 @@ export class Container extends EventEmitter<ContainerEvents> {
       const refuse = orphans >= nat.NETLINK_ORPHANS_MAX;
       warnNetlinkRefused(refuse, orphans);
       const description = refuse
-        ? `deny new user namespaces, keyrings, netlink (no NETLINK_ROUTE socket: ${orphans} made in ended containers are still open elsewhere), io_uring, mq_notify (a seccomp filter; seccomp: 'unconfined' lifts it)`
+        ? `deny new user namespaces, keyrings, leases, netlink (no NETLINK_ROUTE socket: ${orphans} made in ended containers are still open elsewhere), io_uring, mq_notify (a seccomp filter; seccomp: 'unconfined' lifts it)`
         : DENY_USERNS;
       b.add(Op.DenyUserns, { description }, { num: [refuse ? 1 : 0] });
     }
@@ -1076,8 +1078,8 @@ export class Container extends EventEmitter<ContainerEvents> {
 
 /** The seccomp step's description, as it reads on nearly every start (a constant: the spawn path is hot). */
 const DENY_USERNS =
-  "deny new user namespaces, keyrings, netlink but NETLINK_ROUTE (at most 16 sockets, default buffers), io_uring, mq_notify (a seccomp filter; seccomp: 'unconfined' lifts it)";
-const SESSION_KEYRING = "join a session keyring of its own (seccomp: 'unconfined' lets the payload use keyrings; the caller's stays out of reach)";
+  "deny new user namespaces, keyrings, leases, netlink but NETLINK_ROUTE (at most 16 sockets, default buffers), io_uring, mq_notify (a seccomp filter; seccomp: 'unconfined' lifts it)";
+const SESSION_KEYRING = "join an empty session keyring of its own (the caller's stays out of reach)";
 
 let netlinkRefused = false;
 

@@ -1,6 +1,6 @@
 /* A seccomp filter that stops a process from making user namespaces, from
- * using the kernel's keyrings, and from making netlink sockets of any
- * protocol but NETLINK_ROUTE; the
+ * using the kernel's keyrings, from taking file leases, and from making
+ * netlink sockets of any protocol but NETLINK_ROUTE; the
  * NETLINK_ROUTE sockets it does make are counted and kept at the default
  * receive buffer by a supervisor in init (netlink_guard.c).
  *
@@ -52,6 +52,17 @@
  * built without keys answers (keyutils, Kerberos and systemd take it as
  * "no keyrings here"). Docker's default profile refuses them too.
  *
+ * Why leases: fcntl(F_SETLEASE) needs only to own the file, and a uid-0
+ * payload owns every root-owned file of the host's root, which a container
+ * sees read-only (a payload running as a host user's uid, that user's).
+ * A write lease makes every open() of the file elsewhere wait for the
+ * holder, up to /proc/sys/fs/lease-break-time (45 s), and taken again at
+ * once it holds the host's opens for as long as the container runs (a review, 2026-11-29: each
+ * `cat` of such a host file took 45 s); it also tells the holder that
+ * another process opened the file. F_SETLEASE fails with EACCES, what the
+ * kernel answers a process that does not own the file; only file servers
+ * (Samba, NFS) take leases.
+ *
  * What it does, on the native ABI and the compat one (i386 on x86_64, arm
  * on aarch64; x32 shares x86_64's numbers with bit 30 set):
  *   unshare(flags), clone(flags, ...) with CLONE_NEWUSER  -> EPERM
@@ -62,6 +73,7 @@
  *              own setsockopt too)                        -> init (or allowed)
  *   io_uring_setup(...)                                   -> ENOSYS
  *   add_key(), request_key(), keyctl()                    -> ENOSYS
+ *   fcntl(fd, F_SETLEASE, ...) (i386's fcntl64 too)       -> EACCES
  *   mq_notify(mqd, sigevent) but mq_notify(mqd, NULL)     -> ENOSYS
  *   socketcall(SYS_SOCKET, SYS_SOCKETPAIR or
  *              SYS_SETSOCKOPT, ...) (i386)                -> ENOSYS
@@ -89,7 +101,7 @@
  * Everything else is allowed; a process of another ABI gets ENOSYS.
  *
  * init installs it in itself as its last setup step (it makes no user
- * namespace, no socket, no setsockopt, no key call and no clone3 or io_uring call after
+ * namespace, no socket, no setsockopt, no key call, no lease and no clone3 or io_uring call after
  * that: a call of its own sent to itself would never be answered), as
  * root, so without needing no_new_privs; every process it starts inherits
  * it, and a filter cannot be removed. Where nobody can answer (no network
@@ -103,6 +115,7 @@
 #include "no_userns.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/net.h>
 #include <linux/netlink.h>
@@ -136,7 +149,7 @@
  * than send them to init. It does so for a call whose family and protocol
  * (socket) or level and name (setsockopt) carry, in their high halves,
  * which the kernel ignores in an int, a 64-bit secret init drew for this
- * container (instructions 45-52). A payload cannot read it: init is not
+ * container (instructions 50-57). A payload cannot read it: init is not
  * dumpable, and reading a filter back takes CAP_SYS_ADMIN. A guess that
  * misses is just another call to init. Compat calls have zeros there, and
  * the secret is never 0.
@@ -145,75 +158,81 @@
  * the comments on the right give each instruction's index and targets. */
 static const struct sock_filter filter[] = {
     LD_ARCH,                                                   /*  0 */
-    JEQ(NATIVE_ARCH, 0, 15),                                   /*  1 -> 2, else 17 */
+    JEQ(NATIVE_ARCH, 0, 16),                                   /*  1 -> 2, else 18 */
     LD_NR,                                                     /*  2 native ABI */
     BPF_STMT(BPF_ALU | BPF_AND | BPF_K, NR_MASK),              /*  3 */
-    JEQ(CLONE3, 56, 0),                                        /*  4 -> 61 */
-    JEQ(IO_URING_SETUP, 55, 0),                                /*  5 -> 61 */
-    JEQ(NATIVE_ADD_KEY, 54, 0),                                /*  6 -> 61 */
-    JEQ(NATIVE_REQUEST_KEY, 53, 0),                            /*  7 -> 61 */
-    JEQ(NATIVE_KEYCTL, 52, 0),                                 /*  8 -> 61 */
-    JEQ(NATIVE_UNSHARE, 25, 0),                                /*  9 -> 35 */
-    JEQ(NATIVE_CLONE, 24, 0),                                  /* 10 -> 35 */
-    JEQ(NATIVE_SOCKET, 29, 0),                                 /* 11 -> 41 */
-    JEQ(NATIVE_SOCKETPAIR, 28, 0),                             /* 12 -> 41 */
-    JEQ(NATIVE_MQ_NOTIFY, 23, 0),                              /* 13 -> 37 */
-    JEQ(X32_MQ_NOTIFY, 22, 0),                                 /* 14 -> 37 */
-    JEQ(NATIVE_SETSOCKOPT, 33, 0),                             /* 15 -> 49 */
-    JEQ(X32_SETSOCKOPT, 32, 43),                               /* 16 -> 49, else 60 */
-    JEQ(COMPAT_ARCH, 0, 43),                                   /* 17 -> 18, else 61 */
-    LD_NR,                                                     /* 18 compat ABI */
-    JEQ(CLONE3, 41, 0),                                        /* 19 -> 61 */
-    JEQ(IO_URING_SETUP, 40, 0),                                /* 20 -> 61 */
-    JEQ(COMPAT_ADD_KEY, 39, 0),                                /* 21 -> 61 */
-    JEQ(COMPAT_REQUEST_KEY, 38, 0),                            /* 22 -> 61 */
-    JEQ(COMPAT_KEYCTL, 37, 0),                                 /* 23 -> 61 */
-    JEQ(COMPAT_UNSHARE, 10, 0),                                /* 24 -> 35 */
-    JEQ(COMPAT_CLONE, 9, 0),                                   /* 25 -> 35 */
-    JEQ(COMPAT_SOCKET, 14, 0),                                 /* 26 -> 41 */
-    JEQ(COMPAT_SOCKETPAIR, 13, 0),                             /* 27 -> 41 */
-    JEQ(COMPAT_MQ_NOTIFY, 8, 0),                               /* 28 -> 37 */
-    JEQ(COMPAT_SETSOCKOPT, 19, 0),                             /* 29 -> 49 */
-    JEQ(COMPAT_SOCKETCALL, 0, 29),                             /* 30 -> 31, else 60 */
-    LD_ARG(0),                                                 /* 31 socketcall's call */
-    JEQ(SYS_SOCKET, 28, 0),                                    /* 32 -> 61 */
-    JEQ(SYS_SOCKETPAIR, 27, 0),                                /* 33 -> 61 */
-    JEQ(SYS_SETSOCKOPT, 26, 25),                               /* 34 -> 61, else 60 */
-    LD_ARG(0),                                                 /* 35 unshare or clone: flags */
-    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 25, 23), /* 36 -> 62, else 60 */
-    LD_ARG(1),                                                 /* 37 mq_notify: the sigevent pointer */
-    JEQ(0, 0, 22),                                             /* 38 -> 39, else 61 */
-    LD_ARG_HIGH(1),                                            /* 39 */
-    JEQ(0, 19, 20),                                            /* 40 -> 60 (NULL: unregister), else 61 */
-    LD_ARG(0),                                                 /* 41 socket or socketpair: family */
-    JEQ(AF_NETLINK, 0, 17),                                    /* 42 -> 43, else 60 */
-    LD_ARG(2),                                                 /* 43 protocol */
-    JEQ(NETLINK_ROUTE, 0, 18),                                 /* 44 -> 45, else 63 */
-    LD_ARG_HIGH(0),                                            /* 45 family's high half */
-    JEQ(0 /* secret 0 */, 0, 17),                              /* 46 -> 47, else 64 */
-    LD_ARG_HIGH(2),                                            /* 47 protocol's high half */
-    JEQ(0 /* secret 1 */, 11, 15),                             /* 48 -> 60 (init's own), else 64 */
-    LD_ARG_HIGH(1),                                            /* 49 setsockopt: level's high half */
-    JEQ(0 /* secret 0 */, 0, 2),                               /* 50 -> 51, else 53 */
-    LD_ARG_HIGH(2),                                            /* 51 name's high half */
-    JEQ(0 /* secret 1 */, 7, 0),                               /* 52 -> 60 (init's own), else 53 */
-    LD_ARG(1),                                                 /* 53 level */
-    JEQ(SOL_SOCKET, 0, 5),                                     /* 54 -> 55, else 60 */
-    LD_ARG(2),                                                 /* 55 name */
-    JEQ(SO_RCVBUF, 7, 0),                                      /* 56 -> 64 */
-    JEQ(SO_RCVBUFFORCE, 6, 0),                                 /* 57 -> 64 */
-    JEQ(SO_SNDBUF, 5, 0),                                      /* 58 -> 64 */
-    JEQ(SO_SNDBUFFORCE, 4, 0),                                 /* 59 -> 64, else 60 */
-    RET(SECCOMP_RET_ALLOW),                                    /* 60 */
-    RET(SECCOMP_RET_ERRNO | ENOSYS),                           /* 61 clone3, io_uring, keyrings, socketcall, mq_notify, another ABI */
-    RET(SECCOMP_RET_ERRNO | EPERM),                            /* 62 CLONE_NEWUSER */
-    RET(SECCOMP_RET_ERRNO | EPROTONOSUPPORT),                  /* 63 netlink but NETLINK_ROUTE */
-    RET(SECCOMP_RET_USER_NOTIF),                               /* 64 to init's netlink guard */
+    JEQ(CLONE3, 61, 0),                                        /*  4 -> 66 */
+    JEQ(IO_URING_SETUP, 60, 0),                                /*  5 -> 66 */
+    JEQ(NATIVE_ADD_KEY, 59, 0),                                /*  6 -> 66 */
+    JEQ(NATIVE_REQUEST_KEY, 58, 0),                            /*  7 -> 66 */
+    JEQ(NATIVE_KEYCTL, 57, 0),                                 /*  8 -> 66 */
+    JEQ(NATIVE_FCNTL, 28, 0),                                  /*  9 -> 38 */
+    JEQ(NATIVE_UNSHARE, 29, 0),                                /* 10 -> 40 */
+    JEQ(NATIVE_CLONE, 28, 0),                                  /* 11 -> 40 */
+    JEQ(NATIVE_SOCKET, 33, 0),                                 /* 12 -> 46 */
+    JEQ(NATIVE_SOCKETPAIR, 32, 0),                             /* 13 -> 46 */
+    JEQ(NATIVE_MQ_NOTIFY, 27, 0),                              /* 14 -> 42 */
+    JEQ(X32_MQ_NOTIFY, 26, 0),                                 /* 15 -> 42 */
+    JEQ(NATIVE_SETSOCKOPT, 37, 0),                             /* 16 -> 54 */
+    JEQ(X32_SETSOCKOPT, 36, 47),                               /* 17 -> 54, else 65 */
+    JEQ(COMPAT_ARCH, 0, 47),                                   /* 18 -> 19, else 66 */
+    LD_NR,                                                     /* 19 compat ABI */
+    JEQ(CLONE3, 45, 0),                                        /* 20 -> 66 */
+    JEQ(IO_URING_SETUP, 44, 0),                                /* 21 -> 66 */
+    JEQ(COMPAT_ADD_KEY, 43, 0),                                /* 22 -> 66 */
+    JEQ(COMPAT_REQUEST_KEY, 42, 0),                            /* 23 -> 66 */
+    JEQ(COMPAT_KEYCTL, 41, 0),                                 /* 24 -> 66 */
+    JEQ(COMPAT_FCNTL, 12, 0),                                  /* 25 -> 38 */
+    JEQ(COMPAT_FCNTL64, 11, 0),                                /* 26 -> 38 */
+    JEQ(COMPAT_UNSHARE, 12, 0),                                /* 27 -> 40 */
+    JEQ(COMPAT_CLONE, 11, 0),                                  /* 28 -> 40 */
+    JEQ(COMPAT_SOCKET, 16, 0),                                 /* 29 -> 46 */
+    JEQ(COMPAT_SOCKETPAIR, 15, 0),                             /* 30 -> 46 */
+    JEQ(COMPAT_MQ_NOTIFY, 10, 0),                              /* 31 -> 42 */
+    JEQ(COMPAT_SETSOCKOPT, 21, 0),                             /* 32 -> 54 */
+    JEQ(COMPAT_SOCKETCALL, 0, 31),                             /* 33 -> 34, else 65 */
+    LD_ARG(0),                                                 /* 34 socketcall's call */
+    JEQ(SYS_SOCKET, 30, 0),                                    /* 35 -> 66 */
+    JEQ(SYS_SOCKETPAIR, 29, 0),                                /* 36 -> 66 */
+    JEQ(SYS_SETSOCKOPT, 28, 27),                               /* 37 -> 66, else 65 */
+    LD_ARG(1),                                                 /* 38 fcntl: cmd */
+    JEQ(F_SETLEASE, 28, 25),                                   /* 39 -> 68, else 65 */
+    LD_ARG(0),                                                 /* 40 unshare or clone: flags */
+    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 25, 23), /* 41 -> 67, else 65 */
+    LD_ARG(1),                                                 /* 42 mq_notify: the sigevent pointer */
+    JEQ(0, 0, 22),                                             /* 43 -> 44, else 66 */
+    LD_ARG_HIGH(1),                                            /* 44 */
+    JEQ(0, 19, 20),                                            /* 45 -> 65 (NULL: unregister), else 66 */
+    LD_ARG(0),                                                 /* 46 socket or socketpair: family */
+    JEQ(AF_NETLINK, 0, 17),                                    /* 47 -> 48, else 65 */
+    LD_ARG(2),                                                 /* 48 protocol */
+    JEQ(NETLINK_ROUTE, 0, 19),                                 /* 49 -> 50, else 69 */
+    LD_ARG_HIGH(0),                                            /* 50 family's high half */
+    JEQ(0 /* secret 0 */, 0, 18),                              /* 51 -> 52, else 70 */
+    LD_ARG_HIGH(2),                                            /* 52 protocol's high half */
+    JEQ(0 /* secret 1 */, 11, 16),                             /* 53 -> 65 (init's own), else 70 */
+    LD_ARG_HIGH(1),                                            /* 54 setsockopt: level's high half */
+    JEQ(0 /* secret 0 */, 0, 2),                               /* 55 -> 56, else 58 */
+    LD_ARG_HIGH(2),                                            /* 56 name's high half */
+    JEQ(0 /* secret 1 */, 7, 0),                               /* 57 -> 65 (init's own), else 58 */
+    LD_ARG(1),                                                 /* 58 level */
+    JEQ(SOL_SOCKET, 0, 5),                                     /* 59 -> 60, else 65 */
+    LD_ARG(2),                                                 /* 60 name */
+    JEQ(SO_RCVBUF, 8, 0),                                      /* 61 -> 70 */
+    JEQ(SO_RCVBUFFORCE, 7, 0),                                 /* 62 -> 70 */
+    JEQ(SO_SNDBUF, 6, 0),                                      /* 63 -> 70 */
+    JEQ(SO_SNDBUFFORCE, 5, 0),                                 /* 64 -> 70, else 65 */
+    RET(SECCOMP_RET_ALLOW),                                    /* 65 */
+    RET(SECCOMP_RET_ERRNO | ENOSYS),                           /* 66 clone3, io_uring, keyrings, socketcall, mq_notify, another ABI */
+    RET(SECCOMP_RET_ERRNO | EPERM),                            /* 67 CLONE_NEWUSER */
+    RET(SECCOMP_RET_ERRNO | EACCES),                           /* 68 F_SETLEASE */
+    RET(SECCOMP_RET_ERRNO | EPROTONOSUPPORT),                  /* 69 netlink but NETLINK_ROUTE */
+    RET(SECCOMP_RET_USER_NOTIF),                               /* 70 to init's netlink guard */
 };
 #define N_INSNS (sizeof filter / sizeof filter[0])
 #define TO_INIT (N_INSNS - 1)
-/* Where the secret goes: socket()'s (46, 48) and setsockopt()'s (50, 52). */
-static const unsigned secret_at[2][2] = {{46, 48}, {50, 52}};
+/* Where the secret goes: socket()'s (51, 53) and setsockopt()'s (55, 57). */
+static const unsigned secret_at[2][2] = {{51, 53}, {55, 57}};
 
 int ik_deny_user_namespaces(int *listener, int refuse_netlink) {
   struct sock_filter insns[N_INSNS];

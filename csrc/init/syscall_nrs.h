@@ -30,6 +30,9 @@
 #define COMPAT_ADD_KEY 286
 #define COMPAT_REQUEST_KEY 287
 #define COMPAT_KEYCTL 288
+#define NATIVE_FCNTL 72 /* x32: the same, bit 30 set */
+#define COMPAT_FCNTL 55
+#define COMPAT_FCNTL64 221
 #define NR_MASK (~0x40000000u) /* x32: the same numbers, bit 30 set, but for compat calls (512+) */
 #elif defined(__aarch64__)
 #define NATIVE_ARCH AUDIT_ARCH_AARCH64
@@ -54,6 +57,9 @@
 #define COMPAT_ADD_KEY 309
 #define COMPAT_REQUEST_KEY 310
 #define COMPAT_KEYCTL 311
+#define NATIVE_FCNTL 25
+#define COMPAT_FCNTL 55
+#define COMPAT_FCNTL64 221
 #define NR_MASK (~0u)
 #else
 #error "syscall_nrs.h: add this architecture's syscall numbers"

@@ -54,7 +54,8 @@ Options:
   --net none|host            none: own network, loopback only (default); host: the host's network
   --cap CAP                  keep capability CAP, e.g. NET_BIND_SERVICE (repeatable; default: none)
   --seccomp unconfined       lift init's seccomp filter (by default it refuses user namespaces,
-                             keyrings, netlink protocols but ROUTE, io_uring; see docs/security.md)
+                             keyrings, leases, netlink protocols but ROUTE, io_uring; see
+                             docs/security.md)
   --rlimit NAME=SOFT[:HARD]  set a resource limit, e.g. nofile=256 or as=unlimited (repeatable;
                              defaults: core=0, nofile=1024:4096)
   --memory SIZE              memory limit of the container's cgroup, e.g. 64M; past it the OOM

@@ -4,15 +4,15 @@
  * fail and the result must still be the payload's own.
  */
 import { expect } from 'chai';
-import { chmodSync, copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Container, type RunResult } from '../../lib';
 import { needContainers, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
-import { KEYRING_PROBE, PROBE, SIGIO_PROBE, buildProbes, probeResults, type Probes } from '../fixtures/probes';
-import { runFixture } from '../fixtures/procs';
+import { KEYRING_PROBE, LEASE_PROBE, PROBE, SIGIO_PROBE, buildProbes, probeResults, type Probes } from '../fixtures/probes';
+import { runFixture, waitFor } from '../fixtures/procs';
 
 const root = { uid: 0, gid: 0 };
 
@@ -315,7 +315,7 @@ EOF`,
   // A child starts with its parent's session keyring, and a process holds
   // ("possesses") the keys its session keyring reaches, whatever its uid:
   // every payload, `nobody` included, held the Node process's session keys.
-  it('should keep the caller\'s session keyring out of reach, of unconfined payloads too', async function () {
+  it('should give every container an empty session keyring of its own, which keeps the caller\'s out of reach, unconfined too', async function () {
     const built = buildProbes();
     skipUnless(this, typeof built === 'string' ? built : null);
     const probe = built as Probes;
@@ -337,6 +337,69 @@ EOF`,
         'uid 0 unconfined': 'get ENOKEY',
       });
     } finally {
+      probe.release();
+    }
+    // Every container holds one of its own, filtered or not: the filter
+    // does not shut every way the kernel uses a process's keyrings (AF_ALG
+    // takes keys by serial from 6.2). The host's /proc/keys lists them.
+    const sessionKeyrings = () => readFileSync('/proc/keys', 'utf8').split('\n').filter((l) => / keyring +_ses: /.test(l)).map((l) => l.split(' ')[0]!);
+    const before = new Set(sessionKeyrings());
+    const held = [new Container(), new Container({ user: root }), new Container({ seccomp: 'unconfined' })];
+    let theirs: string[] = [];
+    try {
+      for (const c of held) {
+        await c.start();
+        c.spawn(['sleep', '30'], { stdio: 'ignore' });
+      }
+      theirs = sessionKeyrings().filter((id) => !before.has(id));
+      expect(theirs).to.have.length(held.length);
+    } finally {
+      for (const c of held) await c.destroy();
+    }
+    // They go with their containers.
+    const left = () => sessionKeyrings().filter((id) => theirs.includes(id));
+    expect(await waitFor(() => left().length === 0, 5000), `the containers' session keyrings are gone: ${left().join(', ')}`).to.equal(true);
+  });
+
+  // fcntl(F_SETLEASE) needs only to own the file, and a uid-0 payload owns
+  // every root-owned file of the host's root, read-only as it is: a lease
+  // held every open() of the file on the host for 45 s (lease-break-time),
+  // again and again. init's filter refuses it.
+  it('should keep a uid-0 payload from taking leases on the host\'s files, by every ABI, exec\'d ones too', async function () {
+    skipUnless(this, process.getuid?.() === 0 ? null : 'the host file must be root\'s');
+    const built = buildProbes();
+    skipUnless(this, typeof built === 'string' ? built : null);
+    const probe = built as Probes;
+    const dir = mkdtempSync(join(tmpdir(), TEMP_PREFIX));
+    chmodSync(dir, 0o755);
+    writeFileSync(join(dir, 'host-file'), 'root\'s\n', { mode: 0o644 });
+    const mounts = [probe.mount, { type: 'bind' as const, source: dir, target: '/tmp/host', readonly: true as const }];
+    const run = async (options: Parameters<typeof Container.run>[1]) => {
+      const r = await Container.run([LEASE_PROBE, '/tmp/host/host-file'], { timeout: 10_000, mounts, ...options });
+      expect(r.status, r.stderr).to.equal('ok');
+      return probeResults(r.stdout);
+    };
+    try {
+      // Unconfined, the kernel grants it (and the probe lets it go at once).
+      const unconfined = await run({ user: root, seccomp: 'unconfined' });
+      skipUnless(this, unconfined['fcntl(F_SETLEASE)'] === 'ok' ? null : `this host grants no leases (${unconfined['fcntl(F_SETLEASE)']}; fs.leases-enable?)`);
+      const check = (got: Record<string, string>, what: string) => {
+        // Every ABI the kernel runs (i386 and x32 on x86_64, where built in) gets what a process that does not own the file gets.
+        for (const [attempt, result] of Object.entries(unconfined)) {
+          if (attempt.includes('F_SETLEASE') && result === 'ok') expect(got[attempt], `${what}: ${attempt}`).to.equal('EACCES');
+        }
+        expect(got['fcntl(F_GETFL)'], `${what}: other fcntl calls`).to.equal('ok');
+      };
+      for (const options of [{ user: root }, { user: root, capabilities: ['CAP_LEASE'] }]) check(await run(options), JSON.stringify(options));
+      const c = new Container({ mounts, user: root });
+      await c.start();
+      try {
+        check(probeResults((await c.run([LEASE_PROBE, '/tmp/host/host-file'])).stdout), 'exec');
+      } finally {
+        await c.destroy();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
       probe.release();
     }
   });
