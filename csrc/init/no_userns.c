@@ -50,18 +50,20 @@
  * uid too (`kernel.keys.maxkeys`): one container could use up another's.
  * add_key(), request_key() and keyctl() fail with ENOSYS, what a kernel
  * built without keys answers (keyutils, Kerberos and systemd take it as
- * "no keyrings here"). Docker's default profile refuses them too.
+ * "no keyrings here"). Docker's default profile refuses them too. And init
+ * gives every container an empty session keyring (IK_OP_SESSION_KEYRING),
+ * for the ways to a process's keyrings that are not these calls.
  *
  * Why leases: fcntl(F_SETLEASE) needs only to own the file, and a uid-0
  * payload owns every root-owned file of the host's root, which a container
  * sees read-only (a payload running as a host user's uid, that user's).
  * A write lease makes every open() of the file elsewhere wait for the
  * holder, up to /proc/sys/fs/lease-break-time (45 s), and taken again at
- * once it holds the host's opens for as long as the container runs (a review, 2026-11-29: each
- * `cat` of such a host file took 45 s); it also tells the holder that
- * another process opened the file. F_SETLEASE fails with EACCES, what the
- * kernel answers a process that does not own the file; only file servers
- * (Samba, NFS) take leases.
+ * once it holds them for as long as the container runs (a review,
+ * 2026-11-29: each `cat` of such a host file on the host took 45 s); every
+ * break also tells the holder that another process opened the file.
+ * F_SETLEASE fails with EACCES, what the kernel answers a process that
+ * does not own the file; only file servers (Samba, NFS) take leases.
  *
  * What it does, on the native ABI and the compat one (i386 on x86_64, arm
  * on aarch64; x32 shares x86_64's numbers with bit 30 set):
