@@ -1,4 +1,4 @@
-/* Run inside containers by test/integration/cross-container.test.ts: the
+/* Run inside containers by test/integration/escape.test.ts: the
  * kernel's keyrings are not namespaced (every process of a uid shares that
  * uid's user keyring; a child starts with its parent's session keyring), so
  * they are a way from one container to another of the same uid, or to the
