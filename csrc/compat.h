@@ -58,6 +58,22 @@
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
 #endif
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
+#ifndef __NR_openat2
+#define __NR_openat2 437
+#endif
+/* openat2's struct open_how and resolve flags (linux/openat2.h, Linux 5.6) */
+struct ik_open_how {
+  uint64_t flags;
+  uint64_t mode;
+  uint64_t resolve;
+};
+#define IK_RESOLVE_NO_MAGICLINKS 0x02
+#define IK_RESOLVE_IN_ROOT 0x10
+/* statx's mount id (Linux 5.8; linux/stat.h STATX_MNT_ID) */
+#define IK_STATX_MNT_ID 0x00001000U
 #ifndef AT_RECURSIVE
 #define AT_RECURSIVE 0x8000
 #endif
@@ -135,6 +151,11 @@ static inline int ik_fsconfig(int fd, unsigned cmd, const char *key, const void 
 
 static inline int ik_fsmount(int fd, unsigned flags, unsigned attrs) {
   return (int)syscall(__NR_fsmount, fd, flags, attrs);
+}
+
+static inline int ik_openat2(int dfd, const char *path, uint64_t flags, uint64_t resolve) {
+  struct ik_open_how how = {flags, 0, resolve};
+  return (int)syscall(__NR_openat2, dfd, path, &how, sizeof how);
 }
 
 static inline int ik_pivot_root(const char *new_root, const char *put_old) {

@@ -18,7 +18,7 @@ function defaultStore(): ImageStore {
 import { LANDLOCK_STEP, landlockMode } from './landlock';
 import { Namespace, toNamespace, type NamespaceKind } from './namespace';
 import { CONTAINER_ID, NativeEvent, nativeForSpawn, type NativeHandle, type NativeStdio } from './native';
-import { Op, PLAN_F_MNTNS, PLAN_F_PIDNS, PLAN_F_TRACE, PlanBuilder, SC_CGROUP_JOIN, SC_FSOPEN, SYSCALL_NAMES, type PlanStep } from './plan';
+import { Op, PLAN_F_MNTNS, PLAN_F_PIDNS, PLAN_F_TRACE, PlanBuilder, SC_CGROUP_JOIN, SC_FSOPEN, SC_OPEN, SYSCALL_NAMES, type PlanStep } from './plan';
 import { ContainerProcess, checkSignal, decodeWaitStatus, signalName } from './process';
 import {
   DEFAULT_ENV,
@@ -289,6 +289,15 @@ function stepError(steps: readonly PlanStep[], command: readonly string[] | unde
   if (sc === SC_FSOPEN && errno === 19 /* ENODEV */) {
     // The kernel has no overlayfs (not built, module not loadable): a host limit, not a setup bug.
     return new IsolateError('ERR_UNSUPPORTED', `A layered root needs overlayfs, which this kernel does not have (${what}: fsopen("overlay"): ENODEV); load the overlay module`, details);
+  }
+  if (sc === SC_OPEN && errno === 40 /* ELOOP */ && step?.path !== undefined) {
+    // init resolves targets inside the new root (csrc/init/setup.c): ELOOP
+    // there is a link to the root itself (a mount would hide it all) or a loop.
+    return new IsolateError(
+      'ERR_SETUP_FAILED',
+      `Container setup failed at ${what}: ${step.path}, resolved inside the container's root, is the root itself or a loop of symbolic links (${syscall}: ${name})`,
+      details,
+    );
   }
   return new IsolateError('ERR_SETUP_FAILED', `Container setup failed at ${what}: ${syscall}: ${name} (${text})`, details);
 }

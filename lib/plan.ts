@@ -105,6 +105,8 @@ export const SYSCALL_NAMES: readonly string[] = [
   'keyctl',
 ];
 
+/** IK_SC_OPEN: also init resolving a step's target inside the new root (ELOOP: the root itself, or a loop). */
+export const SC_OPEN = 9;
 /** IK_SC_CGROUP_JOIN: init could not join its cgroup. */
 export const SC_CGROUP_JOIN = 32;
 /** IK_SC_FSOPEN: ENODEV there means the kernel lacks the filesystem (overlayfs). */

@@ -53,8 +53,143 @@ static int is_fs_op(uint32_t type) {
   }
 }
 
-/* mkdir -p of the directories above `path` (they are on a tmpfs the plan
- * made: TS only lets targets be created there). */
+/* The new root: the PIVOT_ROOT op's path, and an O_PATH fd of what is
+ * mounted there, opened when a step first acts below it (the plan puts the
+ * root's own mount in place first) and again after a step on the root itself.
+ *
+ * Below the new root the tree is the image's, and the kernel resolves a path
+ * such as <root>/run in init's view, where an image's symlink `run -> /`
+ * leads to the host's root: a tmpfs mounted "on /run" sat on the host's
+ * root, pivot_root's detach then took that tmpfs and left the host's root,
+ * read-write, reachable from inside as `/..`; init's mkdir and mknod went
+ * through such links onto the host's disk (review, 2026-11-29). So every
+ * target below the new root is resolved inside it, as the container itself
+ * would resolve it (openat2 RESOLVE_IN_ROOT: `..` and absolute links stop at
+ * the root), and the step acts on the fd it got: the *at() calls and
+ * move_mount on the fd, mount(2), which takes only a path, on its
+ * /proc/self/fd name (runc does the same). Paths elsewhere (init's staging
+ * tmpfs, the host's sources) are the plan's own and used as they are. */
+static const char *root_path;
+static size_t root_len;
+static int root_fd = -1;
+
+static void close_keep_errno(int fd) {
+  int saved = errno;
+  close(fd);
+  errno = saved;
+}
+
+/* The part of `path` below the new root ("run/x"), or NULL when it is not below it. */
+static const char *below_root(const char *path) {
+  if (root_path == NULL || path == NULL || strncmp(path, root_path, root_len) != 0 || path[root_len] != '/')
+    return NULL;
+  const char *rel = path + root_len;
+  while (*rel == '/')
+    rel++;
+  return *rel ? rel : NULL;
+}
+
+/* An fd of `rel` (O_PATH | `flags`) resolved inside the new root. */
+static int open_in_root(const char *rel, int flags) {
+  if (root_fd < 0 && (root_fd = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+    return -1;
+  /* EAGAIN: a mount or rename anywhere on the host while a path with `..`
+   * was resolved (the kernel cannot then vouch for it); try again. */
+  for (int tries = 0;; tries++) {
+    int fd = ik_openat2(root_fd, rel, O_PATH | O_CLOEXEC | flags,
+                        IK_RESOLVE_IN_ROOT | IK_RESOLVE_NO_MAGICLINKS);
+    if (fd >= 0 || errno != EAGAIN || tries == 16)
+      return fd;
+  }
+}
+
+/* Where a step acts: below the new root `fd`, resolved inside it, and `path`
+ * its /proc/self/fd name; elsewhere fd -1 and the plan's path. */
+struct target {
+  int fd;
+  const char *path;
+  char proc[32];
+};
+
+#define T_DFD(t) ((t)->fd >= 0 ? (t)->fd : AT_FDCWD)
+#define T_NAME(t) ((t)->fd >= 0 ? "" : (t)->path)
+#define T_AT_EMPTY(t) ((t)->fd >= 0 ? AT_EMPTY_PATH : 0)
+#define T_MOVE_EMPTY(t) ((t)->fd >= 0 ? MOVE_MOUNT_T_EMPTY_PATH : 0)
+
+/* Resolves a step's target; -1 with errno (ELOOP: it leads to the new root
+ * itself, where a mount would hide the whole tree). */
+static int target_open(const char *path, struct target *t) {
+  const char *rel = below_root(path);
+  t->fd = -1;
+  t->path = path;
+  if (rel == NULL)
+    return 0;
+  if ((t->fd = open_in_root(rel, 0)) < 0)
+    return -1;
+  struct stat a, b;
+  if (fstat(t->fd, &a) < 0 || fstat(root_fd, &b) < 0) {
+    close_keep_errno(t->fd);
+    return t->fd = -1;
+  }
+  if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+    close(t->fd);
+    t->fd = -1;
+    return errno = ELOOP, -1;
+  }
+  snprintf(t->proc, sizeof t->proc, "/proc/self/fd/%d", t->fd);
+  t->path = t->proc;
+  return 0;
+}
+
+static void target_close(struct target *t) {
+  if (t->fd >= 0)
+    close_keep_errno(t->fd);
+  t->fd = -1;
+}
+
+/* The directory a new entry `path` goes in (an fd, or AT_FDCWD) and its
+ * name there; below the new root, that directory is resolved inside it. */
+static int parent_open(const char *path, int *dfd, const char **name) {
+  char buf[4096];
+  const char *rel = below_root(path);
+  *dfd = AT_FDCWD;
+  *name = path;
+  if (rel == NULL)
+    return 0;
+  const char *slash = strrchr(rel, '/');
+  const char *dir = ".";
+  if (slash != NULL) {
+    size_t n = (size_t)(slash - rel);
+    if (n >= sizeof buf)
+      return errno = ENAMETOOLONG, -1;
+    memcpy(buf, rel, n);
+    buf[n] = 0;
+    dir = buf;
+  }
+  *name = slash ? slash + 1 : rel;
+  if (**name == 0)
+    return errno = EINVAL, -1;
+  *dfd = open_in_root(dir, O_DIRECTORY);
+  return *dfd < 0 ? -1 : 0;
+}
+
+static void parent_close(int dfd) {
+  if (dfd >= 0)
+    close_keep_errno(dfd);
+}
+
+/* mkdir of `path` (below the new root: inside it); one that exists will do. */
+static int make_dir(const char *path, mode_t mode) {
+  int dfd;
+  const char *name;
+  if (parent_open(path, &dfd, &name) < 0)
+    return -1;
+  int r = mkdirat(dfd, name, mode) < 0 && errno != EEXIST ? -1 : 0;
+  parent_close(dfd);
+  return r;
+}
+
+/* mkdir -p of the directories above `path`. */
 static int make_parents(const char *path) {
   char buf[4096];
   size_t len = strlen(path);
@@ -63,36 +198,67 @@ static int make_parents(const char *path) {
   memcpy(buf, path, len + 1);
   for (char *p = buf + 1; (p = strchr(p, '/')) != NULL; p++) {
     *p = 0;
-    int r = mkdir(buf, 0755);
+    int r = make_dir(buf, 0755);
     *p = '/';
-    if (r < 0 && errno != EEXIST)
+    if (r < 0)
       return -1;
   }
   return 0;
 }
 
-/* Creates `path` as an empty directory or file to match `like`, unless it exists. */
+/* Creates `path` as an empty directory or file to match `like`, unless
+ * something is there (whatever it is: the mount then goes where it leads,
+ * inside the new root). */
 static int make_mountpoint(const char *path, mode_t like) {
   if (make_parents(path) < 0)
     return -1;
   if (S_ISDIR(like))
-    return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
-  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-  if (fd < 0)
-    return errno == EEXIST || errno == EISDIR ? 0 : -1;
-  close(fd);
-  return 0;
+    return make_dir(path, 0755);
+  int dfd;
+  const char *name;
+  if (parent_open(path, &dfd, &name) < 0)
+    return -1;
+  /* O_EXCL: never opens what is there (an image's fifo would block). */
+  int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
+  int r = fd < 0 && errno != EEXIST ? -1 : 0;
+  if (fd >= 0)
+    close(fd);
+  parent_close(dfd);
+  return r;
 }
 
-/* pivot_root(".", ".") stacks the old root under the new one; detaching it
- * leaves no path back to the host tree (runc does the same). */
+/* The mount `path` leads to: its id (Linux 5.8), device and inode. */
+static int mount_of(const char *path, struct statx *sx) {
+  return statx(AT_FDCWD, path, 0, STATX_INO | IK_STATX_MNT_ID, sx);
+}
+
+static int same_place(const struct statx *a, const struct statx *b) {
+  if ((a->stx_mask & b->stx_mask & IK_STATX_MNT_ID) && a->stx_mnt_id != b->stx_mnt_id)
+    return 0;
+  return a->stx_dev_major == b->stx_dev_major && a->stx_dev_minor == b->stx_dev_minor && a->stx_ino == b->stx_ino;
+}
+
+/* pivot_root(".", ".") stacks the old root on the new one; detaching it
+ * leaves no path back to the host tree (runc does the same). Then "/.."
+ * must lead where "/" does: a mount left on the new root (one that sat on
+ * the old root came along with it) would be reachable from inside as
+ * "/..". Such a mount is detached too; should one stay, the start fails. */
 static int pivot(const char *new_root) {
   if (chdir(new_root) < 0)
     return -IK_SC_CHDIR;
   if (ik_pivot_root(".", ".") < 0)
     return -IK_SC_PIVOT_ROOT;
-  if (umount2(".", MNT_DETACH) < 0)
-    return -IK_SC_UMOUNT;
+  for (int k = 0;; k++) {
+    if (umount2(".", MNT_DETACH) < 0)
+      return -IK_SC_UMOUNT;
+    struct statx top, up;
+    if (mount_of("/", &top) < 0 || mount_of("/..", &up) < 0)
+      return -IK_SC_STAT;
+    if (same_place(&top, &up))
+      break;
+    if (k == 8)
+      return errno = EBUSY, -IK_SC_UMOUNT;
+  }
   if (chdir("/") < 0)
     return -IK_SC_CHDIR;
   return 0;
@@ -131,19 +297,17 @@ out:
   return -1;
 }
 
-/* A read-only, nosuid, noexec clone of `src` (not recursive) moved onto `target`. */
-static int mask_file(const char *src, const char *target) {
+/* A read-only, nosuid, noexec clone of `src` (not recursive) moved onto `t`. */
+static int mask_file(const char *src, const struct target *t) {
   int fd = ik_open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
   if (fd < 0)
     return -IK_SC_OPEN_TREE;
   int sc = 0;
   if (ik_mount_setattr(fd, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0) < 0)
     sc = IK_SC_MOUNT_SETATTR;
-  else if (ik_move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+  else if (ik_move_mount(fd, "", T_DFD(t), T_NAME(t), MOVE_MOUNT_F_EMPTY_PATH | T_MOVE_EMPTY(t)) < 0)
     sc = IK_SC_MOVE_MOUNT;
-  int saved = errno;
-  close(fd);
-  errno = saved;
+  close_keep_errno(fd);
   return sc ? -sc : 0;
 }
 
@@ -153,9 +317,8 @@ static int mask_file(const char *src, const char *target) {
  * is not bounded by the one page that mount(2)'s option string may fill
  * (~40 layers of store paths); older kernels get that string. Returns 0 or
  * -IK_SC_* with errno set. */
-static int mount_overlay(const struct ik_plan *plan, const struct ik_op *op) {
+static int mount_overlay(const struct ik_plan *plan, const struct ik_op *op, const struct target *t) {
   const char *upper = ik_plan_str(plan, op->str[0]);
-  const char *target = ik_plan_str(plan, op->str[1]);
   const char *work = ik_plan_str(plan, op->str[2]);
   struct ik_list lowers = ik_plan_list(plan, op->num[0]);
   int sc = 0, mfd = -1;
@@ -184,7 +347,7 @@ static int mount_overlay(const struct ik_plan *plan, const struct ik_op *op) {
     sc = IK_SC_FSMOUNT;
     goto out;
   }
-  if (ik_move_mount(mfd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+  if (ik_move_mount(mfd, "", T_DFD(t), T_NAME(t), MOVE_MOUNT_F_EMPTY_PATH | T_MOVE_EMPTY(t)) < 0)
     sc = IK_SC_MOVE_MOUNT;
   goto out;
 
@@ -210,7 +373,7 @@ legacy: {
     flags |= MS_NOSUID;
   if (op->num[1] & MOUNT_ATTR_NODEV)
     flags |= MS_NODEV;
-  if (mount("overlay", target, "overlay", flags, data) < 0)
+  if (mount("overlay", t->path, "overlay", flags, data) < 0)
     sc = IK_SC_MOUNT;
 }
 
@@ -231,8 +394,10 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
   const struct ik_op *op = &plan->ops[i];
   const char *s0 = ik_plan_str(plan, op->str[0]);
   const char *s1 = ik_plan_str(plan, op->str[1]);
+  struct target t = {.fd = -1};
   struct stat st;
-  int r;
+  int r, dfd;
+  const char *name;
   switch (op->type) {
   case IK_OP_BIND:
     if (tree < 0)
@@ -243,81 +408,101 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
       if (make_mountpoint(s1, st.st_mode) < 0)
         FAIL(i, S_ISDIR(st.st_mode) ? IK_SC_MKDIR : IK_SC_OPEN);
     }
-    if (ik_move_mount(tree, "", AT_FDCWD, s1, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    if (target_open(s1, &t) < 0)
+      FAIL(i, IK_SC_OPEN);
+    if (ik_move_mount(tree, "", T_DFD(&t), T_NAME(&t), MOVE_MOUNT_F_EMPTY_PATH | T_MOVE_EMPTY(&t)) < 0)
       FAIL(i, IK_SC_MOVE_MOUNT);
-    return 0;
+    break;
   case IK_OP_MOUNT:
-    if ((op->flags & IK_F_MKDIR) && (make_parents(s1) < 0 || (mkdir(s1, 0755) < 0 && errno != EEXIST)))
+    if ((op->flags & IK_F_MKDIR) && (make_parents(s1) < 0 || make_dir(s1, 0755) < 0))
       FAIL(i, IK_SC_MKDIR);
-    if (mount(s0 ? s0 : "none", s1, ik_plan_str(plan, op->str[2]), (unsigned long)op->num[0],
+    if (target_open(s1, &t) < 0)
+      FAIL(i, IK_SC_OPEN);
+    if (mount(s0 ? s0 : "none", t.path, ik_plan_str(plan, op->str[2]), (unsigned long)op->num[0],
               ik_plan_str(plan, op->str[3])) < 0)
       FAIL(i, IK_SC_MOUNT);
-    return 0;
+    break;
   case IK_OP_MASK:
-    if (stat(s1, &st) < 0) {
+    if (target_open(s1, &t) < 0 || (t.fd >= 0 ? fstat(t.fd, &st) : stat(t.path, &st)) < 0) {
       if (errno == ENOENT || errno == ENOTDIR)
-        return 0;
+        break;
       FAIL(i, IK_SC_STAT);
     }
     if (S_ISDIR(st.st_mode)) {
-      if (mount("tmpfs", s1, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+      if (mount("tmpfs", t.path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                 "size=0,nr_inodes=1,mode=0555") < 0)
         FAIL(i, IK_SC_MOUNT);
-    } else if ((r = mask_file(s0, s1)) < 0) {
+    } else if ((r = mask_file(s0, &t)) < 0) {
       FAIL(i, (uint32_t)-r);
     }
-    return 0;
+    break;
   case IK_OP_READONLY: {
     int rec = (op->flags & IK_F_RECURSIVE) != 0;
+    if (target_open(s1, &t) < 0) {
+      if (errno == ENOENT && !(op->flags & IK_F_INPLACE))
+        break;
+      FAIL(i, IK_SC_OPEN);
+    }
     if (op->flags & IK_F_INPLACE) {
       /* A mount point already (the new root): change it, keep what is mounted on it. */
-      if (ik_mount_setattr(AT_FDCWD, s1, rec ? AT_RECURSIVE : 0, MOUNT_ATTR_RDONLY | op->num[0], 0) < 0)
+      if (ik_mount_setattr(T_DFD(&t), T_NAME(&t), T_AT_EMPTY(&t) | (rec ? AT_RECURSIVE : 0),
+                           MOUNT_ATTR_RDONLY | op->num[0], 0) < 0)
         FAIL(i, IK_SC_MOUNT_SETATTR);
-      return 0;
+      break;
     }
-    int fd = ik_open_tree(AT_FDCWD, s1, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+    int fd = ik_open_tree(T_DFD(&t), T_NAME(&t),
+                          T_AT_EMPTY(&t) | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
     if (fd < 0) {
       if (errno == ENOENT)
-        return 0;
+        break;
       FAIL(i, IK_SC_OPEN_TREE);
     }
     r = ik_mount_setattr(fd, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0),
                          MOUNT_ATTR_RDONLY | op->num[0], 0);
     if (r == 0)
-      r = ik_move_mount(fd, "", AT_FDCWD, s1, MOVE_MOUNT_F_EMPTY_PATH);
-    int saved = errno;
-    close(fd);
-    errno = saved;
+      r = ik_move_mount(fd, "", T_DFD(&t), T_NAME(&t), MOVE_MOUNT_F_EMPTY_PATH | T_MOVE_EMPTY(&t));
+    close_keep_errno(fd);
     if (r < 0)
       FAIL(i, IK_SC_MOUNT_SETATTR);
-    return 0;
+    break;
   }
   case IK_OP_MKDIR:
-    if (mkdir(s1, (mode_t)op->num[0]) < 0 && errno != EEXIST)
+    if (make_dir(s1, (mode_t)op->num[0]) < 0)
       FAIL(i, IK_SC_MKDIR);
-    return 0;
+    break;
   case IK_OP_MKNOD:
-    if (mknod(s1, (mode_t)op->num[0], (dev_t)op->num[1]) < 0)
+    if (parent_open(s1, &dfd, &name) < 0)
+      FAIL(i, IK_SC_OPEN);
+    r = mknodat(dfd, name, (mode_t)op->num[0], (dev_t)op->num[1]);
+    parent_close(dfd);
+    if (r < 0)
       FAIL(i, IK_SC_MKNOD);
-    return 0;
+    break;
   case IK_OP_SYMLINK:
-    if (symlink(s0, s1) < 0)
+    if (parent_open(s1, &dfd, &name) < 0)
+      FAIL(i, IK_SC_OPEN);
+    r = symlinkat(s0, dfd, name);
+    parent_close(dfd);
+    if (r < 0)
       FAIL(i, IK_SC_SYMLINK);
-    return 0;
+    break;
   case IK_OP_OVERLAY:
-    r = mount_overlay(plan, op);
+    if (target_open(s1, &t) < 0)
+      FAIL(i, IK_SC_OPEN);
+    r = mount_overlay(plan, op, &t);
     if (r < 0)
       FAIL(i, (uint32_t)-r);
-    return 0;
+    break;
   case IK_OP_HOLD:
     /* Close-on-exec: the payload never has it (and init, not dumpable,
      * cannot be reached through /proc/1/fd). main.c sends it and closes it. */
     if (ik_setup_held_fd >= 0)
       close(ik_setup_held_fd);
-    ik_setup_held_fd = open(s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    ik_setup_held_fd = below_root(s1) ? open_in_root(below_root(s1), O_DIRECTORY)
+                                      : open(s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (ik_setup_held_fd < 0)
       FAIL(i, IK_SC_OPEN);
-    return 0;
+    break;
   case IK_OP_PIVOT_ROOT:
     r = pivot(s1);
     if (r < 0)
@@ -357,7 +542,15 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
     errno = EINVAL;
     FAIL(i, IK_SC_PLAN);
   }
+  target_close(&t);
+  /* A step on the new root itself changed what is mounted there. */
+  if (root_fd >= 0 && s1 != NULL && root_path != NULL && strcmp(s1, root_path) == 0) {
+    close(root_fd);
+    root_fd = -1;
+  }
+  return 0;
 out:
+  target_close(&t);
   return -1;
 }
 
@@ -381,6 +574,11 @@ int ik_setup_container(const struct ik_plan *plan, uint32_t end, struct ik_fail 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
       FAIL((uint32_t)first_fs, IK_SC_MOUNT);
   }
+
+  /* The new root (see root_path): the last PIVOT_ROOT's. */
+  for (uint32_t i = 0; i < end; i++)
+    if (plan->ops[i].type == IK_OP_PIVOT_ROOT && (root_path = ik_plan_str(plan, plan->ops[i].str[1])) != NULL)
+      root_len = strlen(root_path);
 
   trees = malloc((end ? end : 1) * sizeof *trees);
   if (trees == NULL) {
@@ -409,6 +607,10 @@ int ik_setup_container(const struct ik_plan *plan, uint32_t end, struct ik_fail 
   }
   ret = 0;
 out:
+  if (root_fd >= 0) {
+    close(root_fd);
+    root_fd = -1;
+  }
   if (trees != NULL) {
     for (uint32_t i = 0; i < end; i++)
       if (trees[i] >= 0)

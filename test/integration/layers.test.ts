@@ -214,6 +214,76 @@ describe('LayerStack on overlayfs', function () {
     }
   });
 
+  describe("a hostile image's symbolic links where the container mounts", function () {
+    // A layer that is `base` plus `name -> target`: the image an attacker
+    // publishes. Mount targets are resolved inside the new root, as the
+    // container itself would resolve them, so no link reaches the host
+    // (init's view before pivot_root) and none leads onto the root itself.
+    const withLink = (name: string, target: string): string => {
+      const dir = mkdtempSync(join(tmp, 'link-'));
+      mkdirSync(join(dir, name, '..'), { recursive: true });
+      symlinkSync(target, join(dir, name));
+      return dir;
+    };
+    const hostRootNames = () => readdirSync('/').sort();
+
+    it('should refuse a kernel mount point or a mount target that links to the root, absolutely or by ..', async function () {
+      const before = hostRootNames();
+      const cases: [string, string, object][] = [
+        ...['proc', 'dev', 'sys', 'tmp', 'run'].flatMap((m): [string, string, object][] => [
+          [m, '/', {}],
+          [m, '../../..', {}],
+        ]),
+        ['scratch', '/', { mounts: [{ type: 'tmpfs', target: '/scratch' }] }],
+        ['data', '..', { mounts: [{ type: 'bind', source: base, target: '/data' }] }],
+        ['run', '/', { readonlyRootfs: true }],
+      ];
+      for (const [name, target, extra] of cases) {
+        // Run as nobody too: the image, not the payload, is the attacker here.
+        const r = await run(LayerStack.fromDirectories([base, withLink(name, target)]), 'ls /.. /../etc/shadow', { user: undefined, ...extra });
+        const what = `${name} -> ${target}`;
+        expect(r.status, what).to.equal('error');
+        expect(r.error?.code, what).to.equal('ERR_SETUP_FAILED');
+        expect(r.error?.message, what).to.match(/resolved inside the container's root, is the root itself/);
+        expect(r.stdout, what).to.equal('');
+      }
+      expect(hostRootNames()).to.deep.equal(before);
+    });
+
+    it('should make nothing on the host through a link to a host directory', async function () {
+      const hostDir = mkdtempSync(join(tmp, 'host-'));
+      // /dev leads to a directory of the host: its device nodes, /dev/pts
+      // and /dev/shm were made there (init runs as root, before pivot_root).
+      const dev = await run(LayerStack.fromDirectories([base, withLink('dev', hostDir)]), 'true');
+      expect(dev.status).to.equal('error');
+      expect(dev.error?.message).to.match(/mount tmpfs on \/dev.*open: ENOENT/);
+      // A caller's mount target below a link: the mount point was made on the host.
+      const data = await run(LayerStack.fromDirectories([base, withLink('data', hostDir)]), 'true', {
+        mounts: [{ type: 'tmpfs', target: '/data/out' }],
+      });
+      expect(data.status).to.equal('error');
+      expect(readdirSync(hostDir)).to.deep.equal([]);
+    });
+
+    it("should follow an image's links inside its own root, and leave / with nothing above it", async function () {
+      const layer = withLink('tmp', '/var/tmp');
+      mkdirSync(join(layer, 'var/tmp'), { recursive: true });
+      mkdirSync(join(layer, 'srv/data'), { recursive: true });
+      symlinkSync('../srv/data', join(layer, 'data'));
+      const r = await run(
+        LayerStack.fromDirectories([base, layer]),
+        // /tmp's tmpfs is on /var/tmp, the caller's tmpfs on /srv/data/x; "/.." is "/".
+        'echo hi > /tmp/f && cat /var/tmp/f && stat -f -c %T /var/tmp /srv/data/x && stat -c %d:%i / /.. && ls /..',
+        { mounts: [{ type: 'tmpfs', target: '/data/x' }] },
+      );
+      expect(r.stderr).to.equal('');
+      const lines = r.stdout.trim().split('\n');
+      expect(lines.slice(0, 3)).to.deep.equal(['hi', 'tmpfs', 'tmpfs']);
+      expect(lines[3]).to.equal(lines[4]);
+      expect(lines.slice(5).sort()).to.deep.equal(readdirSync(join(base)).concat(readdirSync(layer)).filter((n, i, a) => a.indexOf(n) === i).concat(['dev', 'proc', 'run', 'sys']).sort());
+    });
+  });
+
   describe('bad input, refused before anything is made', function () {
     const refuses = (fn: () => unknown, option: string, message: RegExp) => {
       let err: unknown;
