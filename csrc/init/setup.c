@@ -72,6 +72,7 @@ static int is_fs_op(uint32_t type) {
 static const char *root_path;
 static size_t root_len;
 static int root_fd = -1;
+static struct stat root_st;
 
 static void close_keep_errno(int fd) {
   int saved = errno;
@@ -91,8 +92,14 @@ static const char *below_root(const char *path) {
 
 /* An fd of `rel` (O_PATH | `flags`) resolved inside the new root. */
 static int open_in_root(const char *rel, int flags) {
-  if (root_fd < 0 && (root_fd = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-    return -1;
+  if (root_fd < 0) {
+    if ((root_fd = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+      return -1;
+    if (fstat(root_fd, &root_st) < 0) {
+      close_keep_errno(root_fd);
+      return root_fd = -1;
+    }
+  }
   /* EAGAIN: a mount or rename anywhere on the host while a path with `..`
    * was resolved (the kernel cannot then vouch for it); try again. */
   for (int tries = 0;; tries++) {
@@ -126,12 +133,12 @@ static int target_open(const char *path, struct target *t) {
     return 0;
   if ((t->fd = open_in_root(rel, 0)) < 0)
     return -1;
-  struct stat a, b;
-  if (fstat(t->fd, &a) < 0 || fstat(root_fd, &b) < 0) {
+  struct stat st;
+  if (fstat(t->fd, &st) < 0) {
     close_keep_errno(t->fd);
     return t->fd = -1;
   }
-  if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+  if (st.st_dev == root_st.st_dev && st.st_ino == root_st.st_ino) {
     close(t->fd);
     t->fd = -1;
     return errno = ELOOP, -1;
