@@ -242,11 +242,30 @@ static void forward(int sig) {
   }
 }
 
+/* Reaps one exited child, if any. Without a pid namespace nothing ends the
+ * main process's group when it exits (finish() kills the groups of the
+ * children still listed, and the main one no longer is): kill it first,
+ * while the main process is an unreaped zombie. Its pid, and so its group's
+ * id, cannot be another's then, and a group can only be joined from its own
+ * session, which init started: only what init started is killed. A process
+ * that left the session (setsid) is out of reach here, as for finish(). */
+static pid_t reap_one(int *status, struct rusage *ru) {
+  if (in_pidns)
+    return wait4(-1, status, WNOHANG | __WALL, ru);
+  siginfo_t si;
+  si.si_pid = 0;
+  if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0 || si.si_pid <= 0)
+    return 0;
+  if (si.si_pid == main_pid)
+    kill(-main_pid, SIGKILL);
+  return wait4(si.si_pid, status, WNOHANG | __WALL, ru);
+}
+
 static void reap(void) {
   int status;
   struct rusage ru;
   pid_t pid;
-  while ((pid = wait4(-1, &status, WNOHANG | __WALL, &ru)) > 0) {
+  while ((pid = reap_one(&status, &ru)) > 0) {
     for (size_t k = 0; k < n_children; k++) {
       if (children[k].pid != pid)
         continue;
