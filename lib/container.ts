@@ -346,6 +346,8 @@ export class Container extends EventEmitter<ContainerEvents> {
   private mainExit: [number | null, number | null] | undefined;
   /** kill()/stop()/destroy() ended it (so an unfinished start is ERR_STATE, not a setup failure). */
   private killedByUs = false;
+  /** Exec'd runs whose limit killed the container (init did not act): killed, even if init never reported their start. */
+  private readonly killedPending = new Set<number>();
   /** pause() calls waiting for their freeze (thawForKill). */
   private pausing = 0;
   /** We made the cgroup at start, so we remove it at the end. */
@@ -467,19 +469,18 @@ export class Container extends EventEmitter<ContainerEvents> {
    * die): thaw it. Groups a payload made below its own and froze itself
    * (v2, uid 0 with `seccomp: 'unconfined'`; init moved in with the rest)
    * are thawed too: frozen, init could not carry out a kill, and a run's
-   * timeout never came. Whether such a group was frozen.
+   * timeout never came.
    */
-  private thawForKill(): boolean {
+  private thawForKill(): void {
     const cg = this.config.cgroup;
-    const frozenBelow = cg?.created && this.cgroupOwned ? cg._thawBelow() : false;
-    if (this.currentState !== 'paused' && this.pausing === 0) return frozenBelow;
+    if (cg?.created && this.cgroupOwned) cg._thawBelow();
+    if (this.currentState !== 'paused' && this.pausing === 0) return;
     try {
       cg?.thaw(); // (a pause() in progress then gives up)
     } catch {
       /* already gone */
     }
     if (this.currentState === 'paused') this.currentState = 'running';
-    return frozenBelow;
   }
 
   /** Starts the container with no process in it yet. */
@@ -560,7 +561,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     const oomBase = shared ? shared._oomKills() : 0;
     const cpuBase = shared ? shared._cpuUsageUsec() : 0;
     const result = collect(proc, limits, () => {
-      const frozenBelow = this.thawForKill();
+      this.thawForKill();
       if (isMain) {
         // init kills the command's tree and reaps it, which reports its CPU
         // and memory (killing init itself would lose them), then exits, and
@@ -572,29 +573,24 @@ export class Container extends EventEmitter<ContainerEvents> {
         return;
       }
       // In a shared container only what this command started can go. A
-      // process it orphaned before the timeout would still hold our pipes:
-      // stop reading instead of waiting for it.
+      // process it orphaned before the kill may still hold our pipes:
+      // collect() stops reading them shortly after the exit.
       proc.killTree('SIGKILL');
-      // A payload that froze a group of its own (init in it) may freeze it
-      // again as soon as it is thawed, before init has carried out the kill:
-      // then the run cannot end by itself, and the container goes, as a
-      // main command's does when init is not done within a second.
-      if (frozenBelow) {
-        const hard = setTimeout(() => this.kill('SIGKILL'), 1000);
-        proc.once('close', () => clearTimeout(hard));
-      }
-      const stopReading = () => {
-        proc.stdout?.destroy();
-        proc.stderr?.destroy();
-      };
-      // The killed tree closes its ends as it dies; give it a moment, so the
-      // result comes after the processes are gone.
-      const later = () => {
-        const t = setTimeout(stopReading, 250);
-        proc.once('close', () => clearTimeout(t));
-      };
-      if (proc._ended) later();
-      else proc.once('exit', later);
+      if (proc._ended) return;
+      // init carries out the kill and reports the exit. When that has not
+      // come a second later, init cannot act: a payload froze it (a group
+      // it made below its own and froze again as soon as it was thawed, or
+      // a leftover process of the payload's uid that stopped the child init
+      // was starting, before its exec, while init waits for that exec in
+      // clone(CLONE_VFORK)). Then the run cannot end by itself, and the
+      // container goes, as a main command's does when init is not done
+      // within a second.
+      const hard = setTimeout(() => {
+        this.killedPending.add(proc.id);
+        this.kill('SIGKILL');
+      }, 1000);
+      proc.once('exit', () => clearTimeout(hard));
+      proc.once('error', () => clearTimeout(hard));
     }, this._runMeter(isMain && this.cgroupOwned));
     // A main process takes its container with it: settle once it has
     // stopped, so `state` is true when the result is seen, and the
@@ -1037,15 +1033,18 @@ export class Container extends EventEmitter<ContainerEvents> {
         // came back, and init's would not be the payload's.
         if (id === this.mainId) proc._exit(exitCode, signal, undefined, now);
         else proc._exit(null, 9, undefined, now);
-      } else if (id === this.mainId && this.killedByUs && !this.setupError) {
+      } else if ((id === this.mainId || this.killedPending.has(id)) && this.killedByUs && !this.setupError) {
         // Killed by the caller before init's report of its start came (its
-        // output can outrun that report): to the caller it was killed.
+        // output can outrun that report; an exec'd run's limit killed the
+        // container while init was held in that start): to the caller it
+        // was killed.
         proc._exit(null, 9, undefined, now);
       } else {
         proc._fail(this.setupError ?? this.endedBeforeStart());
       }
     }
     this.processes.clear();
+    this.killedPending.clear();
     const cg = this.config.cgroup;
     if (cg?.created) {
       // Read before the group goes: RunResult and stats() after the end use them.

@@ -27,6 +27,11 @@ export interface RunResult<Output extends string | Buffer = string> {
   /** Output, decoded with `encoding` (a Buffer for 'buffer'), at most `maxOutput` bytes. */
   stdout: Output;
   stderr: Output;
+  /**
+   * The stream is not all there: it passed `maxOutput`, or it was still open
+   * 250 ms after the command exited (a process that outlived the
+   * command, or one it passed the pipe to, held it) and was no longer read.
+   */
   stdoutTruncated: boolean;
   stderrTruncated: boolean;
   /** From exec of the command to its exit. */
@@ -76,6 +81,15 @@ export interface RunLimits {
 }
 
 export const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
+
+/**
+ * How long a run still reads its output pipes after the command's exit (or
+ * its failure to start). What the command wrote is in the pipes by then;
+ * whoever holds them open longer (a process that escaped the killed tree, a
+ * survivor without a pid namespace, a process it passed the pipe to, in
+ * another container or on the host) must not keep the run from settling.
+ */
+export const PIPE_GRACE_MS = 250;
 
 export interface ResolvedLimits {
   timeout: number | undefined;
@@ -189,9 +203,11 @@ export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: Ru
       }
     };
 
+    const ended = { stdout: false, stderr: false };
     for (const name of ['stdout', 'stderr'] as const) {
       const stream = proc[name];
       if (!stream) continue;
+      stream.once('end', () => (ended[name] = true));
       stream.on('data', (chunk: Buffer) => {
         const room = limits.maxOutput - size[name];
         if (chunk.length > room) {
@@ -231,8 +247,36 @@ export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: Ru
     };
     limits.signal?.addEventListener('abort', onAbort, { once: true });
 
+    // Once the command has exited (init's report), the limits have nothing
+    // left to end: a timeout passing while the pipes are still held would
+    // call a command that exited in time 'timeout'. The pipes get a grace
+    // period, then are no longer read (one more poll first, so that what is
+    // already in them is read even if this timer came late), and a stream
+    // cut so is marked truncated.
+    let grace: NodeJS.Timeout | undefined;
+    const onEnded = () => {
+      if (timer) clearTimeout(timer);
+      stopCpuWatch?.();
+      grace = setTimeout(() => {
+        setImmediate(() => {
+          for (const name of ['stdout', 'stderr'] as const) {
+            const stream = proc[name];
+            if (!stream || stream.destroyed || ended[name]) continue;
+            truncated[name] = true;
+            stream.destroy();
+          }
+        });
+      }, PIPE_GRACE_MS);
+    };
+    if (proc._ended) onEnded();
+    else {
+      proc.once('exit', onEnded);
+      proc.once('error', onEnded);
+    }
+
     proc.once('close', () => {
       if (timer) clearTimeout(timer);
+      if (grace) clearTimeout(grace);
       stopCpuWatch?.();
       limits.signal?.removeEventListener('abort', onAbort);
       if (aborted) {

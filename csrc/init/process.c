@@ -279,6 +279,10 @@ pid_t ik_process_start(struct ik_proc *p) {
     }
   }
   p->failed = 0;
+  /* We wait here until the child execs or exits. A process of the uid it
+   * drops to (one left by an earlier run) can SIGSTOP it in between, and
+   * then we wait for good; the Node side kills the container when a run's
+   * kill is not carried out within a second (docs/security.md). */
   pid_t pid = clone(child_main, (char *)stack + CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, p);
   if (pid < 0)
     return fail_with(p, p->exec_op, IK_SC_FORK);

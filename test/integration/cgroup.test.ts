@@ -1286,12 +1286,8 @@ describe('CGroup on this kernel', function () {
         const r = await runWhileFrozen(c, true);
         expect(r).to.not.be.a('string');
         const run = r as RunResult;
-        // Init, frozen, may never have started the command: then 'error', saying so.
-        expect(run.timedOut, JSON.stringify(run)).to.equal(true);
-        if (run.status !== 'timeout') {
-          expect(run.status).to.equal('error');
-          expect(run.error!.message).to.equal('The container ended before the process started');
-        }
+        // Init, frozen, may never have started the command: it was killed all the same.
+        expect(run, JSON.stringify(run)).to.include({ status: 'timeout', timedOut: true, signal: 'SIGKILL' });
         expect(await waitFor(() => c.state === 'stopped', 5000), c.state).to.equal(true);
       } finally {
         await c.destroy();

@@ -4,9 +4,13 @@
  */
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Container, IsolateError, type RunResult } from '../../lib';
 import { needContainers } from '../helpers/caps';
-import { markerProcesses, sleepMarker, waitFor } from '../fixtures/procs';
+import { TEMP_PREFIX } from '../helpers/leaks';
+import { markerProcesses, processState, sleepMarker, waitFor } from '../fixtures/procs';
 
 const MiB = 1024 * 1024;
 
@@ -428,6 +432,117 @@ describe('Container#run()', function () {
       expect(c.state).to.equal('running');
     } finally {
       await c.destroy();
+    }
+  });
+});
+
+/** Resolves with the run's result, or with 'pending' if it has not settled within `ms`. */
+function within<T>(run: Promise<T>, ms: number): Promise<T | 'pending'> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([run, new Promise<'pending'>((r) => (t = setTimeout(() => r('pending'), ms)))]).finally(() => clearTimeout(t));
+}
+
+describe('run() against a payload that keeps its run from settling', function () {
+  this.timeout(30_000);
+  before(function () {
+    needContainers(this);
+  });
+
+  // A process left behind by an earlier exec'd run, of the uid the next runs
+  // get (nobody), SIGSTOPs every process it may: the child init is starting
+  // is one from its drop to that uid to its exec, and init waits for that
+  // exec in clone(CLONE_VFORK), reading nothing else: not the kill of a
+  // timeout. A PATH of many missing directories before /bin makes that
+  // window long enough to be hit on every run.
+  it('should settle an exec\'d run whose kill init cannot carry out (init held in vfork): timeout, container killed', async function () {
+    const c = new Container();
+    try {
+      await c.start();
+      const left = await c.run(['sh', '-c', 'setsid sh -c "sleep 0.3; while :; do kill -STOP -1; done" </dev/null >/dev/null 2>&1 & echo left'], { timeout: 5000 });
+      expect(left).to.include({ status: 'ok', stdout: 'left\n' });
+      await new Promise((r) => setTimeout(r, 600));
+      const PATH = [...Array.from({ length: 5000 }, (_, i) => `/nonexistent/${i}`), '/bin'].join(':');
+      const t0 = Date.now();
+      const run = c.run(['echo', 'held'], { timeout: 1000, env: { PATH } });
+      const held = await waitFor(() => processState(c.pid!) === 'D', 900);
+      const r = await within(run, 5000);
+      expect(held, 'init waited in clone(CLONE_VFORK) for a stopped child').to.equal(true);
+      expect(r, 'the run settled within 5 s of its 1 s timeout').to.not.equal('pending');
+      expect(r).to.include({ status: 'timeout', timedOut: true, limit: 'timeout', exitCode: null, signal: 'SIGKILL', stdout: '' });
+      expect(Date.now() - t0).to.be.below(5000);
+      // init could not act, so the container went, as a main command's does.
+      expect(c.state).to.equal('stopped');
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  // Without a pid namespace nothing ends the container's processes when init
+  // exits: init kills the process groups it started, the main process's too.
+  it('should end the main command\'s background children without a pid namespace, and settle at its exit', async function () {
+    const marker = sleepMarker();
+    const c = new Container({ namespaces: ['mnt', 'net', 'ipc', 'uts'] });
+    try {
+      const r = await within(c.run(['sh', '-c', `sleep ${marker} & echo bg; exit 0`], { timeout: 10_000 }), 5000);
+      expect(r, 'the run settled at its exit, not at the timeout').to.not.equal('pending');
+      expect(r).to.include({ status: 'ok', exitCode: 0, timedOut: false, stdout: 'bg\n', stdoutTruncated: false });
+      expect(await waitFor(() => markerProcesses(marker).length === 0, 2000), 'the background child outlived the container').to.equal(true);
+    } finally {
+      await c.destroy();
+    }
+  });
+
+  it('should settle at the exit without a pid namespace when a child out of its session holds stdout, saying it was cut', async function () {
+    const marker = sleepMarker();
+    const c = new Container({ namespaces: ['mnt', 'net', 'ipc', 'uts'] });
+    try {
+      const t0 = Date.now();
+      const r = await within(c.run(['sh', '-c', `setsid sleep ${marker} & sleep 0.2; echo done; exit 3`], { timeout: 10_000 }), 5000);
+      expect(r, 'the run settled soon after its exit').to.not.equal('pending');
+      expect(r).to.include({ status: 'nonzero', exitCode: 3, timedOut: false, limit: null, stdout: 'done\n', stdoutTruncated: true, stderrTruncated: true });
+      expect(Date.now() - t0).to.be.below(3000);
+    } finally {
+      await c.destroy();
+      // No pid namespace, no cgroup: a process that left the session is the
+      // caller's to end (docs/security.md); ours here.
+      for (const pid of markerProcesses(marker)) process.kill(pid, 'SIGKILL');
+      await waitFor(() => markerProcesses(marker).length === 0, 2000);
+    }
+  });
+
+  // The payload passes its stdout and stderr to a process in another
+  // container (a shared directory, a Unix socket, SCM_RIGHTS) and exits 0:
+  // the pipes stay open after its container has ended.
+  it('should settle a run whose command passed its pipes out, with its own exit status', async function () {
+    const dir = mkdtempSync(join(tmpdir(), TEMP_PREFIX));
+    chmodSync(dir, 0o777);
+    const mounts = [{ type: 'bind' as const, source: dir, target: '/tmp/shared', readonly: false }];
+    let holder: Container | undefined;
+    let giver: Container | undefined;
+    try {
+      holder = new Container({ mounts });
+      giver = new Container({ mounts });
+      const hold = holder.spawn(['python3', '-c', `import socket, time
+l = socket.socket(socket.AF_UNIX); l.bind('/tmp/shared/s'); l.listen(4); print('bound', flush=True)
+kept = []
+while True:
+    c, _ = l.accept(); kept.append(socket.recv_fds(c, 1, 4))
+`], { stdio: ['ignore', 'pipe', 'ignore'] });
+      await new Promise<void>((resolve) => hold.stdout!.once('data', () => resolve()));
+      const t0 = Date.now();
+      const run = giver.run(['python3', '-c', `import socket
+s = socket.socket(socket.AF_UNIX); s.connect('/tmp/shared/s'); print('given', flush=True)
+socket.send_fds(s, [b'x'], [1, 2])
+`], { timeout: 2000 });
+      const r = await within(run, 5000);
+      expect(r, 'the run settled while another container holds its pipes').to.not.equal('pending');
+      expect(r).to.include({ status: 'ok', exitCode: 0, signal: null, timedOut: false, limit: null, stdout: 'given\n', stdoutTruncated: true, stderrTruncated: true });
+      expect(Date.now() - t0, 'settled soon after the exit, not at the timeout').to.be.below(1900);
+      expect(giver.state).to.equal('stopped');
+    } finally {
+      await giver?.destroy();
+      await holder?.destroy();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
