@@ -574,7 +574,8 @@ export class Container extends EventEmitter<ContainerEvents> {
       }
       // In a shared container only what this command started can go. A
       // process it orphaned before the kill may still hold our pipes:
-      // collect() stops reading them shortly after the exit.
+      // collect() stops reading them at the timeout, or once the container
+      // has ended.
       proc.killTree('SIGKILL');
       if (proc._ended) return;
       // init carries out the kill and reports the exit. When that has not
@@ -591,7 +592,7 @@ export class Container extends EventEmitter<ContainerEvents> {
       }, 1000);
       proc.once('exit', () => clearTimeout(hard));
       proc.once('error', () => clearTimeout(hard));
-    }, this._runMeter(isMain && this.cgroupOwned));
+    }, this._runMeter(isMain && this.cgroupOwned), isMain ? undefined : this.exited);
     // A main process takes its container with it: settle once it has
     // stopped, so `state` is true when the result is seen, and the
     // cgroup's figures (every process in the sandbox) are in.

@@ -28,9 +28,10 @@ export interface RunResult<Output extends string | Buffer = string> {
   stdout: Output;
   stderr: Output;
   /**
-   * The stream is not all there: it passed `maxOutput`, or it was still open
-   * 250 ms after the command exited (a process that outlived the
-   * command, or one it passed the pipe to, held it) and was no longer read.
+   * The stream is not all there: it passed `maxOutput`, or a process other
+   * than the command (one that outlived it, or one it passed the pipe to)
+   * still held it open after the command exited, when the run ended
+   * anyway: 250 ms after the sandbox ended, or at the run's `timeout`.
    */
   stdoutTruncated: boolean;
   stderrTruncated: boolean;
@@ -83,11 +84,11 @@ export interface RunLimits {
 export const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
 
 /**
- * How long a run still reads its output pipes after the command's exit (or
- * its failure to start). What the command wrote is in the pipes by then;
- * whoever holds them open longer (a process that escaped the killed tree, a
- * survivor without a pid namespace, a process it passed the pipe to, in
- * another container or on the host) must not keep the run from settling.
+ * How long a run still reads its output pipes once its command has exited
+ * (or failed to start) and its sandbox has ended. What the command wrote is
+ * in the pipes by then; whoever holds them open longer (a survivor without
+ * a pid namespace, a process it passed the pipe to, in another container or
+ * on the host) must not keep the run from settling.
  */
 export const PIPE_GRACE_MS = 250;
 
@@ -186,8 +187,13 @@ export function withCgroupFigures<T extends RunResult<string | Buffer>>(r: T, f:
 /** Kills what a run started: the whole sandbox, or the process group of an exec'd command. */
 export type RunKiller = () => void;
 
-/** Collects a started process into a RunResult under the limits. */
-export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: RunKiller, meter?: RunMeter): Promise<RunResult<string | Buffer>> {
+/**
+ * Collects a started process into a RunResult under the limits.
+ * `sandboxEnd`: for a command exec'd into a running container, its end; a
+ * main command's sandbox ends with it.
+ */
+export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: RunKiller, meter?: RunMeter, sandboxEnd?: Promise<unknown>): Promise<RunResult<string | Buffer>> {
+  const startedAt = performance.now();
   return new Promise((resolve, reject) => {
     const out = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
     const size = { stdout: 0, stderr: 0 };
@@ -249,24 +255,39 @@ export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: Ru
 
     // Once the command has exited (init's report), the limits have nothing
     // left to end: a timeout passing while the pipes are still held would
-    // call a command that exited in time 'timeout'. The pipes get a grace
-    // period, then are no longer read (one more poll first, so that what is
-    // already in them is read even if this timer came late), and a stream
-    // cut so is marked truncated.
-    let grace: NodeJS.Timeout | undefined;
+    // call a command that exited in time 'timeout'. Whoever else holds the
+    // pipes is read for as long as the run may last: until the sandbox has
+    // ended (then PIPE_GRACE_MS more), and no longer than its timeout. Then
+    // they are no longer read (one more poll first, so that what is already
+    // in them is read even if the timer came late), and a stream cut so is
+    // marked truncated.
+    const cuts: NodeJS.Timeout[] = [];
+    let closed = false;
+    const cutAfter = (ms: number) => {
+      if (closed) return;
+      cuts.push(
+        setTimeout(() => {
+          setImmediate(() => {
+            for (const name of ['stdout', 'stderr'] as const) {
+              const stream = proc[name];
+              if (!stream || stream.destroyed || ended[name]) continue;
+              truncated[name] = true;
+              stream.destroy();
+            }
+          });
+        }, ms),
+      );
+    };
+    let exited = false;
     const onEnded = () => {
+      if (exited) return;
+      exited = true;
       if (timer) clearTimeout(timer);
       stopCpuWatch?.();
-      grace = setTimeout(() => {
-        setImmediate(() => {
-          for (const name of ['stdout', 'stderr'] as const) {
-            const stream = proc[name];
-            if (!stream || stream.destroyed || ended[name]) continue;
-            truncated[name] = true;
-            stream.destroy();
-          }
-        });
-      }, PIPE_GRACE_MS);
+      if (!sandboxEnd) return cutAfter(PIPE_GRACE_MS);
+      if (limits.timeout !== undefined) cutAfter(Math.max(0, startedAt + limits.timeout - performance.now()));
+      const ends = () => cutAfter(PIPE_GRACE_MS);
+      sandboxEnd.then(ends, ends);
     };
     if (proc._ended) onEnded();
     else {
@@ -276,7 +297,8 @@ export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: Ru
 
     proc.once('close', () => {
       if (timer) clearTimeout(timer);
-      if (grace) clearTimeout(grace);
+      closed = true;
+      for (const t of cuts) clearTimeout(t);
       stopCpuWatch?.();
       limits.signal?.removeEventListener('abort', onAbort);
       if (aborted) {
