@@ -479,6 +479,24 @@ describe('run() against a payload that keeps its run from settling', function ()
 
   // Without a pid namespace nothing ends the container's processes when init
   // exits: init kills the process groups it started, the main process's too.
+  it("should read what an exec'd command left writing until it is done, and cut it at the run's timeout, not calling that a timeout", async function () {
+    const c = new Container({});
+    await c.start();
+    try {
+      // A background writer that finishes within the timeout: all of it, as child_process would.
+      const done = await c.run(['sh', '-c', '(sleep 0.5; echo late) & echo early'], { timeout: 10_000 });
+      expect(done).to.include({ status: 'ok', stdout: 'early\nlate\n', stdoutTruncated: false });
+      // One that holds stdout past the timeout: settles at it, status the command's own.
+      const t0 = Date.now();
+      const held = await within(c.run(['sh', '-c', 'sleep 20 & echo early'], { timeout: 1000 }), 5000);
+      expect(held, 'the run settled at its timeout').to.not.equal('pending');
+      expect(held).to.include({ status: 'ok', exitCode: 0, timedOut: false, stdout: 'early\n', stdoutTruncated: true });
+      expect(Date.now() - t0).to.be.below(3000);
+    } finally {
+      await c.destroy();
+    }
+  });
+
   it('should end the main command\'s background children without a pid namespace, and settle at its exit', async function () {
     const marker = sleepMarker();
     const c = new Container({ namespaces: ['mnt', 'net', 'ipc', 'uts'] });
