@@ -56,6 +56,7 @@ static size_t n_children, cap_children;
 static pid_t main_pid = -1;
 static uint32_t main_id;
 static int in_pidns; /* PID 1 of our own pid namespace */
+static pid_t caller_pid; /* our parent, the Node process (0 from inside a pid namespace) */
 static int stopping;
 
 static int64_t now_ns(void) {
@@ -222,11 +223,32 @@ static int is_stop_signal(int sig) {
   return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT;
 }
 
-/* kill(), tgkill(), sigqueue() and pidfd_send_signal() (what the addon
- * uses): the codes of a signal a process sent, as opposed to one the kernel
- * raised (SI_KERNEL, SI_SIGIO, POLL_*, timers, message queues). */
+/* kill() and pidfd_send_signal() without a siginfo (what the addon uses)
+ * give SI_USER, tgkill() SI_TKILL: codes only the kernel writes, with the
+ * sender's real pid, and which rt_sigqueueinfo() and its kin refuse to a
+ * process signalling another. Any other code is either the kernel's own
+ * (SI_KERNEL, SI_SIGIO, POLL_*, timers, message queues) or chosen by the
+ * sender with the rest of the siginfo: a uid-0 payload may queue SI_QUEUE
+ * (or SI_MESGQ, SI_TIMER...) with si_pid 0, which looks like a sender our
+ * namespace cannot see. sigqueue() from outside is ignored with them. */
 static int sent_by_a_process(int32_t code) {
-  return code == SI_USER || code == SI_TKILL || code == SI_QUEUE;
+  return code == SI_USER || code == SI_TKILL;
+}
+
+/* Only signals from outside count, so that a payload signalling init gets
+ * nothing done, not even a stop. In our own pid namespace that is a sender
+ * it cannot see (ssi_pid 0: the Node process, a host admin), and the code
+ * must say the kernel filled that in: a signal it raises on a payload's
+ * behalf (F_SETOWN + F_SETSIG on one of its fds names PID 1 as owner; uid 0
+ * may do that) has no sender pid either, nor has one a uid-0 payload queues
+ * with a siginfo of its own. Without a pid namespace every sender is
+ * visible, a uid-0 payload may signal init (root) like the caller, and
+ * init's signals reach processes of other uids it could not: only the
+ * Node process, our parent, counts. */
+static int from_outside(const struct signalfd_siginfo *si) {
+  if (!sent_by_a_process(si->ssi_code))
+    return 0;
+  return in_pidns ? si->ssi_pid == 0 : (pid_t)si->ssi_pid == caller_pid;
 }
 
 static void forward(int sig) {
@@ -347,6 +369,7 @@ static void __attribute__((noreturn)) container_main(void) {
   /* Per-process, and nothing the payload can do changes it. */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   prctl(PR_SET_NAME, "isolate-kit-ini", 0, 0, 0);
+  caller_pid = getppid();
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, NULL);
@@ -457,14 +480,7 @@ static void __attribute__((noreturn)) container_main(void) {
         for (size_t k = 0; k < (size_t)n / sizeof si[0]; k++) {
           if (si[k].ssi_signo == SIGCHLD)
             chld = 1;
-          else if (!in_pidns || (si[k].ssi_pid == 0 && sent_by_a_process(si[k].ssi_code)))
-            /* Only signals from outside (the Node process, a host admin)
-             * count: ssi_pid is 0 for senders our namespace cannot see. A
-             * payload signalling PID 1 gets nothing done, not even a stop.
-             * The code must say a process sent it: a signal the kernel
-             * raises on a payload's behalf (F_SETOWN + F_SETSIG on one of
-             * its fds names PID 1 as owner; uid 0 may do that) has no
-             * sender pid either. */
+          else if (from_outside(&si[k]))
             forward((int)si[k].ssi_signo);
         }
       }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Container, type RunResult } from '../../lib';
 import { needContainers, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
-import { KEYRING_PROBE, LEASE_PROBE, PROBE, SIGIO_PROBE, buildProbes, probeResults, type Probes } from '../fixtures/probes';
+import { KEYRING_PROBE, LEASE_PROBE, PROBE, SIGIO_PROBE, SIGQUEUE_PROBE, buildProbes, probeResults, type Probes } from '../fixtures/probes';
 import { runFixture, waitFor } from '../fixtures/procs';
 
 const root = { uid: 0, gid: 0 };
@@ -74,6 +74,50 @@ describe('Container against a hostile payload', function () {
         expect(c.state).to.equal('running');
       } finally {
         await c.destroy();
+      }
+    } finally {
+      probe.release();
+    }
+  });
+
+  // uid 0 may queue a signal with a siginfo of its own (rt_sigqueueinfo and
+  // kin): any sender pid, 0 (one init's pid namespace cannot see, like the
+  // caller) included, with any code but the kernel's own SI_USER/SI_TKILL.
+  it('should not take a signal a payload queues to init with a forged sender (rt_sigqueueinfo, SI_QUEUE)', async function () {
+    const built = buildProbes();
+    skipUnless(this, typeof built === 'string' ? built : null);
+    const probe = built as Probes;
+    const attempts = ['rt_sigqueueinfo', 'rt_tgsigqueueinfo', 'pidfd_send_signal'].flatMap((call) =>
+      ['SI_QUEUE', 'SI_MESGQ', 'SI_TIMER', 'SI_ASYNCIO'].map((code) => `${call} ${code} sent\n`),
+    );
+    const victimScript = 'trap "exit 7" TERM; while :; do sleep 0.05; done';
+    try {
+      // As the main process: init would forward SIGTERM back to it.
+      const r = await Container.run([SIGQUEUE_PROBE], { user: root, mounts: [probe.mount], timeout: 10_000 });
+      expect(r.stderr).to.equal('');
+      expect(r).to.include({ status: 'ok', stdout: `${attempts.join('')}still here\n` });
+      // In a started container: init would stop it, signalling every
+      // process (kill(-1), as root), another user's too. Without a pid
+      // namespace init's host pid is in reach, and a forged sender may be
+      // the Node process; a plain kill() names the payload as sender.
+      for (const namespaces of [undefined, ['mnt', 'net', 'ipc', 'uts'] as const]) {
+        const c = new Container({ user: root, mounts: [probe.mount], namespaces: namespaces && [...namespaces] });
+        try {
+          await c.start();
+          const victim = c.exec(['sh', '-c', victimScript], { user: { uid: 1000, gid: 1000 } });
+          const init = namespaces ? c.pid! : 1;
+          const q = await c.run([SIGQUEUE_PROBE, String(init), String(namespaces ? process.pid : 0)]);
+          expect(q, String(namespaces)).to.include({ status: 'ok', stdout: `${attempts.join('')}still here\n` });
+          const k = await c.run(['sh', '-c', `kill -TERM ${init}; kill -HUP ${init}; kill -USR1 ${init}; echo $?; sleep 0.2`]);
+          expect(k.stdout, String(namespaces)).to.equal('0\n');
+          expect(c.state, String(namespaces)).to.equal('running');
+          expect(victim.exitCode, String(namespaces)).to.equal(null);
+          // The caller's own stop still reaches everything inside.
+          await c.stop();
+          expect(await victim.wait(), String(namespaces)).to.deep.equal({ exitCode: 7, signalCode: null });
+        } finally {
+          await c.destroy();
+        }
       }
     } finally {
       probe.release();
