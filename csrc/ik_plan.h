@@ -60,7 +60,8 @@ enum ik_op_type {
   IK_OP_PIVOT_ROOT = 7, /* str1 new root */
   IK_OP_HOSTNAME = 8, /* str0 */
   IK_OP_LOOPBACK = 9, /* prepare a new network namespace: netns_prepare.h */
-  IK_OP_PROCESS = 10, /* the rest of the plan is the main process; num0 process id */
+  IK_OP_PROCESS = 10, /* the rest of the plan is the main process; num0 process id; num1 bit k:
+                         fd k is a pipe the addon made for it, which init gives to its uid */
   IK_OP_UNSHARE = 11, /* num0 CLONE_NEW* flags; for the time namespace, which only children enter */
   IK_OP_MKNOD = 12,   /* str1 path, num0 mode (type and permissions), num1 device number */
   IK_OP_OVERLAY = 13, /* str0 upperdir (0: none, read-only), str1 target, str2 workdir;

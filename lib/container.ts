@@ -268,6 +268,11 @@ function stdioSpec(value: SpawnOptions['stdio']): NativeStdio {
   }) as NativeStdio;
 }
 
+/** Which of the fds the addon makes a pipe for ('pipe'): bit k for fd k. */
+function ownPipes(stdio: NativeStdio): number {
+  return stdio.reduce((mask: number, fd, k) => (fd === -1 ? mask | (1 << k) : mask), 0);
+}
+
 /** Turns an init failure record into an IsolateError naming the step. */
 function stepError(steps: readonly PlanStep[], command: readonly string[] | undefined, index: number, sc: number, errno: number): IsolateError {
   const step = steps[index];
@@ -520,7 +525,7 @@ export class Container extends EventEmitter<ContainerEvents> {
       return this.processes.get(id)?.proc ?? this.track(id, spec.argv, fds, this.containerSteps);
     }
     const b = new PlanBuilder();
-    planProcess(b, id, spec);
+    planProcess(b, id, spec, ownPipes(stdio));
     let fds: NativeStdio;
     try {
       fds = this.handle!.spawnProcess(id, b.build(), stdio);
@@ -815,7 +820,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     }
     let planned: ReturnType<Container['plan']>;
     try {
-      planned = this.plan(main);
+      planned = this.plan(main && { ...main, ownPipes: ownPipes(stdio) });
     } catch (err) {
       this.dropCgroup();
       // Bad input is refused before this; what is left is the host's (EMFILE reading mountinfo, say).
@@ -844,7 +849,7 @@ export class Container extends EventEmitter<ContainerEvents> {
   }
 
   /** The container's plan (plus its main process), and the clone flags. */
-  private plan(main: { id: number; spec: ProcessSpec } | undefined): { b: PlanBuilder; plan: Buffer; nsFlags: number } {
+  private plan(main: { id: number; spec: ProcessSpec; ownPipes: number } | undefined): { b: PlanBuilder; plan: Buffer; nsFlags: number } {
     const cfg = this.config;
     const cg = cfg.cgroup;
     let nsFlags = cfg.namespaces.cloneFlags();
@@ -904,7 +909,7 @@ export class Container extends EventEmitter<ContainerEvents> {
       b.add(Op.DenyUserns, { description }, { num: [refuse ? 1 : 0] });
     }
     const containerOps = b.length;
-    if (main) planProcess(b, main.id, main.spec);
+    if (main) planProcess(b, main.id, main.spec, main.ownPipes);
     const plan = b.build();
     this.containerSteps = b.steps.slice(0, containerOps);
     return { b, plan, nsFlags };

@@ -201,9 +201,13 @@ export function checkCwd(value: unknown, option = 'cwd'): string {
   return checkContainerPath(option, value, true);
 }
 
-/** Emits the process ops, from IK_OP_PROCESS to IK_OP_EXEC. */
-export function planProcess(b: PlanBuilder, id: number, spec: ProcessSpec): void {
-  b.add(Op.Process, { description: `start ${spec.argv[0]}` }, { num: [id] });
+/**
+ * Emits the process ops, from IK_OP_PROCESS to IK_OP_EXEC. `ownPipes`: bit k
+ * set when fd k is a pipe the addon made for this process (stdio 'pipe'),
+ * which init gives to the payload's uid; no other fd changes owner.
+ */
+export function planProcess(b: PlanBuilder, id: number, spec: ProcessSpec, ownPipes = 0): void {
+  b.add(Op.Process, { description: `start ${spec.argv[0]}` }, { num: [id, ownPipes] });
   for (const [resource, soft, hard] of spec.rlimits) {
     const name = Object.keys(RLIMITS).find((k) => RLIMITS[k as RlimitName] === resource) ?? String(resource);
     b.add(Op.Rlimit, { description: `set rlimit ${name}` }, { num: [resource, soft, hard] });

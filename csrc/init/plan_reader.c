@@ -121,9 +121,12 @@ long ik_plan_validate(const struct ik_plan *plan) {
       if (op->str[0] == 0)
         return i;
       break;
+    case IK_OP_PROCESS:
+      if (op->num[1] > 7)
+        return i;
+      break;
     case IK_OP_LOOPBACK:
     case IK_OP_UNSHARE:
-    case IK_OP_PROCESS:
     case IK_OP_RLIMIT:
     case IK_OP_NO_NEW_PRIVS:
     case IK_OP_DENY_USERNS:

@@ -17,7 +17,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,9 +27,6 @@
 
 #define CHILD_STACK_SIZE (64 * 1024)
 #define IK_PATH_BUF 4096
-#ifndef PIPEFS_MAGIC
-#define PIPEFS_MAGIC 0x50495045
-#endif
 
 static int fail_with(struct ik_proc *p, uint32_t op, uint32_t sc) {
   p->fail.op = op;
@@ -59,6 +55,10 @@ int ik_process_prepare(struct ik_proc *p, const struct ik_plan *plan, uint32_t f
     return fail_with(p, plan->op_count ? plan->op_count - 1 : 0, IK_SC_PLAN);
   }
   p->exec_op = i;
+  /* The IK_OP_PROCESS before first_op (ik_plan_validate keeps it to 3 bits). */
+  p->own_pipes = first_op > 0 && plan->ops[first_op - 1].type == IK_OP_PROCESS
+                     ? (unsigned)plan->ops[first_op - 1].num[1]
+                     : 0;
   const struct ik_op *op = &plan->ops[i];
   struct ik_list argv = ik_plan_list(plan, op->num[0]);
   struct ik_list env = ik_plan_list(plan, op->num[1]);
@@ -104,14 +104,15 @@ static int set_creds(struct ik_proc *p, uint32_t i) {
   }
   if (uid != 0 && keep != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
     return fail_with(p, i, IK_SC_PRCTL);
-  /* Our stdio pipes are root's, mode 0600: give them to the payload so it
-   * can reopen them (/dev/stdout, /proc/self/fd/1) as any user. Only
-   * anonymous pipes: an inherited tty or file keeps its owner. */
-  for (int k = 0; k < 3; k++) {
-    struct statfs sfs;
-    if (fstatfs(k, &sfs) == 0 && sfs.f_type == PIPEFS_MAGIC)
+  /* The pipes the addon made for this process are root's, mode 0600: give
+   * them to the payload so it can reopen them (/dev/stdout,
+   * /proc/self/fd/1) as any user. Only those: an fd the caller passed
+   * (stdio 'inherit' or a number), its own stdout pipe say, keeps its
+   * owner, or the payload could reopen it for reading and read what the
+   * Node process writes, after the container too. */
+  for (int k = 0; k < 3; k++)
+    if (p->own_pipes & (1u << k))
       fchown(k, uid, gid);
-  }
   /* Raw syscalls: glibc's wrappers would try to sync other threads. */
   if (syscall(SYS_setgroups, (size_t)groups.count, groups.items) < 0)
     return fail_with(p, i, IK_SC_SETGROUPS);

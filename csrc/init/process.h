@@ -13,6 +13,7 @@ struct ik_proc {
   uint32_t first_op; /* first op after IK_OP_PROCESS */
   uint32_t exec_op;  /* the IK_OP_EXEC that ends it */
   int stdio[3];      /* fds to become 0, 1, 2 (>= 3, or equal to their target) */
+  unsigned own_pipes; /* bit k: stdio[k] is a pipe the addon made for this process */
   char **argv;       /* prepared before the fork: the child does not allocate */
   char **envp;
   char *path_buf;

@@ -4,7 +4,8 @@
  * fail and the result must still be the payload's own.
  */
 import { expect } from 'chai';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, closeSync, copyFileSync, fstatSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { Container, type RunResult } from '../../lib';
 import { needContainers, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
 import { KEYRING_PROBE, LEASE_PROBE, PROBE, SIGIO_PROBE, SIGQUEUE_PROBE, buildProbes, probeResults, type Probes } from '../fixtures/probes';
-import { runFixture, waitFor } from '../fixtures/procs';
+import { markerProcesses, runFixture, sleepMarker, waitFor } from '../fixtures/procs';
 
 const root = { uid: 0, gid: 0 };
 
@@ -227,6 +228,63 @@ EOF`,
     const r = await Container.run(['sh', '-c', 'cat /etc/shadow 2>&1 | head -c 60; ls /root 2>&1 | head -c 60'], { timeout: 10_000 });
     expect(r.stdout).to.match(/Permission denied/);
     expect(r.stdout).to.not.match(/root:/);
+  });
+
+  // init gives the pipes the addon makes for a process ('pipe') to the
+  // payload's uid, so that it can reopen /dev/stdout. An fd the caller
+  // passes (a number, 'inherit': the Node process's own stdout pipe, say)
+  // must keep its owner, or the payload (the default user here) could reopen
+  // it for reading and read what Node writes to it, after the container too.
+  it('should not give the payload a pipe the caller passed as stdio (own it, reopen it the other way)', async function () {
+    // Two ends of an anonymous pipe of our own: sleep | sleep holds one, we
+    // open each through /proc.
+    const marker = sleepMarker();
+    const sh = spawn('sh', ['-c', `sleep ${marker} | sleep ${marker}`], { stdio: 'ignore' });
+    const fds: number[] = [];
+    try {
+      expect(await waitFor(() => markerProcesses(marker).length === 2, 5000)).to.equal(true);
+      const pids = markerProcesses(marker);
+      const writer = pids.find((pid) => readlinkSync(`/proc/${pid}/fd/1`).startsWith('pipe:'))!;
+      const reader = pids.find((pid) => pid !== writer)!;
+      const w = openSync(`/proc/${writer}/fd/1`, 'w');
+      fds.push(w);
+      const r = openSync(`/proc/${reader}/fd/0`, 'r');
+      fds.push(r);
+      const before = [fstatSync(r), fstatSync(w)].map((st) => [st.uid, st.gid, st.mode]);
+      expect(before[0]![0]).to.equal(0);
+      const script = [
+        '(exec 3</proc/self/fd/1) 2>/dev/null && echo "read fd 1" >&2',
+        '(exec 3>/proc/self/fd/0) 2>/dev/null && echo "wrote fd 0" >&2',
+        '(exec 3</dev/stdout) 2>/dev/null && echo "read stdout" >&2',
+        'echo done >&2',
+      ].join('; ');
+      const run = async (c: Container, start: boolean): Promise<string> => {
+        const p = start ? c.spawn(['sh', '-c', script], { stdio: [r, w, 'pipe'] }) : c.exec(['sh', '-c', script], { stdio: [r, w, 'pipe'] });
+        let err = '';
+        p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+        await p.wait();
+        return err;
+      };
+      // As the main process, and exec'd into a started container.
+      const main = new Container();
+      try {
+        expect(await run(main, true)).to.equal('done\n');
+      } finally {
+        await main.destroy();
+      }
+      const c = new Container();
+      try {
+        await c.start();
+        expect(await run(c, false)).to.equal('done\n');
+      } finally {
+        await c.destroy();
+      }
+      expect([fstatSync(r), fstatSync(w)].map((st) => [st.uid, st.gid, st.mode])).to.deep.equal(before);
+    } finally {
+      for (const fd of fds) closeSync(fd);
+      for (const pid of markerProcesses(marker)) process.kill(pid, 'SIGKILL');
+      await new Promise((res) => (sh.exitCode !== null || sh.signalCode !== null ? res(null) : sh.once('exit', res)));
+    }
   });
 
   it('should keep the host filesystem read-only even for uid 0', async function () {

@@ -103,6 +103,17 @@ describe('Native addon', function () {
       expect(r.stdout).to.equal('out\n');
       const root = await Container.run(['sh', '-c', 'echo out > /dev/stdout'], { user: { uid: 0 } });
       expect(root.stdout).to.equal('out\n');
+      // exec'd into a started container, and with only some fds pipes (init
+      // gives only those to the payload: security.md).
+      const c = track(new Container());
+      await c.start();
+      const e = await c.run(['sh', '-c', 'echo out > /dev/stdout; echo err > /dev/stderr']);
+      expect(e).to.include({ stdout: 'out\n', stderr: 'err\n' });
+      const p = c.spawn(['sh', '-c', 'echo out > /dev/stdout'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      expect(await p.wait()).to.deep.equal({ exitCode: 0, signalCode: null });
+      expect(out).to.equal('out\n');
     });
 
     it('should reset the signal mask and every disposition (Node ignores SIGPIPE; the payload must not)', async function () {

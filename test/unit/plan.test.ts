@@ -267,7 +267,7 @@ describe('PlanBuilder#build()', function () {
       rlimits: [[7, 64n, 128n], [4, 0n, 0n]],
     };
     const b = new PlanBuilder();
-    planProcess(b, 7, spec);
+    planProcess(b, 7, spec, 0b101); // stdin and stderr are the addon's pipes
     const buf = b.build();
     const decoded = ops(buf);
     expect(decoded.map((o) => o.type)).to.deep.equal([10, 20, 20, 21, 22, 23, 24]);
@@ -282,6 +282,7 @@ describe('PlanBuilder#build()', function () {
     ]);
     const [proc, nofile, core, creds, chdir, , exec] = decoded;
     expect(proc!.num[0]).to.equal(7n);
+    expect(proc!.num[1]).to.equal(5n);
     expect(nofile!.num).to.deep.equal([7n, 64n, 128n]);
     expect(core!.num).to.deep.equal([4n, 0n, 0n]);
     expect(creds!.flags).to.equal(OpFlag.SetGroups);
