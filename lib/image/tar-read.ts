@@ -137,6 +137,11 @@ function bad(entry: string, why: string): IsolateError {
   return new IsolateError('ERR_BAD_IMAGE', `Layer entry ${q(entry)} ${why}`, { path: entry });
 }
 
+/** node-tar's complaint about input in which it found no entry. */
+function isUnrecognized(err: Error & { tarCode?: string }): boolean {
+  return err.tarCode === 'TAR_BAD_ARCHIVE' && /Unrecognized archive format/.test(err.message);
+}
+
 /** A chunk of the input as a Buffer (no copy). */
 function bytes(chunk: unknown): Buffer {
   if (Buffer.isBuffer(chunk)) return chunk;
@@ -215,7 +220,13 @@ class Extraction {
     this.parser.on('eof', () => {
       this.eof = true;
     });
-    this.parser.on('error', (err: Error & { tarCode?: string; entry?: ReadEntry }) => this.fail(this.tarError(err)));
+    this.parser.on('error', (err: Error & { tarCode?: string; entry?: ReadEntry }) => {
+      // A tar of only the end-of-archive marker is an empty layer, as commit()
+      // of an unchanged container writes and as Docker and OCI allow; node-tar
+      // calls an archive without one entry unrecognized.
+      if (this.eof && this.entries === 0 && isUnrecognized(err)) return;
+      this.fail(this.tarError(err));
+    });
   }
 
   async run(input: Readable): Promise<ExtractResult> {
@@ -427,7 +438,7 @@ class Extraction {
 
   private tarError(err: Error & { tarCode?: string; entry?: ReadEntry }): IsolateError {
     const name = err.entry?.path ?? this.lastName;
-    if (err.tarCode === 'TAR_BAD_ARCHIVE' && /Unrecognized archive format/.test(err.message)) {
+    if (isUnrecognized(err)) {
       return new IsolateError('ERR_BAD_IMAGE', 'The layer is not a tar archive (nor gzip of one)', { cause: err });
     }
     const at = name === undefined ? '' : ` at entry ${q(name)}`;

@@ -174,6 +174,26 @@ describe('ImageStore, Layer and images', function () {
       expect(() => c.diff()).to.throw(IsolateError, /destroyed/);
     });
 
+    it('should commit an unchanged container as an empty layer', async function () {
+      const base = await Layer.fromDirectory(baseDir, { store });
+      const img = await store.createImage([base], { config: { Env: ['PATH=/bin'] } });
+      const c = new Container({ image: img });
+      try {
+        await c.run(['/bin/true']);
+        expect(c.diff()).to.deep.equal([]);
+        const layer = await c.commit({ store });
+        // sha256 of 1024 zero bytes: Docker's empty layer, the same diff_id.
+        expect(layer.diffId).to.equal('sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef');
+        expect(layer.uncompressedSize).to.equal(1024);
+        expect(readdirSync(layer.path)).to.deep.equal([]);
+        const next = await store.createImage([...img.layers, layer], { config: img.config.config ?? {} });
+        const seen = await Container.run(['sh', '-c', 'cat /srv/app/hello'], { image: next });
+        expect(seen.stdout).to.equal('hello from the base\n');
+      } finally {
+        await c.destroy();
+      }
+    });
+
     it('should refuse commit() and diff() with the host root', async function () {
       const c = new Container();
       try {

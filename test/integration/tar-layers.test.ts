@@ -581,6 +581,20 @@ sys.stdout.buffer.write(buf.getvalue())
       expect(e.errnoCode).to.equal('ENAMETOOLONG');
     });
 
+    it('should take a tar of only the end-of-archive marker as an empty layer', async function () {
+      // What commit() of an unchanged container writes, and Docker's empty layer.
+      for (const size of [1024, 10240]) {
+        const zeros = Buffer.alloc(size);
+        const { dest, result } = await extractOk(zeros);
+        expect(readdirSync(dest)).to.deep.equal([]);
+        expect(result.entries).to.equal(0);
+        expect(result.diffId).to.equal(`sha256:${createHash('sha256').update(zeros).digest('hex')}`);
+      }
+      expect((await extractOk(gzipSync(Buffer.alloc(1024)))).result.entries).to.equal(0);
+      // One zero block is no end-of-archive marker: still not a tar.
+      await expectRefused(Buffer.alloc(512), null);
+    });
+
     it('should accept a tar without the end-of-archive marker when it ends on a block', async function () {
       const { dest } = await extractOk(tarOf([{ path: 'a', data: 'x' }], false));
       expect(readFileSync(join(dest, 'a'), 'utf8')).to.equal('x');
