@@ -6,6 +6,7 @@ import { KERNEL_MOUNTPOINTS, planCgroupfs, planFilesystem, resolveMounts, stagin
 import { LayerStack } from './layer-stack';
 import { diffUpper, isSetupMountpoint, type Change } from './image/diff';
 import type { Layer } from './image/layer';
+import type { ExtractLimits } from './image/contracts';
 import { Image } from './image/image';
 import { imageCommand, imageDefaults, type ImageDefaults } from './image/run-config';
 import type { ImageStore } from './image/store';
@@ -728,14 +729,21 @@ export class Container extends EventEmitter<ContainerEvents> {
    * tar), without the mount points setup made. Works while it runs (a
    * paused container gives a consistent layer) and after it stopped, until
    * destroy(). Stack it on the image's layers with store.createImage().
+   * `limits` (the import's, DEFAULT_EXTRACT_LIMITS) are checked as the
+   * layer is packed, before any data is written: a payload's sparse file
+   * counts at its full length, which the tar would hold.
    */
-  async commit(options: { store?: ImageStore } = {}): Promise<Layer> {
+  async commit(options: { store?: ImageStore; limits?: Partial<ExtractLimits> } = {}): Promise<Layer> {
     const upper = this.upperPath('commit()');
     if (typeof options !== 'object' || options === null) throw optionsNotObject(options);
+    checkKeys('commit', options, ['store', 'limits']);
     const store = options.store ?? defaultStore();
     const lowers = [...this.config.rootfs.layers].reverse();
     const mountpoints = this.setupMountpoints();
-    return store.layerFromDirectory(upper, { exclude: (rel, st) => isSetupMountpoint(upper, lowers, rel, st, mountpoints) });
+    return store.layerFromDirectory(upper, {
+      exclude: (rel, st) => isSetupMountpoint(upper, lowers, rel, st, mountpoints),
+      ...(options.limits !== undefined ? { limits: options.limits } : {}),
+    });
   }
 
   /** Where setup mounts something in the root: what init may have made a mount point for. */

@@ -37,6 +37,27 @@ export interface Checked {
   signal?: AbortSignal;
 }
 
+/**
+ * A `limits` option (Partial<ExtractLimits>) checked, with the defaults
+ * filled in. The same for extractLayer() and packLayer(), so that a layer
+ * commit() packs within its limits is one the import takes.
+ */
+export function checkLimits(where: string, value: unknown): ExtractLimits {
+  const limits: ExtractLimits = { ...DEFAULT_EXTRACT_LIMITS };
+  if (value === undefined) return limits;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidOption('limits', 'an object', value);
+  const l = value as Record<string, unknown>;
+  checkKeys(where, l, LIMIT_KEYS, 'limits.');
+  for (const k of Object.keys(l)) {
+    const key = k as (typeof LIMIT_KEYS)[number];
+    const v = l[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw invalidOption(`limits.${k}`, 'a non-negative integer', v);
+    limits[key] = v;
+  }
+  return limits;
+}
+
 /** The extractLayer options, checked and with defaults applied. */
 export function checkOptions(opts: unknown): Checked {
   if (opts === undefined) opts = {};
@@ -45,19 +66,7 @@ export function checkOptions(opts: unknown): Checked {
   }
   const o = opts as Record<string, unknown>;
   checkKeys('extractLayer', o, OPTION_KEYS);
-  const limits: ExtractLimits = { ...DEFAULT_EXTRACT_LIMITS };
-  if (o.limits !== undefined) {
-    if (o.limits === null || typeof o.limits !== 'object' || Array.isArray(o.limits)) throw invalidOption('limits', 'an object', o.limits);
-    const l = o.limits as Record<string, unknown>;
-    checkKeys('extractLayer', l, LIMIT_KEYS, 'limits.');
-    for (const k of Object.keys(l)) {
-      const key = k as (typeof LIMIT_KEYS)[number];
-      const v = l[k];
-      if (v === undefined) continue;
-      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw invalidOption(`limits.${k}`, 'a non-negative integer', v);
-      limits[key] = v;
-    }
-  }
+  const limits = checkLimits('extractLayer', o.limits);
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw invalidOption('onProgress', 'a function', o.onProgress);
   const total = o.bytesTotal;
   if (total !== undefined && (typeof total !== 'number' || !Number.isSafeInteger(total) || total < 0)) {

@@ -14,14 +14,14 @@ import { join, resolve } from 'node:path';
 import { IsolateError, invalidOption, isIsolateError } from '../errors';
 import { processStartTime } from '../cgroup/host';
 import { MARK_YOUNG_MS, holdOwnerMark, markState, ownerId } from '../cgroup/owner';
-import type { Digest, ExportImageSpec, ExtractResult, WriteArchiveOptions } from './contracts';
+import type { Digest, ExportImageSpec, ExtractLimits, ExtractResult, WriteArchiveOptions } from './contracts';
 import { Image, type ImageRecord, type ImageRunConfig, type OciImageConfig } from './image';
 import { Layer, MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP, type LayerImportOptions, type LayerRecord } from './layer';
 import { type ClaimKind, claimSuffix, readClaims } from './claims';
 import { withLock } from './lock';
 import { defaultStoreRoot, digestHex, isDigest, StorePaths } from './paths';
 import { extractLayer } from './tar-read';
-import { packLayer } from './tar-write';
+import { packToFile, type PackOptions } from './tar-write';
 import { readImageArchive, writeImageArchive } from './oci';
 
 export interface ImageStoreOptions {
@@ -369,9 +369,12 @@ export class ImageStore {
    * A directory (overlay format: whiteouts and opaque directories become OCI
    * ones) as a layer: packed into a tar (the blob), then imported from it.
    * `exclude(relative path, lstat)`: entries to leave out (commit() leaves
-   * out setup's mount points).
+   * out setup's mount points). `limits`: the import's, applied to the
+   * packing too, from each entry's lstat before it is written (a sparse
+   * file counts at its full length, as the tar holds it), so a layer over
+   * them costs no disk: ERR_BAD_IMAGE, and nothing is left in tmp/.
    */
-  async layerFromDirectory(dir: string, options: { exclude?: (rel: string, st: Stats) => boolean } = {}): Promise<Layer> {
+  async layerFromDirectory(dir: string, options: { exclude?: (rel: string, st: Stats) => boolean; limits?: Partial<ExtractLimits> } = {}): Promise<Layer> {
     let st;
     try {
       st = statSync(dir);
@@ -380,11 +383,14 @@ export class ImageStore {
     }
     if (!st.isDirectory()) throw new IsolateError('ERR_INVALID_OPTION', `${dir} is not a directory`, { option: 'dir', path: dir });
     const tarTmp = `${this.tmpPath('pack')}.tar`;
+    const packOpts: PackOptions = {};
+    if (options.exclude) packOpts.exclude = options.exclude;
+    if (options.limits !== undefined) packOpts.limits = options.limits;
     try {
-      const out = createWriteStream(tarTmp, { mode: 0o600 });
-      await packLayer(dir, out, options.exclude ? { exclude: options.exclude } : {});
-      await finished(out);
-      return await this.importLayer(tarTmp);
+      // packToFile: the file is open before packing starts and removed on
+      // failure once closed (a write stream opened late could make it again).
+      await packToFile(dir, tarTmp, packOpts);
+      return await this.importLayer(tarTmp, options.limits !== undefined ? { limits: options.limits } : {});
     } finally {
       rmSync(tarTmp, { force: true });
     }

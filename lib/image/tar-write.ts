@@ -12,6 +12,12 @@
  * (mode 0, 0/0, the directory's mtime). The second and later paths of a
  * regular file with several links become Link entries to the first path
  * written. Sockets are skipped (tar has no type for them).
+ *
+ * Limits: the import's (ExtractLimits, DEFAULT_EXTRACT_LIMITS), checked
+ * from each entry's lstat before its header or data is written. The tree
+ * may be a payload's writable layer: a sparse file there takes a few
+ * blocks of tmpfs but its full length in a tar (zeros), so without them a
+ * 1 MiB layer could fill the store's disk before the import refused it.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
@@ -22,7 +28,8 @@ import { Header, Pax, type HeaderData } from 'tar';
 import { IsolateError, checkKeys, invalidOption, showValue } from '../errors';
 import { fdPath, openDirIn, openRoot } from './beneath';
 import { isOpaque, isWhiteout } from './overlay-format';
-import type { PackResult } from './contracts';
+import type { ExtractLimits, PackResult } from './contracts';
+import { checkLimits } from './extract-options';
 
 export interface PackOptions {
   /** End `out` when the tar is written, and wait until it has flushed ('finish'). @default true (as stream.pipe) */
@@ -35,6 +42,13 @@ export interface PackOptions {
    * directory slash ('etc', 'etc/passwd'); `st` its lstat.
    */
   exclude?: (rel: string, st: Stats) => boolean;
+  /**
+   * Caps on the tar, as the import's (a layer packed within them is one the
+   * import takes): bytes of one file (its length: a sparse file counts in
+   * full), of all files, and entries. Beyond one: ERR_BAD_IMAGE naming the
+   * path, before its header is written. @default DEFAULT_EXTRACT_LIMITS
+   */
+  limits?: Partial<ExtractLimits>;
 }
 
 /** Buffers at least this big go to `out` as they are; smaller ones are gathered first. */
@@ -49,13 +63,13 @@ const READ_CHUNK = 1 << 20;
  * whenever `out` needs draining and between big files' chunks.
  */
 const SMALL_FILE = 256 << 10;
-const OPTION_KEYS = ['end', 'signal', 'exclude'];
+const OPTION_KEYS = ['end', 'signal', 'exclude', 'limits'];
 /** Directories deeper than this are refused: the walk holds an fd per level. */
 const MAX_DEPTH = 1000;
 
 /** Writes `dir` (overlayfs format) to `out` as a deterministic OCI layer tar; returns its diffId and size. */
 export async function packLayer(dir: string, out: Writable, opts?: PackOptions): Promise<PackResult> {
-  const { end, signal, exclude } = checkOptions(opts);
+  const { end, signal, exclude, limits } = checkOptions(opts);
   if (out === null || typeof out !== 'object' || typeof (out as Partial<Writable>).write !== 'function') {
     throw invalidOption('out', 'a writable stream', out);
   }
@@ -63,7 +77,7 @@ export async function packLayer(dir: string, out: Writable, opts?: PackOptions):
   if (signal?.aborted) throw aborted(signal);
   const sink = new TarSink(out, signal);
   try {
-    await new Packer(root, sink, signal, exclude).run();
+    await new Packer(root, sink, signal, exclude, limits).run();
     await sink.push(Buffer.alloc(1024)); // end-of-archive: two zero blocks
     await sink.flush();
     if (end) await sink.end();
@@ -99,8 +113,8 @@ export async function packToFile(dir: string, path: string, opts?: Omit<PackOpti
   }
 }
 
-function checkOptions(opts: unknown): { end: boolean; signal?: AbortSignal; exclude?: PackOptions['exclude'] } {
-  if (opts === undefined) return { end: true };
+function checkOptions(opts: unknown): { end: boolean; signal?: AbortSignal; exclude?: PackOptions['exclude']; limits: ExtractLimits } {
+  if (opts === undefined) return { end: true, limits: checkLimits('packLayer', undefined) };
   if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) {
     throw new IsolateError('ERR_INVALID_OPTION', `Expected the packLayer options to be an object, got ${showValue(opts)}`);
   }
@@ -109,7 +123,12 @@ function checkOptions(opts: unknown): { end: boolean; signal?: AbortSignal; excl
   if (o.end !== undefined && typeof o.end !== 'boolean') throw invalidOption('end', 'a boolean', o.end);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidOption('signal', 'an AbortSignal', o.signal);
   if (o.exclude !== undefined && typeof o.exclude !== 'function') throw invalidOption('exclude', 'a function', o.exclude);
-  return { end: o.end !== false, signal: o.signal as AbortSignal | undefined, exclude: o.exclude as PackOptions['exclude'] };
+  return {
+    end: o.end !== false,
+    signal: o.signal as AbortSignal | undefined,
+    exclude: o.exclude as PackOptions['exclude'],
+    limits: checkLimits('packLayer', o.limits),
+  };
 }
 
 async function checkDir(dir: unknown): Promise<string> {
@@ -251,19 +270,39 @@ interface Child {
 class Packer {
   /** dev:ino of regular files with several links → the first path written. */
   private readonly links = new Map<string, string>();
+  /** Entries written, and bytes of file data, as the import counts them. */
+  private entries = 0;
+  private dataBytes = 0;
 
   constructor(
     private readonly root: string,
     private readonly sink: TarSink,
     private readonly signal: AbortSignal | undefined,
     private readonly exclude: PackOptions['exclude'],
+    private readonly limits: ExtractLimits,
   ) {}
+
+  /** Writes one entry's header, once it is known to fit the limits (its data, `st`'s length, follows for a file). */
+  private async header(h: HeaderData, st?: Stats): Promise<void> {
+    const path = h.path!;
+    const { maxEntries, maxEntrySize, maxLayerSize } = this.limits;
+    if (++this.entries > maxEntries) throw overLimit(path, `is entry number ${this.entries}, over the limit of ${maxEntries} (limits.maxEntries)`);
+    const size = h.size ?? 0;
+    // A sparse file's holes take no blocks where it is, but a tar holds them as zeros.
+    const sparse = st && st.blocks * 512 < size ? ` (a sparse file of ${st.blocks * 512} bytes on disk; a layer tar holds its full length)` : '';
+    if (size > maxEntrySize) throw overLimit(path, `holds ${size} bytes${sparse}, over the limit of ${maxEntrySize} per entry (limits.maxEntrySize)`);
+    this.dataBytes += size;
+    if (this.dataBytes > maxLayerSize) {
+      throw overLimit(path, `brings the layer's data to ${this.dataBytes} bytes${sparse}, over the limit of ${maxLayerSize} (limits.maxLayerSize)`);
+    }
+    await this.sink.push(headerBytes(h));
+  }
 
   async run(): Promise<void> {
     // The root is no entry, but an opaque root still needs its marker.
     // Followed (stat, "/."): the root may be a link to the directory, as /proc/self/fd/N.
     const st = await stat(this.root);
-    if (isOpaque(`${this.root}/.`)) await this.sink.push(headerBytes(opaqueMarker('', st)));
+    if (isOpaque(`${this.root}/.`)) await this.header(opaqueMarker('', st));
     const fd = openRoot(this.root);
     try {
       await this.walk(fd, '', 0);
@@ -296,8 +335,8 @@ class Packer {
       if (st.isDirectory()) {
         const child = this.openDir(dirFd, c, path);
         try {
-          await this.sink.push(headerBytes({ ...common, path: `${path}/`, type: 'Directory', size: 0 }));
-          if (isOpaque(`${fdPath(child)}/.`)) await this.sink.push(headerBytes(opaqueMarker(`${path}/`, st)));
+          await this.header({ ...common, path: `${path}/`, type: 'Directory', size: 0 });
+          if (isOpaque(`${fdPath(child)}/.`)) await this.header(opaqueMarker(`${path}/`, st));
           await this.walk(child, `${path}/`, depth + 1);
         } finally {
           closeSync(child);
@@ -308,15 +347,15 @@ class Packer {
         const target = readlinkSync(c.abs, { encoding: 'buffer' });
         const text = target.toString('utf8');
         if (!Buffer.from(text).equals(target)) throw unsupported(path, 'is a symlink whose target is not UTF-8');
-        await this.sink.push(headerBytes({ ...common, path, type: 'SymbolicLink', linkpath: text, size: 0 }));
+        await this.header({ ...common, path, type: 'SymbolicLink', linkpath: text, size: 0 });
       } else if (st.isFIFO()) {
-        await this.sink.push(headerBytes({ ...common, path, type: 'FIFO', size: 0 }));
+        await this.header({ ...common, path, type: 'FIFO', size: 0 });
       } else if (isWhiteout(st)) {
-        await this.sink.push(headerBytes({ ...common, mode: 0, path: rel + c.key.toString('utf8'), type: 'File', size: 0 }));
+        await this.header({ ...common, mode: 0, path: rel + c.key.toString('utf8'), type: 'File', size: 0 });
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
         const [devmaj, devmin] = devNumbers(st.rdev);
         const type = st.isCharacterDevice() ? 'CharacterDevice' : 'BlockDevice';
-        await this.sink.push(headerBytes({ ...common, path, type, size: 0, devmaj, devmin }));
+        await this.header({ ...common, path, type, size: 0, devmaj, devmin });
       }
       // Sockets: skipped, as GNU tar and Docker do.
     }
@@ -366,13 +405,13 @@ class Packer {
       const id = `${big.dev}:${big.ino}`;
       const first = this.links.get(id);
       if (first !== undefined) {
-        await this.sink.push(headerBytes({ ...common, path, type: 'Link', linkpath: first, size: 0 }));
+        await this.header({ ...common, path, type: 'Link', linkpath: first, size: 0 });
         return;
       }
       this.links.set(id, path);
     }
     const size = c.st.size;
-    await this.sink.push(headerBytes({ ...common, path, type: 'File', size }));
+    await this.header({ ...common, path, type: 'File', size }, c.st);
     if (size === 0) return;
     // O_NOFOLLOW: a symlink swapped in since lstat is not read through;
     // O_NONBLOCK: nor does a FIFO swapped in block us.
@@ -429,6 +468,10 @@ function badName(path: string): IsolateError {
   return new IsolateError('ERR_BAD_IMAGE', `Layer path ${JSON.stringify(path)} is named like an OCI whiteout; an OCI layer tar cannot hold it`, {
     path,
   });
+}
+
+function overLimit(path: string, why: string): IsolateError {
+  return new IsolateError('ERR_BAD_IMAGE', `Layer path ${JSON.stringify(path)} ${why}`, { path });
 }
 
 function changed(path: string): IsolateError {

@@ -20,6 +20,7 @@ import { packToFile } from '../../lib/image/tar-write';
 
 const BUSYBOX = '/bin/busybox';
 const ROOT = { uid: 0, gid: 0 };
+const MiB = 1024 * 1024;
 
 function sha256File(path: string): string {
   return `sha256:${createHash('sha256').update(readFileSync(path)).digest('hex')}`;
@@ -189,6 +190,34 @@ describe('ImageStore, Layer and images', function () {
         const next = await store.createImage([...img.layers, layer], { config: img.config.config ?? {} });
         const seen = await Container.run(['sh', '-c', 'cat /srv/app/hello'], { image: next });
         expect(seen.stdout).to.equal('hello from the base\n');
+      } finally {
+        await c.destroy();
+      }
+    });
+
+    it("should refuse to commit a payload's sparse file past the limits before writing it, leaving nothing in tmp/", async function () {
+      const base = await Layer.fromDirectory(baseDir, { store });
+      const img = await store.createImage([base], { config: { Env: ['PATH=/bin'] } });
+      const c = new Container({ image: img, user: ROOT, rootfs: img.stack({ upperSize: '1M' }) });
+      const leftInTmp = () => readdirSync(join(store.root, 'tmp')).filter((n) => !n.endsWith('.owner'));
+      try {
+        // 1 TiB long in a 1 MiB tmpfs: no block is written.
+        const r = await c.run(['/bin/busybox', 'sh', '-c', 'busybox truncate -s 1099511627776 /sparse && busybox truncate -s 3M /small']);
+        expect(r.status, r.stderr).to.equal('ok');
+        const started = Date.now();
+        const e = (await c.commit({ store }).catch((x: unknown) => x)) as IsolateError;
+        expect(Date.now() - started).to.be.below(5000);
+        expect(e).to.be.instanceOf(IsolateError);
+        expect(e).to.include({ code: 'ERR_BAD_IMAGE', path: 'sparse' });
+        expect(e.message).to.match(/holds 1099511627776 bytes \(a sparse file of 0 bytes on disk.*limits\.maxEntrySize/);
+        expect(leftInTmp()).to.deep.equal([]);
+        // Tighter limits from the caller, for the layer as a whole.
+        const e2 = (await c.commit({ store, limits: { maxEntrySize: 2 ** 41, maxLayerSize: MiB } }).catch((x: unknown) => x)) as IsolateError;
+        expect(e2).to.include({ code: 'ERR_BAD_IMAGE' });
+        expect(e2.message).to.match(/limits\.maxLayerSize/);
+        expect(leftInTmp()).to.deep.equal([]);
+        const e3 = await c.commit({ store, limit: {} } as never).catch((x: unknown) => x as IsolateError);
+        expect(e3).to.include({ code: 'ERR_INVALID_OPTION', option: 'limit' });
       } finally {
         await c.destroy();
       }

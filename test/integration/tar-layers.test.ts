@@ -23,6 +23,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { once } from 'node:events';
@@ -35,7 +36,7 @@ import { Header, Parser, Pax, type HeaderData, type ReadEntry } from 'tar';
 import { IsolateError } from '../../lib';
 import type { ExtractOptions, ExtractResult, Progress } from '../../lib/image/contracts';
 import { DEFAULT_EXTRACT_LIMITS, extractLayer } from '../../lib/image/tar-read';
-import { packLayer, packToFile } from '../../lib/image/tar-write';
+import { packLayer, packToFile, type PackOptions } from '../../lib/image/tar-write';
 import { inLowers } from '../../lib/image/diff';
 import { readImageFile } from '../../lib/image/run-config';
 import { native } from '../../lib/native';
@@ -839,6 +840,52 @@ sys.stdout.buffer.write(buf.getvalue())
       // diff(): whether a path of the writable layer exists below.
       expect(inLowers([dir], 'etc/passwd')).to.equal(false);
       expect(inLowers([dir], 'w/f')).to.equal(true);
+    });
+  });
+
+  describe('packing limits', function () {
+    it('should refuse a sparse file over maxEntrySize from its lstat, before writing its header', async function () {
+      const dir = join(tmp, 'sparse');
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'a'), 'a');
+      // 64 GiB long, no block written: what a payload's `truncate -s` makes in a tiny tmpfs.
+      writeFileSync(join(dir, 'huge'), '');
+      truncateSync(join(dir, 'huge'), 64 * 1024 ** 3);
+      writeFileSync(join(dir, 'z'), 'z');
+      const c = collector();
+      const started = Date.now();
+      const e = (await packLayer(dir, c.out).catch((x: unknown) => x)) as IsolateError;
+      expect(Date.now() - started, 'refused up front, not after reading the zeros').to.be.below(5000);
+      expect(e).to.be.instanceOf(IsolateError);
+      expect(e).to.include({ code: 'ERR_BAD_IMAGE', path: 'huge' });
+      expect(e.message).to.match(/holds 68719476736 bytes \(a sparse file of 0 bytes on disk; a layer tar holds its full length\), over the limit of 8589934592 per entry \(limits\.maxEntrySize\)/);
+      const written = c.bytes();
+      expect(written.length, 'no data of the big file').to.be.below(64 * 1024);
+      expect(written.includes(Buffer.from('huge'))).to.equal(false);
+      rmSync(join(dir, 'huge'));
+    });
+
+    it('should apply maxEntrySize, maxLayerSize and maxEntries as the import does', async function () {
+      const dir = join(tmp, 'limited');
+      mkdirSync(join(dir, 'd'), { recursive: true });
+      for (let i = 0; i < 3; i++) writeFileSync(join(dir, 'd', `f${i}`), Buffer.alloc(2000, i));
+      const refused = async (limits: PackOptions['limits'], path: string, limit: string) => {
+        const e = (await packLayer(dir, collector().out, { limits }).catch((x: unknown) => x)) as IsolateError;
+        expect(e, JSON.stringify(limits)).to.include({ code: 'ERR_BAD_IMAGE', path });
+        expect(e.message).to.contain(`(limits.${limit})`);
+      };
+      await refused({ maxEntrySize: 1999 }, 'd/f0', 'maxEntrySize');
+      await refused({ maxLayerSize: 5000 }, 'd/f2', 'maxLayerSize');
+      await refused({ maxEntries: 3 }, 'd/f2', 'maxEntries'); // d/, d/f0, d/f1, then over
+      // At the limits exactly: packed, and the import takes it with the same limits.
+      const limits = { maxEntrySize: 2000, maxLayerSize: 6000, maxEntries: 4 };
+      const { tar } = await packToBuffer(dir, { limits });
+      const { dest } = await extractOk(tar, { limits });
+      expect(readdirSync(join(dest, 'd')).sort()).to.deep.equal(['f0', 'f1', 'f2']);
+      const bad = await packLayer(dir, collector().out, { limits: { maxEntries: -1 } }).catch((x: unknown) => x as IsolateError);
+      expect(bad).to.include({ code: 'ERR_INVALID_OPTION', option: 'limits.maxEntries' });
+      const typo = await packLayer(dir, collector().out, { limits: { maxSize: 1 } } as never).catch((x: unknown) => x as IsolateError);
+      expect(typo).to.include({ code: 'ERR_INVALID_OPTION', option: 'limits.maxSize' });
     });
   });
 
