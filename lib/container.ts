@@ -716,11 +716,17 @@ export class Container extends EventEmitter<ContainerEvents> {
   /**
    * What the container changed in its root, like `docker diff`: added (A),
    * changed (C) and deleted (D) paths, sorted. Mounts (/proc, /tmp, …) are
-   * not part of the root and do not show.
+   * not part of the root and do not show. Synchronous, so bounded: past
+   * `maxEntries` entries of the writable layer (default the import's,
+   * DEFAULT_EXTRACT_LIMITS.maxEntries) it stops with ERR_BAD_IMAGE.
    */
-  diff(): Change[] {
+  diff(options: { maxEntries?: number } = {}): Change[] {
     const upper = this.upperPath('diff()');
-    return diffUpper(upper, [...this.config.rootfs.layers].reverse(), this.setupMountpoints());
+    if (typeof options !== 'object' || options === null) throw optionsNotObject(options);
+    checkKeys('diff', options, ['maxEntries']);
+    const max = options.maxEntries;
+    if (max !== undefined && (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 0)) throw invalidOption('maxEntries', 'a non-negative integer', max);
+    return diffUpper(upper, [...this.config.rootfs.layers].reverse(), this.setupMountpoints(), max);
   }
 
   /**

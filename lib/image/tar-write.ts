@@ -64,6 +64,8 @@ const READ_CHUNK = 1 << 20;
  */
 const SMALL_FILE = 256 << 10;
 const OPTION_KEYS = ['end', 'signal', 'exclude', 'limits'];
+/** lstat calls between two turns of the event loop when listing a directory. */
+const LSTAT_BATCH = 1024;
 /** Directories deeper than this are refused: the walk holds an fd per level. */
 const MAX_DEPTH = 1000;
 
@@ -387,14 +389,18 @@ class Packer {
       if (!Buffer.from(name).equals(raw)) throw unsupported(rel + name, 'has a name that is not UTF-8');
       if (name.startsWith('.wh.')) throw badName(rel + name);
     }
-    const out: Child[] = names.map((raw) => {
+    const out: Child[] = [];
+    for (const raw of names) {
+      // A directory of many entries (a payload's 100,000 empty files) must
+      // not hold the event loop for the whole of its lstats.
+      if (out.length % LSTAT_BATCH === LSTAT_BATCH - 1) await new Promise<void>((resolve) => setImmediate(resolve));
       const name = raw.toString('utf8');
       const st = lstatSync(`${abs}/${name}`);
       let key = raw;
       if (st.isDirectory()) key = Buffer.concat([raw, Buffer.from('/')]);
       else if (isWhiteout(st)) key = Buffer.concat([Buffer.from('.wh.'), raw]);
-      return { name, key, abs: `${abs}/${name}`, st };
-    });
+      out.push({ name, key, abs: `${abs}/${name}`, st });
+    }
     return out.sort((a, b) => Buffer.compare(a.key, b.key));
   }
 

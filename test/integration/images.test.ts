@@ -223,6 +223,64 @@ describe('ImageStore, Layer and images', function () {
       }
     });
 
+    it('should list the layers as overlayfs shows them: under a directory a layer replaced by a file, all is new', async function () {
+      const base = await Layer.fromDirectory(baseDir, { store });
+      const fileDir = join(tmp, 'srv-file');
+      mkdirSync(fileDir, { recursive: true });
+      writeFileSync(join(fileDir, 'srv'), 'a file now\n');
+      const file = await Layer.fromDirectory(fileDir, { store });
+      const img = await store.createImage([base, file], { config: { Env: ['PATH=/bin'] } });
+      const c = new Container({ image: img, user: ROOT });
+      try {
+        const r = await c.run(['sh', '-c', 'rm /srv && mkdir -p /srv/app && echo new > /srv/app/hello']);
+        expect(r.stderr).to.equal('');
+        // The base's /srv/app/hello is hidden by the file: A, not C.
+        expect(c.diff()).to.deep.equal([
+          { kind: 'C', path: '/srv' },
+          { kind: 'A', path: '/srv/app' },
+          { kind: 'A', path: '/srv/app/hello' },
+        ]);
+      } finally {
+        await c.destroy();
+      }
+    });
+
+    it('should bound diff() and commit() of a layer of many empty files', async function () {
+      const base = await Layer.fromDirectory(baseDir, { store });
+      const img = await store.createImage([base], { config: { Env: ['PATH=/bin'] } });
+      const c = new Container({ image: img, user: ROOT, rootfs: img.stack({ upperSize: '4M' }) });
+      try {
+        // The tmpfs has 4096 inodes (one per KiB): the loop ends well before 20,000.
+        const r = await c.run(['sh', '-c', 'cd /srv && i=0; while [ $i -lt 20000 ]; do echo -n > f$i 2>/dev/null || break; i=$((i+1)); done; echo $i']);
+        const made = Number(r.stdout.trim());
+        expect(made, JSON.stringify(r)).to.be.within(3900, 4095);
+        const started = Date.now();
+        const all = c.diff();
+        expect(Date.now() - started, 'a few µs an entry').to.be.below(3000);
+        expect(all.length).to.equal(made + 1); // and /srv
+        expect(all[0]).to.deep.equal({ kind: 'C', path: '/srv' });
+        const e = (() => {
+          try {
+            c.diff({ maxEntries: 100 });
+          } catch (err) {
+            return err as IsolateError;
+          }
+          throw new Error('diff() past maxEntries did not throw');
+        })();
+        expect(e).to.include({ code: 'ERR_BAD_IMAGE' });
+        expect(e.message).to.match(/more than 100 entries \(maxEntries\)/);
+        expect(() => c.diff({ maxEnties: 5 } as never)).to.throw(IsolateError, /maxEnties/);
+        expect(() => c.diff({ maxEntries: -1 })).to.throw(IsolateError, /maxEntries/);
+        const e2 = (await c.commit({ store, limits: { maxEntries: 100 } }).catch((x: unknown) => x)) as IsolateError;
+        expect(e2).to.include({ code: 'ERR_BAD_IMAGE' });
+        expect(e2.message).to.match(/over the limit of 100 \(limits\.maxEntries\)/);
+        const layer = await c.commit({ store });
+        expect(readdirSync(join(layer.path, 'srv')).length).to.equal(made);
+      } finally {
+        await c.destroy();
+      }
+    });
+
     it('should refuse commit() and diff() with the host root', async function () {
       const c = new Container();
       try {

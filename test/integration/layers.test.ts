@@ -126,6 +126,26 @@ describe('LayerStack on overlayfs', function () {
     expect(treeDigest(base)).to.equal(before);
   });
 
+  it('should bound the writable layer\'s inodes: one per KiB of upperSize, at least 1024', async function () {
+    // Empty files take no page of the tmpfs: without an inode count a 1 MiB
+    // layer held 200,000 of them (kernel memory, and entries for diff()).
+    const count = async (upperSize: string) => {
+      const r = await run(
+        LayerStack.fromDirectories([base], { upperSize }),
+        '/bin/busybox df -i / | /bin/busybox tail -1; mkdir /many && cd /many && i=0; while [ $i -lt 20000 ]; do echo -n > f$i || break; i=$((i+1)); done; echo made=$i',
+      );
+      expect(r.stderr).to.match(/No space left on device/);
+      expect(r.stdout, JSON.stringify(r)).to.match(/made=/);
+      return { total: Number(r.stdout.trim().split(/\s+/)[1]), made: Number(/made=(\d+)/.exec(r.stdout)![1]) };
+    };
+    const small = await count('64K');
+    expect(small.total).to.equal(1024);
+    expect(small.made).to.be.within(900, 1023);
+    const big = await count('8M');
+    expect(big.total).to.equal(8192);
+    expect(big.made).to.be.within(8000, 8191);
+  });
+
   it('should keep the writable layer on disk in upperDir, for the next container too', async function () {
     const upperDir = join(tmp, 'persist');
     mkdirSync(upperDir, { mode: 0o700 });

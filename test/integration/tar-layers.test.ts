@@ -841,6 +841,36 @@ sys.stdout.buffer.write(buf.getvalue())
       expect(inLowers([dir], 'etc/passwd')).to.equal(false);
       expect(inLowers([dir], 'w/f')).to.equal(true);
     });
+
+    it("should look a path up in the layers as overlayfs shows them (diff()'s A or C)", function () {
+      const root = join(tmp, 'union');
+      const layer = (name: string) => {
+        mkdirSync(join(root, name), { recursive: true });
+        return join(root, name);
+      };
+      const low = layer('low');
+      mkdirSync(join(low, 'd'));
+      writeFileSync(join(low, 'd/x'), 'x');
+      writeFileSync(join(low, 'gone'), '');
+      const plain = layer('plain'); // d a directory too: the low one shows through
+      mkdirSync(join(plain, 'd'));
+      const file = layer('file'); // d a file: hides the low directory
+      writeFileSync(join(file, 'd'), '');
+      const opaque = layer('opaque'); // d opaque: hides it too
+      mkdirSync(join(opaque, 'd'));
+      native().lsetxattr(join(opaque, 'd'), 'trusted.overlay.opaque', Buffer.from('y'));
+      const whiteout = layer('whiteout'); // d and gone deleted
+      expect(spawnSync('mknod', [join(whiteout, 'd'), 'c', '0', '0']).status).to.equal(0);
+      expect(spawnSync('mknod', [join(whiteout, 'gone'), 'c', '0', '0']).status).to.equal(0);
+      expect(inLowers([plain, low], 'd/x')).to.equal(true);
+      expect(inLowers([file, low], 'd/x')).to.equal(false);
+      expect(inLowers([file, low], 'd')).to.equal(true);
+      expect(inLowers([opaque, low], 'd/x')).to.equal(false);
+      expect(inLowers([plain, opaque, low], 'd/x')).to.equal(false);
+      expect(inLowers([whiteout, low], 'd/x')).to.equal(false);
+      expect(inLowers([whiteout, low], 'gone')).to.equal(false);
+      expect(inLowers([plain, low], 'gone')).to.equal(true);
+    });
   });
 
   describe('packing limits', function () {
