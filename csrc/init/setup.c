@@ -66,8 +66,8 @@ static int is_fs_op(uint32_t type) {
  * target below the new root is resolved inside it, as the container itself
  * would resolve it (openat2 RESOLVE_IN_ROOT: `..` and absolute links stop at
  * the root), and the step acts on the fd it got: the *at() calls and
- * move_mount on the fd, mount(2), which takes only a path, on its
- * /proc/self/fd name (runc does the same). Paths elsewhere (init's staging
+ * move_mount on the fd, mount(2), which takes only a path, on "." after a
+ * fchdir to it (runc mounts on the fd's /proc/self/fd name). Paths elsewhere (init's staging
  * tmpfs, the host's sources) are the plan's own and used as they are. */
 static const char *root_path;
 static size_t root_len;
@@ -110,12 +110,12 @@ static int open_in_root(const char *rel, int flags) {
   }
 }
 
-/* Where a step acts: below the new root `fd`, resolved inside it, and `path`
- * its /proc/self/fd name; elsewhere fd -1 and the plan's path. */
+/* Where a step acts: below the new root `fd`, resolved inside it, and
+ * `path` "." for mount(2) once init's working directory is that fd
+ * (target_chdir); elsewhere fd -1 and the plan's path. */
 struct target {
   int fd;
   const char *path;
-  char proc[32];
 };
 
 #define T_DFD(t) ((t)->fd >= 0 ? (t)->fd : AT_FDCWD)
@@ -143,15 +143,35 @@ static int target_open(const char *path, struct target *t) {
     t->fd = -1;
     return errno = ELOOP, -1;
   }
-  snprintf(t->proc, sizeof t->proc, "/proc/self/fd/%d", t->fd);
-  t->path = t->proc;
+  t->path = ".";
   return 0;
+}
+
+/* For mount(2), which takes only a path: into the directory resolved, whose
+ * path is then "." (cheaper than its /proc/self/fd name, which runc uses;
+ * init's working directory matters to nothing else before pivot_root). */
+static int target_chdir(const struct target *t) {
+  return t->fd >= 0 ? fchdir(t->fd) : 0;
 }
 
 static void target_close(struct target *t) {
   if (t->fd >= 0)
     close_keep_errno(t->fd);
   t->fd = -1;
+}
+
+/* The directory the last entry was made in (below the new root), for the
+ * next: /dev's nodes and links are a dozen steps in a row. Forgotten at
+ * every step that mounts (the directory may then be covered). */
+static struct {
+  int fd;
+  char rel[256];
+} parent_cache = {-1, ""};
+
+static void parent_cache_drop(void) {
+  if (parent_cache.fd >= 0)
+    close(parent_cache.fd);
+  parent_cache.fd = -1;
 }
 
 /* The directory a new entry `path` goes in (an fd, or AT_FDCWD) and its
@@ -176,12 +196,23 @@ static int parent_open(const char *path, int *dfd, const char **name) {
   *name = slash ? slash + 1 : rel;
   if (**name == 0)
     return errno = EINVAL, -1;
+  if (parent_cache.fd >= 0 && strcmp(parent_cache.rel, dir) == 0) {
+    *dfd = parent_cache.fd;
+    return 0;
+  }
   *dfd = open_in_root(dir, O_DIRECTORY);
-  return *dfd < 0 ? -1 : 0;
+  if (*dfd < 0)
+    return -1;
+  if (strlen(dir) < sizeof parent_cache.rel) {
+    parent_cache_drop();
+    strcpy(parent_cache.rel, dir);
+    parent_cache.fd = *dfd;
+  }
+  return 0;
 }
 
 static void parent_close(int dfd) {
-  if (dfd >= 0)
+  if (dfd >= 0 && dfd != parent_cache.fd)
     close_keep_errno(dfd);
 }
 
@@ -380,7 +411,7 @@ legacy: {
     flags |= MS_NOSUID;
   if (op->num[1] & MOUNT_ATTR_NODEV)
     flags |= MS_NODEV;
-  if (mount("overlay", t->path, "overlay", flags, data) < 0)
+  if (target_chdir(t) < 0 || mount("overlay", t->path, "overlay", flags, data) < 0)
     sc = IK_SC_MOUNT;
 }
 
@@ -405,6 +436,8 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
   struct stat st;
   int r, dfd;
   const char *name;
+  if (op->type != IK_OP_MKDIR && op->type != IK_OP_MKNOD && op->type != IK_OP_SYMLINK)
+    parent_cache_drop();
   switch (op->type) {
   case IK_OP_BIND:
     if (tree < 0)
@@ -425,6 +458,8 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
       FAIL(i, IK_SC_MKDIR);
     if (target_open(s1, &t) < 0)
       FAIL(i, IK_SC_OPEN);
+    if (target_chdir(&t) < 0)
+      FAIL(i, IK_SC_CHDIR);
     if (mount(s0 ? s0 : "none", t.path, ik_plan_str(plan, op->str[2]), (unsigned long)op->num[0],
               ik_plan_str(plan, op->str[3])) < 0)
       FAIL(i, IK_SC_MOUNT);
@@ -436,6 +471,8 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
       FAIL(i, IK_SC_STAT);
     }
     if (S_ISDIR(st.st_mode)) {
+      if (target_chdir(&t) < 0)
+        FAIL(i, IK_SC_CHDIR);
       if (mount("tmpfs", t.path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                 "size=0,nr_inodes=1,mode=0555") < 0)
         FAIL(i, IK_SC_MOUNT);
@@ -550,6 +587,8 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
     FAIL(i, IK_SC_PLAN);
   }
   target_close(&t);
+  if (op->type != IK_OP_MKDIR && op->type != IK_OP_MKNOD && op->type != IK_OP_SYMLINK)
+    parent_cache_drop(); /* (it may have mounted on a directory in it) */
   /* A step on the new root itself changed what is mounted there. */
   if (root_fd >= 0 && s1 != NULL && root_path != NULL && strcmp(s1, root_path) == 0) {
     close(root_fd);
@@ -614,6 +653,7 @@ int ik_setup_container(const struct ik_plan *plan, uint32_t end, struct ik_fail 
   }
   ret = 0;
 out:
+  parent_cache_drop();
   if (root_fd >= 0) {
     close(root_fd);
     root_fd = -1;
