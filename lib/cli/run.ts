@@ -1,7 +1,8 @@
 /**
  * `isolate-kit run`: one container, one command, the command's status as
- * ours. Output streams through inherited fds (nothing buffered, nothing
- * re-encoded) unless --max-output needs to count it or --json collects it.
+ * ours. Output streams live (nothing buffered, nothing re-encoded): to a
+ * terminal through the inherited fd, otherwise through pipes of the
+ * command's own that we copy out (see runStreaming); --json collects it.
  * Cgroup options give the container its own cgroup, which --cpu-time and the
  * 'oom' status read.
  */
@@ -56,7 +57,6 @@ function forwardCapped(from: NodeJS.ReadableStream, to: NodeJS.WritableStream, m
   });
 }
 
-/** Streams the payload's output live and waits for its end. */
 /**
  * --image: an existing path is an archive or layout to import (it must hold
  * one image); anything else names an image already in the store.
@@ -71,10 +71,21 @@ async function runImage(ref: string, storeRoot: string | undefined): Promise<Ima
   return images[0]!;
 }
 
+/**
+ * Streams the payload's output live and waits for its end. A terminal is
+ * passed as it is. A pipe or file of ours is not: the command gets pipes of
+ * its own, which it may reopen by name (`/dev/stdout`) as any user, and we
+ * copy them out (writes to pipes and files are synchronous in Node: the
+ * command waits for our reader, nothing piles up here). Ours, handed over,
+ * could not be reopened by another user (init leaves a caller's fd as it
+ * is: docs/security.md), and --max-output must count what goes by.
+ */
 function runStreaming(container: Container, plan: RunPlan): Promise<Outcome> {
-  const capped = plan.maxOutput !== undefined;
-  const out: StdioOption = capped ? 'pipe' : 'inherit';
-  const proc: ContainerProcess = container.spawn(plan.command, { stdio: [plan.interactive ? 'inherit' : 'ignore', out, out] });
+  const max = plan.maxOutput ?? Infinity;
+  const through = (tty: boolean | undefined): StdioOption => (plan.maxOutput === undefined && tty ? 'inherit' : 'pipe');
+  const proc: ContainerProcess = container.spawn(plan.command, {
+    stdio: [plan.interactive ? 'inherit' : 'ignore', through(process.stdout.isTTY), through(process.stderr.isTTY)],
+  });
   const meter = container._runMeter();
   return new Promise((resolve) => {
     // The first limit to fire is the one reported; the kill is the same for all.
@@ -87,10 +98,8 @@ function runStreaming(container: Container, plan: RunPlan): Promise<Outcome> {
         container.kill('SIGKILL');
       }
     };
-    if (capped) {
-      forwardCapped(proc.stdout!, process.stdout, plan.maxOutput!, () => kill('maxOutput'));
-      forwardCapped(proc.stderr!, process.stderr, plan.maxOutput!, () => kill('maxOutput'));
-    }
+    if (proc.stdout) forwardCapped(proc.stdout, process.stdout, max, () => kill('maxOutput'));
+    if (proc.stderr) forwardCapped(proc.stderr, process.stderr, max, () => kill('maxOutput'));
     const timer = plan.timeoutMs === undefined ? undefined : setTimeout(() => kill('timeout'), plan.timeoutMs);
     // planRun() gives the container a cgroup whenever --cpu-time is given, so the meter is there.
     const stopCpuWatch = plan.cpuTimeMs !== undefined && meter ? watchCpuTime(meter, plan.cpuTimeMs, () => kill('cpuTime')) : undefined;

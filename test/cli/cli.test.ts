@@ -299,6 +299,15 @@ describe('isolate-kit run', function () {
     expect(err).to.include({ code: 0, stdout: '', stderr: 'to-stderr\n' });
   });
 
+  it('should let the command reopen its stdout and stderr by name when ours are pipes, and stream binary output as it is', async function () {
+    // Pipes of its own (nobody by default): ours, handed over, are root's
+    // and would stay so (docs/cli.md).
+    const r = await cli(['run', '--', 'sh', '-c', 'echo out > /dev/stdout; echo err > /proc/self/fd/2; printf "\\000\\377\\n"']);
+    expect(r).to.include({ code: 0, stderr: 'err\n' });
+    expect(r.stdout.startsWith('out\n')).to.equal(true);
+    expect(r.stdout.length).to.equal('out\n'.length + 3);
+  });
+
   it("should exit with the command's exit status, and 128+n when signal n killed it", async function () {
     expect((await cli(['run', 'sh', '-c', 'exit 3'])).code).to.equal(3);
     expect((await cli(['run', 'sh', '-c', 'exit 125'])).code).to.equal(125);
