@@ -71,6 +71,7 @@ struct ik_open_how {
   uint64_t resolve;
 };
 #define IK_RESOLVE_NO_MAGICLINKS 0x02
+#define IK_RESOLVE_NO_SYMLINKS 0x04
 #define IK_RESOLVE_IN_ROOT 0x10
 /* statx's mount id (Linux 5.8; linux/stat.h STATX_MNT_ID) */
 #define IK_STATX_MNT_ID 0x00001000U

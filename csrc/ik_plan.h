@@ -94,6 +94,8 @@ enum ik_op_type {
 #define IK_F_MKFILE 0x8u    /* create the target as an empty file first */
 #define IK_F_SETGROUPS 0x10u /* CREDS: num1 is a list of supplementary groups */
 #define IK_F_INPLACE 0x20u   /* READONLY: set the attributes on the mount at str1 itself */
+#define IK_F_NO_SYMLINKS 0x40u /* str1, below the new root, is resolved there without following any
+                                  symbolic link (setup.c): a kernel filesystem's place, what is in it */
 
 /* Lists (argv, env, groups) are { u32 count; u32 item[count]; } at a 4-aligned
  * offset; items are string offsets (argv, env) or ids (groups). */

@@ -298,12 +298,12 @@ function stepError(steps: readonly PlanStep[], command: readonly string[] | unde
   }
   if (sc === SC_OPEN && errno === 40 /* ELOOP */ && step?.path !== undefined) {
     // init resolves targets inside the new root (csrc/init/setup.c): ELOOP
-    // there is a link to the root itself (a mount would hide it all) or a loop.
-    return new IsolateError(
-      'ERR_SETUP_FAILED',
-      `Container setup failed at ${what}: ${step.path}, resolved inside the container's root, is the root itself or a loop of symbolic links (${syscall}: ${name})`,
-      details,
-    );
+    // there is a link where none may be, a link to the root itself (a mount
+    // would hide it all) or a loop.
+    const why = step.noSymlinks
+      ? `goes through a symbolic link, and the kernel's filesystems (/proc, /sys, /dev) and what is in them go on the image's own directories only`
+      : `is the root itself or a loop of symbolic links`;
+    return new IsolateError('ERR_SETUP_FAILED', `Container setup failed at ${what}: ${step.path}, resolved inside the container's root, ${why} (${syscall}: ${name})`, details);
   }
   return new IsolateError('ERR_SETUP_FAILED', `Container setup failed at ${what}: ${syscall}: ${name} (${text})`, details);
 }

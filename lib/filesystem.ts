@@ -217,30 +217,36 @@ export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
   // A layered root may lack the kernel filesystems' mount points: init makes
   // them (the root is writable during setup; readonlyRootfs applies last).
   const mkdir = fs.rootfs.readonly ? 0 : OpFlag.Mkdir;
+  // The kernel filesystems and what is in them: never through a link of the
+  // image's (OpFlag.NoSymlinks says why).
+  const kfs = OpFlag.NoSymlinks;
 
   const nosuidNodevNoexec = MS.NOSUID | MS.NODEV | MS.NOEXEC;
-  b.add(Op.Mount, { description: 'mount proc on /proc', path: '/proc' }, { flags: mkdir, str: ['proc', at('/proc'), 'proc'], num: [nosuidNodevNoexec] });
+  b.add(Op.Mount, { description: 'mount proc on /proc', path: '/proc' }, { flags: mkdir | kfs, str: ['proc', at('/proc'), 'proc'], num: [nosuidNodevNoexec] });
 
   // /dev: a tiny tmpfs with only harmless device nodes. mknod (init is
   // root) costs a fraction of a bind mount each, here and at teardown.
   b.add(Op.Mount, { description: 'mount tmpfs on /dev', path: '/dev' }, {
-    flags: mkdir,
+    flags: mkdir | kfs,
     str: ['tmpfs', at('/dev'), 'tmpfs', 'mode=0755,size=64k,nr_inodes=64'],
     num: [MS.NOSUID | MS.NOEXEC],
   });
   for (const [name, major, minor] of DEVICES) {
     b.add(Op.Mknod, { description: `mknod /dev/${name}`, path: `/dev/${name}` }, {
+      flags: kfs,
       str: [undefined, at(`/dev/${name}`)],
       num: [S_IFCHR | 0o666, (major << 8) | minor],
     });
   }
-  b.add(Op.Mkdir, { description: 'mkdir /dev/pts', path: '/dev/pts' }, { str: [undefined, at('/dev/pts')], num: [0o755] });
+  b.add(Op.Mkdir, { description: 'mkdir /dev/pts', path: '/dev/pts' }, { flags: kfs, str: [undefined, at('/dev/pts')], num: [0o755] });
   b.add(Op.Mount, { description: 'mount devpts on /dev/pts', path: '/dev/pts' }, {
+    flags: kfs,
     str: ['devpts', at('/dev/pts'), 'devpts', 'newinstance,ptmxmode=0666,mode=0620'],
     num: [MS.NOSUID | MS.NOEXEC],
   });
-  b.add(Op.Mkdir, { description: 'mkdir /dev/shm', path: '/dev/shm' }, { str: [undefined, at('/dev/shm')], num: [0o1777] });
+  b.add(Op.Mkdir, { description: 'mkdir /dev/shm', path: '/dev/shm' }, { flags: kfs, str: [undefined, at('/dev/shm')], num: [0o1777] });
   b.add(Op.Mount, { description: 'mount tmpfs on /dev/shm', path: '/dev/shm' }, {
+    flags: kfs,
     str: ['tmpfs', at('/dev/shm'), 'tmpfs', `mode=1777,size=${SHM_SIZE}`],
     num: [nosuidNodevNoexec],
   });
@@ -252,7 +258,7 @@ export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
     ['/proc/self/fd/2', '/dev/stderr'],
   ];
   for (const [to, p] of links) {
-    b.add(Op.Symlink, { description: `symlink ${p} -> ${to}`, path: p }, { str: [to, at(p)] });
+    b.add(Op.Symlink, { description: `symlink ${p} -> ${to}`, path: p }, { flags: kfs, str: [to, at(p)] });
   }
 
   // A fresh sysfs shows only the container's own network devices; without a
@@ -260,7 +266,7 @@ export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
   // host's, read-only from the root bind, stays.
   if (fs.ownNetwork) {
     b.add(Op.Mount, { description: 'mount sysfs on /sys', path: '/sys' }, {
-      flags: mkdir,
+      flags: mkdir | kfs,
       str: ['sysfs', at('/sys'), 'sysfs'],
       num: [MS.RDONLY | nosuidNodevNoexec],
     });
@@ -278,11 +284,11 @@ export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
   });
 
   for (const p of existingOnHost(MASKED_PATHS)) {
-    b.add(Op.Mask, { description: `mask ${p}`, path: p }, { str: ['/dev/null', at(p)] });
+    b.add(Op.Mask, { description: `mask ${p}`, path: p }, { flags: kfs, str: ['/dev/null', at(p)] });
   }
   for (const p of READONLY_PATHS) {
     b.add(Op.Readonly, { description: `make ${p} read-only`, path: p }, {
-      flags: OpFlag.Recursive,
+      flags: OpFlag.Recursive | kfs,
       str: [undefined, at(p)],
       num: [MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC],
     });
@@ -319,8 +325,10 @@ export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
  */
 export function planCgroupfs(b: PlanBuilder, view: CgroupfsView, target: string): void {
   const ro = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  // In the fresh sysfs: never through a link (OpFlag.NoSymlinks).
+  const flags = OpFlag.NoSymlinks;
   if (view.version === 2) {
-    b.add(Op.Mount, { description: 'mount cgroup2 on /sys/fs/cgroup', path: '/sys/fs/cgroup' }, { str: ['cgroup2', target, 'cgroup2'], num: [ro] });
+    b.add(Op.Mount, { description: 'mount cgroup2 on /sys/fs/cgroup', path: '/sys/fs/cgroup' }, { flags, str: ['cgroup2', target, 'cgroup2'], num: [ro] });
     return;
   }
   const roAttrs = MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | MOUNT_ATTR.NOEXEC;
@@ -332,16 +340,18 @@ export function planCgroupfs(b: PlanBuilder, view: CgroupfsView, target: string)
     // would; a new tmpfs and a cgroup mount per hierarchy cost twice as much
     // (the kernel makes a superblock for each).
     b.add(Op.Bind, { description: 'bind the host /sys/fs/cgroup (its directories only) on /sys/fs/cgroup', path: '/sys/fs/cgroup' }, {
+      flags,
       str: [view.hostRoot, target],
       num: [roAttrs],
     });
     for (const h of view.hierarchies) {
       const p = `/sys/fs/cgroup/${h.name}`;
-      b.add(Op.Bind, { description: `bind the cgroup (${h.controllers}) on ${p}`, path: p }, { str: [h.dir, `${target}/${h.name}`], num: [roAttrs] });
+      b.add(Op.Bind, { description: `bind the cgroup (${h.controllers}) on ${p}`, path: p }, { flags, str: [h.dir, `${target}/${h.name}`], num: [roAttrs] });
     }
     return;
   }
   b.add(Op.Mount, { description: 'mount tmpfs on /sys/fs/cgroup', path: '/sys/fs/cgroup' }, {
+    flags,
     str: ['tmpfs', target, 'tmpfs', 'mode=0755,size=16k,nr_inodes=32'],
     num: [MS.NOSUID | MS.NODEV | MS.NOEXEC],
   });
@@ -350,16 +360,17 @@ export function planCgroupfs(b: PlanBuilder, view: CgroupfsView, target: string)
   // hierarchies.
   for (const h of view.hierarchies) {
     const p = `/sys/fs/cgroup/${h.name}`;
-    b.add(Op.Mkdir, { description: `mkdir ${p}`, path: p }, { str: [undefined, `${target}/${h.name}`], num: [0o755] });
+    b.add(Op.Mkdir, { description: `mkdir ${p}`, path: p }, { flags, str: [undefined, `${target}/${h.name}`], num: [0o755] });
   }
   b.add(Op.Readonly, { description: 'make /sys/fs/cgroup read-only', path: '/sys/fs/cgroup' }, {
-    flags: OpFlag.InPlace,
+    flags: OpFlag.InPlace | flags,
     str: [undefined, target],
     num: [roAttrs],
   });
   for (const h of view.hierarchies) {
     const p = `/sys/fs/cgroup/${h.name}`;
     b.add(Op.Mount, { description: `mount cgroup (${h.controllers}) on ${p}`, path: p }, {
+      flags,
       str: ['cgroup', `${target}/${h.name}`, 'cgroup', h.controllers],
       num: [ro],
     });

@@ -42,6 +42,14 @@ export const OpFlag = {
   SetGroups: 0x10,
   /** Readonly: set the attributes on the mount at the path itself (no bind of it onto itself). */
   InPlace: 0x20,
+  /**
+   * The target, below the new root, is resolved there without following any
+   * symbolic link (init refuses one: ELOOP). For the kernel filesystems and
+   * what is in them (/proc, /sys, /dev, their masks and read-only parts):
+   * an image's link there could send the mount one way and the masks
+   * another, where they would find nothing to hide.
+   */
+  NoSymlinks: 0x40,
 } as const;
 
 /** mount(2) flags used by plans. */
@@ -138,6 +146,8 @@ export interface PlanStep {
   description: string;
   /** The path the step is about, as seen from inside the container where there is one. */
   path?: string;
+  /** Its target may not go through a symbolic link (OpFlag.NoSymlinks), for errors to say so. */
+  noSymlinks?: boolean;
 }
 
 /** Collects ops, then serializes them with their strings and lists. */
@@ -149,7 +159,7 @@ export class PlanBuilder {
   /** Appends an op; returns its index. */
   add(type: Op, step: PlanStep, fields: { flags?: number; str?: (string | undefined)[]; num?: Num[] } = {}): number {
     this.ops.push({ type, flags: fields.flags ?? 0, str: fields.str ?? [], num: fields.num ?? [] });
-    this.steps.push(step);
+    this.steps.push((fields.flags ?? 0) & OpFlag.NoSymlinks ? { ...step, noSymlinks: true } : step);
     return this.ops.length - 1;
   }
 

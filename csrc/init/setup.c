@@ -73,6 +73,13 @@ static const char *root_path;
 static size_t root_len;
 static int root_fd = -1;
 static struct stat root_st;
+/* How the current step's target is resolved inside the new root. With
+ * IK_F_NO_SYMLINKS (the kernel filesystems, their masks and read-only
+ * parts), no link at all: an image's links could otherwise lead the proc
+ * mount to one directory and its masks, resolved after it (when the links
+ * may go through procfs), to another, where they find nothing and are
+ * skipped (review, 2026-11-29). */
+static uint64_t step_resolve = IK_RESOLVE_IN_ROOT | IK_RESOLVE_NO_MAGICLINKS;
 
 static void close_keep_errno(int fd) {
   int saved = errno;
@@ -103,8 +110,7 @@ static int open_in_root(const char *rel, int flags) {
   /* EAGAIN: a mount or rename anywhere on the host while a path with `..`
    * was resolved (the kernel cannot then vouch for it); try again. */
   for (int tries = 0;; tries++) {
-    int fd = ik_openat2(root_fd, rel, O_PATH | O_CLOEXEC | flags,
-                        IK_RESOLVE_IN_ROOT | IK_RESOLVE_NO_MAGICLINKS);
+    int fd = ik_openat2(root_fd, rel, O_PATH | O_CLOEXEC | flags, step_resolve);
     if (fd >= 0 || errno != EAGAIN || tries == 16)
       return fd;
   }
@@ -165,8 +171,9 @@ static void target_close(struct target *t) {
  * every step that mounts (the directory may then be covered). */
 static struct {
   int fd;
+  uint64_t resolve;
   char rel[256];
-} parent_cache = {-1, ""};
+} parent_cache = {-1, 0, ""};
 
 static void parent_cache_drop(void) {
   if (parent_cache.fd >= 0)
@@ -196,7 +203,7 @@ static int parent_open(const char *path, int *dfd, const char **name) {
   *name = slash ? slash + 1 : rel;
   if (**name == 0)
     return errno = EINVAL, -1;
-  if (parent_cache.fd >= 0 && strcmp(parent_cache.rel, dir) == 0) {
+  if (parent_cache.fd >= 0 && parent_cache.resolve == step_resolve && strcmp(parent_cache.rel, dir) == 0) {
     *dfd = parent_cache.fd;
     return 0;
   }
@@ -206,6 +213,7 @@ static int parent_open(const char *path, int *dfd, const char **name) {
   if (strlen(dir) < sizeof parent_cache.rel) {
     parent_cache_drop();
     strcpy(parent_cache.rel, dir);
+    parent_cache.resolve = step_resolve;
     parent_cache.fd = *dfd;
   }
   return 0;
@@ -438,6 +446,8 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
   const char *name;
   if (op->type != IK_OP_MKDIR && op->type != IK_OP_MKNOD && op->type != IK_OP_SYMLINK)
     parent_cache_drop();
+  step_resolve = IK_RESOLVE_IN_ROOT | IK_RESOLVE_NO_MAGICLINKS |
+                 (op->flags & IK_F_NO_SYMLINKS ? IK_RESOLVE_NO_SYMLINKS : 0);
   switch (op->type) {
   case IK_OP_BIND:
     if (tree < 0)

@@ -264,7 +264,8 @@ describe('LayerStack on overlayfs', function () {
         const what = `${name} -> ${target}`;
         expect(r.status, what).to.equal('error');
         expect(r.error?.code, what).to.equal('ERR_SETUP_FAILED');
-        expect(r.error?.message, what).to.match(/resolved inside the container's root, is the root itself/);
+        const kernelFs = ['proc', 'dev', 'sys'].includes(name);
+        expect(r.error?.message, what).to.match(kernelFs ? /resolved inside the container's root, goes through a symbolic link/ : /resolved inside the container's root, is the root itself/);
         expect(r.stdout, what).to.equal('');
       }
       expect(hostRootNames()).to.deep.equal(before);
@@ -276,13 +277,60 @@ describe('LayerStack on overlayfs', function () {
       // and /dev/shm were made there (init runs as root, before pivot_root).
       const dev = await run(LayerStack.fromDirectories([base, withLink('dev', hostDir)]), 'true');
       expect(dev.status).to.equal('error');
-      expect(dev.error?.message).to.match(/mount tmpfs on \/dev.*open: ENOENT/);
+      expect(dev.error?.message).to.match(/mount tmpfs on \/dev.*open: ELOOP/);
       // A caller's mount target below a link: the mount point was made on the host.
       const data = await run(LayerStack.fromDirectories([base, withLink('data', hostDir)]), 'true', {
         mounts: [{ type: 'tmpfs', target: '/data/out' }],
       });
       expect(data.status).to.equal('error');
       expect(readdirSync(hostDir)).to.deep.equal([]);
+    });
+
+    it('should mount /proc, /sys and /dev on the image\'s own directories only, so that no link sends their masks elsewhere', async function () {
+      // The review's image: /proc led the proc mount to /X, then, with procfs
+      // on /X (its `self` a link of its own), led the masks to /D, where they
+      // found nothing and were skipped: /X/sys/kernel/core_pattern was
+      // writable by a uid-0 payload without capabilities.
+      const evil = mkdtempSync(join(tmp, 'proc-'));
+      mkdirSync(join(evil, 'X/a/b'), { recursive: true });
+      symlinkSync('a/b', join(evil, 'X/self'));
+      symlinkSync('.', join(evil, 'X/D'));
+      mkdirSync(join(evil, 'D'));
+      symlinkSync('/X/self', join(evil, 'D/self'));
+      symlinkSync('/X/self/../../D', join(evil, 'proc'));
+      // /sys led to /S through /tmp/l, which the /tmp tmpfs then covered, leaving /sys/firmware unmasked.
+      const sys = mkdtempSync(join(tmp, 'sys-'));
+      mkdirSync(join(sys, 'S'));
+      mkdirSync(join(sys, 'tmp'));
+      symlinkSync('/S', join(sys, 'tmp/l'));
+      symlinkSync('/tmp/l', join(sys, 'sys'));
+      // Any link at all, even to a directory of the image.
+      const plain = mkdtempSync(join(tmp, 'dev-'));
+      mkdirSync(join(plain, 'realdev'));
+      symlinkSync('realdev', join(plain, 'dev'));
+      for (const [layer, step] of [
+        [evil, 'mount proc on /proc'],
+        [sys, 'mount sysfs on /sys'],
+        [plain, 'mount tmpfs on /dev'],
+      ] as const) {
+        const r = await run(LayerStack.fromDirectories([base, layer]), 'cat /proc/self/mountinfo; echo x >> /X/sys/kernel/core_pattern');
+        expect(r.status, step).to.equal('error');
+        expect(r.error?.message, step).to.include(`Container setup failed at \`${step}\``).and.match(/goes through a symbolic link/);
+        expect(r.stdout, step).to.equal('');
+      }
+    });
+
+    it('should refuse a /sys that an earlier payload made a link in a kept upperDir', async function () {
+      // With the host's network a container has no sysfs of its own: its /sys
+      // is a directory of the writable layer, which a payload may replace.
+      const upperDir = join(tmp, 'kept-sys');
+      mkdirSync(upperDir, { mode: 0o700 });
+      const first = await run(LayerStack.fromDirectories([base], { upperDir }), 'rm -rf /sys && mkdir -p /Y && busybox ln -s /Y /sys', { network: 'host' });
+      expect(first.stderr).to.equal('');
+      expect(first.status).to.equal('ok');
+      const next = await run(LayerStack.fromDirectories([base], { upperDir }), 'ls /Y/firmware');
+      expect(next.status).to.equal('error');
+      expect(next.error?.message).to.include('Container setup failed at `mount sysfs on /sys`').and.match(/goes through a symbolic link/);
     });
 
     it("should follow an image's links inside its own root, and leave / with nothing above it", async function () {
