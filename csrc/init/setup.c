@@ -67,8 +67,9 @@ static int is_fs_op(uint32_t type) {
  * would resolve it (openat2 RESOLVE_IN_ROOT: `..` and absolute links stop at
  * the root), and the step acts on the fd it got: the *at() calls and
  * move_mount on the fd, mount(2), which takes only a path, on "." after a
- * fchdir to it (runc mounts on the fd's /proc/self/fd name). Paths elsewhere (init's staging
- * tmpfs, the host's sources) are the plan's own and used as they are. */
+ * fchdir to it (runc mounts on the fd's /proc/self/fd name). Paths
+ * elsewhere (init's staging tmpfs, the host's sources) are the plan's own
+ * and used as they are. */
 static const char *root_path;
 static size_t root_len;
 static int root_fd = -1;
