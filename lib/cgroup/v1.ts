@@ -27,7 +27,7 @@ const BASE = ['memory', 'cpuacct', 'pids'];
 
 /**
  * A reusable accounting group's files, kept open with it: tasks (joined
- * through; read to see it is empty), cpuacct.usage and cpuacct.usage_all.
+ * through), cpuacct.usage and cpuacct.usage_all.
  */
 const ACCOUNTING_FILES = ['tasks', 'cpuacct.usage', 'cpuacct.usage_all'];
 const ACCOUNTING_MODES = 'brr';
@@ -108,6 +108,8 @@ export class V1Backend implements CgroupBackend {
 
   /** The reused cpuacct group, while this group has it. */
   private accounting: AccountingGroup | undefined;
+  /** releaseAccounting() found a task in it: it goes with this group. */
+  private accountingHeldOthers = false;
   /** Its counters when this group took it (ns): figures are counted from there. */
   private readonly cpuBase: CpuCounters = { usage: 0, user: 0, system: 0 };
   /** What finalFigures() read (for releasing the accounting group without reading again). */
@@ -416,8 +418,6 @@ export class V1Backend implements CgroupBackend {
     // run. usage_all has the split of every CPU in one file (usage_user and
     // usage_sys would be two opens and reads).
     want('cpuacct', 'cpuacct.usage', 'cpuacct.usage_all');
-    // A reused accounting group is handed back only when empty: read with the rest.
-    if (final && this.accounting) files.push(`${this.accounting.dir}/tasks`);
     want('cpu', 'cpu.stat');
     want('memory', 'memory.max_usage_in_bytes', 'memory.oom_control');
     want('pids', 'pids.peak');
@@ -668,10 +668,18 @@ export class V1Backend implements CgroupBackend {
    */
   private releaseAccounting(): boolean {
     const g = this.accounting;
-    if (!g) return false;
-    const tasks = `${g.dir}/tasks`;
-    const texts = this.finalTexts ?? this.files.snapshot([tasks, `${g.dir}/cpuacct.usage`, `${g.dir}/cpuacct.usage_all`]);
-    if (texts.get(tasks) !== '') return false;
+    if (!g || this.accountingHeldOthers) return false;
+    // Read by path, through a new open: v1 keeps a tasks list it built for
+    // an open file (for a second after its last use), and a read at offset 0
+    // through the kept fd got the list from the last container's end, empty,
+    // with a process moved in since (the group went back with it inside,
+    // neither killed nor counted).
+    // Once it held another process, it is removed, not handed on.
+    if (readControl(`${g.dir}/tasks`) !== '') {
+      this.accountingHeldOthers = true;
+      return false;
+    }
+    const texts = this.finalTexts ?? this.files.snapshot([`${g.dir}/cpuacct.usage`, `${g.dir}/cpuacct.usage_all`]);
     const base = this.files.using(texts, () => this.rawCpu());
     const fds = this.files.release([...g.fds.keys()]);
     if (!keepAccounting(this.parent.v1Dirs.get('cpuacct')!, { dir: g.dir, fds, base })) {

