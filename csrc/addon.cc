@@ -894,7 +894,9 @@ NAN_METHOD(SetDeviceFilter) {
 // stats), each read whole; null where one cannot be read. An entry may be
 // an fd opened ahead (openFiles): read from offset 0 with pread, which
 // makes the kernel render the file afresh, without a path walk or the
-// first open's inode setup (~15 µs a file in a new cgroup).
+// first open's inode setup (~15 µs a file in a new cgroup). Not v1's tasks
+// and cgroup.procs: the kernel keeps the list it built for an open file for
+// a second after its last use, and answers from it (read those by path).
 NAN_METHOD(ReadFiles) {
   if (info.Length() < 1 || !info[0]->IsArray()) return Nan::ThrowTypeError("Usage: readFiles(pathsOrFds)");
   v8::Local<v8::Array> arr = info[0].As<v8::Array>();

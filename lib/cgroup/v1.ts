@@ -669,13 +669,13 @@ export class V1Backend implements CgroupBackend {
   private releaseAccounting(): boolean {
     const g = this.accounting;
     if (!g || this.accountingHeldOthers) return false;
-    // Read by path, through a new open: v1 keeps a tasks list it built for
-    // an open file (for a second after its last use), and a read at offset 0
-    // through the kept fd got the list from the last container's end, empty,
-    // with a process moved in since (the group went back with it inside,
-    // neither killed nor counted).
-    // Once it held another process, it is removed, not handed on.
-    if (readControl(`${g.dir}/tasks`) !== '') {
+    // Read through a new open (the addon's, from the held parent: no walk
+    // through sysfs): v1 keeps a tasks list it built for an open file (for a
+    // second after its last use), and a read at offset 0 through the kept fd
+    // got the list from the last container's end, empty, with a process
+    // moved in since (the group went back with it inside, neither killed nor
+    // counted). Once it held another process, it is removed, not handed on.
+    if (native().readFiles([`${g.dir}/tasks`])[0] !== '') {
       this.accountingHeldOthers = true;
       return false;
     }
