@@ -250,6 +250,8 @@ export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: Ru
     const onAbort = () => {
       aborted = true;
       killOnce();
+      // The command is gone already: whoever still holds its pipes is not waited for.
+      if (exited) cutAfter(PIPE_GRACE_MS);
     };
     limits.signal?.addEventListener('abort', onAbort, { once: true });
 
