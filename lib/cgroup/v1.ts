@@ -30,7 +30,7 @@ const BASE = ['memory', 'cpuacct', 'pids'];
  * through), cpuacct.usage and cpuacct.usage_all.
  */
 const ACCOUNTING_FILES = ['tasks', 'cpuacct.usage', 'cpuacct.usage_all'];
-const ACCOUNTING_MODES = 'brr';
+const ACCOUNTING_MODES = 'wrr';
 
 /**
  * cpuacct.usage_all ("cpu user system", then a line per CPU, in ns) summed
