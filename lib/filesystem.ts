@@ -9,6 +9,7 @@ import { DEVICES } from './dev-nodes';
 import { IsolateError, invalidOption } from './errors';
 import { LayerStack } from './layer-stack';
 import { MOUNT_ATTR, MS, Op, OpFlag, PlanBuilder } from './plan';
+import { tmpfsInodes } from './tmpfs';
 import { parseSize, type Size } from './units';
 
 /** Bind a host path into the container. */
@@ -33,6 +34,11 @@ export interface TmpfsMount {
   size?: Size;
   /** Permissions of its root directory. @default 0o1777 */
   mode?: number;
+  /**
+   * How many files, directories and symlinks it may hold (the kernel's
+   * `nr_inodes`; `size` counts only data). @default one per KiB of size, at least 1024
+   */
+  inodes?: number;
 }
 
 export type MountSpec = BindMount | TmpfsMount;
@@ -40,12 +46,14 @@ export type MountSpec = BindMount | TmpfsMount;
 /** A validated mount: target normalized, source resolved. */
 export type ResolvedMount =
   | { type: 'bind'; source: string; target: string; readonly: boolean; recursive: boolean }
-  | { type: 'tmpfs'; target: string; size: number; mode: number };
+  | { type: 'tmpfs'; target: string; size: number; mode: number; inodes: number };
 
 /** Default sizes of the private tmpfs mounts. */
 export const DEFAULT_TMP_SIZE = 64 * 1024 * 1024;
 const RUN_SIZE = 16 * 1024 * 1024;
 const SHM_SIZE = 64 * 1024 * 1024;
+/** A tmpfs's largest inode count here (the kernel takes an unsigned long; 2^31 − 1 is far past any memory). */
+const MAX_INODES = 2 ** 31 - 1;
 
 /** Paths that are private tmpfs in every container (so mounts below them can be created). */
 const DEFAULT_TMPFS = ['/tmp', '/run', '/dev', '/dev/shm'];
@@ -105,7 +113,7 @@ export function resolveMounts(value: unknown, rootfs: LayerStack): ResolvedMount
     const name = `mounts[${i}]`;
     if (typeof m !== 'object' || m === null) throw invalidOption(name, "a mount ({ type: 'bind' | 'tmpfs', … })", m);
     const spec = m as Record<string, unknown>;
-    const known = spec.type === 'bind' ? ['type', 'source', 'target', 'readonly', 'recursive'] : ['type', 'target', 'size', 'mode'];
+    const known = spec.type === 'bind' ? ['type', 'source', 'target', 'readonly', 'recursive'] : ['type', 'target', 'size', 'mode', 'inodes'];
     for (const key of Object.keys(spec)) {
       if (!known.includes(key)) throw invalidOption(`${name}.${key}`, `one of ${known.join(', ')} (misspelled?)`, key);
     }
@@ -139,7 +147,11 @@ export function resolveMounts(value: unknown, rootfs: LayerStack): ResolvedMount
       if (!Number.isInteger(mode) || (mode as number) < 0 || (mode as number) > 0o7777) {
         throw invalidOption(`${name}.mode`, 'a file mode (an integer from 0 to 0o7777)', spec.mode);
       }
-      return { type: 'tmpfs', target, size, mode: mode as number };
+      const inodes = spec.inodes ?? tmpfsInodes(size);
+      if (!Number.isSafeInteger(inodes) || (inodes as number) < 1 || (inodes as number) > MAX_INODES) {
+        throw invalidOption(`${name}.inodes`, `a count of files and directories (an integer from 1 to ${MAX_INODES})`, spec.inodes);
+      }
+      return { type: 'tmpfs', target, size, mode: mode as number, inodes: inodes as number };
     }
     throw invalidOption(`${name}.type`, "'bind' or 'tmpfs'", spec.type);
   });
@@ -247,7 +259,7 @@ export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
   b.add(Op.Mkdir, { description: 'mkdir /dev/shm', path: '/dev/shm' }, { flags: kfs, str: [undefined, at('/dev/shm')], num: [0o1777] });
   b.add(Op.Mount, { description: 'mount tmpfs on /dev/shm', path: '/dev/shm' }, {
     flags: kfs,
-    str: ['tmpfs', at('/dev/shm'), 'tmpfs', `mode=1777,size=${SHM_SIZE}`],
+    str: ['tmpfs', at('/dev/shm'), 'tmpfs', `mode=1777,size=${SHM_SIZE},nr_inodes=${tmpfsInodes(SHM_SIZE)}`],
     num: [nosuidNodevNoexec],
   });
   const links: [string, string][] = [
@@ -273,13 +285,13 @@ export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
   }
   b.add(Op.Mount, { description: 'mount tmpfs on /tmp', path: '/tmp' }, {
     flags: OpFlag.Mkdir,
-    str: ['tmpfs', at('/tmp'), 'tmpfs', `mode=1777,size=${DEFAULT_TMP_SIZE}`],
+    str: ['tmpfs', at('/tmp'), 'tmpfs', `mode=1777,size=${DEFAULT_TMP_SIZE},nr_inodes=${tmpfsInodes(DEFAULT_TMP_SIZE)}`],
     num: [MS.NOSUID | MS.NODEV],
   });
   // /run holds the host's sockets (D-Bus, container engines): never show them.
   b.add(Op.Mount, { description: 'mount tmpfs on /run', path: '/run' }, {
     flags: OpFlag.Mkdir,
-    str: ['tmpfs', at('/run'), 'tmpfs', `mode=0755,size=${RUN_SIZE}`],
+    str: ['tmpfs', at('/run'), 'tmpfs', `mode=0755,size=${RUN_SIZE},nr_inodes=${tmpfsInodes(RUN_SIZE)}`],
     num: [MS.NOSUID | MS.NODEV],
   });
 
@@ -305,7 +317,7 @@ export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
     } else {
       b.add(Op.Mount, { description: `mount tmpfs on ${m.target}`, path: m.target }, {
         flags: OpFlag.Mkdir,
-        str: ['tmpfs', at(m.target), 'tmpfs', `mode=${m.mode.toString(8).padStart(4, '0')},size=${m.size}`],
+        str: ['tmpfs', at(m.target), 'tmpfs', `mode=${m.mode.toString(8).padStart(4, '0')},size=${m.size},nr_inodes=${m.inodes}`],
         num: [MS.NOSUID | MS.NODEV],
       });
     }

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { IsolateError, invalidOption } from './errors';
 import { native } from './native';
 import { MOUNT_ATTR, MS, Op, OpFlag, PlanBuilder } from './plan';
+import { tmpfsInodes } from './tmpfs';
 import { parseSize, type Size } from './units';
 
 /** Directories every container replaces with its own mounts: host mounts below them are not carried in. */
@@ -69,19 +70,6 @@ const SCRATCH_CANDIDATES = ['/mnt', '/media', '/srv', '/opt', '/tmp', '/run'];
 const DEFAULT_UPPER_SIZE = 64 * 1024 * 1024;
 
 /** The root filesystem of a container. */
-/**
- * Inodes of the writable layer's tmpfs: one per KiB of upperSize, at least
- * 1024. `size` bounds only data pages: empty files, directories, symlinks
- * and whiteouts take none, and without a count a payload made 200,000 empty
- * files in a 1 MiB layer (the kernel's default is half the RAM's pages),
- * each ~1 KiB of kernel memory and one entry for diff() and commit() to
- * walk. A file with data takes a 4 KiB page anyway, so one inode per KiB
- * leaves room for the rest of a real layer.
- */
-export function upperInodes(upperSize: number): number {
-  return Math.max(1024, Math.floor(upperSize / 1024));
-}
-
 export class LayerStack {
   /** 'host': the host's root, recursively bound read-only; 'overlay': read-only layers under a writable one. */
   readonly kind: 'host' | 'overlay';
@@ -204,7 +192,7 @@ export class LayerStack {
     } else {
       scratch = scratchDir(this.layers);
       b.add(Op.Mount, { description: `mount the writable layer (tmpfs of ${this.upperSize} bytes)`, path: '/' }, {
-        str: ['tmpfs', scratch, 'tmpfs', `mode=0755,size=${this.upperSize},nr_inodes=${upperInodes(this.upperSize)}`],
+        str: ['tmpfs', scratch, 'tmpfs', `mode=0755,size=${this.upperSize},nr_inodes=${tmpfsInodes(this.upperSize)}`],
         num: [MS.NOSUID | MS.NODEV],
       });
     }

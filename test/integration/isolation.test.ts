@@ -154,6 +154,20 @@ describe('Container isolation (default options)', function () {
     expect(r.stdout).to.equal('0\n0\n');
   });
 
+  it('should bound the inodes of every private tmpfs: one per KiB of its size, at least 1024, or as many as a mount says', async function () {
+    // `size` counts data pages only: without a count, empty files in /tmp
+    // filled kernel memory (the kernel's default is half the RAM's pages).
+    const mounts = [
+      { type: 'tmpfs' as const, target: '/tmp/small', size: '64K' },
+      { type: 'tmpfs' as const, target: '/tmp/counted', inodes: 50 },
+    ];
+    const r = await sh('stat -f -c %c /tmp /run /dev/shm /tmp/small /tmp/counted', { mounts });
+    expect(r.stdout.split('\n').slice(0, 5)).to.deep.equal(['65536', '16384', '65536', '1024', '50']);
+    // And the kernel holds the payload to it.
+    const made = await sh('cd /tmp/counted && i=0; while [ $i -lt 1000 ]; do true 2>/dev/null > f$i || break; i=$((i+1)); done; echo $i', { mounts });
+    expect(made.stdout).to.equal('49\n'); // the root directory is one of the 50
+  });
+
   it('should apply rlimits, with no core dumps and 1024 files by default', async function () {
     expect((await sh('ulimit -c; ulimit -n')).stdout).to.equal('0\n1024\n');
     expect((await sh('ulimit -n; ulimit -Hn', { rlimits: { nofile: [64, 128] } })).stdout).to.equal('64\n128\n');

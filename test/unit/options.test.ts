@@ -196,7 +196,7 @@ describe('new Container() with invalid options', function () {
       { message: `Bind source ${MISSING} (mounts[1].source) does not exist on the host`, option: 'mounts[1].source' },
     ],
     ['a misspelled bind key', { mounts: [{ type: 'bind', source: '/etc', target: '/tmp/x', ro: true }] }, msg('mounts[0].ro', 'one of type, source, target, readonly, recursive (misspelled?)', '`"ro"` (string)')],
-    ['a source on a tmpfs', { mounts: [{ type: 'tmpfs', source: '/etc', target: '/tmp/x' }] }, msg('mounts[0].source', 'one of type, target, size, mode (misspelled?)', '`"source"` (string)')],
+    ['a source on a tmpfs', { mounts: [{ type: 'tmpfs', source: '/etc', target: '/tmp/x' }] }, msg('mounts[0].source', 'one of type, target, size, mode, inodes (misspelled?)', '`"source"` (string)')],
     ['readonly a string', { mounts: [{ type: 'bind', source: '/etc', target: '/tmp/x', readonly: 'yes' }] }, msg('mounts[0].readonly', 'a boolean', '`"yes"` (string)')],
     ['recursive a number', { mounts: [{ type: 'bind', source: '/etc', target: '/tmp/x', recursive: 1 }] }, msg('mounts[0].recursive', 'a boolean', '`1` (number)')],
     ['tmpfs size 0', { mounts: [{ type: 'tmpfs', target: '/tmp/x', size: 0 }] }, msg('mounts[0].size', 'a size above 0', '`0` (number)')],
@@ -206,6 +206,11 @@ describe('new Container() with invalid options', function () {
     ['tmpfs mode 0o10000', { mounts: [{ type: 'tmpfs', target: '/tmp/x', mode: 0o10000 }] }, msg('mounts[0].mode', 'a file mode (an integer from 0 to 0o7777)', '`4096` (number)')],
     ['negative tmpfs mode', { mounts: [{ type: 'tmpfs', target: '/tmp/x', mode: -1 }] }, msg('mounts[0].mode', 'a file mode (an integer from 0 to 0o7777)', '`-1` (number)')],
     ['tmpfs mode a string', { mounts: [{ type: 'tmpfs', target: '/tmp/x', mode: '755' }] }, msg('mounts[0].mode', 'a file mode (an integer from 0 to 0o7777)', '`"755"` (string)')],
+    ...[0, -1, 1.5, 2 ** 31, '100'].map((inodes) => [
+      `tmpfs inodes ${JSON.stringify(inodes)}`,
+      { mounts: [{ type: 'tmpfs', target: '/tmp/x', inodes }] },
+      msg('mounts[0].inodes', 'a count of files and directories (an integer from 1 to 2147483647)', `\`${JSON.stringify(inodes)}\` (${typeof inodes})`),
+    ] as [string, unknown, Expected]),
     ['fractional tmpfs mode', { mounts: [{ type: 'tmpfs', target: '/tmp/x', mode: 1.5 }] }, msg('mounts[0].mode', 'a file mode (an integer from 0 to 0o7777)', '`1.5` (number)')],
     [
       'a target missing from the read-only host root',
