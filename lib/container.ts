@@ -586,12 +586,11 @@ export class Container extends EventEmitter<ContainerEvents> {
       if (proc._ended) return;
       // init carries out the kill and reports the exit. When that has not
       // come a second later, init cannot act: a payload froze it (a group
-      // it made below its own and froze again as soon as it was thawed, or
-      // a leftover process of the payload's uid that stopped the child init
-      // was starting, before its exec, while init waits for that exec in
-      // clone(CLONE_VFORK)). Then the run cannot end by itself, and the
-      // container goes, as a main command's does when init is not done
-      // within a second.
+      // it made below its own and froze again as soon as it was thawed).
+      // Then the run cannot end by itself, and the container goes, as a
+      // main command's does when init is not done within a second. (A
+      // leftover process that stops the child init is starting no longer
+      // holds init: it waits for no exec while other processes are there.)
       const hard = setTimeout(() => {
         this.killedPending.add(proc.id);
         this.kill('SIGKILL');

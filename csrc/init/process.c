@@ -28,11 +28,28 @@
 #define CHILD_STACK_SIZE (64 * 1024)
 #define IK_PATH_BUF 4096
 
+/* One record on a spawned child's report pipe; a full pipe cannot happen
+ * (two records at most, far below its size), and a short write is lost. */
+static void report(struct ik_proc *p, int32_t kind) {
+  if (p->report_fd < 0)
+    return;
+  struct ik_report r;
+  memset(&r, 0, sizeof r);
+  r.kind = kind;
+  r.exec_ns = p->exec_ns;
+  r.fail = p->fail;
+  int saved = errno;
+  while (write(p->report_fd, &r, sizeof r) < 0 && errno == EINTR)
+    ;
+  errno = saved;
+}
+
 static int fail_with(struct ik_proc *p, uint32_t op, uint32_t sc) {
   p->fail.op = op;
   p->fail.sc = sc;
   p->fail.err = errno;
   p->failed = 1;
+  report(p, IK_REPORT_FAIL);
   return -1;
 }
 
@@ -40,6 +57,8 @@ int ik_process_prepare(struct ik_proc *p, const struct ik_plan *plan, uint32_t f
   p->plan = plan;
   p->first_op = first_op;
   p->failed = 0;
+  p->report_fd = -1;
+  p->parent = getpid();
   uint32_t i;
   for (i = first_op; i < plan->op_count; i++) {
     uint32_t t = plan->ops[i].type;
@@ -148,7 +167,13 @@ static int set_creds(struct ik_proc *p, uint32_t i) {
 static void stamp_exec(struct ik_proc *p) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
+  int first = p->exec_ns == 0;
   p->exec_ns = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+  /* A spawned child says it once, at its first execve: a PATH search
+   * takes microseconds per directory, and one record per try could fill
+   * the pipe of a PATH of thousands. */
+  if (first)
+    report(p, IK_REPORT_EXEC);
 }
 
 /* execvpe() without its allocation: PATH is searched the way POSIX shells
@@ -221,6 +246,9 @@ static int child_main(void *arg) {
     fail_with(p, p->first_op ? p->first_op - 1 : 0, IK_SC_PRCTL);
     _exit(127);
   }
+  /* init killed before that took: nothing would end this process. */
+  if (p->die_with_init && getppid() != p->parent)
+    _exit(127);
   /* The OOM killer's first choice, not init (oom_guard.h); before the
    * credentials, so that where CAP_SYS_RESOURCE is held it sticks. */
   int sc;
@@ -269,17 +297,23 @@ fail_stdio:
   _exit(127);
 }
 
-pid_t ik_process_start(struct ik_proc *p) {
+static void *child_stack(void) {
   static void *stack;
   if (stack == NULL) {
     stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) {
+    if (stack == MAP_FAILED)
       stack = NULL;
-      return fail_with(p, p->exec_op, IK_SC_FORK);
-    }
   }
+  return stack;
+}
+
+pid_t ik_process_start(struct ik_proc *p) {
+  void *stack = child_stack();
+  if (stack == NULL)
+    return fail_with(p, p->exec_op, IK_SC_FORK);
   p->failed = 0;
+  p->report_fd = -1;
   /* We wait here until the child execs or exits. A process of the uid it
    * drops to (one left by an earlier run) can SIGSTOP it in between, and
    * then we wait for good; the Node side kills the container when a run's
@@ -294,4 +328,53 @@ pid_t ik_process_start(struct ik_proc *p) {
     return -1;
   }
   return pid;
+}
+
+pid_t ik_process_spawn(struct ik_proc *p, int *report_rd) {
+  void *stack = child_stack();
+  int pipefd[2];
+  p->failed = 0;
+  p->report_fd = -1;
+  if (stack == NULL || pipe2(pipefd, O_CLOEXEC) < 0)
+    return fail_with(p, p->exec_op, IK_SC_FORK);
+  p->report_fd = pipefd[1];
+  /* No CLONE_VM, no CLONE_VFORK: init goes on at once and learns of the
+   * exec from the pipe (a process of the payload's uid may stop the child
+   * between its drop to that uid and its exec, and init must still answer
+   * the kill that follows). The child runs on its own copy of the stack. */
+  pid_t pid = clone(child_main, (char *)stack + CHILD_STACK_SIZE, SIGCHLD, p);
+  int saved = errno;
+  close(pipefd[1]);
+  p->report_fd = -1;
+  if (pid < 0) {
+    close(pipefd[0]);
+    errno = saved;
+    return fail_with(p, p->exec_op, IK_SC_FORK);
+  }
+  fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+  *report_rd = pipefd[0];
+  return pid;
+}
+
+int ik_process_collect(int report_rd, int64_t *exec_ns, struct ik_fail *fail) {
+  struct ik_report r;
+  for (;;) {
+    ssize_t n = read(report_rd, &r, sizeof r);
+    if (n == (ssize_t)sizeof r) {
+      if (r.kind == IK_REPORT_EXEC) {
+        *exec_ns = r.exec_ns;
+      } else if (r.kind == IK_REPORT_FAIL) {
+        *fail = r.fail;
+        return IK_SPAWN_FAILED;
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && errno == EAGAIN)
+      return IK_SPAWN_WAIT;
+    /* End of file (or a torn record, which cannot happen below PIPE_BUF):
+     * the exec closed the pipe, or the child died before it. */
+    return IK_SPAWN_EXECD;
+  }
 }
