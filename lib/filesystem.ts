@@ -52,6 +52,8 @@ export type ResolvedMount =
 export const DEFAULT_TMP_SIZE = 64 * 1024 * 1024;
 const RUN_SIZE = 16 * 1024 * 1024;
 const SHM_SIZE = 64 * 1024 * 1024;
+/** Pseudo-terminals a container may hold at once (its devpts `max`). */
+export const PTYS_MAX = 64;
 /** A tmpfs's largest inode count here (the kernel takes an unsigned long; 2^31 − 1 is far past any memory). */
 const MAX_INODES = 2 ** 31 - 1;
 
@@ -251,9 +253,12 @@ export function planFilesystem(b: PlanBuilder, fs: FilesystemPlan): void {
     });
   }
   b.add(Op.Mkdir, { description: 'mkdir /dev/pts', path: '/dev/pts' }, { flags: kfs, str: [undefined, at('/dev/pts')], num: [0o755] });
+  // Every devpts instance but the host's first draws on one pool
+  // (kernel.pty.max less pty.reserve, 3,072 by default): without a max, one
+  // container took them all and the others got ENOSPC.
   b.add(Op.Mount, { description: 'mount devpts on /dev/pts', path: '/dev/pts' }, {
     flags: kfs,
-    str: ['devpts', at('/dev/pts'), 'devpts', 'newinstance,ptmxmode=0666,mode=0620'],
+    str: ['devpts', at('/dev/pts'), 'devpts', `newinstance,ptmxmode=0666,mode=0620,max=${PTYS_MAX}`],
     num: [MS.NOSUID | MS.NOEXEC],
   });
   b.add(Op.Mkdir, { description: 'mkdir /dev/shm', path: '/dev/shm' }, { flags: kfs, str: [undefined, at('/dev/shm')], num: [0o1777] });

@@ -449,6 +449,11 @@ static void handle_ctrl(void) {
 static void __attribute__((noreturn)) container_main(void) {
   /* Per-process, and nothing the payload can do changes it. */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  /* A session of our own, and with it a scheduler autogroup of our own:
+   * in the caller's, a uid-0 payload could write 19 to /proc/1/autogroup
+   * (root's file; raising a nice needs no capability) and slow the Node
+   * process and its whole session, for good. */
+  setsid();
   prctl(PR_SET_NAME, "isolate-kit-ini", 0, 0, 0);
   caller_pid = getppid();
   sigset_t all;

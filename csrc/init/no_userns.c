@@ -1,5 +1,6 @@
 /* A seccomp filter that stops a process from making user namespaces, from
- * using the kernel's keyrings, from taking file leases, and from making
+ * using the kernel's keyrings, from taking file leases, from perf events,
+ * vsock sockets and secret memory, and from making
  * netlink sockets of any protocol but NETLINK_ROUTE; the
  * NETLINK_ROUTE sockets it does make are counted and kept at the default
  * receive buffer by a supervisor in init (netlink_guard.c).
@@ -65,6 +66,27 @@
  * F_SETLEASE fails with EACCES, what the kernel answers a process that
  * does not own the file; only file servers (Samba, NFS) take leases.
  *
+ * Why perf_event_open: the kernel lets any user profile its own threads
+ * (perf_event_paranoid 2, the default), and each event's ring buffer,
+ * once mapped, pins kernel pages charged to no memory cgroup, up to the
+ * process's RLIMIT_MEMLOCK: a review (2026-11-29) had 200 processes of a
+ * `memory: '64M'` container pin 1.2 GB. It is a large attack surface too;
+ * Docker's default profile refuses it. EACCES is what a kernel whose
+ * perf_event_paranoid forbids it answers (`perf` says so).
+ *
+ * Why AF_VSOCK: vsock addresses are the machine's, not the network
+ * namespace's (Linux 6.18 has none for vsock): in a VM a container could
+ * bind a port of the VM's CID, so that the host's own service could not,
+ * and what the hypervisor reaches on that port is the container (the same
+ * review). EAFNOSUPPORT, as a kernel without vsock answers. Docker's
+ * default profile refuses the family too.
+ *
+ * Why memfd_secret: the kernel takes a secret page out of its direct map,
+ * splitting that map's huge pages for good, which slows the whole host's
+ * kernel (the same review: five 64 MiB runs and the host's 4 KiB part of
+ * the direct map had grown by 200 MB, after they ended too). ENOSYS, as
+ * where secretmem is not enabled.
+ *
  * What it does, on the native ABI and the compat one (i386 on x86_64, arm
  * on aarch64; x32 shares x86_64's numbers with bit 30 set):
  *   unshare(flags), clone(flags, ...) with CLONE_NEWUSER  -> EPERM
@@ -73,7 +95,9 @@
  *   socket(), socketpair() of AF_NETLINK, NETLINK_ROUTE   -> init (or allowed)
  *   setsockopt(SOL_SOCKET, SO_{RCV,SND}BUF[FORCE]) (x32's
  *              own setsockopt too)                        -> init (or allowed)
- *   io_uring_setup(...)                                   -> ENOSYS
+ *   io_uring_setup(...), memfd_secret(...)                -> ENOSYS
+ *   perf_event_open(...)                                  -> EACCES
+ *   socket(), socketpair() of AF_VSOCK                    -> EAFNOSUPPORT
  *   add_key(), request_key(), keyctl()                    -> ENOSYS
  *   fcntl(fd, F_SETLEASE, ...) (i386's fcntl64 too)       -> EACCES
  *   mq_notify(mqd, sigevent) but mq_notify(mqd, NULL)     -> ENOSYS
@@ -151,7 +175,7 @@
  * than send them to init. It does so for a call whose family and protocol
  * (socket) or level and name (setsockopt) carry, in their high halves,
  * which the kernel ignores in an int, a 64-bit secret init drew for this
- * container (instructions 50-57). A payload cannot read it: init is not
+ * container (instructions 55-62). A payload cannot read it: init is not
  * dumpable, and reading a filter back takes CAP_SYS_ADMIN. A guess that
  * misses is just another call to init. Compat calls have zeros there, and
  * the secret is never 0.
@@ -159,82 +183,88 @@
  * A jump's offsets count the instructions it skips (target = next + offset);
  * the comments on the right give each instruction's index and targets. */
 static const struct sock_filter filter[] = {
-    LD_ARCH,                                                   /*  0 */
-    JEQ(NATIVE_ARCH, 0, 16),                                   /*  1 -> 2, else 18 */
-    LD_NR,                                                     /*  2 native ABI */
-    BPF_STMT(BPF_ALU | BPF_AND | BPF_K, NR_MASK),              /*  3 */
-    JEQ(CLONE3, 61, 0),                                        /*  4 -> 66 */
-    JEQ(IO_URING_SETUP, 60, 0),                                /*  5 -> 66 */
-    JEQ(NATIVE_ADD_KEY, 59, 0),                                /*  6 -> 66 */
-    JEQ(NATIVE_REQUEST_KEY, 58, 0),                            /*  7 -> 66 */
-    JEQ(NATIVE_KEYCTL, 57, 0),                                 /*  8 -> 66 */
-    JEQ(NATIVE_FCNTL, 28, 0),                                  /*  9 -> 38 */
-    JEQ(NATIVE_UNSHARE, 29, 0),                                /* 10 -> 40 */
-    JEQ(NATIVE_CLONE, 28, 0),                                  /* 11 -> 40 */
-    JEQ(NATIVE_SOCKET, 33, 0),                                 /* 12 -> 46 */
-    JEQ(NATIVE_SOCKETPAIR, 32, 0),                             /* 13 -> 46 */
-    JEQ(NATIVE_MQ_NOTIFY, 27, 0),                              /* 14 -> 42 */
-    JEQ(X32_MQ_NOTIFY, 26, 0),                                 /* 15 -> 42 */
-    JEQ(NATIVE_SETSOCKOPT, 37, 0),                             /* 16 -> 54 */
-    JEQ(X32_SETSOCKOPT, 36, 47),                               /* 17 -> 54, else 65 */
-    JEQ(COMPAT_ARCH, 0, 47),                                   /* 18 -> 19, else 66 */
-    LD_NR,                                                     /* 19 compat ABI */
-    JEQ(CLONE3, 45, 0),                                        /* 20 -> 66 */
-    JEQ(IO_URING_SETUP, 44, 0),                                /* 21 -> 66 */
-    JEQ(COMPAT_ADD_KEY, 43, 0),                                /* 22 -> 66 */
-    JEQ(COMPAT_REQUEST_KEY, 42, 0),                            /* 23 -> 66 */
-    JEQ(COMPAT_KEYCTL, 41, 0),                                 /* 24 -> 66 */
-    JEQ(COMPAT_FCNTL, 12, 0),                                  /* 25 -> 38 */
-    JEQ(COMPAT_FCNTL64, 11, 0),                                /* 26 -> 38 */
-    JEQ(COMPAT_UNSHARE, 12, 0),                                /* 27 -> 40 */
-    JEQ(COMPAT_CLONE, 11, 0),                                  /* 28 -> 40 */
-    JEQ(COMPAT_SOCKET, 16, 0),                                 /* 29 -> 46 */
-    JEQ(COMPAT_SOCKETPAIR, 15, 0),                             /* 30 -> 46 */
-    JEQ(COMPAT_MQ_NOTIFY, 10, 0),                              /* 31 -> 42 */
-    JEQ(COMPAT_SETSOCKOPT, 21, 0),                             /* 32 -> 54 */
-    JEQ(COMPAT_SOCKETCALL, 0, 31),                             /* 33 -> 34, else 65 */
-    LD_ARG(0),                                                 /* 34 socketcall's call */
-    JEQ(SYS_SOCKET, 30, 0),                                    /* 35 -> 66 */
-    JEQ(SYS_SOCKETPAIR, 29, 0),                                /* 36 -> 66 */
-    JEQ(SYS_SETSOCKOPT, 28, 27),                               /* 37 -> 66, else 65 */
-    LD_ARG(1),                                                 /* 38 fcntl: cmd */
-    JEQ(F_SETLEASE, 28, 25),                                   /* 39 -> 68, else 65 */
-    LD_ARG(0),                                                 /* 40 unshare or clone: flags */
-    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 25, 23), /* 41 -> 67, else 65 */
-    LD_ARG(1),                                                 /* 42 mq_notify: the sigevent pointer */
-    JEQ(0, 0, 22),                                             /* 43 -> 44, else 66 */
-    LD_ARG_HIGH(1),                                            /* 44 */
-    JEQ(0, 19, 20),                                            /* 45 -> 65 (NULL: unregister), else 66 */
-    LD_ARG(0),                                                 /* 46 socket or socketpair: family */
-    JEQ(AF_NETLINK, 0, 17),                                    /* 47 -> 48, else 65 */
-    LD_ARG(2),                                                 /* 48 protocol */
-    JEQ(NETLINK_ROUTE, 0, 19),                                 /* 49 -> 50, else 69 */
-    LD_ARG_HIGH(0),                                            /* 50 family's high half */
-    JEQ(0 /* secret 0 */, 0, 18),                              /* 51 -> 52, else 70 */
-    LD_ARG_HIGH(2),                                            /* 52 protocol's high half */
-    JEQ(0 /* secret 1 */, 11, 16),                             /* 53 -> 65 (init's own), else 70 */
-    LD_ARG_HIGH(1),                                            /* 54 setsockopt: level's high half */
-    JEQ(0 /* secret 0 */, 0, 2),                               /* 55 -> 56, else 58 */
-    LD_ARG_HIGH(2),                                            /* 56 name's high half */
-    JEQ(0 /* secret 1 */, 7, 0),                               /* 57 -> 65 (init's own), else 58 */
-    LD_ARG(1),                                                 /* 58 level */
-    JEQ(SOL_SOCKET, 0, 5),                                     /* 59 -> 60, else 65 */
-    LD_ARG(2),                                                 /* 60 name */
-    JEQ(SO_RCVBUF, 8, 0),                                      /* 61 -> 70 */
-    JEQ(SO_RCVBUFFORCE, 7, 0),                                 /* 62 -> 70 */
-    JEQ(SO_SNDBUF, 6, 0),                                      /* 63 -> 70 */
-    JEQ(SO_SNDBUFFORCE, 5, 0),                                 /* 64 -> 70, else 65 */
-    RET(SECCOMP_RET_ALLOW),                                    /* 65 */
-    RET(SECCOMP_RET_ERRNO | ENOSYS),                           /* 66 clone3, io_uring, keyrings, socketcall, mq_notify, another ABI */
-    RET(SECCOMP_RET_ERRNO | EPERM),                            /* 67 CLONE_NEWUSER */
-    RET(SECCOMP_RET_ERRNO | EACCES),                           /* 68 F_SETLEASE */
-    RET(SECCOMP_RET_ERRNO | EPROTONOSUPPORT),                  /* 69 netlink but NETLINK_ROUTE */
-    RET(SECCOMP_RET_USER_NOTIF),                               /* 70 to init's netlink guard */
+    LD_ARCH,                                                     /*  0 */
+    JEQ(NATIVE_ARCH, 0, 18),                                     /*  1 -> 2, else 20 */
+    LD_NR,                                                       /*  2 native ABI */
+    BPF_STMT(BPF_ALU | BPF_AND | BPF_K, NR_MASK),                /*  3 */
+    JEQ(CLONE3, 66, 0),                                          /*  4 -> 71 */
+    JEQ(IO_URING_SETUP, 65, 0),                                  /*  5 -> 71 */
+    JEQ(MEMFD_SECRET, 64, 0),                                    /*  6 -> 71 */
+    JEQ(NATIVE_ADD_KEY, 63, 0),                                  /*  7 -> 71 */
+    JEQ(NATIVE_REQUEST_KEY, 62, 0),                              /*  8 -> 71 */
+    JEQ(NATIVE_KEYCTL, 61, 0),                                   /*  9 -> 71 */
+    JEQ(NATIVE_PERF_EVENT_OPEN, 62, 0),                          /* 10 -> 73 */
+    JEQ(NATIVE_FCNTL, 30, 0),                                    /* 11 -> 42 */
+    JEQ(NATIVE_UNSHARE, 31, 0),                                  /* 12 -> 44 */
+    JEQ(NATIVE_CLONE, 30, 0),                                    /* 13 -> 44 */
+    JEQ(NATIVE_SOCKET, 35, 0),                                   /* 14 -> 50 */
+    JEQ(NATIVE_SOCKETPAIR, 34, 0),                               /* 15 -> 50 */
+    JEQ(NATIVE_MQ_NOTIFY, 29, 0),                                /* 16 -> 46 */
+    JEQ(X32_MQ_NOTIFY, 28, 0),                                   /* 17 -> 46 */
+    JEQ(NATIVE_SETSOCKOPT, 40, 0),                               /* 18 -> 59 */
+    JEQ(X32_SETSOCKOPT, 39, 50),                                 /* 19 -> 59, else 70 */
+    JEQ(COMPAT_ARCH, 0, 50),                                     /* 20 -> 21, else 71 */
+    LD_NR,                                                       /* 21 compat ABI */
+    JEQ(CLONE3, 48, 0),                                          /* 22 -> 71 */
+    JEQ(IO_URING_SETUP, 47, 0),                                  /* 23 -> 71 */
+    JEQ(MEMFD_SECRET, 46, 0),                                    /* 24 -> 71 */
+    JEQ(COMPAT_ADD_KEY, 45, 0),                                  /* 25 -> 71 */
+    JEQ(COMPAT_REQUEST_KEY, 44, 0),                              /* 26 -> 71 */
+    JEQ(COMPAT_KEYCTL, 43, 0),                                   /* 27 -> 71 */
+    JEQ(COMPAT_PERF_EVENT_OPEN, 44, 0),                          /* 28 -> 73 */
+    JEQ(COMPAT_FCNTL, 12, 0),                                    /* 29 -> 42 */
+    JEQ(COMPAT_FCNTL64, 11, 0),                                  /* 30 -> 42 */
+    JEQ(COMPAT_UNSHARE, 12, 0),                                  /* 31 -> 44 */
+    JEQ(COMPAT_CLONE, 11, 0),                                    /* 32 -> 44 */
+    JEQ(COMPAT_SOCKET, 16, 0),                                   /* 33 -> 50 */
+    JEQ(COMPAT_SOCKETPAIR, 15, 0),                               /* 34 -> 50 */
+    JEQ(COMPAT_MQ_NOTIFY, 10, 0),                                /* 35 -> 46 */
+    JEQ(COMPAT_SETSOCKOPT, 22, 0),                               /* 36 -> 59 */
+    JEQ(COMPAT_SOCKETCALL, 0, 32),                               /* 37 -> 38, else 70 */
+    LD_ARG(0),                                                   /* 38 socketcall's call */
+    JEQ(SYS_SOCKET, 31, 0),                                      /* 39 -> 71 */
+    JEQ(SYS_SOCKETPAIR, 30, 0),                                  /* 40 -> 71 */
+    JEQ(SYS_SETSOCKOPT, 29, 28),                                 /* 41 -> 71, else 70 */
+    LD_ARG(1),                                                   /* 42 fcntl: cmd */
+    JEQ(F_SETLEASE, 29, 26),                                     /* 43 -> 73, else 70 */
+    LD_ARG(0),                                                   /* 44 unshare or clone: flags */
+    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 26, 24), /* 45 -> 72, else 70 */
+    LD_ARG(1),                                                   /* 46 mq_notify: the sigevent pointer */
+    JEQ(0, 0, 23),                                               /* 47 -> 48, else 71 */
+    LD_ARG_HIGH(1),                                              /* 48 */
+    JEQ(0, 20, 21),                                              /* 49 -> 70, else 71 (NULL: unregister) */
+    LD_ARG(0),                                                   /* 50 socket or socketpair: family */
+    JEQ(AF_VSOCK, 23, 0),                                        /* 51 -> 75 */
+    JEQ(AF_NETLINK, 0, 17),                                      /* 52 -> 53, else 70 */
+    LD_ARG(2),                                                   /* 53 protocol */
+    JEQ(NETLINK_ROUTE, 0, 19),                                   /* 54 -> 55, else 74 */
+    LD_ARG_HIGH(0),                                              /* 55 family's high half */
+    JEQ(0 /* secret 0 */, 0, 19),                                /* 56 -> 57, else 76 */
+    LD_ARG_HIGH(2),                                              /* 57 protocol's high half */
+    JEQ(0 /* secret 1 */, 11, 17),                               /* 58 -> 70, else 76 (init's own) */
+    LD_ARG_HIGH(1),                                              /* 59 setsockopt: level's high half */
+    JEQ(0 /* secret 0 */, 0, 2),                                 /* 60 -> 61, else 63 */
+    LD_ARG_HIGH(2),                                              /* 61 name's high half */
+    JEQ(0 /* secret 1 */, 7, 0),                                 /* 62 -> 70, else 63 (init's own) */
+    LD_ARG(1),                                                   /* 63 level */
+    JEQ(SOL_SOCKET, 0, 5),                                       /* 64 -> 65, else 70 */
+    LD_ARG(2),                                                   /* 65 name */
+    JEQ(SO_RCVBUF, 9, 0),                                        /* 66 -> 76 */
+    JEQ(SO_RCVBUFFORCE, 8, 0),                                   /* 67 -> 76 */
+    JEQ(SO_SNDBUF, 7, 0),                                        /* 68 -> 76 */
+    JEQ(SO_SNDBUFFORCE, 6, 0),                                   /* 69 -> 76, else 70 */
+    RET(SECCOMP_RET_ALLOW),                                      /* 70 */
+    RET(SECCOMP_RET_ERRNO | ENOSYS),                             /* 71 clone3, io_uring, memfd_secret, keyrings, socketcall, mq_notify, another ABI */
+    RET(SECCOMP_RET_ERRNO | EPERM),                              /* 72 CLONE_NEWUSER */
+    RET(SECCOMP_RET_ERRNO | EACCES),                             /* 73 F_SETLEASE, perf_event_open */
+    RET(SECCOMP_RET_ERRNO | EPROTONOSUPPORT),                    /* 74 netlink but NETLINK_ROUTE */
+    RET(SECCOMP_RET_ERRNO | EAFNOSUPPORT),                       /* 75 AF_VSOCK */
+    RET(SECCOMP_RET_USER_NOTIF),                                 /* 76 to init's netlink guard */
 };
 #define N_INSNS (sizeof filter / sizeof filter[0])
 #define TO_INIT (N_INSNS - 1)
-/* Where the secret goes: socket()'s (51, 53) and setsockopt()'s (55, 57). */
-static const unsigned secret_at[2][2] = {{51, 53}, {55, 57}};
+/* Where the secret goes: socket()'s (56, 58) and setsockopt()'s (60, 62). */
+static const unsigned secret_at[2][2] = {{56, 58}, {60, 62}};
 
 int ik_deny_user_namespaces(int *listener, int refuse_netlink) {
   struct sock_filter insns[N_INSNS];

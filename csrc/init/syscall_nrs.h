@@ -33,6 +33,8 @@
 #define NATIVE_FCNTL 72 /* x32: the same, bit 30 set */
 #define COMPAT_FCNTL 55
 #define COMPAT_FCNTL64 221
+#define NATIVE_PERF_EVENT_OPEN 298 /* x32: the same, bit 30 set */
+#define COMPAT_PERF_EVENT_OPEN 336
 #define NR_MASK (~0x40000000u) /* x32: the same numbers, bit 30 set, but for compat calls (512+) */
 #elif defined(__aarch64__)
 #define NATIVE_ARCH AUDIT_ARCH_AARCH64
@@ -60,12 +62,15 @@
 #define NATIVE_FCNTL 25
 #define COMPAT_FCNTL 55
 #define COMPAT_FCNTL64 221
+#define NATIVE_PERF_EVENT_OPEN 241
+#define COMPAT_PERF_EVENT_OPEN 364
 #define NR_MASK (~0u)
 #else
 #error "syscall_nrs.h: add this architecture's syscall numbers"
 #endif
 #define CLONE3 435         /* the same on every ABI */
 #define IO_URING_SETUP 425 /* the same on every ABI */
+#define MEMFD_SECRET 447   /* the same on every ABI that has it */
 /* i386's multiplexer; arm's EABI (the only one arm64 runs) has no 102, so
  * testing it there costs nothing: the kernel says ENOSYS anyway. */
 #define COMPAT_SOCKETCALL 102

@@ -76,6 +76,10 @@ void ik_zygote_main(void (*container_main)(void)) {
   prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   prctl(PR_SET_NAME, "isolate-kit-zyg", 0, 0, 0);
+  /* Out of the Node process's session and scheduler autogroup, which a
+   * uid-0 payload with no pid namespace could otherwise reach through
+   * /proc/<zygote>/autogroup (each init takes a session of its own too). */
+  setsid();
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, NULL);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Container } from '../../lib';
 import { needContainers } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
+import { waitForOutput } from '../fixtures/procs';
 
 async function sh(script: string, options: Parameters<typeof Container.run>[1] = {}) {
   const r = await Container.run(['sh', '-c', script], { timeout: 10_000, ...options });
@@ -166,6 +167,23 @@ describe('Container isolation (default options)', function () {
     // And the kernel holds the payload to it.
     const made = await sh('cd /tmp/counted && i=0; while [ $i -lt 1000 ]; do true 2>/dev/null > f$i || break; i=$((i+1)); done; echo $i', { mounts });
     expect(made.stdout).to.equal('49\n'); // the root directory is one of the 50
+  });
+
+  // Containers' devpts instances share one pool (3,072 by default): one
+  // container must not be able to take every pty from the others.
+  it('should let a container hold 64 pseudo-terminals at most, leaving the rest to the others', async function () {
+    const script = 'import os\nheld = []\ntry:\n    while len(held) < 300: held.append(os.openpty())\nexcept OSError as e: print(len(held), e.errno)';
+    const c = new Container({ rlimits: { nofile: 4096 } });
+    try {
+      await c.start();
+      const hog = c.exec(['python3', '-c', `${script}\nimport sys, time; sys.stdout.flush(); time.sleep(60)`]);
+      expect(await waitForOutput(hog.stdout!, /\n/)).to.equal('64 28\n'); // ENOSPC at the 65th
+      // While it holds its 64, another container still gets 64 of its own.
+      const r = await sh(`python3 -c '${script}'`, { rlimits: { nofile: 4096 } });
+      expect(r.stdout).to.equal('64 28\n');
+    } finally {
+      await c.destroy();
+    }
   });
 
   it('should apply rlimits, with no core dumps and 1024 files by default', async function () {

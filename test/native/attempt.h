@@ -29,6 +29,7 @@ static const char *err_name(int e) {
   case ENOBUFS: return "ENOBUFS";
   case ENOTSOCK: return "ENOTSOCK";
   case ENOKEY: return "ENOKEY";
+  case ENODEV: return "ENODEV";
   default: return strerror(e);
   }
 }
