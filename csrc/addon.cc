@@ -321,29 +321,70 @@ class Watch : public Nan::ObjectWrap {
     Emit(9, argv);
   }
 
-  // Reads every queued record; returns false on EOF. A record may carry an
-  // fd (IK_MSG_HOLD): it goes to JS as `a`, which then owns it; any other
-  // fd is closed here.
-  bool DrainCtrl() {
-    for (;;) {
+  // Records handled per wake-up of the control poll. init sends a few per
+  // process, but one that floods (a compromised init) must not hold the
+  // loop: uv_poll is level-triggered, so what is left wakes it again once
+  // the loop has run everything else.
+  static const int kRecordsPerWake = 64;
+  // Records read at init's end (what it sent before exiting): a queue holds
+  // net.unix.max_dgram_qlen (10 by default) and a correct init waits when it
+  // is full; the bound is for leftover senders outside a pid namespace.
+  static const int kRecordsAtEnd = 4096;
+
+  // An fd init sent that we do not keep: closed on the closer thread, as
+  // closing can block (a socket lingering on unsent data); without lingering
+  // in case that thread is held up and the close happens here.
+  static void DropFd(int fd) {
+    struct linger now = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof now);  // ENOTSOCK for other files
+    ik_release_later(fd);
+  }
+
+  // Reads up to `limit` queued records; returns false on EOF. Records that
+  // make no sense for the container's state are dropped here, before JS
+  // (one HOLD, before the setup ends; one READY or FAIL of the container).
+  // A HOLD goes to JS with the fd that came with it as `a` (JS then owns
+  // it), or -1, never init's number: b = 1 when an fd was dropped on its way
+  // (our fd table full). Any other fd is dropped.
+  bool DrainCtrl(int limit) {
+    for (int k = 0; k < limit; k++) {
       ik_msg m;
       int fd = -1, nfds = 0;
-      ssize_t n = ik_recv_fds(ctrl_, &m, sizeof m, &fd, 1, &nfds, MSG_DONTWAIT);
+      ssize_t n = ik_recv_fds_drop(ctrl_, &m, sizeof m, &fd, 1, &nfds, MSG_DONTWAIT, DropFd);
       if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
       if (n == 0) return false;
-      bool whole = n == static_cast<ssize_t>(sizeof m);
-      if (nfds == 1 && whole && m.type == IK_MSG_HOLD && !closed_) {
-        m.a = fd;
-        fd = -1;
-      }
-      if (whole && m.type == IK_MSG_NETLINK) {
+      int got = nfds == 1 ? fd : -1;
+      bool emit = false;
+      if (n != static_cast<ssize_t>(sizeof m) || closed_) {
+        // a short record, or nobody listens
+      } else if (m.type == IK_MSG_HOLD) {
+        if (!held_ && !set_up_) {
+          held_ = true;
+          emit = true;
+          struct stat st;
+          if (got >= 0 && (fstat(got, &st) < 0 || !S_ISDIR(st.st_mode))) {
+            DropFd(got);  // not the directory init opens (O_PATH): no layer
+            got = -1;
+          }
+          m.a = got;
+          m.b = nfds < 0;
+          got = -1;
+        }
+      } else if (m.type == IK_MSG_NETLINK) {
         netlink_used_ = true;  // the set is ours already (Spawn)
-        if (nfds == 1 && fd >= 0) close(fd);
-        continue;
+      } else if (m.type == IK_MSG_READY || m.type == IK_MSG_FAIL) {
+        // The container's own record ends its setup, and so does its main
+        // process's (which starts after it): a container's record after
+        // that is not init's to send.
+        emit = m.id != IK_ID_CONTAINER || !set_up_;
+        set_up_ = true;
+      } else if (m.type == IK_MSG_EXIT) {
+        emit = m.id != IK_ID_CONTAINER;
       }
-      if (nfds == 1 && fd >= 0) close(fd);
-      if (whole && !closed_) EmitMsg(m);
+      if (got >= 0) DropFd(got);
+      if (emit) EmitMsg(m);
     }
+    return true;
   }
 
   void StopCtrl() {
@@ -355,7 +396,7 @@ class Watch : public Nan::ObjectWrap {
 
   static void OnCtrl(uv_poll_t* h, int status, int events) {
     Watch* w = static_cast<Watch*>(h->data);
-    if (!w->DrainCtrl() || status < 0) w->StopCtrl();
+    if (!w->DrainCtrl(kRecordsPerWake) || status < 0) w->StopCtrl();
   }
 
   static void OnPidfd(uv_poll_t* h, int status, int events) {
@@ -373,7 +414,7 @@ class Watch : public Nan::ObjectWrap {
     if (r == 0 && si.si_pid == 0) return;  // spurious wake-up
     w->exited_ = true;
     w->ReleaseMntns();  // first: its unmount overlaps what JS does at the end
-    w->DrainCtrl();  // what init sent before exiting, whether or not OnCtrl ran
+    w->DrainCtrl(kRecordsAtEnd);  // what init sent before exiting, whether or not OnCtrl ran
     w->StopCtrl();
     w->KeepNetlinkSet();  // before JS hears of the end, and may start another
     uv_poll_stop(w->pid_poll_);
@@ -416,7 +457,7 @@ class Watch : public Nan::ObjectWrap {
     if (released_) return;
     released_ = true;
     ReleaseMntns();
-    if (ctrl_polling_) DrainCtrl();  // an IK_MSG_NETLINK still queued (OnEnvCleanup)
+    if (ctrl_polling_) DrainCtrl(kRecordsAtEnd);  // an IK_MSG_NETLINK still queued (OnEnvCleanup)
     KeepNetlinkSet();
     closed_ = true;
     StopCtrl();
@@ -561,6 +602,8 @@ class Watch : public Nan::ObjectWrap {
   int mntns_ = -1;  // the container's mount namespace, held until init is reaped (mntns_release.h)
   int netlink_set_ = -1;  // the set init counts the container's netlink sockets in (IK_MSG_NETLINK)
   bool netlink_used_ = false;  // init said it put a socket in it
+  bool held_ = false;  // a HOLD came (the only one taken)
+  bool set_up_ = false;  // the container's setup is over (a READY or FAIL came)
   uv_poll_t* pid_poll_ = nullptr;
   uv_poll_t* ctrl_poll_ = nullptr;
   bool ctrl_polling_ = false;

@@ -1,6 +1,6 @@
 /* How many files an epoll set watches, from its /proc fdinfo: the count of
- * a container's netlink sockets (init/netlink_guard.c while it runs,
- * netlink_ledger.c after it ended). */
+ * a container's netlink sockets while it runs (init/netlink_guard.c; after
+ * its end netlink_ledger.c tells the sockets from other files). */
 #ifndef IK_EPOLL_ENTRIES_H
 #define IK_EPOLL_ENTRIES_H
 

@@ -11,6 +11,18 @@ typedef union {
   char buf[CMSG_SPACE(IK_FDPASS_MAX * sizeof(int))];
 } control_buf;
 
+/* Room for as many fds as one message can carry (the kernel's SCM_MAX_FD):
+ * fds that do not fit are dropped by the kernel, whose last close of them
+ * then runs in the receiver's thread, where a lingering socket blocks. */
+#define RECV_FDS_MAX 253
+
+typedef union {
+  struct cmsghdr h;
+  char buf[CMSG_SPACE(RECV_FDS_MAX * sizeof(int))];
+} recv_control_buf;
+
+static void close_fd(int fd) { close(fd); }
+
 ssize_t ik_send_fds(int sock, const void *buf, size_t len, const int *fds, int nfds) {
   struct iovec iov = {(void *)buf, len};
   struct msghdr msg;
@@ -38,9 +50,14 @@ ssize_t ik_send_fds(int sock, const void *buf, size_t len, const int *fds, int n
 }
 
 ssize_t ik_recv_fds(int sock, void *buf, size_t len, int *fds, int max, int *nfds, int flags) {
+  return ik_recv_fds_drop(sock, buf, len, fds, max, nfds, flags, close_fd);
+}
+
+ssize_t ik_recv_fds_drop(int sock, void *buf, size_t len, int *fds, int max, int *nfds, int flags,
+                         void (*drop)(int)) {
   struct iovec iov = {buf, len};
   struct msghdr msg;
-  control_buf cm;
+  recv_control_buf cm;
   memset(&msg, 0, sizeof msg);
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -63,12 +80,12 @@ ssize_t ik_recv_fds(int sock, void *buf, size_t len, int *fds, int max, int *nfd
       if (*nfds < max)
         fds[(*nfds)++] = fd;
       else
-        close(fd);
+        drop(fd);
     }
   }
   if (msg.msg_flags & MSG_CTRUNC) {
     for (int j = 0; j < *nfds; j++)
-      close(fds[j]);
+      drop(fds[j]);
     *nfds = -1;
   }
   return n;

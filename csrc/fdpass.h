@@ -23,6 +23,15 @@ ssize_t ik_send_fds(int sock, const void *buf, size_t len, const int *fds, int n
  * 0 at EOF, or -1 (errno; EINTR is retried). */
 ssize_t ik_recv_fds(int sock, void *buf, size_t len, int *fds, int max, int *nfds, int flags);
 
+/* ik_recv_fds(), but the fds it does not return go to drop() instead of
+ * close(): the addon closes what init sends unasked on a thread, since a
+ * close can block (a socket lingering on unsent data). The control buffer
+ * has room for every fd a message can carry, so the kernel drops none for
+ * want of room (its close of those would run here); it still drops those
+ * it cannot install (our fd table full), a truncation (*nfds = -1). */
+ssize_t ik_recv_fds_drop(int sock, void *buf, size_t len, int *fds, int max, int *nfds, int flags,
+                         void (*drop)(int));
+
 #ifdef __cplusplus
 }
 #endif

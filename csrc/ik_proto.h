@@ -12,7 +12,8 @@ enum ik_msg_type {
   IK_MSG_READY = 1, /* process `id` exec'd (a = its pid inside), or the container is set up (id = IK_ID_CONTAINER) */
   IK_MSG_FAIL = 2,  /* process `id` (or the container, id = 0xffffffff) failed: a = op index, b = IK_SC_*, c = errno */
   IK_MSG_EXIT = 3,  /* process `id` ended: a = wait status; utime/stime in usec, maxrss in KiB */
-  IK_MSG_HOLD = 4,  /* the container's IK_OP_HOLD directory (the writable layer), as an O_PATH fd */
+  IK_MSG_HOLD = 4,  /* the container's IK_OP_HOLD directory (the writable layer), as an O_PATH fd;
+                       once, before READY (the addon passes JS the fd, never `a`) */
   IK_MSG_NETLINK = 5, /* init is about to put its first netlink socket in the set on fd 5
                          (init/netlink_guard.c): the parent, which made the set, keeps it past
                          the container's end while any is still open elsewhere (netlink_ledger.h) */

@@ -28,8 +28,10 @@ extern "C" {
 #endif
 
 /* Takes `set`, the set of a container that has ended (-1: none): closes it
- * when empty, else keeps it. Kept sets are recounted meanwhile, and those
- * emptied closed. */
+ * when it holds no netlink socket, else keeps it. Only sockets count, and
+ * not those this process has open itself: init, with every capability,
+ * could put any file in the set, the caller's own stdout say, open for
+ * good. Kept sets are recounted meanwhile, and those emptied closed. */
 void ik_netlink_ledger_keep(int set);
 
 /* Sockets of ended containers still open: an upper bound (a set only

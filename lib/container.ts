@@ -971,10 +971,12 @@ export class Container extends EventEmitter<ContainerEvents> {
     const entry = this.processes.get(id);
     switch (event) {
       case NativeEvent.Ready:
+        // After a failed setup (a lost layer) the container is being killed: nothing started.
+        if (this.setupError) break;
         if (id === CONTAINER_ID) {
           this.emit('start');
           this.settleStart();
-        } else if (entry) {
+        } else if (entry && !entry.proc.spawned && !entry.proc._ended) {
           if (id === this.mainId) {
             this.emit('start');
             this.settleStart();
@@ -984,10 +986,8 @@ export class Container extends EventEmitter<ContainerEvents> {
         break;
       case NativeEvent.Fail:
         if (id === CONTAINER_ID) {
-          this.setupError = stepError(this.containerSteps, undefined, a, b, c);
-          this.emit('error', this.setupError);
-          this.settleStart(this.setupError);
-        } else if (entry) {
+          this.failSetup(stepError(this.containerSteps, undefined, a, b, c));
+        } else if (entry && !entry.proc.spawned && !entry.proc._ended) {
           const err = this.withPidsHint(stepError(entry.steps, entry.proc.command, a, b, c));
           if (id === this.mainId) this.settleStart(err);
           entry.proc._fail(err);
@@ -1002,8 +1002,19 @@ export class Container extends EventEmitter<ContainerEvents> {
         }
         break;
       case NativeEvent.Hold:
-        this.releaseUpper();
-        this.upperFd = a;
+        // The addon passes the first HOLD only, with the fd that came (a
+        // directory) or -1, never a number of init's.
+        if (this.config.rootfs.kind !== 'overlay' || this.upperFd !== undefined) {
+          if (a >= 0) closeSync(a);
+        } else if (a >= 0) {
+          this.upperFd = a;
+        } else {
+          // Without its fd the container has no writable layer we can
+          // reach: diff() and commit() would have nothing (or another
+          // file) to read. It does not start.
+          this.failSetup(b === 1 ? layerLost() : new IsolateError('ERR_SETUP_FAILED', "Cannot start the container: init's report of its writable layer came without the layer (no directory fd)"));
+          this.handle?.signal(9);
+        }
         break;
       case NativeEvent.InitExit:
         this.onInitExit(a, b, now);
@@ -1093,6 +1104,13 @@ export class Container extends EventEmitter<ContainerEvents> {
     this.resolveExited();
   }
 
+  /** The container's setup failed: its start and main process fail with `err`, once init has ended. */
+  private failSetup(err: IsolateError): void {
+    this.setupError = err;
+    this.emit('error', err);
+    this.settleStart(err);
+  }
+
   private settleStart(err?: IsolateError): void {
     const waiters = this.startWaiters;
     this.startWaiters = [];
@@ -1101,6 +1119,16 @@ export class Container extends EventEmitter<ContainerEvents> {
       else w.resolve();
     }
   }
+}
+
+/**
+ * A layered root's writable-layer fd that the kernel dropped on its way to
+ * this process (its fd table was full when init sent it, so the message
+ * came truncated): the start fails as every other step does for want of fds.
+ */
+function layerLost(): IsolateError {
+  const err = Object.assign(new Error('too many open files'), { errno: 24, code: 'EMFILE', syscall: 'recvmsg' });
+  return fromSystemError('ERR_SETUP_FAILED', "Cannot start the container: its writable layer's fd from init was dropped", err, { step: 'receive the writable layer' });
 }
 
 /** The seccomp step's description, as it reads on nearly every start (a constant: the spawn path is hot). */

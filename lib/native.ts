@@ -7,7 +7,7 @@ export const enum NativeEvent {
   Ready = 1,
   Fail = 2,
   Exit = 3,
-  /** The container's writable layer, as an O_PATH fd in `a` (the callee owns it). */
+  /** The container's writable layer, as an O_PATH fd in `a` (the callee owns it); -1 when none came (b = 1: dropped on its way, our fd table full). First only. */
   Hold = 4,
   InitExit = 100,
 }
