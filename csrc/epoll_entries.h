@@ -4,9 +4,16 @@
 #ifndef IK_EPOLL_ENTRIES_H
 #define IK_EPOLL_ENTRIES_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Reads `fdinfo` (an open /proc/.../fdinfo/N of an epoll set) into `buf`
+ * (of `size`, NUL-terminated) to its end and closes it: its length, or -1
+ * when it cannot be read or does not fit. */
+long ik_epoll_fdinfo(int fdinfo, char *buf, size_t size);
 
 /* Reads `fdinfo` (an open /proc/.../fdinfo/N of an epoll set) to its end
  * and closes it: its "tfd:" lines, one per entry, or -1 when it cannot be

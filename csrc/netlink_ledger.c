@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "epoll_entries.h"
 #include "quiet_thread.h"
 
 /* Most entries read from a set: more than a set of ours ever holds. */
@@ -59,18 +60,9 @@ static int on_sockfs(unsigned long sdev) {
 static int set_sockets(int set, unsigned long *ino) {
   char path[64];
   snprintf(path, sizeof path, "/proc/self/fdinfo/%d", set);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
   char buf[8192];
-  size_t len = 0;
-  ssize_t r = 0;
-  while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
-    len += (size_t)r;
-  close(fd);
-  if (r < 0 || len == sizeof buf - 1)
+  if (ik_epoll_fdinfo(open(path, O_RDONLY | O_CLOEXEC), buf, sizeof buf) < 0)
     return -1;
-  buf[len] = 0;
   int n = 0;
   for (const char *at = buf; (at = strstr(at, "tfd:")) != NULL; at += 4) {
     const char *i = strstr(at, " ino:"), *d = strstr(at, " sdev:"), *end = strchr(at, '\n');

@@ -121,23 +121,37 @@ static void send_ready(uint32_t id, pid_t pid, int64_t exec_ns) {
   send_msg(&m);
 }
 
+/* A process to start as `id` with these fds as 0-2: prepared (argv and
+ * env built from the plan), or -1 with p->fail set. */
+static int proc_prepare(struct ik_proc *p, const struct ik_plan *plan, uint32_t first_op, uint32_t id, const int stdio[3]) {
+  memset(p, 0, sizeof *p);
+  p->id = id;
+  p->die_with_init = !in_pidns;
+  memcpy(p->stdio, stdio, sizeof p->stdio);
+  return ik_process_prepare(p, plan, first_op);
+}
+
+/* Lists a started process; out of memory for that, kills it (do not run
+ * what we cannot track) and returns -1 with p->fail set. */
+static pid_t proc_track(struct ik_proc *p, pid_t pid, int report) {
+  if (add_child(p->id, pid, report) == 0)
+    return pid;
+  kill(pid, SIGKILL);
+  if (report >= 0)
+    close(report);
+  p->fail.op = p->exec_op;
+  p->fail.sc = IK_SC_FORK;
+  p->fail.err = ENOMEM;
+  return -1;
+}
+
 static pid_t start(const struct ik_plan *plan, uint32_t first_op, uint32_t id, const int stdio[3]) {
   struct ik_proc p;
-  memset(&p, 0, sizeof p);
-  p.id = id;
-  p.die_with_init = !in_pidns;
-  memcpy(p.stdio, stdio, sizeof p.stdio);
   pid_t pid = -1;
-  if (ik_process_prepare(&p, plan, first_op) == 0)
+  if (proc_prepare(&p, plan, first_op, id, stdio) == 0)
     pid = ik_process_start(&p);
-  if (pid > 0 && add_child(id, pid, -1) < 0) {
-    /* Out of memory for bookkeeping: do not run what we could not track. */
-    kill(pid, SIGKILL);
-    p.fail.op = p.exec_op;
-    p.fail.sc = IK_SC_FORK;
-    p.fail.err = ENOMEM;
-    pid = -1;
-  }
+  if (pid > 0)
+    pid = proc_track(&p, pid, -1);
   if (pid < 0)
     report_fail(id, &p.fail);
   else
@@ -174,24 +188,13 @@ static int settle_spawned(size_t k, int dead) {
  * report pipe, in the main loop. */
 static void spawn(const struct ik_plan *plan, uint32_t first_op, uint32_t id, const int stdio[3]) {
   struct ik_proc p;
-  memset(&p, 0, sizeof p);
-  p.id = id;
-  p.die_with_init = !in_pidns;
-  memcpy(p.stdio, stdio, sizeof p.stdio);
   pid_t pid = -1;
   int report = -1;
-  if (ik_process_prepare(&p, plan, first_op) == 0)
+  if (proc_prepare(&p, plan, first_op, id, stdio) == 0)
     pid = ik_process_spawn(&p, &report);
-  ik_process_free(&p);
-  if (pid > 0 && add_child(id, pid, report) < 0) {
-    /* Out of memory for bookkeeping: do not run what we could not track. */
-    kill(pid, SIGKILL);
-    close(report);
-    p.fail.op = p.exec_op;
-    p.fail.sc = IK_SC_FORK;
-    p.fail.err = ENOMEM;
-    pid = -1;
-  }
+  ik_process_free(&p); /* the child has its own copy */
+  if (pid > 0)
+    pid = proc_track(&p, pid, report);
   if (pid < 0)
     report_fail(id, &p.fail);
 }
