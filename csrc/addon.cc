@@ -23,6 +23,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <deque>
 #include <mutex>
 #include <vector>
 
@@ -392,10 +393,71 @@ class Watch : public Nan::ObjectWrap {
       uv_poll_stop(ctrl_poll_);
       ctrl_polling_ = false;
     }
+    DropPending();  // init reads no more
+  }
+
+  // A request waiting for room in init's queue, with duplicates of its fds.
+  struct PendingReq {
+    ik_req req;
+    int fds[4];
+    int nfds;
+  };
+
+  // Sends a request to init, in order. init's end of the socket holds
+  // net.unix.max_dgram_qlen records (10 by default), and a burst of exec()s
+  // fills it: a request that finds it full, and every one after it (a kill
+  // must not pass the spawn it is for), waits here with duplicates of its
+  // fds, and goes as init makes room (the poll asks for UV_WRITABLE then).
+  // Returns 0 (sent or queued) or an errno.
+  int Send(const ik_req& req, const int* fds, int nfds) {
+    if (pending_.empty()) {
+      if (ik_send_fds(ctrl_, &req, sizeof req, fds, nfds) >= 0) return 0;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return errno;
+    }
+    PendingReq p;
+    p.req = req;
+    p.nfds = 0;
+    for (int k = 0; k < nfds; k++) {
+      int d = fcntl(fds[k], F_DUPFD_CLOEXEC, 3);
+      if (d < 0) {
+        int e = errno;
+        for (int j = 0; j < p.nfds; j++) close(p.fds[j]);
+        return e;
+      }
+      p.fds[p.nfds++] = d;
+    }
+    pending_.push_back(p);
+    PollCtrl();
+    return 0;
+  }
+
+  // Sends what waits, until init's queue is full again.
+  void FlushPending() {
+    while (!pending_.empty()) {
+      PendingReq& p = pending_.front();
+      if (ik_send_fds(ctrl_, &p.req, sizeof p.req, p.fds, p.nfds) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      // Sent, or init is gone (its end settles every process).
+      for (int k = 0; k < p.nfds; k++) close(p.fds[k]);
+      pending_.pop_front();
+    }
+    PollCtrl();
+  }
+
+  void DropPending() {
+    for (PendingReq& p : pending_)
+      for (int k = 0; k < p.nfds; k++) close(p.fds[k]);
+    pending_.clear();
+  }
+
+  // Readable always; writable while requests wait.
+  void PollCtrl() {
+    if (!ctrl_polling_) return;
+    uv_poll_start(ctrl_poll_, UV_READABLE | UV_DISCONNECT | (pending_.empty() ? 0 : UV_WRITABLE), OnCtrl);
   }
 
   static void OnCtrl(uv_poll_t* h, int status, int events) {
     Watch* w = static_cast<Watch*>(h->data);
+    if (status == 0 && (events & UV_WRITABLE)) w->FlushPending();
     if (!w->DrainCtrl(kRecordsPerWake) || status < 0) w->StopCtrl();
   }
 
@@ -519,12 +581,10 @@ class Watch : public Nan::ObjectWrap {
     info.GetReturnValue().Set(Nan::New(r < 0 ? errno : 0));
   }
 
-  static int SendReq(Watch* w, const ik_req& req, const int* fds, int nfds) {
-    return ik_send_fds(w->ctrl_, &req, sizeof req, fds, nfds) < 0 ? errno : 0;
-  }
 
-  // signalProcess(id, sig, tree): through init, to one process (and all
-  // its descendants when `tree`), or to every process.
+  // signalProcess(id, sig, tree[, exit]): through init, to one process (and
+  // all its descendants when `tree`), or to every process (and then init
+  // ends what it started and exits, when `exit`).
   static NAN_METHOD(SignalProcess) {
     Watch* w = Self(info);
     if (info.Length() < 3 || !info[0]->IsUint32() || !info[1]->IsInt32() || !info[2]->IsBoolean())
@@ -536,7 +596,8 @@ class Watch : public Nan::ObjectWrap {
     req.id = Nan::To<uint32_t>(info[0]).FromJust();
     req.sig = Nan::To<int32_t>(info[1]).FromJust();
     req.flags = Nan::To<bool>(info[2]).FromJust() ? IK_REQ_F_TREE : 0;
-    info.GetReturnValue().Set(Nan::New(SendReq(w, req, nullptr, 0)));
+    if (info.Length() > 3 && info[3]->IsTrue()) req.flags |= IK_REQ_F_EXIT;
+    info.GetReturnValue().Set(Nan::New(w->Send(req, nullptr, 0)));
   }
 
   // spawnProcess(id, plan, stdio) -> parent stdio fds; init answers with
@@ -561,7 +622,7 @@ class Watch : public Nan::ObjectWrap {
     req.type = IK_REQ_SPAWN;
     req.id = Nan::To<uint32_t>(info[0]).FromJust();
     int fds[4] = {s.child[0], s.child[1], s.child[2], plan_fd};
-    int err = SendReq(w, req, fds, 4);
+    int err = w->Send(req, fds, 4);
     close(plan_fd);
     s.CloseOwned();
     if (err != 0) {
@@ -607,6 +668,7 @@ class Watch : public Nan::ObjectWrap {
   uv_poll_t* pid_poll_ = nullptr;
   uv_poll_t* ctrl_poll_ = nullptr;
   bool ctrl_polling_ = false;
+  std::deque<PendingReq> pending_;  // requests waiting for room in init's queue (Send)
   bool exited_ = false;
   bool closed_ = false;
   bool released_ = false;

@@ -43,6 +43,7 @@ struct ik_req {
 };
 
 #define IK_REQ_F_TREE 0x1u /* SIGNAL: to the process and every process descended from it */
+#define IK_REQ_F_EXIT 0x2u /* SIGNAL to IK_ID_CONTAINER: then init ends the groups it started and exits */
 
 /* Node -> zygote (fd 3 of the zygote): clone a container init with
  * `clone_flags` (CLONE_NEW*); fds: stdin, stdout, stderr, plan pipe, the

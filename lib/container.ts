@@ -644,21 +644,34 @@ export class Container extends EventEmitter<ContainerEvents> {
     if (!this.handle || (this.currentState !== 'running' && this.currentState !== 'paused')) return false;
     this.killedByUs = true;
     try {
-      if (n === 9) {
-        // Without a pid namespace init's death does not take the rest along:
-        // the cgroup (every process, wherever it went), else init kills every
-        // process group it started first.
-        const cg = this.config.cgroup;
-        if (!this.config.namespaces.has('pid')) {
-          if (cg?.created) cg.kill(9);
-          else this.handle.signalProcess(CONTAINER_ID, 9, false);
-        }
-        return this.handle.signal(9) === 0;
-      }
+      if (n === 9) return this.killAll();
       return this.handle.signalProcess(CONTAINER_ID, n, false) === 0;
     } finally {
       this.thawForKill();
     }
+  }
+
+  /**
+   * SIGKILL to everything inside. In its own pid namespace, init's death
+   * takes every process along. Without one it does not: the cgroup kills
+   * every process, wherever it went; else init kills every process group
+   * it started and then exits (the payload's own parent-death signal is
+   * for init's death by other means), or, when it has not within a second
+   * (a payload froze it), is killed.
+   */
+  private killAll(): boolean {
+    const h = this.handle!;
+    if (!this.config.namespaces.has('pid')) {
+      const cg = this.config.cgroup;
+      if (cg?.created) {
+        cg.kill(9);
+      } else if (h.signalProcess(CONTAINER_ID, 9, false, true) === 0) {
+        const hard = setTimeout(() => this.handle?.signal(9), 1000);
+        void this.exited.then(() => clearTimeout(hard));
+        return true;
+      }
+    }
+    return h.signal(9) === 0;
   }
 
   /** SIGTERM to the processes, SIGKILL after `timeout` ms; resolves once stopped. @default timeout 10000 */
@@ -669,7 +682,9 @@ export class Container extends EventEmitter<ContainerEvents> {
     this.killedByUs = true;
     this.handle.signal(15);
     this.thawForKill();
-    const timer = setTimeout(() => this.handle?.signal(9), timeout);
+    const timer = setTimeout(() => {
+      if (this.handle) this.killAll();
+    }, timeout);
     await this.exited;
     clearTimeout(timer);
   }
@@ -679,7 +694,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     if (this.currentState === 'destroyed') return;
     if (this.handle && this.currentState !== 'stopped') {
       this.killedByUs = true;
-      this.handle.signal(9);
+      this.killAll();
       this.thawForKill();
       await this.exited;
     }

@@ -432,6 +432,10 @@ static void handle_ctrl(void) {
   } else if (n == sizeof req && req.type == IK_REQ_SIGNAL) {
     if (req.id == IK_ID_CONTAINER) {
       signal_all(req.sig);
+      /* The parent's kill of a container without a pid namespace, where
+       * our death takes nothing along: finish() kills the groups first. */
+      if (req.flags & IK_REQ_F_EXIT)
+        finish(128 + SIGKILL);
     } else {
       for (size_t k = 0; k < n_children; k++) {
         if (children[k].id != req.id)

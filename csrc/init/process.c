@@ -240,15 +240,6 @@ static int child_main(void *arg) {
   /* Own session and process group, so a group signal reaches its children. */
   setsid();
   umask(022);
-  /* In a pid namespace init's death kills everything; without one, at
-   * least the process init started goes with it. */
-  if (p->die_with_init && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
-    fail_with(p, p->first_op ? p->first_op - 1 : 0, IK_SC_PRCTL);
-    _exit(127);
-  }
-  /* init killed before that took: nothing would end this process. */
-  if (p->die_with_init && getppid() != p->parent)
-    _exit(127);
   /* The OOM killer's first choice, not init (oom_guard.h); before the
    * credentials, so that where CAP_SYS_RESOURCE is held it sticks. */
   int sc;
@@ -285,6 +276,19 @@ static int child_main(void *arg) {
       break;
     }
   }
+  /* In a pid namespace init's death kills everything; without one, at
+   * least the process init started goes with it. Here, after the
+   * credentials: the kernel clears the parent-death signal when a
+   * process's uids or gids change, so set before the drop to `nobody` it
+   * was gone by the exec (a review, 2026-11-29). The exec keeps it: no
+   * setuid program runs (nosuid, no_new_privs). */
+  if (p->die_with_init && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+    fail_with(p, p->first_op ? p->first_op - 1 : 0, IK_SC_PRCTL);
+    _exit(127);
+  }
+  /* init killed before that took: nothing would end this process. */
+  if (p->die_with_init && getppid() != p->parent)
+    _exit(127);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);

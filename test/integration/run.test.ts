@@ -406,6 +406,34 @@ describe('Container#run()', function () {
     }
   });
 
+  // What init has not read of the control socket fills its send buffer:
+  // exec() once threw EAGAIN in a burst (and a kill was lost). Requests now
+  // wait in order, a kill behind the spawn it is for.
+  it('should take 400 exec()s issued in one tick, more than the socket holds, in order, a kill right after its spawn included', async function () {
+    const c = new Container();
+    try {
+      await c.start();
+      // init stopped (from outside, as root may), so that its queue fills whatever this machine's speed.
+      process.kill(c.pid!, 'SIGSTOP');
+      const procs = Array.from({ length: 400 }, (_, i) => c.exec(i % 2 ? ['true'] : ['/no/such/program'], { stdio: 'ignore' }));
+      const last = c.exec(['sleep', '1000'], { stdio: 'ignore' });
+      expect(last.kill('SIGKILL')).to.equal(true);
+      process.kill(c.pid!, 'SIGCONT');
+      const settled = (p: (typeof procs)[number]) =>
+        new Promise<string>((resolve) => {
+          p.once('error', (e) => resolve((e as IsolateError).code));
+          p.once('exit', (code, signal) => resolve(`exit ${code ?? signal}`));
+        });
+      const lastEnd = within(settled(last), 10_000);
+      const results = await Promise.all(procs.map(settled));
+      results.forEach((r, i) => expect(r, `exec ${i}`).to.equal(i % 2 ? 'exit 0' : 'ERR_EXEC_FAILED'));
+      expect(await lastEnd).to.equal('exit SIGKILL');
+      expect(c.state).to.equal('running');
+    } finally {
+      await c.destroy();
+    }
+  });
+
   it('should kill the grandchildren of an exec\'d command in its process group on timeout', async function () {
     const c = new Container();
     const marker = sleepMarker();
@@ -563,6 +591,33 @@ describe('run() against a payload that keeps its run from settling', function ()
       expect(await waitFor(() => markerProcesses(marker).length === 0, 2000), 'the background child outlived the container').to.equal(true);
     } finally {
       await c.destroy();
+    }
+  });
+
+  // Without a pid namespace, init's death takes nothing along. destroy()
+  // and stop()'s kill only SIGKILLed init, and the payload's parent-death
+  // signal, set before its drop to nobody, had been cleared by that drop:
+  // the main command and exec'd ones ran on, on the host (a review).
+  it('should end every process without a pid namespace at destroy() and at stop()\'s kill, as nobody, exec\'d ones and their groups too', async function () {
+    const namespaces = ['mnt', 'net', 'ipc', 'uts'] as const;
+    for (const end of ['destroy', 'stop'] as const) {
+      const markers = [sleepMarker(), sleepMarker(), sleepMarker(), sleepMarker()];
+      // TERM ignored, so that stop() has to kill.
+      const c = new Container({ namespaces: [...namespaces] });
+      try {
+        c.spawn(['sh', '-c', `trap "" TERM; sleep ${markers[0]} & sleep ${markers[1]}`]); // the main process
+        c.spawn(['sh', '-c', `trap "" TERM; sleep ${markers[2]} & exec sleep ${markers[3]}`]);
+        expect(await waitFor(() => markers.every((m) => markerProcesses(m).length === 1), 5000), `${end}: all four sleep`).to.equal(true);
+        expect(c.state).to.equal('running');
+        const uid = readFileSync(`/proc/${markerProcesses(markers[1]!)[0]}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)![1];
+        expect(uid).to.equal('65534');
+        if (end === 'destroy') await c.destroy();
+        else await c.stop({ timeout: 200 });
+        expect(await waitFor(() => markers.every((m) => markerProcesses(m).length === 0), 3000), `${end}: every sleep ended`).to.equal(true);
+      } finally {
+        await c.destroy();
+        for (const m of markers) for (const pid of markerProcesses(m)) process.kill(pid, 'SIGKILL');
+      }
     }
   });
 
