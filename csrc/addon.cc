@@ -582,9 +582,8 @@ class Watch : public Nan::ObjectWrap {
   }
 
 
-  // signalProcess(id, sig, tree[, exit]): through init, to one process (and
-  // all its descendants when `tree`), or to every process (and then init
-  // ends what it started and exits, when `exit`).
+  // signalProcess(id, sig, tree): through init, to one process (and all
+  // its descendants when `tree`), or to every process.
   static NAN_METHOD(SignalProcess) {
     Watch* w = Self(info);
     if (info.Length() < 3 || !info[0]->IsUint32() || !info[1]->IsInt32() || !info[2]->IsBoolean())
@@ -596,7 +595,6 @@ class Watch : public Nan::ObjectWrap {
     req.id = Nan::To<uint32_t>(info[0]).FromJust();
     req.sig = Nan::To<int32_t>(info[1]).FromJust();
     req.flags = Nan::To<bool>(info[2]).FromJust() ? IK_REQ_F_TREE : 0;
-    if (info.Length() > 3 && info[3]->IsTrue()) req.flags |= IK_REQ_F_EXIT;
     info.GetReturnValue().Set(Nan::New(w->Send(req, nullptr, 0)));
   }
 

@@ -43,7 +43,12 @@ struct ik_req {
 };
 
 #define IK_REQ_F_TREE 0x1u /* SIGNAL: to the process and every process descended from it */
-#define IK_REQ_F_EXIT 0x2u /* SIGNAL to IK_ID_CONTAINER: then init ends the groups it started and exits */
+/* Node -> init, as a signal (pidfd), not a request: kill every process and
+ * exit. Without a pid namespace init's death takes nothing along, and a
+ * request could wait behind hundreds of spawns in the control socket; a
+ * signal is read first. A real-time signal init blocks and reads from its
+ * signalfd (glibc keeps 32-34 for itself), taken from its parent only. */
+#define IK_SIG_END 40
 
 /* Node -> zygote (fd 3 of the zygote): clone a container init with
  * `clone_flags` (CLONE_NEW*); fds: stdin, stdout, stderr, plan pipe, the

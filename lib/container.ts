@@ -653,19 +653,22 @@ export class Container extends EventEmitter<ContainerEvents> {
 
   /**
    * SIGKILL to everything inside. In its own pid namespace, init's death
-   * takes every process along. Without one it does not: the cgroup kills
-   * every process, wherever it went; else init kills every process group
-   * it started and then exits (the payload's own parent-death signal is
-   * for init's death by other means), or, when it has not within a second
-   * (a payload froze it), is killed.
+   * takes every process along. Without one it does not: a group of the
+   * container's own kills every process, wherever it went; else init, told
+   * by SIG_END, kills every process group it started and then exits (the
+   * payload's parent-death signal is for init's death by other means), or,
+   * when it has not within a second (a payload stopped it), is killed.
    */
   private killAll(): boolean {
     const h = this.handle!;
     if (!this.config.namespaces.has('pid')) {
       const cg = this.config.cgroup;
-      if (cg?.created) {
+      // Only a group of its own: one the caller shares holds other
+      // containers (and whatever addProcess() put there) too.
+      if (cg?.created && this.cgroupOwned) {
         cg.kill(9);
-      } else if (h.signalProcess(CONTAINER_ID, 9, false, true) === 0) {
+      } else if (h.signal(SIG_END) === 0) {
+        // A signal, not a request: one could wait behind hundreds of spawns.
         const hard = setTimeout(() => this.handle?.signal(9), 1000);
         void this.exited.then(() => clearTimeout(hard));
         return true;
@@ -1003,7 +1006,10 @@ export class Container extends EventEmitter<ContainerEvents> {
         if (id === CONTAINER_ID) {
           this.failSetup(stepError(this.containerSteps, undefined, a, b, c));
         } else if (entry && !entry.proc.spawned && !entry.proc._ended) {
-          const err = this.withPidsHint(stepError(entry.steps, entry.proc.command, a, b, c));
+          const err =
+            c === ECANCELED
+              ? new IsolateError('ERR_STATE', `Cannot start \`${entry.proc.command[0]}\`: the container is stopping`)
+              : this.withPidsHint(stepError(entry.steps, entry.proc.command, a, b, c));
           if (id === this.mainId) this.settleStart(err);
           entry.proc._fail(err);
         }
@@ -1145,6 +1151,11 @@ function layerLost(): IsolateError {
   const err = Object.assign(new Error('too many open files'), { errno: 24, code: 'EMFILE', syscall: 'recvmsg' });
   return fromSystemError('ERR_SETUP_FAILED', "Cannot start the container: its writable layer's fd from init was dropped", err, { step: 'receive the writable layer' });
 }
+
+/** init's "kill everything and exit" signal (IK_SIG_END in csrc/ik_proto.h). */
+const SIG_END = 40;
+/** init's answer to a spawn that came once the container was stopping. */
+const ECANCELED = 125;
 
 /** The seccomp step's description, as it reads on nearly every start (a constant: the spawn path is hot). */
 const DENY_USERNS =

@@ -41,8 +41,7 @@ export interface NativeHandle {
   /** Signals init (pidfd_send_signal); returns 0 or errno. */
   signal(sig: number): number;
   /** Asks init to signal process `id` (and its descendants when `tree`; CONTAINER_ID: every process); returns 0 or errno. */
-  /** `exit` (to CONTAINER_ID): init then kills the process groups it started and exits. */
-  signalProcess(id: number, sig: number, tree: boolean, exit?: boolean): number;
+  signalProcess(id: number, sig: number, tree: boolean): number;
   /** Asks init to start process `id` from a process-only plan; returns our ends of new pipes (-1 where none). */
   spawnProcess(id: number, plan: Buffer, stdio: NativeStdio): NativeStdio;
   ref(): void;

@@ -84,14 +84,18 @@ static void report_fail(uint32_t id, const struct ik_fail *f) {
 
 /* Ends the container. In our own pid namespace the kernel kills everything
  * left when PID 1 exits; without one, kill the process groups we started. */
+/* Signals the process group child k leads, or the child alone when it
+ * does not lead one yet (started, before its setsid: it has every signal
+ * blocked until its exec, and takes this one then). */
+static void signal_group(size_t k, int sig) {
+  if (kill(-children[k].pid, sig) < 0 && errno == ESRCH)
+    kill(children[k].pid, sig);
+}
+
 static void __attribute__((noreturn)) finish(int code) {
   if (!in_pidns)
-    for (size_t k = 0; k < n_children; k++) {
-      kill(-children[k].pid, SIGKILL);
-      /* One not yet exec'd may not lead its group yet. */
-      if (children[k].report >= 0)
-        kill(children[k].pid, SIGKILL);
-    }
+    for (size_t k = 0; k < n_children; k++)
+      signal_group(k, SIGKILL);
   _exit(code);
 }
 
@@ -206,7 +210,7 @@ static void signal_all(int sig) {
   }
   /* Each process we start leads its own process group (setsid). */
   for (size_t k = 0; k < n_children; k++)
-    kill(-children[k].pid, sig);
+    signal_group(k, sig);
 }
 
 /* Adds to `set` (of `*n`, capacity `cap`) every process whose parent is in
@@ -314,16 +318,18 @@ static int from_outside(const struct signalfd_siginfo *si) {
 }
 
 static void forward(int sig) {
+  /* Stopping: no process starts from now on (handle_spawn), or one whose
+   * request was still on its way would miss the signal and hold the stop
+   * up to its timeout. */
+  if (is_stop_signal(sig))
+    stopping = 1;
   if (main_pid > 0) {
     kill(main_pid, sig);
     return;
   }
   signal_all(sig);
-  if (is_stop_signal(sig)) {
-    stopping = 1;
-    if (n_children == 0)
-      finish(128 + sig);
-  }
+  if (stopping && n_children == 0)
+    finish(128 + sig);
 }
 
 /* Reaps one exited child, if any. Without a pid namespace nothing ends the
@@ -399,6 +405,12 @@ static void handle_spawn(const struct ik_req *req, int *fds, int nfds) {
     report_fail(req->id, &f);
     return;
   }
+  if (stopping) {
+    f.sc = IK_SC_FORK;
+    f.err = ECANCELED;
+    report_fail(req->id, &f);
+    return;
+  }
   struct ik_plan plan;
   int r = ik_plan_read(fds[3], &plan);
   long bad = r < 0 ? 0 : ik_plan_validate(&plan);
@@ -432,10 +444,6 @@ static void handle_ctrl(void) {
   } else if (n == sizeof req && req.type == IK_REQ_SIGNAL) {
     if (req.id == IK_ID_CONTAINER) {
       signal_all(req.sig);
-      /* The parent's kill of a container without a pid namespace, where
-       * our death takes nothing along: finish() kills the groups first. */
-      if (req.flags & IK_REQ_F_EXIT)
-        finish(128 + SIGKILL);
     } else {
       for (size_t k = 0; k < n_children; k++) {
         if (children[k].id != req.id)
@@ -518,6 +526,7 @@ static void __attribute__((noreturn)) container_main(void) {
   sigemptyset(&handled);
   int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
   sigaddset(&handled, SIGCHLD);
+  sigaddset(&handled, IK_SIG_END);
   for (size_t k = 0; k < sizeof forwarded / sizeof forwarded[0]; k++)
     sigaddset(&handled, forwarded[k]);
   int sfd = signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -591,10 +600,16 @@ static void __attribute__((noreturn)) container_main(void) {
       int chld = 0;
       while ((n = read(sfd, si, sizeof si)) > 0) {
         for (size_t k = 0; k < (size_t)n / sizeof si[0]; k++) {
-          if (si[k].ssi_signo == SIGCHLD)
+          if (si[k].ssi_signo == SIGCHLD) {
             chld = 1;
-          else if (from_outside(&si[k]))
+          } else if (!from_outside(&si[k])) {
+            /* a payload's, or the kernel's on its behalf: nothing */
+          } else if (si[k].ssi_signo == IK_SIG_END) {
+            signal_all(SIGKILL);
+            finish(128 + SIGKILL);
+          } else {
             forward((int)si[k].ssi_signo);
+          }
         }
       }
       if (chld)

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Container, IsolateError, type RunResult } from '../../lib';
-import { needContainers } from '../helpers/caps';
+import { CGroup, Container, IsolateError, type RunResult } from '../../lib';
+import { needCgroups, needContainers } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
 import { childrenOf, markerProcesses, processState, sleepMarker, waitFor } from '../fixtures/procs';
 
@@ -618,6 +618,89 @@ describe('run() against a payload that keeps its run from settling', function ()
         await c.destroy();
         for (const m of markers) for (const pid of markerProcesses(m)) process.kill(pid, 'SIGKILL');
       }
+    }
+  });
+
+  // The end goes to init as a signal, read before any request: a request
+  // waited behind a burst of exec()s (each one started first), a second
+  // later the fallback killed init, and its children's children ran on (a
+  // review, with 3,000).
+  it('should end a container without a pid namespace at destroy() before the exec()s still queued, and every process it has', async function () {
+    this.timeout(60_000);
+    const marker = sleepMarker();
+    const c = new Container({ namespaces: ['mnt', 'net', 'ipc', 'uts'] });
+    try {
+      await c.start();
+      const first = c.exec(['sh', '-c', `sleep ${marker}; true`], { stdio: 'ignore' });
+      await new Promise<void>((r) => first.once('spawn', () => r()));
+      process.kill(c.pid!, 'SIGSTOP'); // so that the requests pile up whatever this machine's speed
+      let started = 0;
+      for (let i = 0; i < 1000; i++) c.exec(['true'], { stdio: 'ignore' }).on('spawn', () => started++).on('error', () => {});
+      const destroyed = c.destroy();
+      process.kill(c.pid!, 'SIGCONT');
+      await destroyed;
+      // Hundreds were in the socket ahead of a request; the signal comes first.
+      expect(started, 'exec()s started after destroy()').to.be.below(100);
+      expect(await waitFor(() => markerProcesses(marker).length === 0, 5000), 'the sleep ended').to.equal(true);
+    } finally {
+      await c.destroy();
+      for (const pid of markerProcesses(marker)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  // stop()'s SIGTERM reaches init at once; a spawn still on its way started
+  // after it, never got it, and held the stop up to its timeout.
+  it("should refuse exec()s that reach init once stop() has begun (ERR_STATE), and stop without waiting out the timeout", async function () {
+    this.timeout(60_000);
+    const marker = sleepMarker();
+    const c = new Container({ namespaces: ['mnt', 'net', 'ipc', 'uts'] });
+    try {
+      await c.start();
+      // One that takes half a second to go once told, so that init is still waiting for it when the spawns come.
+      const slow = c.exec(['sh', '-c', 'trap "sleep 0.5; exit 0" TERM; sleep 1000 & wait'], { stdio: 'ignore' });
+      await new Promise<void>((r) => slow.once('spawn', () => r()));
+      await new Promise((r) => setTimeout(r, 100));
+      process.kill(c.pid!, 'SIGSTOP');
+      const procs = Array.from({ length: 20 }, () => c.exec(['sleep', marker], { stdio: 'ignore' }));
+      const ends = procs.map((p) => new Promise<string>((resolve) => {
+        p.once('error', (e) => resolve((e as IsolateError).code));
+        p.once('exit', (code, signal) => resolve(`exit ${code ?? signal}`));
+      }));
+      const t0 = Date.now();
+      const stopped = c.stop({ timeout: 30_000 });
+      process.kill(c.pid!, 'SIGCONT');
+      await stopped;
+      expect(Date.now() - t0, 'stopped well before its 30 s timeout').to.be.below(15_000);
+      // Refused, or (init had read it before it stopped) started in time for the SIGTERM.
+      const results = await Promise.all(ends);
+      for (const r of results) expect(r).to.be.oneOf(['ERR_STATE', 'exit SIGTERM']);
+      expect(results).to.include('ERR_STATE');
+      expect(markerProcesses(marker)).to.deep.equal([]);
+    } finally {
+      await c.destroy();
+      for (const pid of markerProcesses(marker)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  it("should leave the other containers of a group the caller shares alone when one without a pid namespace is destroyed", async function () {
+    needCgroups(this);
+    const cg = new CGroup({ pids: 64 }).create();
+    const marker = sleepMarker();
+    const a = new Container({ namespaces: ['mnt', 'net', 'ipc', 'uts'], cgroup: cg });
+    const b = new Container({ namespaces: ['mnt', 'net', 'ipc', 'uts'], cgroup: cg });
+    try {
+      await a.start();
+      await b.start();
+      b.exec(['sleep', marker], { stdio: 'ignore' });
+      expect(await waitFor(() => markerProcesses(marker).length === 1, 5000)).to.equal(true);
+      await a.destroy();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(b.state).to.equal('running');
+      expect(markerProcesses(marker).length, "b's sleep").to.equal(1);
+    } finally {
+      await a.destroy();
+      await b.destroy();
+      await cg.destroy();
     }
   });
 
