@@ -1007,7 +1007,7 @@ export class Container extends EventEmitter<ContainerEvents> {
           this.failSetup(stepError(this.containerSteps, undefined, a, b, c));
         } else if (entry && !entry.proc.spawned && !entry.proc._ended) {
           const err =
-            c === ECANCELED
+            b === SC_FORK && c === ECANCELED
               ? new IsolateError('ERR_STATE', `Cannot start \`${entry.proc.command[0]}\`: the container is stopping`)
               : this.withPidsHint(stepError(entry.steps, entry.proc.command, a, b, c));
           if (id === this.mainId) this.settleStart(err);
@@ -1154,7 +1154,8 @@ function layerLost(): IsolateError {
 
 /** init's "kill everything and exit" signal (IK_SIG_END in csrc/ik_proto.h). */
 const SIG_END = 40;
-/** init's answer to a spawn that came once the container was stopping. */
+/** init's answer to a spawn that came once the container was stopping: fork, ECANCELED. */
+const SC_FORK = 23;
 const ECANCELED = 125;
 
 /** The seccomp step's description, as it reads on nearly every start (a constant: the spawn path is hot). */

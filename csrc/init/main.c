@@ -318,18 +318,21 @@ static int from_outside(const struct signalfd_siginfo *si) {
 }
 
 static void forward(int sig) {
-  /* Stopping: no process starts from now on (handle_spawn), or one whose
-   * request was still on its way would miss the signal and hold the stop
-   * up to its timeout. */
-  if (is_stop_signal(sig))
-    stopping = 1;
+  /* With a main process the signal is its to handle: it may go on (a
+   * SIGHUP to reload), and so may the container. */
   if (main_pid > 0) {
     kill(main_pid, sig);
     return;
   }
   signal_all(sig);
-  if (stopping && n_children == 0)
-    finish(128 + sig);
+  if (is_stop_signal(sig)) {
+    /* Stopping: no process starts from now on (handle_spawn), or one whose
+     * request was still on its way would miss the signal and hold the stop
+     * up to its timeout. (With a main process, its end ends them all.) */
+    stopping = 1;
+    if (n_children == 0)
+      finish(128 + sig);
+  }
 }
 
 /* Reaps one exited child, if any. Without a pid namespace nothing ends the

@@ -682,6 +682,27 @@ describe('run() against a payload that keeps its run from settling', function ()
     }
   });
 
+  // A stop signal forwarded to a main process that handles it (SIGHUP to
+  // reload) leaves the container running: it must still start processes.
+  it('should still start exec()s after a SIGHUP or SIGINT its main process handled', async function () {
+    for (const namespaces of [undefined, ['mnt', 'net', 'ipc', 'uts'] as const]) {
+      const c = new Container(namespaces ? { namespaces: [...namespaces] } : {});
+      try {
+        const main = c.spawn(['sh', '-c', 'trap "echo got" HUP INT; while :; do sleep 0.05; done']);
+        await new Promise<void>((r) => main.once('spawn', () => r()));
+        await new Promise((r) => setTimeout(r, 200)); // the trap is set
+        for (const sig of ['SIGHUP', 'SIGINT'] as const) {
+          process.kill(c.pid!, sig); // to init, which forwards it
+          await new Promise((r) => setTimeout(r, 200));
+          expect(c.state).to.equal('running');
+          expect(await c.run(['echo', 'ok']), `${sig}, ${namespaces ? 'no pid namespace' : 'default'}`).to.include({ status: 'ok', stdout: 'ok\n' });
+        }
+      } finally {
+        await c.destroy();
+      }
+    }
+  });
+
   it("should leave the other containers of a group the caller shares alone when one without a pid namespace is destroyed", async function () {
     needCgroups(this);
     const cg = new CGroup({ pids: 64 }).create();
