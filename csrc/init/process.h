@@ -45,9 +45,10 @@ enum { IK_SPAWN_WAIT = 0, IK_SPAWN_EXECD = 1, IK_SPAWN_FAILED = 2 };
 int ik_process_prepare(struct ik_proc *p, const struct ik_plan *plan, uint32_t first_op);
 
 /* Starts the process (clone with CLONE_VM|CLONE_VFORK: init waits until it
- * has exec'd or failed). Returns its pid, or -1 with p->fail set. For the
- * main process only: nothing else runs in the container yet that could
- * stop the child before its exec and init with it. */
+ * has exec'd or failed). Returns its pid, or -1 with p->fail set. Only where
+ * nothing else runs in the container that could stop the child before its
+ * exec, and init with it: the main process, or a command exec'd into a pid
+ * namespace with no other process (main.c, container_empty()). */
 pid_t ik_process_start(struct ik_proc *p);
 
 /* Starts the process without waiting for it (a plain fork: the child has
