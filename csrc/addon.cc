@@ -1068,6 +1068,10 @@ v8::Local<v8::Array> FailedAt(uint32_t index, int err) {
 // writeFiles(paths, values) -> [index, errno] of the first failure, or null.
 // Each is opened, written whole and closed. (A pooled cgroup's limits, made
 // ahead: one call instead of writeFileSync's open, write and close per file.)
+// A write interrupted by a signal is made again, as libuv does for
+// writeFileSync: v1's memory.limit_in_bytes and memsw's refuse with EINTR
+// whenever a signal is pending (the V8 profiler's SIGPROF, a child's SIGCHLD),
+// which had stopped the group pool for the rest of the process.
 NAN_METHOD(WriteFiles) {
   if (info.Length() < 2 || !info[0]->IsArray() || !info[1]->IsArray()) return Nan::ThrowTypeError("Usage: writeFiles(paths, values)");
   v8::Local<v8::Array> paths = info[0].As<v8::Array>();
@@ -1077,12 +1081,18 @@ NAN_METHOD(WriteFiles) {
     Nan::Utf8String path(Nan::Get(paths, i).ToLocalChecked());
     Nan::Utf8String value(Nan::Get(values, i).ToLocalChecked());
     int err = 0;
-    int fd = OpenCgroupFile(*path, O_WRONLY | O_CLOEXEC);
+    int fd;
+    do {
+      fd = OpenCgroupFile(*path, O_WRONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
     if (fd < 0) {
       err = errno;
     } else {
       // A control file takes a value in one write; a short one is an error.
-      ssize_t n = write(fd, *value, static_cast<size_t>(value.length()));
+      ssize_t n;
+      do {
+        n = write(fd, *value, static_cast<size_t>(value.length()));
+      } while (n < 0 && errno == EINTR);
       if (n < 0) err = errno;
       else if (n != value.length()) err = EIO;
       close(fd);

@@ -60,7 +60,7 @@ export function writesKey(writes: readonly (readonly [string, string])[]): strin
 
 interface Pool {
   ready: Slot[];
-  /** A fill failed: stop trying (the synchronous path reports why). */
+  /** A fill was refused for good: stop trying (the synchronous path reports why). */
   broken: boolean;
   /** The last taker's (see takeGroup). */
   make: (name: string) => GroupShape;
@@ -108,6 +108,8 @@ export function takeGroup(key: string, make: (name: string) => GroupShape, newNa
   }
   pools.set(key, pool);
   const slot = pool.ready.shift();
+  if (slot) taken++;
+  else missed++;
   const p = pool;
   // After this tick: the caller's own mkdirs and the clone go first.
   setImmediate(() => fill(p));
@@ -124,16 +126,44 @@ function drain(pool: Pool): void {
   }
 }
 
+/**
+ * Why a refill may fail now and work at the next start: a lack of memory,
+ * fds or cgroup ids (v1's memory groups), a name taken, a busy kernel. Any
+ * other refusal (EACCES, EINVAL: a limit the parent does not allow, ENOENT:
+ * the parent removed) would be made again at every start, an mkdir and an
+ * rmdir for nothing each time, and stops the pool. (EINTR no longer comes
+ * here: writeFiles makes an interrupted write again.)
+ */
+const PASSING_ERRNOS = new Set([
+  4 /* EINTR */, 11 /* EAGAIN */, 12 /* ENOMEM */, 16 /* EBUSY */, 17 /* EEXIST */, 23 /* ENFILE */, 24 /* EMFILE */, 28 /* ENOSPC */,
+]);
+
+/** The pool stops for good on a refusal that would come again (PASSING_ERRNOS). */
+function failedWith(pool: Pool, errno: number): void {
+  if (!PASSING_ERRNOS.has(errno)) pool.broken = true;
+  refillsFailed++;
+}
+
+let refillsFailed = 0;
+let taken = 0;
+let missed = 0;
+
+/** @internal What the pools did so far (for tests): groups handed out ready, takers that found none, refills that failed. */
+export function _poolCounts(): { taken: number; missed: number; refillsFailed: number } {
+  return { taken, missed, refillsFailed };
+}
+
 function fill(pool: Pool): void {
   // Synchronous, but after the start that took a group (setImmediate), while
   // its container runs: a mkdir on libuv's threads could still be in flight
-  // when the process exits, and leave a directory behind.
+  // when the process exits, and leave a directory behind. A failure ends this
+  // refill; the next taker's starts another unless the pool is broken.
   while (!pool.broken && pool.ready.length < SIZE) {
     const name = pool.newName();
     const { dirs, open, writes } = pool.make(name);
     const failed = native().mkdirs(dirs);
     if (failed) {
-      pool.broken = true;
+      failedWith(pool, failed[1]);
       native().rmdirs(dirs.slice(0, failed[0]));
       return;
     }
@@ -142,8 +172,9 @@ function fill(pool: Pool): void {
     // it skips them. One the kernel refuses stops the pool (the taker's own
     // write then says why). One native call: writeFileSync's JS around each
     // open, write and close cost as much as the kernel's work here.
-    if (writes.length > 0 && native().writeFiles(writes.map(([f]) => f), writes.map(([, v]) => v))) {
-      pool.broken = true;
+    const refused = writes.length > 0 ? native().writeFiles(writes.map(([f]) => f), writes.map(([, v]) => v)) : null;
+    if (refused) {
+      failedWith(pool, refused[1]);
       native().rmdirs(dirs);
       forget(dirs);
       return;

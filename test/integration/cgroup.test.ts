@@ -8,13 +8,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, constants as fsConstants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { Session } from 'node:inspector';
 import { basename, dirname, join } from 'node:path';
 import { expect } from 'chai';
 import { CGroup, Container, IsolateError, gc, type CGroupLimits, type RunResult } from '../../lib';
 import { existingParentDirs, hostTopology, processStartTime, readCgroupMounts, resetParents } from '../../lib/cgroup/host';
 import { needCgroups, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX, ourCgroups } from '../helpers/leaks';
-import { _setPoolEnabled, pooledCgroupDirs } from '../../lib/cgroup/pool';
+import { _poolCounts, _setPoolEnabled, pooledCgroupDirs } from '../../lib/cgroup/pool';
 import { _releaseOwnerMark } from '../../lib/cgroup/owner';
 import { native } from '../../lib/native';
 import { testDisk, type TestDisk } from '../fixtures/disk';
@@ -143,6 +144,46 @@ describe('CGroup on this kernel', function () {
       } finally {
         await cg.destroy();
       }
+    });
+
+    it('should keep the group pool through a storm of signals (v1 refuses a limit write with EINTR while one is pending)', async function () {
+      // The V8 profiler samples with SIGPROF, here every 10 µs. v1's
+      // memory.limit_in_bytes and memsw's answer EINTR to a write made while
+      // a signal is pending; writeFiles did not make it again, and the pool
+      // took that for a refusal and stopped for the rest of the process
+      // (every later start made its groups itself). A signal now costs the
+      // write one more try, and a failure that may pass is not for good.
+      const session = new Session();
+      session.connect();
+      const post = (method: string, params?: object) =>
+        new Promise<void>((resolve, reject) => session.post(method, params ?? {}, (err) => (err ? reject(err) : resolve())));
+      const limits = { memory: '48M', pids: 24 };
+      await Container.run(['true'], { cgroup: limits }); // a pool for these limits
+      await new Promise((r) => setImmediate(r)); // and its refill
+      let before = _poolCounts();
+      await post('Profiler.enable');
+      await post('Profiler.setSamplingInterval', { interval: 10 });
+      await post('Profiler.start');
+      try {
+        // Native writes straight away: 600 limits written under the storm.
+        const cg = new CGroup({ memory: '64M' }).create();
+        try {
+          const dir = cg.paths.find((p) => existsSync(join(p, version() === 2 ? 'memory.max' : 'memory.limit_in_bytes')))!;
+          const file = join(dir, version() === 2 ? 'memory.max' : 'memory.limit_in_bytes');
+          for (let i = 0; i < 600; i++) expect(native().writeFiles([file], [String((63 + (i % 2)) << 20)])).to.equal(null);
+        } finally {
+          await cg.destroy();
+        }
+        before = _poolCounts(); // (that group's taking counts as a miss: its limits had no pool)
+        const runs = version() === 2 ? 40 : 300;
+        for (let i = 0; i < runs; i++) expect((await Container.run(['true'], { network: 'host', cgroup: limits })).status).to.equal('ok');
+      } finally {
+        await post('Profiler.stop').catch(() => undefined);
+        session.disconnect();
+      }
+      const after = _poolCounts();
+      expect(after.refillsFailed - before.refillsFailed, 'refills that failed').to.equal(0);
+      expect(after.missed - before.missed, 'starts that found no ready group').to.equal(0);
     });
 
     it("should reach groups from their parent's directory held open, and from a parent removed and made again", async function () {
