@@ -21,6 +21,7 @@ import { poolEnabled, takeAccounting, takeGroup, writesKey, type AccountingGroup
 import { forget, killOnExit, remember } from './registry';
 import { holdOwnerMark, ownerId } from './owner';
 import { readControl, removeSubgroups, subgroups, thawBelow, whyBusy } from './files';
+import { keepLimits, knownLimits, plainLimits } from './recent-limits';
 
 export interface CGroupOptions {
   /**
@@ -97,15 +98,32 @@ function pooledExtra(controllers: readonly string[]): string[] {
  * A judge that gives every run the same limits finds them written; other
  * values with the same files are written at start as usual.
  */
-function poolKey(parent: CgroupParent, withAccounting: boolean, extra: string[], limits: NormalizedLimits): { key: string; writes: string | undefined } {
+function poolKey(parent: CgroupParent, withAccounting: boolean, extra: string[], limits: NormalizedLimits): PoolKey {
   let t = templates.get(parent);
   if (!t) templates.set(parent, (t = []));
   const i = (withAccounting ? 1 : 0) + (extra.length > 0 ? 2 : 0);
   const b = (t[i] ??= parent.version === 2 ? new V2Backend(parent.v2Dir!, '') : new V1Backend(parent, '', extra, withAccounting ? undefined : 'none'));
+  // Limits kept by recent-limits.ts are one frozen object per set: their key once.
+  let byTemplate = Object.isFrozen(limits) ? poolKeys.get(limits) : undefined;
+  const seen = byTemplate?.get(b);
+  if (seen) return seen;
   const writes = b.poolWrites(limits);
   const files = b.limitFiles(limits).map((f) => basename(f));
-  return { key: `${b.dirs.join('\0')}\0${writes ? '=' : ''}${files.join('\0')}`, writes: writes && writesKey(writes) };
+  const key = { key: `${b.dirs.join('\0')}\0${writes ? '=' : ''}${files.join('\0')}`, writes: writes && writesKey(writes) };
+  if (Object.isFrozen(limits)) {
+    if (!byTemplate) poolKeys.set(limits, (byTemplate = new Map()));
+    byTemplate.set(b, key);
+  }
+  return key;
 }
+
+interface PoolKey {
+  key: string;
+  writes: string | undefined;
+}
+
+/** poolKey()'s answers for the frozen limits recent-limits.ts keeps, per template. */
+const poolKeys = new WeakMap<NormalizedLimits, Map<CgroupBackend, PoolKey>>();
 
 /**
  * The last part of a name: a counter from a random start, so each copy of
@@ -379,11 +397,22 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     for (const k of Object.keys(options)) {
       if (k !== 'parent') throw new IsolateError('ERR_INVALID_OPTION', `Unknown CGroup option \`${k}\`; known: parent`, { option: k });
     }
+    // Limits given before (plain data, as a judge gives them every run): as
+    // they came to then (recent-limits.ts).
+    const plain = typeof options.parent === 'string' || options.parent === undefined ? plainLimits(limits) : undefined;
+    const key = plain && `${options.parent ?? ''}\0${plain.key}`;
+    const seen = key === undefined ? undefined : knownLimits(key);
+    if (seen && resolveParent(options.parent) === seen.parent) {
+      this.parent = seen.parent;
+      this.current = seen.current;
+      return;
+    }
     // Bad limits are refused before resolveParent() makes the parent.
-    const given = normalizeLimits(limits, hostTopology());
+    const given = normalizeLimits(plain ? plain.copy : limits, hostTopology());
     this.parent = resolveParent(options.parent);
     this.current = memoryDefaults(given, this.parent);
     checkSupported(this.current, this.parent);
+    if (key !== undefined) keepLimits(key, this.parent, this.current);
   }
 
   /** The directory name, `<owner pid>-<start time>-<counter>` (final once created; once destroyed, a later group may be given it). */

@@ -128,6 +128,39 @@ describe('CGroup on this kernel', function () {
       }
     });
 
+    it('should read limits given again as they came to before, each group with its own limits from then on', async function () {
+      // recent-limits.ts keeps what plain limits came to (read, checked, with
+      // the memory defaults): a later CGroup with the same limits takes them
+      // shared and frozen; update() gives a group limits of its own.
+      const given = { memory: '40M', pids: 30 };
+      const a = new CGroup(given);
+      given.pids = 31; // the caller's object, changed later: a's limits are a copy's
+      const b = new CGroup({ memory: '40M', pids: 30 });
+      expect(a.limits).to.deep.equal(b.limits);
+      expect(a.limits.pids).to.equal(30);
+      const mine = b.limits;
+      mine.pids = 99; // a copy too
+      expect(b.limits.pids).to.equal(30);
+      await a.create();
+      try {
+        a.update({ pids: 25 });
+        expect(a.limits.pids).to.equal(25);
+        expect(b.limits.pids).to.equal(30);
+        expect(new CGroup({ memory: '40M', pids: 30 }).limits.pids).to.equal(30);
+        expect(readFileSync(join(a.paths.find((d) => existsSync(join(d, 'pids.max')))!, 'pids.max'), 'utf8').trim()).to.equal('25');
+      } finally {
+        await a.destroy();
+      }
+      // Bad limits are refused every time, kept ones or not.
+      for (let i = 0; i < 2; i++) {
+        expect(() => new CGroup({ memory: '40M', pids: -1 })).to.throw(IsolateError, /pids/);
+        expect(() => new CGroup({ memory: '40M', pids: NaN })).to.throw(IsolateError, /pids/);
+        expect(() => new CGroup({ memory: '40M', pids: 30 }, { parent: '../x' })).to.throw(IsolateError);
+      }
+      // And read back from inside, twice in a row.
+      for (let i = 0; i < 2; i++) expect(await readInside({ memory: '40M', pids: 30 }, [inside('pids', 'pids.max', 'pids.max')])).to.deep.equal(['30']);
+    });
+
     it('should write limits ahead in one native call that stops at the first file the kernel refuses', async function () {
       // pool.ts writes a ready group's limits with native().writeFiles.
       const cg = new CGroup({ pids: 10 }).create();

@@ -4,6 +4,7 @@ import { IsolateError } from '../../lib';
 import { readCgroupMounts, ownCgroups } from '../../lib/cgroup/host';
 import { compact, controllersFor, devNumbers, ioWeightToBlkio, mergeLimits, normalizeLimits, parseCpuList, weightToShares } from '../../lib/cgroup/limits';
 import { splitUsage, usageAll } from '../../lib/cgroup/v1';
+import { plainLimits } from '../../lib/cgroup/recent-limits';
 
 const host = { cpus: [0, 1], mems: [0] };
 const MiB = 1024 * 1024;
@@ -153,6 +154,61 @@ describe('CGroup limits', function () {
     expect(compact([0, 1, 2, 5, 7, 8])).to.equal('0-2,5,7-8');
     expect(devNumbers(0x0103)).to.deep.equal([1, 3]);
     expect(devNumbers((259 << 8) | 0 | (1 << 20))).to.deep.equal([259, 256]);
+  });
+});
+
+describe('limits kept for the next CGroup (recent-limits.ts)', function () {
+  it('should key plain data exactly, and copy it', function () {
+    const a = plainLimits({ memory: '64M', pids: 64 })!;
+    expect(a.copy).to.deep.equal({ memory: '64M', pids: 64 });
+    // Each difference is another key: a value, its type, undefined against absent, order of keys.
+    const keys = [
+      { memory: '64M', pids: 64 },
+      { memory: '64M', pids: 65 },
+      { memory: '64M', pids: '64' },
+      { memory: '64M', pids: 64, cpus: undefined },
+      { pids: 64, memory: '64M' },
+      { memory: { max: '64M' }, pids: 64 },
+      { memory: '64M', pids: null },
+      { memory: '64M', pids: true },
+      {},
+    ].map((l) => plainLimits(l)!.key);
+    expect(new Set(keys).size).to.equal(keys.length);
+    expect(plainLimits({ memory: '64M', pids: 64 })!.key).to.equal(a.key);
+  });
+
+  it('should keep nothing that is not plain data, or that names devices or io', function () {
+    for (const l of [
+      { pids: NaN },
+      { pids: Infinity },
+      { pids: -0 },
+      { pids: 10n },
+      { memory: { hugetlbMax: ['2MB'] } },
+      { memory: new (class Limits {})() },
+      { memory: () => '64M' },
+      { devices: ['c 1:3 rwm'] },
+      { io: { weight: 100 } },
+      JSON.parse('{"__proto__": {"pids": 1}}'),
+      { memory: { a: { b: { c: { d: 1 } } } } },
+      null,
+      '64M',
+    ]) {
+      expect(plainLimits(l), String(JSON.stringify(l, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)))).to.equal(undefined);
+    }
+  });
+
+  it('should read a getter once, into the copy the limits are read from', function () {
+    let n = 0;
+    const limits = {
+      get pids() {
+        n++;
+        return n === 1 ? 10 : 20;
+      },
+    };
+    const p = plainLimits(limits)!;
+    expect(p.copy).to.deep.equal({ pids: 10 });
+    expect(p.key).to.equal(plainLimits({ pids: 10 })!.key);
+    expect(n).to.equal(1);
   });
 });
 
