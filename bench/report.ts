@@ -661,8 +661,9 @@ function cgroupInterpretation(r: BenchResult): string[] {
           ? `The rest of the median's excess over the pieces above, ${ms(d0 - onPath)} ms, is not attributed by these measurements: it lies ` +
             `outside the loops and the trace (the child's own join, the kernel's work for a process in a fresh group during its setup and exit, ` +
             `handing the group's files to the zygote), or is noise. docs/cgroup-cost.md takes the share apart with experimental ` +
-            `builds: it goes with the fresh directories (their mkdir, rmdir and the first opens of their files cost about twice as much ` +
-            `between container starts as in these loops), not with the library's own code.`
+            `builds: most of it goes with the fresh directories (their mkdir, rmdir and the first opens of their files cost about twice as much ` +
+            `between container starts as in these loops, and the kernel's workers finish each removal), and a memory group's kernel cost ` +
+            `grows with the host's high-water mark of superblocks since boot ("The host's part" there).`
           : 'The pieces above account for the median difference within the noise.');
     } else if (d0 - onPath > 0.05) {
       text += ` The other ${ms(d0 - onPath)} ms is outside what the loops and the trace time (opening the files handed to the child, the kernel's work for a fresh group), plus noise.`;
