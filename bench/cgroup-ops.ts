@@ -47,7 +47,7 @@ export interface CgroupOpsSettings {
   firstPauses: number;
   /** Moves of a process between two groups, back to back and after an idle pause. */
   moves: number;
-  /** Pairs of Container.run without and with cgroup {}, back to back. */
+  /** Runs of Container.run of each kind (no group, cgroup {}, limits) in blocks of one kind (backToBack()). */
   backToBack: number;
 }
 
@@ -277,16 +277,31 @@ export async function measureCgroupOps(s: CgroupOpsSettings, progress: (msg: str
   return { version, plainDirs, limitsDirs, ops, pool };
 }
 
+/** Runs of one kind in a row, and the first ones of each block not counted (BLOCK_SKIP says why). */
+const BLOCK = 20;
 /**
- * Container.run without and with cgroup {} in alternating order, with
- * nothing else in between: a program starting containers continuously.
- * Each join then comes a few ms after the previous one.
+ * A run's group is removed in the turn of the event loop after its result,
+ * so that work lands on the run after it: the first of a block carries the
+ * last block's kind's removal. Two, for good measure.
+ */
+const BLOCK_SKIP = 2;
+
+/**
+ * Container.run without a group, with `cgroup: {}` and with the memory and
+ * pids limits, each in blocks of runs of one kind, with nothing else in
+ * between: a program starting containers continuously. Each group's
+ * removal (in the next turn of the event loop) then lands on a run of its
+ * own kind, as it would in such a program, where in the interleaved rows
+ * it lands on whichever row runs next.
  */
 async function backToBack(n: number, progress: (msg: string) => void): Promise<OpSummary[]> {
-  const plain: number[] = [];
-  const cg: number[] = [];
+  const kinds: { options: { cgroup?: CGroupLimits }; into: number[] }[] = [
+    { options: {}, into: [] },
+    { options: { cgroup: {} }, into: [] },
+    { options: { cgroup: { memory: '64M', pids: 64 } }, into: [] },
+  ];
   const warm = Math.max(5, Math.round(n / 10));
-  progress(`cgroup ops: ${warm} + ${n} pairs of Container.run without and with cgroup {}, back to back`);
+  progress(`cgroup ops: ${warm} + ${n} runs each without a group, with cgroup {} and with limits, in blocks of ${BLOCK}`);
   const one = async (options: { cgroup?: CGroupLimits }, into: number[] | undefined) => {
     const t0 = performance.now();
     const r = await Container.run(['/bin/true'], options);
@@ -294,19 +309,18 @@ async function backToBack(n: number, progress: (msg: string) => void): Promise<O
     if (r.status !== 'ok') throw r.error ?? new Error(`Container.run: status ${r.status}`);
     into?.push(t);
   };
-  for (let i = 0; i < warm + n; i++) {
-    const keep = i >= warm;
-    if (i % 2 === 0) {
-      await one({}, keep ? plain : undefined);
-      await one({ cgroup: {} }, keep ? cg : undefined);
-    } else {
-      await one({ cgroup: {} }, keep ? cg : undefined);
-      await one({}, keep ? plain : undefined);
+  for (let i = 0; i < warm; i++) for (const k of kinds) await one(k.options, undefined);
+  for (let b = 0; kinds.some((k) => k.into.length < n); b++) {
+    // The order of kinds turns each round, so each follows each.
+    for (let j = 0; j < kinds.length; j++) {
+      const k = kinds[(b + j) % kinds.length]!;
+      for (let i = 0; i < BLOCK && k.into.length < n; i++) await one(k.options, i < BLOCK_SKIP ? undefined : k.into);
     }
   }
   const rows = [
-    summary("`Container.run(['/bin/true'])` back to back with the next row (alternating)", plain),
-    summary("`Container.run(['/bin/true'], { cgroup: {} })` back to back (each join a few ms after the last)", cg),
+    summary(`\`Container.run(['/bin/true'])\` back to back, in blocks of ${BLOCK}`, kinds[0]!.into),
+    summary(`\`Container.run(['/bin/true'], { cgroup: {} })\` back to back, in blocks of ${BLOCK}`, kinds[1]!.into),
+    summary(`\`Container.run(['/bin/true'], { cgroup: { memory: '64M', pids: 64 } })\` back to back, in blocks of ${BLOCK}`, kinds[2]!.into),
   ];
   for (const r of rows) r.over1ms = NaN;
   return rows;

@@ -109,6 +109,22 @@ const CGROUP_ROWS = [
   { key: 'container-cg-limits', short: 'cgroup {memory 64M, pids 64}' },
 ] as const;
 
+/**
+ * The runs in blocks of one kind (cgroup-ops.ts backToBack): median of each
+ * cgroup kind less the no-group one's, keyed as CGROUP_ROWS. There a group's
+ * removal, made in the turn after its run's result, lands on a run of its
+ * own kind; in the interleaved rows, on whichever row runs next.
+ */
+function blockedDeltas(r: BenchResult): { plain: OpSummary; byKey: Map<string, OpSummary> } | undefined {
+  if (typeof r.cgroupOps === 'string') return undefined;
+  const find = (re: RegExp) => (r.cgroupOps as CgroupOpsReport).ops.find((x) => re.test(x.label));
+  const plain = find(/^`Container\.run\(\['\/bin\/true'\]\)` back to back/);
+  const cg = find(/^`Container\.run\(\['\/bin\/true'\], \{ cgroup: \{\} \}\)` back to back/);
+  const lim = find(/^`Container\.run\(\['\/bin\/true'\], \{ cgroup: \{ memory/);
+  if (!plain || !cg || !lim) return undefined;
+  return { plain, byKey: new Map([['container-cg', cg], ['container-cg-limits', lim]]) };
+}
+
 function row(p: Phase, key: string): RowResult | undefined {
   return p.rows.find((r) => r.variant.key === key);
 }
@@ -262,12 +278,18 @@ export function targets(r: BenchResult): Target[] {
   if (row(a, 'crun')?.variant.unavailable === undefined) {
     out.splice(4, 0, target('Container.run / crun, ratio of medians', ratio(med(a, 'container') / med(a, 'crun')), '(info)'));
   }
+  const blocked = blockedDeltas(r);
   for (const { key, short } of CGROUP_ROWS) {
     const d = med(a, key) - med(a, 'container');
     out.push(
-      target(`Container.run, ${short}: median − no-cgroup median`, `${delta(d)} ms`, `≤ +${TARGET.cgroupDeltaMs} ms`, () => d <= TARGET.cgroupDeltaMs, Number.isFinite(d)),
+      target(`Container.run, ${short}: median − no-cgroup median (interleaved; its removal lands on the next row)`, `${delta(d)} ms`, `≤ +${TARGET.cgroupDeltaMs} ms`, () => d <= TARGET.cgroupDeltaMs, Number.isFinite(d)),
       target(`same, median of per-round differences`, `${delta(pairedDelta(a, key, 'container'))} ms`, '(same, paired)'),
     );
+    const k = blocked?.byKey.get(key);
+    if (blocked && k) {
+      const db = k.median - blocked.plain.median;
+      out.push(target(`same, in blocks of one kind (its removal counted)`, `${delta(db)} ms`, `≤ +${TARGET.cgroupDeltaMs} ms`, () => db <= TARGET.cgroupDeltaMs, Number.isFinite(db)));
+    }
   }
   if (row(a, 'container-overlay3')?.variant.unavailable === undefined) {
     const o = med(a, 'container-overlay3') / med(a, 'container');
@@ -581,7 +603,16 @@ function cgroupInterpretation(r: BenchResult): string[] {
   const c = med(a, 'container');
   const d0 = med(a, 'container-cg') - c;
   const d1 = med(a, 'container-cg-limits') - c;
-  const both = d0 <= TARGET.cgroupDeltaMs && d1 <= TARGET.cgroupDeltaMs;
+  // Judged on the larger of the interleaved figure and the one in blocks of
+  // one kind, which counts each group's removal (blockedDeltas()).
+  const bd = blockedDeltas(r);
+  const judged = (key: string, d: number) => {
+    const k = bd?.byKey.get(key);
+    return k && bd ? Math.max(d, k.median - bd.plain.median) : d;
+  };
+  const j0 = judged('container-cg', d0);
+  const j1 = judged('container-cg-limits', d1);
+  const both = j0 <= TARGET.cgroupDeltaMs && j1 <= TARGET.cgroupDeltaMs;
   const o = typeof r.cgroupOps === 'string' ? undefined : r.cgroupOps;
   const find = (re: RegExp) => o?.ops.find((x) => re.test(x.label));
   const b2bPlain = find(/^`Container\.run\(\['\/bin\/true'\]\)` back to back/);
@@ -590,8 +621,8 @@ function cgroupInterpretation(r: BenchResult): string[] {
     `- **What a cgroup adds to a start.** An accounting-only group (\`cgroup: {}\`) took the median Container.run from ${ms(c)} to ` +
     `${ms(med(a, 'container-cg'))} ms, ${delta(d0)} ms (median of the per-round differences ${delta(pairedDelta(a, 'container-cg', 'container'))} ms); ` +
     `with \`{ memory: '64M', pids: 64 }\` ${delta(d1)} ms (per round ${delta(pairedDelta(a, 'container-cg-limits', 'container'))} ms). ` +
-    `Target ≤ +${TARGET.cgroupDeltaMs} ms: ${both ? 'met' : '**missed**'} for ${both ? 'both' : [d0 > TARGET.cgroupDeltaMs ? 'cgroup {}' : '', d1 > TARGET.cgroupDeltaMs ? 'the limits row' : ''].filter(Boolean).join(' and ')}` +
-    `${both || (d0 > TARGET.cgroupDeltaMs && d1 > TARGET.cgroupDeltaMs) ? '' : ' (met for the other)'}. ` +
+    `Target ≤ +${TARGET.cgroupDeltaMs} ms${bd ? ' (judged on the larger of these and the figures in blocks, below)' : ''}: ${both ? 'met' : '**missed**'} for ${both ? 'both' : [j0 > TARGET.cgroupDeltaMs ? 'cgroup {}' : '', j1 > TARGET.cgroupDeltaMs ? 'the limits row' : ''].filter(Boolean).join(' and ')}` +
+    `${both || (j0 > TARGET.cgroupDeltaMs && j1 > TARGET.cgroupDeltaMs) ? '' : ' (met for the other)'}. ` +
     (d1 - d0 < 0.2
       ? `The two limits cost nothing measurable beyond the group (${delta(d1 - d0)} ms between the two rows' medians).`
       : `The two limits add ${delta(d1 - d0)} ms to the group's cost (between the two rows' medians).`);
@@ -603,12 +634,21 @@ function cgroupInterpretation(r: BenchResult): string[] {
     const ds = blockMedians(cg).map((x, i) => x - bm[i]!);
     cost += ` Block by block, in the order run (${ds.length} blocks of ${Math.round(r.settings.rounds / ds.length)} rounds), \`cgroup: {}\` added ${ds.map(delta).join(', ')} ms.`;
   }
-  if (b2bPlain && b2bCg) {
+  cost +=
+    ` In these interleaved rows a run's group is removed in the turn of the event loop after its result, so that work lands on ` +
+    `whichever row runs next, a row without a group as often as one with.`;
+  const blocked = bd;
+  if (b2bPlain && b2bCg && blocked) {
     const d = b2bCg.median - b2bPlain.median;
+    const lim = blocked.byKey.get('container-cg-limits')!;
+    const dl = lim.median - b2bPlain.median;
     cost +=
-      ` In a program that starts containers continuously: ${b2bCg.n} pairs of runs without and with ` +
-      `\`cgroup: {}\`, back to back, took ${ms(b2bPlain.median)} and ${ms(b2bCg.median)} ms at the median, ${delta(d)} ms ` +
-      `(≤ +${TARGET.cgroupDeltaMs} ms: ${verdict(d <= TARGET.cgroupDeltaMs)}; p95 ${ms(b2bPlain.p95)} vs ${ms(b2bCg.p95)} ms).`;
+      ` In a program that starts containers continuously, where each group's removal lands on a run of its own kind ` +
+      `(${b2bCg.n} runs of each kind in blocks of one kind, the first runs of each block not counted): without a group, with ` +
+      `\`cgroup: {}\` and with the limits the runs took ${ms(b2bPlain.median)}, ${ms(b2bCg.median)} and ${ms(lim.median)} ms at the median: ` +
+      `${delta(d)} ms for \`cgroup: {}\` and ${delta(dl)} ms for the limits ` +
+      `(≤ +${TARGET.cgroupDeltaMs} ms: ${verdict(d <= TARGET.cgroupDeltaMs)} and ${verdict(dl <= TARGET.cgroupDeltaMs)}; ` +
+      `p95 ${ms(b2bPlain.p95)}, ${ms(b2bCg.p95)} and ${ms(lim.p95)} ms).`;
   }
   if (hostNetRows(a)) {
     const dh = med(a, HOST_NET_CG) - med(a, 'container-host-net');
@@ -850,7 +890,7 @@ Every row starts \`/bin/true\` and waits for it to end; the latency is from the 
   \`{ cgroup: {} }\` (an accounting-only group: on cgroup v1 a directory in the memory, cpuacct and pids hierarchies)
   and with \`{ cgroup: { memory: '64M', pids: 64 } }\` (the same directories plus the two limits' writes; the OOM
   notification is armed only for an \`oom\` listener, and these rows have none). Each run makes its group, the child joins it before it runs anything, the run reads the group's
-  final figures and removes it before resolving. What a group adds is each row's median minus the no-cgroup row's.
+  final figures before resolving and removes it in the next turn of the event loop (that removal lands in the next row's run). What a group adds is each row's median minus the no-cgroup row's.
 - **Container.run with fewer namespaces**: \`network: 'host'\` (no net namespace), \`namespaces: ['pid']\` (no mount
   plan at all) and \`namespaces: []\`, to show what each part costs; and \`network: 'host'\` with the same limits
   as the cgroup row, to show what the group costs where no network namespace is made ahead for the next start;
@@ -931,8 +971,10 @@ ${cgroupFirstPauseNote(r)}). Then ${st.cgroupCreate} iterations (after ${Math.ma
 reads from a fresh group, interleaved, with the library's pool of ready groups turned off: the raw cost of a group's directories. Last, what moving a process costs in the kernel:
 a \`sleep\` moved between two groups with \`addProcess()\` (a write of its pid to cgroup.procs in every hierarchy; a
 container's own process joins through \`tasks\` instead, see below), ${st.cgroupMoves} times right after another move and ${st.cgroupMoves} times after ${COLD_MOVE_GAP_MS} ms without one;
-and ${st.cgroupBackToBack} pairs of \`Container.run(['/bin/true'])\` without and with \`cgroup: {}\` back to back, in alternating order,
-for a program that starts containers continuously (the interleaved table has the other rows' runs between two cgroup runs).
+and ${st.cgroupBackToBack} runs each of \`Container.run(['/bin/true'])\` without a group, with \`cgroup: {}\` and with the two limits, in
+blocks of 20 runs of one kind (the kinds taking turns; the first two runs of each block not counted), for a program that starts containers
+continuously: a run's group is removed in the turn of the event loop after its result, and there that work lands on a run of its own kind
+(in the interleaved table, on whichever row runs next).
 
 ${typeof r.cgroupOps === 'string' ? r.cgroupOps : cgroupOpsTable(r.cgroupOps)}
 ${
