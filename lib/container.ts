@@ -362,6 +362,8 @@ export class Container extends EventEmitter<ContainerEvents> {
   private cgroupFinal: FinalFigures | undefined;
   /** Settles once an owned cgroup is removed. */
   private cgroupGone: Promise<void> = Promise.resolve();
+  /** Its removal was put off to the next turn of the event loop (dropCgroupSoon): Container.run need not wait for it. */
+  private groupRemovalDeferred = false;
   /** O_PATH fd of the writable layer of a layered root, sent by init once set up (commit, diff). */
   private upperFd: number | undefined;
   private readonly forwardOom = (kills: number) => this.emit('oom', kills);
@@ -814,10 +816,11 @@ export class Container extends EventEmitter<ContainerEvents> {
     try {
       return await c.run(command, runOptions as unknown as RunOptions & { encoding: 'buffer' });
     } finally {
-      // Not waiting for its cgroup's removal, which the next turn of the
-      // event loop makes (dropCgroupSoon); an error there is the process's
+      // Not waiting for its cgroup's removal when the next turn of the event
+      // loop makes it (dropCgroupSoon); an error there is the process's
       // warning, as destroy()'s would be with no 'error' listener.
       await c.end();
+      if (!c.groupRemovalDeferred) await c.cgroupGone;
     }
   }
 
@@ -958,7 +961,8 @@ export class Container extends EventEmitter<ContainerEvents> {
    * Removes a cgroup we made once the container has ended, in the next turn
    * of the event loop: the run's result (its figures are read already)
    * need not wait for the group's `rmdir`s and the closing of its files,
-   * ~0.14 ms here, and `Container.run` does not (destroy() does). Done on
+   * ~0.14 ms here, and `Container.run` does not (destroy() does). Only with
+   * a pid namespace (onInitExit says why). Done on
    * the event loop, not a thread: in a program that starts the next
    * container at once, that turn comes after the next clone, while init
    * sets up and the event loop has nothing else to do (on libuv's threads
@@ -966,6 +970,7 @@ export class Container extends EventEmitter<ContainerEvents> {
    */
   private dropCgroupSoon(): void {
     if (!this.config.cgroup || !this.cgroupOwned) return;
+    this.groupRemovalDeferred = true;
     this.cgroupGone = new Promise<void>((resolve) =>
       setImmediate(() => {
         this.dropCgroup();
@@ -1134,7 +1139,13 @@ export class Container extends EventEmitter<ContainerEvents> {
       }
       cg.off('oom', this.forwardOom);
       this.oomForwarding = undefined;
-      this.dropCgroupSoon();
+      // With a pid namespace every process in it is gone once init's end is
+      // seen (the kernel waits for them), so nothing can run on while the
+      // group waits for its removal. Without one, a process that left
+      // init's care may still run in the group: the removal kills it, and
+      // starts now, and Container.run waits for it as before.
+      if (this.config.namespaces.has('pid')) this.dropCgroupSoon();
+      else this.dropCgroup();
     }
     // Only someone still waiting for the start gets an error (made only
     // then: an IsolateError captures a stack, ~20 µs at every end).

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { Session } from 'node:inspector';
 import { basename, dirname, join } from 'node:path';
 import { expect } from 'chai';
-import { CGroup, Container, IsolateError, gc, type CGroupLimits, type RunResult } from '../../lib';
+import { CGroup, Container, IsolateError, gc, type CGroupLimits, type ContainerOptions, type RunResult } from '../../lib';
 import { existingParentDirs, hostTopology, processStartTime, readCgroupMounts, resetParents } from '../../lib/cgroup/host';
 import { needCgroups, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX, ourCgroups } from '../helpers/leaks';
@@ -929,6 +929,31 @@ describe('CGroup on this kernel', function () {
         grown = (kernfsNodes() ?? Infinity) - before!;
       }
       expect(grown).to.be.below(bound);
+    });
+
+    it("should remove a run's group in the next turn after its end with a pid namespace, and at once without one", async function () {
+      // What is left when the container's 'exit' is emitted (in the same
+      // call as the group's removal, or its putting off).
+      const atExit = async (namespaces?: ContainerOptions['namespaces']) => {
+        const c = new Container({ cgroup: { pids: 16 }, ...(namespaces ? { namespaces } : {}) });
+        const left = new Promise<string[]>((done) => c.once('exit', () => done(ourCgroups())));
+        expect((await c.run(['true'])).status).to.equal('ok');
+        const seen = await left;
+        await c.destroy();
+        return seen;
+      };
+      // With a pid namespace nothing in the group outlives init's end (the
+      // kernel waits for them all): the removal waits for the next turn of
+      // the event loop, and Container.run's result does not wait for it.
+      expect(await atExit()).to.have.length.above(0);
+      expect(ourCgroups()).to.deep.equal([]);
+      // Without one, a process that left init's care may still run in the
+      // group: the removal, which kills it, is made at once.
+      expect(await atExit(['mnt', 'uts', 'ipc', 'net', 'cgroup'])).to.deep.equal([]);
+      const r = await Container.run(['true'], { cgroup: { pids: 16 } });
+      expect(r.status).to.equal('ok');
+      await new Promise((done) => setImmediate(done));
+      expect(ourCgroups()).to.deep.equal([]);
     });
 
     it('should keep only the cpuacct group for the next container (v1), each run counting its own CPU', async function () {
