@@ -33,11 +33,13 @@ const NOT_PLAIN = Symbol('not plain');
  */
 export function plainLimits(limits: unknown): { key: string; copy: unknown } | undefined {
   if (typeof limits !== 'object' || limits === null) return undefined;
-  const rec = limits as Record<string, unknown>;
-  if (rec.devices !== undefined || rec.io !== undefined) return undefined;
   const parts: string[] = [];
   const copy = copyOf(limits, DEPTH_MAX, parts);
   if (copy === NOT_PLAIN) return undefined;
+  // Told from the copy, not the given object: a getter read twice could say
+  // undefined here and give a value to the copy.
+  const rec = copy as Record<string, unknown>;
+  if (rec.devices !== undefined || rec.io !== undefined) return undefined;
   const key = parts.join('');
   return key.length > KEY_MAX ? undefined : { key, copy };
 }
@@ -68,8 +70,13 @@ function copyOf(v: unknown, depth: number, out: string[]): unknown {
       const proto = Object.getPrototypeOf(v) as unknown;
       if (proto !== Object.prototype && proto !== null) return NOT_PLAIN;
       const copy: Record<string, unknown> = {};
+      const keys = Object.keys(v);
+      // A property left out of Object.keys (not enumerable, or a symbol)
+      // would be left out of the copy, where normalizeLimits() reads the
+      // given object's own (a non-enumerable `memory` was dropped: no limit).
+      if (Reflect.ownKeys(v).length !== keys.length) return NOT_PLAIN;
       out.push('{');
-      for (const k of Object.keys(v)) {
+      for (const k of keys) {
         if (k === '__proto__') return NOT_PLAIN;
         out.push(JSON.stringify(k), ':');
         const c = copyOf((v as Record<string, unknown>)[k], depth - 1, out);

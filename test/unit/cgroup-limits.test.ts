@@ -189,6 +189,11 @@ describe('limits kept for the next CGroup (recent-limits.ts)', function () {
       { devices: ['c 1:3 rwm'] },
       { io: { weight: 100 } },
       JSON.parse('{"__proto__": {"pids": 1}}'),
+      // Read by normalizeLimits() from the object given, left out of a copy of its keys:
+      Object.defineProperty({}, 'memory', { value: '32M', enumerable: false }),
+      { pids: 10, memory: Object.defineProperty({}, 'max', { value: '32M', enumerable: false }) },
+      { pids: 10, [Symbol('x')]: 1 },
+
       { memory: { a: { b: { c: { d: 1 } } } } },
       null,
       '64M',
@@ -209,6 +214,24 @@ describe('limits kept for the next CGroup (recent-limits.ts)', function () {
     expect(p.copy).to.deep.equal({ pids: 10 });
     expect(p.key).to.equal(plainLimits({ pids: 10 })!.key);
     expect(n).to.equal(1);
+    // io and devices are told from the copy too: one look, not a first one
+    // that says nothing and a second that gives the copy a value.
+    let m = 0;
+    const io = {
+      get io() {
+        return m++ === 0 ? undefined : { weight: 100 };
+      },
+    };
+    expect(plainLimits(io)?.copy ?? {}).to.deep.equal({ io: undefined });
+    expect(m).to.equal(1);
+    let d = 0;
+    const devices = {
+      get io() {
+        return d++ === 0 ? { weight: 100 } : undefined;
+      },
+    };
+    expect(plainLimits(devices)).to.equal(undefined);
+    expect(d).to.equal(1);
   });
 });
 
