@@ -1143,8 +1143,9 @@ export class Container extends EventEmitter<ContainerEvents> {
       // seen (the kernel waits for them), so nothing can run on while the
       // group waits for its removal. Without one, a process that left
       // init's care may still run in the group: the removal kills it, and
-      // starts now, and Container.run waits for it as before.
-      if (this.config.namespaces.has('pid')) this.dropCgroupSoon();
+      // starts now, and Container.run waits for it as before. So does one
+      // addProcess() put in, which may be outside the pid namespace.
+      if (this.config.namespaces.has('pid') && !cg._hadOutsiders) this.dropCgroupSoon();
       else this.dropCgroup();
     }
     // Only someone still waiting for the start gets an error (made only

@@ -380,6 +380,8 @@ export class CGroup extends EventEmitter<CGroupEvents> {
   private killMarked = false;
   /** Set by a Container that created this group and so removes it. */
   _ownedBy: object | undefined;
+  /** @internal addProcess() put a process in: one from outside the container's pid namespace may be here (Container removes the group at once). */
+  _hadOutsiders = false;
 
   /** cgroup version of this host: 2 (unified), 1 (v1 or hybrid), or null (no cgroups mounted). */
   static version(): 1 | 2 | null {
@@ -498,6 +500,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
   addProcess(pid: number): void {
     if (!Number.isInteger(pid) || pid <= 0) throw invalidOption('pid', 'a pid', pid);
     const b = this.live('addProcess()');
+    this._hadOutsiders = true;
     for (const file of b.placement().procsFiles) {
       try {
         writeFileSync(file, String(pid));

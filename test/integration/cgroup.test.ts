@@ -956,6 +956,35 @@ describe('CGroup on this kernel', function () {
       expect(ourCgroups()).to.deep.equal([]);
     });
 
+    it("should not let a process addProcess() put in a pid-namespaced container's group outlive its result", async function () {
+      // A host process moved into the container's group is outside its pid
+      // namespace: init's end does not take it along, only the removal's kill.
+      const c = new Container({ cgroup: { pids: 16 } });
+      const host = spawn('sleep', ['30'], { stdio: 'ignore' });
+      const gone = new Promise((done) => host.once('exit', done));
+      try {
+        const started = new Promise<void>((done) => c.once('start', () => done()));
+        const p = c.run(['sleep', '0.3']);
+        await started;
+        c.cgroup!.addProcess(host.pid!);
+        expect((await p).status).to.equal('ok');
+        // Killed before the result (a zombie at most until Node reaps it).
+        const state = (() => {
+          try {
+            return readFileSync(`/proc/${host.pid}/stat`, 'utf8').split(' ')[2];
+          } catch {
+            return 'gone';
+          }
+        })();
+        expect(state, 'the added process at the run\'s result').to.be.oneOf(['Z', 'X', 'gone']);
+      } finally {
+        host.kill('SIGKILL');
+        await gone;
+        await c.destroy();
+      }
+      expect(ourCgroups()).to.deep.equal([]);
+    });
+
     it('should keep only the cpuacct group for the next container (v1), each run counting its own CPU', async function () {
       const spin = await Container.run(['sh', '-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done'], { cgroup: {} });
       expect(spin.cpuTimeMs).to.be.above(50);
