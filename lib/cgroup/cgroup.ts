@@ -402,7 +402,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     // Limits given before (plain data, as a judge gives them every run): as
     // they came to then (recent-limits.ts).
     const plain = typeof options.parent === 'string' || options.parent === undefined ? plainLimits(limits) : undefined;
-    const key = plain && `${options.parent ?? ''}\0${plain.key}`;
+    const key = plain && `${options.parent === undefined ? '' : `=${options.parent}`}\0${plain.key}`;
     const seen = key === undefined ? undefined : knownLimits(key);
     if (seen && resolveParent(options.parent) === seen.parent) {
       this.parent = seen.parent;

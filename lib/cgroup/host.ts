@@ -307,7 +307,9 @@ const parents = new Map<string, CgroupParent>();
  * exactly why when there is none.
  */
 export function resolveParent(name?: string): CgroupParent {
-  const key = name ?? '';
+  // A name given is never the default's key: '' must be refused as a name
+  // (safeParent), not taken for the default parent once that is cached.
+  const key = name === undefined ? '' : `=${name}`;
   const cached = parents.get(key);
   if (cached) return cached;
   const mounts = readCgroupMounts();

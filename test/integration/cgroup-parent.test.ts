@@ -261,6 +261,10 @@ describe('cgroup parent', function () {
         expect(e.message).to.include(why);
         expect(e.option).to.equal('parent');
       }
+      // '' is no name, whether or not the default parent is in use already
+      // (it had been taken for the default once a default group was made).
+      new CGroup({ pids: 8 });
+      expectRefused(() => new CGroup({ pids: 8 }, { parent: '' }), 'ERR_INVALID_OPTION');
       for (const r of roots()) expect(existsSync(join(r, BASE, 'x')), r).to.equal(false);
     });
 
