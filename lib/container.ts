@@ -972,17 +972,15 @@ export class Container extends EventEmitter<ContainerEvents> {
     if (!this.config.cgroup || !this.cgroupOwned) return;
     this.groupRemovalDeferred = true;
     this.cgroupGone = new Promise<void>((resolve) =>
-      setImmediate(() => {
-        this.dropCgroup();
-        resolve(this.cgroupGone);
-      }),
+      setImmediate(() => resolve(this.dropCgroup())),
     );
   }
 
-  /** Removes a cgroup we made (the container failed to start, or ended): starts now. */
-  private dropCgroup(): void {
+  /** Removes a cgroup we made (the container failed to start, or ended): starts now. Returns cgroupGone. */
+  private dropCgroup(): Promise<void> {
     const cg = this.config.cgroup;
-    if (!cg || !this.cgroupOwned) return;
+    // (Never this.cgroupGone here: dropCgroupSoon resolves its own promise with this one.)
+    if (!cg || !this.cgroupOwned) return Promise.resolve();
     this.cgroupOwned = false;
     const gone = cg.destroy();
     cg._ownedBy = undefined;
@@ -993,6 +991,7 @@ export class Container extends EventEmitter<ContainerEvents> {
       if (this.listenerCount('error') > 0) this.emit('error', err as IsolateError);
       else process.emitWarning((err as Error).message, { code: 'ISOLATE_KIT_CGROUP_LEFT' });
     });
+    return this.cgroupGone;
   }
 
   private track(id: number, argv: readonly string[], fds: readonly number[], steps: readonly PlanStep[]): ContainerProcess {

@@ -131,8 +131,8 @@ function drain(pool: Pool): void {
  * fds or cgroup ids (v1's memory groups), a name taken, a busy kernel. Any
  * other refusal (EACCES, EINVAL: a limit the parent does not allow, ENOENT:
  * the parent removed) would be made again at every start, an mkdir and an
- * rmdir for nothing each time, and stops the pool. (EINTR no longer comes
- * here: writeFiles makes an interrupted write again.)
+ * rmdir for nothing each time, and stops the pool. (writeFiles makes an
+ * interrupted write again; EINTR is listed for any other call that meets it.)
  */
 const PASSING_ERRNOS = new Set([
   4 /* EINTR */, 11 /* EAGAIN */, 12 /* ENOMEM */, 16 /* EBUSY */, 17 /* EEXIST */, 23 /* ENFILE */, 24 /* EMFILE */, 28 /* ENOSPC */,
