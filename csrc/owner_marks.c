@@ -19,6 +19,23 @@ static struct {
 } marks[MAX_MARKS];
 static int count;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t exit_hook_once = PTHREAD_ONCE_INIT;
+static pid_t owner_pid;
+
+/* At the process's exit(), whichever thread made the marks: the main
+ * thread's exit hook (lib/cgroup/owner.ts) has let them go already when it
+ * ran, but a process whose groups were all made by worker threads has no
+ * such hook (a worker's ends with the worker), and its marks' directories
+ * would stay for gc(). Only in the process that made them: a child forked
+ * without exec that calls exit() must not take its parent's marks. */
+static void release_at_exit(void) {
+  if (getpid() == owner_pid) ik_marks_release(NULL, 1);
+}
+
+static void hook_exit(void) {
+  owner_pid = getpid();
+  atexit(release_at_exit);
+}
 
 /* mkdir (0700: anyone who could open it could hold a lock on it, and keep a
  * dead owner's groups from gc() for good), open, flock shared; the one
@@ -70,6 +87,7 @@ int ik_mark_hold(const char *path) {
   marks[count].path = copy;
   marks[count].fd = r;
   count++;
+  pthread_once(&exit_hook_once, hook_exit);
 out:
   pthread_mutex_unlock(&lock);
   return r;

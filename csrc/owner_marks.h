@@ -1,8 +1,9 @@
 /* Process-wide owner marks (lib/cgroup/owner.ts says what they are for):
  * one locked directory per path for the whole process, whichever thread
  * asked first, so that a worker thread ended by terminate() (which runs no
- * exit hook of its own) leaves no fd behind, and the main thread's exit
- * lets every mark go. */
+ * exit hook of its own) leaves no fd behind, and the process's exit lets
+ * every mark go (the main thread's exit hook, and an atexit() handler for a
+ * process whose marks only workers made). */
 #ifndef IK_OWNER_MARKS_H
 #define IK_OWNER_MARKS_H
 

@@ -44,8 +44,11 @@ let hooked = false;
  * Makes and locks this process's mark in `parentDir`. The addon holds the
  * marks for the whole process (csrc/owner_marks.c), once per directory
  * whichever thread asks: a worker thread ended by terminate() runs no exit
- * hook, and must not take its marks' fds with it. Best effort: without a
- * mark, gc() judges by the name alone.
+ * hook, and must not take its marks' fds with it. The addon also lets them
+ * go at the process's exit() (after this module's hook, which runs first
+ * and removes the groups before their marks), for a process whose groups
+ * were all made by workers. Best effort: without a mark, gc() judges by
+ * the name alone.
  */
 export function holdOwnerMark(parentDir: string): void {
   if (native().holdMark(`${parentDir}/${ownerId()}.owner`) < 0) return;

@@ -1270,6 +1270,19 @@ describe('CGroup on this kernel', function () {
       expect(ourCgroups()).to.deep.equal([]);
     });
 
+    // A process whose groups were all made by workers had no exit hook to
+    // let its mark go (a worker's hook ends with the worker): the mark's
+    // directory stayed in the parent until a gc().
+    for (const mode of ['natural', 'exit', 'terminate']) it(`should leave no owner mark behind when only a worker thread made groups (${mode === 'natural' ? 'the process ends' : mode === 'exit' ? 'process.exit() with the worker alive' : 'the worker terminated, then the process ends'})`, async function () {
+      const f = runFixture('cgroup-worker-exit', [mode]);
+      const { status, owner, paths } = (await f.firstJson) as { status: string; owner: string; paths: string[] };
+      expect(status).to.equal('ok');
+      expect(owner).to.match(/^\d+-\d+$/);
+      expect(await f.exited).to.equal(0);
+      expect(paths.filter((p) => existsSync(p))).to.deep.equal([]);
+      expect(markExists(owner), `${owner}.owner is left`).to.equal(false);
+    });
+
     it('should finish destroy() when pause() is still freezing, and leave nothing', async function () {
       const c = new Container({ cgroup: {} });
       await c.start();
