@@ -344,13 +344,14 @@ out:
   return -1;
 }
 
-/* A read-only, nosuid, noexec clone of `src` (not recursive) moved onto `t`. */
-static int mask_file(const char *src, const struct target *t) {
-  int fd = ik_open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+/* A clone of `src` (at `dfd`, not recursive) with `attrs` (read-only among
+ * them) moved onto `t`. */
+static int clone_onto(int dfd, const char *src, unsigned at, uint64_t attrs, const struct target *t) {
+  int fd = ik_open_tree(dfd, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | at);
   if (fd < 0)
     return -IK_SC_OPEN_TREE;
   int sc = 0;
-  if (ik_mount_setattr(fd, "", AT_EMPTY_PATH, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0) < 0)
+  if (ik_mount_setattr(fd, "", AT_EMPTY_PATH, attrs, 0) < 0)
     sc = IK_SC_MOUNT_SETATTR;
   else if (ik_move_mount(fd, "", T_DFD(t), T_NAME(t), MOVE_MOUNT_F_EMPTY_PATH | T_MOVE_EMPTY(t)) < 0)
     sc = IK_SC_MOVE_MOUNT;
@@ -437,6 +438,33 @@ out: {
 int ik_setup_held_fd = -1;
 int ik_setup_guard_fd = -1;
 
+/* The root of the first masked directory's tmpfs (O_PATH), for the others:
+ * they get clones of that one mount, not a tmpfs each. Every tmpfs is a
+ * superblock, and every superblock a memcg-aware shrinker, and the most of
+ * those the host ever had at once sizes an array that every memory cgroup
+ * made after it allocates and walks (docs/cgroup-cost.md, "The host's
+ * part"): a host with all of runc's masked directories mounted five per
+ * container. Empty, read-only, size 0 and one inode: sharing it shares
+ * nothing. */
+static int mask_dir_fd = -1;
+
+/* Masks the directory `t` (the plan's path `path`): a clone of the mask
+ * mount when there is one, else a new tmpfs, which becomes it. */
+static int mask_dir(const char *path, struct target *t) {
+  if (mask_dir_fd >= 0)
+    return clone_onto(mask_dir_fd, "", AT_EMPTY_PATH,
+                      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, t);
+  if (target_chdir(t) < 0)
+    return -IK_SC_CHDIR;
+  if (mount("tmpfs", t->path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,nr_inodes=1,mode=0555") < 0)
+    return -IK_SC_MOUNT;
+  /* Resolved again, the path now ends on the new mount's root. */
+  const char *rel = below_root(path);
+  mask_dir_fd = rel ? open_in_root(rel, O_DIRECTORY) : open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  /* Without it, the next masks make a tmpfs each, as before: no failure. */
+  return 0;
+}
+
 static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fail *fail) {
   const struct ik_op *op = &plan->ops[i];
   const char *s0 = ik_plan_str(plan, op->str[0]);
@@ -481,15 +509,9 @@ static int run_op(const struct ik_plan *plan, uint32_t i, int tree, struct ik_fa
         break;
       FAIL(i, IK_SC_STAT);
     }
-    if (S_ISDIR(st.st_mode)) {
-      if (target_chdir(&t) < 0)
-        FAIL(i, IK_SC_CHDIR);
-      if (mount("tmpfs", t.path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                "size=0,nr_inodes=1,mode=0555") < 0)
-        FAIL(i, IK_SC_MOUNT);
-    } else if ((r = mask_file(s0, &t)) < 0) {
+    if ((r = S_ISDIR(st.st_mode) ? mask_dir(s1, &t)
+                                 : clone_onto(AT_FDCWD, s0, 0, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, &t)) < 0)
       FAIL(i, (uint32_t)-r);
-    }
     break;
   case IK_OP_READONLY: {
     int rec = (op->flags & IK_F_RECURSIVE) != 0;
@@ -668,6 +690,10 @@ out:
   if (root_fd >= 0) {
     close(root_fd);
     root_fd = -1;
+  }
+  if (mask_dir_fd >= 0) {
+    close(mask_dir_fd);
+    mask_dir_fd = -1;
   }
   if (trees != NULL) {
     for (uint32_t i = 0; i < end; i++)
