@@ -21,19 +21,56 @@ static int count;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t exit_hook_once = PTHREAD_ONCE_INIT;
 static pid_t owner_pid;
+/* The owner's pid namespace (/proc/self/ns/pid), when /proc could say. */
+static dev_t owner_pidns_dev;
+static ino_t owner_pidns_ino;
+static int owner_pidns_known;
+
+static void release_locked(const char *path, int remove);
+
+/* Whether the caller is the process that made the marks. The pid alone
+ * cannot say: a child cloned into a new pid namespace is pid 1 there, as
+ * the owner is when it is a container's first process (Node often is). */
+static int is_owner(void) {
+  if (getpid() != owner_pid) return 0;
+  if (!owner_pidns_known) return 1;
+  struct stat st;
+  return stat("/proc/self/ns/pid", &st) == 0 && st.st_dev == owner_pidns_dev && st.st_ino == owner_pidns_ino;
+}
 
 /* At the process's exit(), whichever thread made the marks: the main
  * thread's exit hook (lib/cgroup/owner.ts) has let them go already when it
  * ran, but a process whose groups were all made by worker threads has no
  * such hook (a worker's ends with the worker), and its marks' directories
  * would stay for gc(). Only in the process that made them: a child forked
- * without exec that calls exit() must not take its parent's marks. */
+ * or cloned without exec that calls exit() must not take its parent's
+ * marks. The lock is waited for a bounded time only: exit() called from a
+ * signal handler that interrupted ik_mark_hold() on this very thread (which
+ * may hold it 100 ms, waiting out a gc()) would otherwise wait for good,
+ * and no other thread holds it longer. Not had, the marks stay for gc()
+ * (their locks go with the process), as before this handler. */
 static void release_at_exit(void) {
-  if (getpid() == owner_pid) ik_marks_release(NULL, 1);
+  if (!is_owner()) return;
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_nsec += 250 * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  if (pthread_mutex_timedlock(&lock, &until) != 0) return;
+  release_locked(NULL, 1);
+  pthread_mutex_unlock(&lock);
 }
 
 static void hook_exit(void) {
   owner_pid = getpid();
+  struct stat st;
+  if (stat("/proc/self/ns/pid", &st) == 0) {
+    owner_pidns_dev = st.st_dev;
+    owner_pidns_ino = st.st_ino;
+    owner_pidns_known = 1;
+  }
   atexit(release_at_exit);
 }
 
@@ -104,8 +141,7 @@ int ik_marks_list(const char **paths, int *fds, int max) {
   return n;
 }
 
-void ik_marks_release(const char *path, int remove) {
-  pthread_mutex_lock(&lock);
+static void release_locked(const char *path, int remove) {
   for (int i = 0; i < count;) {
     if (path && strcmp(marks[i].path, path) != 0) {
       i++;
@@ -116,5 +152,10 @@ void ik_marks_release(const char *path, int remove) {
     free(marks[i].path);
     marks[i] = marks[--count];
   }
+}
+
+void ik_marks_release(const char *path, int remove) {
+  pthread_mutex_lock(&lock);
+  release_locked(path, remove);
   pthread_mutex_unlock(&lock);
 }
