@@ -83,8 +83,13 @@ export const MASKED_PATHS: readonly string[] = [
   '/sys/devices/virtual/powercap',
 ];
 
-/** runc's default read-only paths. */
-export const READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+/**
+ * runc's default read-only paths, and /proc/pressure: its files are
+ * writable by every user (0666), and a write adds a pressure trigger on the
+ * host's own figures, a kernel allocation charged to no cgroup for each
+ * open file (docs/security.md). Reading them stays allowed.
+ */
+export const READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/pressure', '/proc/sys', '/proc/sysrq-trigger'];
 
 
 const S_IFCHR = 0o020000;

@@ -112,6 +112,20 @@ describe('Container isolation (default options)', function () {
     expect(r.stderr).to.match(/Read-only file system|Permission denied/);
   });
 
+  // Its files are 0666: any payload added pressure triggers on the host's
+  // figures, each a kernel allocation charged to no group.
+  it('should keep /proc/pressure read-only, for nobody and uid 0, and readable', async function () {
+    skipUnless(this, existsSync('/proc/pressure/cpu') ? null : 'no /proc/pressure on this kernel (psi=0 or no CONFIG_PSI)');
+    const script = 'for f in cpu io memory; do [ -e /proc/pressure/$f ] || continue; echo "some 150000 2000000" > /proc/pressure/$f && echo "wrote $f"; done; head -1 /proc/pressure/cpu; grep " /proc/pressure " /proc/self/mountinfo';
+    for (const user of [undefined, { uid: 0 }]) {
+      const r = await sh(script, user ? { user } : {});
+      expect(r.stdout, JSON.stringify(user)).to.not.match(/wrote/);
+      expect(r.stderr).to.match(/Read-only file system/);
+      expect(r.stdout).to.match(/^some avg10=/m);
+      expect(r.stdout).to.match(/ \/proc\/pressure ro,nosuid,nodev,noexec/);
+    }
+  });
+
   // Every tmpfs is a superblock, and the most superblocks a host ever had
   // at once makes each memory cgroup made after it dearer, for good
   // (docs/cgroup-cost.md): the masked directories share one empty tmpfs.
