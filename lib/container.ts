@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
 import { EventEmitter } from 'eventemitter3';
 import { IsolateError, checkKeys, describeErrno, fromSystemError, invalidOption, isIsolateError, showValue } from './errors';
 import { KERNEL_MOUNTPOINTS, planCgroupfs, planFilesystem, resolveMounts, stagingDir, type MountSpec, type ResolvedMount } from './filesystem';
@@ -962,7 +963,7 @@ export class Container extends EventEmitter<ContainerEvents> {
    * of the event loop: the run's result (its figures are read already)
    * need not wait for the group's `rmdir`s and the closing of its files,
    * ~0.14 ms here, and `Container.run` does not (destroy() does). Only with
-   * a pid namespace (onInitExit says why). Done on the event loop, not a
+   * a pid namespace, on the main thread (onInitExit says why). Done on the event loop, not a
    * thread: in a program that starts the next container at once, that turn
    * comes after the next clone, while init sets up and the event loop has
    * nothing else to do (on libuv's threads the same work had met the next
@@ -1143,8 +1144,11 @@ export class Container extends EventEmitter<ContainerEvents> {
       // group waits for its removal. Without one, a process that left
       // init's care may still run in the group: the removal kills it, and
       // starts now, and Container.run waits for it as before. So does one
-      // addProcess() put in, which may be outside the pid namespace.
-      if (this.config.namespaces.has('pid') && !cg._hadOutsiders) this.dropCgroupSoon();
+      // addProcess() put in, which may be outside the pid namespace. And so
+      // does a worker thread's: a worker may be terminated as soon as it has
+      // the result, and then no JavaScript of its own would remove the group
+      // (it would be left for gc()).
+      if (this.config.namespaces.has('pid') && !cg._hadOutsiders && isMainThread) this.dropCgroupSoon();
       else this.dropCgroup();
     }
     // Only someone still waiting for the start gets an error (made only

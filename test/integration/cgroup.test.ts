@@ -1270,6 +1270,31 @@ describe('CGroup on this kernel', function () {
       expect(ourCgroups()).to.deep.equal([]);
     });
 
+    // The main thread removes a run's group in the turn after its result; a
+    // worker must not (it may be terminated at once, and then nothing of
+    // its own removes the group): its Container.run waits, as before.
+    it('should have removed a worker\'s group when its Container.run resolves', async function () {
+      const lib = join(__dirname, '..', '..', 'lib', 'index.js');
+      const leaks = join(__dirname, '..', 'helpers', 'leaks.js');
+      const code = `const { parentPort } = require('node:worker_threads');
+        const { Container } = require(${JSON.stringify(lib)});
+        const { ourCgroups } = require(${JSON.stringify(leaks)});
+        (async () => {
+          const left = [];
+          for (const cgroup of [{}, { memory: '64M', pids: 16 }]) {
+            const r = await Container.run(['true'], { cgroup });
+            left.push(r.status, ...ourCgroups());
+          }
+          parentPort.postMessage(left);
+        })();`;
+      const w = new Worker(code, { eval: true });
+      try {
+        expect(await new Promise((r) => w.once('message', r))).to.deep.equal(['ok', 'ok']);
+      } finally {
+        await w.terminate();
+      }
+    });
+
     // A process whose groups were all made by workers had no exit hook to
     // let its mark go (a worker's hook ends with the worker): the mark's
     // directory stayed in the parent until a gc().
