@@ -25,6 +25,7 @@
 
 #include <deque>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "compat.h"
@@ -271,6 +272,7 @@ class Watch : public Nan::ObjectWrap {
     Nan::SetPrototypeMethod(t, "ref", JsRef);
     Nan::SetPrototypeMethod(t, "unref", JsUnref);
     Nan::SetPrototypeMethod(t, "close", Close);
+    Nan::SetPrototypeMethod(t, "removeAtTeardown", RemoveAtTeardown);
     return Nan::GetFunction(t).ToLocalChecked();
   }
 
@@ -535,7 +537,8 @@ class Watch : public Nan::ObjectWrap {
     Watch* w = static_cast<Watch*>(arg);
     w->teardown_ = true;
     w->closed_ = true;
-    if (!w->exited_) {
+    bool running = !w->exited_;
+    if (running) {
       ik_pidfd_send_signal(w->pidfd_, SIGKILL);
       // libuv made the pidfd non-blocking (waitid would say EAGAIN): wait
       // for it to become readable, i.e. for init and its namespace to die.
@@ -547,6 +550,20 @@ class Watch : public Nan::ObjectWrap {
              errno == EINTR) {
       }
       w->exited_ = true;
+    }
+    // Its group, which no JavaScript of this environment will remove now:
+    // only when init still ran as the environment went (else the group is
+    // the JS side's, which removed it or is removing it, and its name may
+    // be another group's by now). With a pid namespace every process in it
+    // is gone with init; a group still busy (processes outside it, groups
+    // a payload made below) is left for gc(), as before.
+    if (running) {
+      for (const std::string& dir : w->teardown_dirs_) {
+        for (int i = 0; i < 20 && rmdir(dir.c_str()) < 0 && errno == EBUSY; i++) {
+          struct timespec ms = {0, 1000000};
+          nanosleep(&ms, nullptr);
+        }
+      }
     }
     w->Release();
   }
@@ -654,6 +671,21 @@ class Watch : public Nan::ObjectWrap {
     w->closed_ = true;
     if (!w->exited_) ik_pidfd_send_signal(w->pidfd_, SIGKILL);
   }
+
+  // removeAtTeardown(dirs): the container's own group, to remove should
+  // its environment (a worker thread) end with init still running.
+  static NAN_METHOD(RemoveAtTeardown) {
+    Watch* w = Self(info);
+    if (info.Length() < 1 || !info[0]->IsArray()) return Nan::ThrowTypeError("Usage: removeAtTeardown(dirs)");
+    v8::Local<v8::Array> arr = info[0].As<v8::Array>();
+    w->teardown_dirs_.clear();
+    for (uint32_t i = 0; i < arr->Length(); i++) {
+      Nan::Utf8String dir(Nan::Get(arr, i).ToLocalChecked());
+      w->teardown_dirs_.emplace_back(*dir);
+    }
+  }
+
+  std::vector<std::string> teardown_dirs_;
 
   int pid_ = -1;
   int pidfd_ = -1;

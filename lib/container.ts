@@ -880,6 +880,10 @@ export class Container extends EventEmitter<ContainerEvents> {
       throw spawnError(err, cfg.namespaces);
     }
     if (cg && this.listenerCount('oom') > 0) this.forwardOomFrom(cg);
+    // A worker may end with the container running: its containers are
+    // killed then (the addon's environment hook), and no JavaScript of its
+    // own is left to remove their groups, so the addon does.
+    if (!isMainThread && cg && this.cgroupOwned) r.handle.removeAtTeardown(cg.paths);
     this.handle = r.handle;
     this.pid = r.pid;
     this.currentState = 'running';

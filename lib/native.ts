@@ -48,6 +48,8 @@ export interface NativeHandle {
   unref(): void;
   /** No more callbacks; kills init if it still runs (it is still reaped). */
   close(): void;
+  /** The container's own group (its directories), removed natively if this environment (a worker thread) ends with init still running. */
+  removeAtTeardown(dirs: string[]): void;
 }
 
 export interface NativeBinding {

@@ -1270,6 +1270,27 @@ describe('CGroup on this kernel', function () {
       expect(ourCgroups()).to.deep.equal([]);
     });
 
+    // No JavaScript of the worker's is left to remove a running
+    // container's group when it ends: the addon does, once init is reaped.
+    it('should remove the group of a container still running when its worker is terminated', async function () {
+      const lib = join(__dirname, '..', '..', 'lib', 'index.js');
+      const code = `const { parentPort } = require('node:worker_threads');
+        const { Container } = require(${JSON.stringify(lib)});
+        (async () => {
+          const c = new Container({ cgroup: { memory: '64M', pids: 16 } });
+          await c.start();
+          c.exec(['sleep', '1000'], { stdio: 'ignore' });
+          parentPort.postMessage({ paths: c.cgroup.paths, init: c.pid });
+        })();`;
+      const w = new Worker(code, { eval: true });
+      const { paths, init } = (await new Promise((r) => w.once('message', r))) as { paths: string[]; init: number };
+      expect(paths).to.not.be.empty;
+      expect(paths.every((p) => existsSync(p))).to.equal(true);
+      await w.terminate();
+      expect(exists(init), 'init is gone').to.equal(false);
+      expect(paths.filter((p) => existsSync(p))).to.deep.equal([]);
+    });
+
     // The main thread removes a run's group in the turn after its result; a
     // worker must not (it may be terminated at once, and then nothing of
     // its own removes the group): its Container.run waits, as before.
