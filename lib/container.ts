@@ -967,11 +967,11 @@ export class Container extends EventEmitter<ContainerEvents> {
    * of the event loop: the run's result (its figures are read already)
    * need not wait for the group's `rmdir`s and the closing of its files,
    * ~0.14 ms here, and `Container.run` does not (destroy() does). Only with
-   * a pid namespace, on the main thread (onInitExit says why). Done on the event loop, not a
-   * thread: in a program that starts the next container at once, that turn
-   * comes after the next clone, while init sets up and the event loop has
-   * nothing else to do (on libuv's threads the same work had met the next
-   * start and made it slower by as much).
+   * a pid namespace, on the main thread (onInitExit says why). Done on the
+   * event loop, not a thread: in a program that starts the next container
+   * at once, that turn comes after the next clone, while init sets up and
+   * the event loop has nothing else to do (on libuv's threads the same work
+   * had met the next start and made it slower by as much).
    */
   private dropCgroupSoon(): void {
     if (!this.config.cgroup || !this.cgroupOwned) return;
