@@ -503,8 +503,11 @@ static int buffers(void) {
   close(s);
 #if defined(__x86_64__)
   /* i386's setsockopt (366) and socketcall(SYS_SETSOCKOPT), with the value below 4 GiB. */
-  unsigned *low = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
-  if (low != MAP_FAILED) {
+  /* Where int 0x80 kills the process, outside any container too, say so instead. */
+  unsigned *low = i386_abi_runs() ? mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0) : MAP_FAILED;
+  if (low == MAP_FAILED)
+    printf("i386 ABI absent\n");
+  else {
     low[0] = ASKED;
     s = route_socket();
     report("i386 netlink SO_RCVBUF", s, SO_RCVBUF, i386_call5(366, s, SOL_SOCKET, SO_RCVBUF, (long)(uintptr_t)low, sizeof(int)));
