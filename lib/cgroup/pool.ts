@@ -27,6 +27,7 @@ import { isMainThread } from 'node:worker_threads';
 import { native } from '../native';
 import { forget, onExitBeforeRemoval, remember } from './registry';
 import { ownerMarkFds } from './owner';
+import { freezerHoldDirs } from './freezer-hold';
 
 const SIZE = 2;
 /** Pools kept (one per key: hierarchies and limit files); the least recently used goes. */
@@ -225,9 +226,13 @@ export function keepAccounting(parentDir: string, group: AccountingGroup): boole
   return true;
 }
 
-/** Directories of pooled (not yet used) groups and of kept accounting groups. */
+/** Directories of pooled (not yet used) groups, of kept accounting groups, and the freezer's hold group (freezer-hold.ts). */
 export function pooledCgroupDirs(): string[] {
-  return [...[...pools.values()].flatMap((p) => p.ready.flatMap((s) => s.dirs)), ...[...accounting.values()].flatMap((l) => l.map((g) => g.dir))];
+  return [
+    ...[...pools.values()].flatMap((p) => p.ready.flatMap((s) => s.dirs)),
+    ...[...accounting.values()].flatMap((l) => l.map((g) => g.dir)),
+    ...freezerHoldDirs(),
+  ];
 }
 
 /** The files of pooled and kept groups, open. */

@@ -17,6 +17,7 @@ import { IsolateError } from '../errors';
 import type { CGroupStats, CgroupBackend, FinalFigures, OomSource, Placement } from './backend';
 import { CgroupReader, hasControlFile, keyValues, makeDirs, numberOf, pidsBelow, pidsIn, readControl, removeDirs, valueOf, writeControl } from './files';
 import { unusableV1, type CgroupParent } from './host';
+import { holdFreezer, releaseFreezer } from './freezer-hold';
 import { keepAccounting, type AccountingGroup, type CpuCounters } from './pool';
 import { native } from '../native';
 import { remember } from './registry';
@@ -110,6 +111,8 @@ export class V1Backend implements CgroupBackend {
   private accounting: AccountingGroup | undefined;
   /** releaseAccounting() found a task in it: it goes with this group. */
   private accountingHeldOthers = false;
+  /** It joined the freezer and holds the kernel's freezer key on (freezer-hold.ts) until removed. */
+  private holdsFreezer = false;
   /** Its counters when this group took it (ns): figures are counted from there. */
   private readonly cpuBase: CpuCounters = { usage: 0, user: 0, system: 0 };
   /** What finalFigures() read (for releasing the accounting group without reading again). */
@@ -549,6 +552,11 @@ export class V1Backend implements CgroupBackend {
     remember([dir]); // removed on exit like the others (thawed first: registry.ts)
     this.dir.set(controller, dir);
     this.dirs.push(dir);
+    if (controller === 'freezer') {
+      // Until this group is removed, its freezes and thaws need not switch the kernel's freezer key.
+      holdFreezer(parentDir);
+      this.holdsFreezer = true;
+    }
     this.statFileLists.length = 0; // cpu.stat and blkio's figures are read once joined
     if (controller === 'cpuset') copyParentCpuset(dir);
     const procs = join(dir, 'cgroup.procs');
@@ -649,6 +657,10 @@ export class V1Backend implements CgroupBackend {
     try {
       this.files.closeNow(this.accounting ? [...this.accounting.fds.keys()] : []);
       if (!removeDirs(this.dirs.filter((d) => d !== acct))) return false;
+      if (this.holdsFreezer) {
+        this.holdsFreezer = false;
+        releaseFreezer();
+      }
       // Empty everywhere now: the accounting group goes back for the next group, or is removed.
       if (acct === undefined || this.releaseAccounting()) return true;
       this.files.closeNow();
