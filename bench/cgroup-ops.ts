@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CGroup, Container, type CGroupLimits, type ContainerProcess } from '../lib';
+import { measureCgroupFloor, type FloorReport } from './cgroup-floor';
 import { percentile } from './stats';
 
 /** The limits of the "with limits" rows, here and in the interleaved table. */
@@ -37,6 +38,8 @@ export interface CgroupOpsReport {
   ops: OpSummary[];
   /** Whether the library keeps a pool of groups made ahead of time (lib/cgroup/pool.ts), which the raw loops turn off. */
   pool: boolean;
+  /** The C floor of a group's cost in this run (cgroup-floor.ts), or why it was not measured. */
+  floor: FloorReport | string;
 }
 
 export interface CgroupOpsSettings {
@@ -274,7 +277,10 @@ export async function measureCgroupOps(s: CgroupOpsSettings, progress: (msg: str
   ops.push(...(await moves(s.moves, progress)));
   ops.push(...(await backToBack(s.backToBack, progress)));
 
-  return { version, plainDirs, limitsDirs, ops, pool };
+  progress(`cgroup ops: the C floor, ${s.createIterations} rounds`);
+  const floor = await measureCgroupFloor(s.createIterations, Math.max(20, Math.round(s.createIterations / 20)));
+
+  return { version, plainDirs, limitsDirs, ops, pool, floor };
 }
 
 /** Runs of one kind in a row, and the first ones of each block not counted (BLOCK_SKIP says why). */

@@ -4,6 +4,7 @@ import type { GcTotals } from './ballast';
 import type { DensityReport } from './density';
 import type { ImageIoReport } from './images';
 import { COLD_MOVE_GAP_MS, TARGET_PAUSE_RESUME_MS, TARGET_STATS_MS, type CgroupOpsReport, type OpSummary } from './cgroup-ops';
+import type { FloorReport } from './cgroup-floor';
 import { LONG_NODE_FLAGS, type LongReport, type Snapshot } from './long';
 import { blockMedians, type RowResult } from './rounds';
 import { delta, median, mib, ms, ratio, summarize, table } from './stats';
@@ -123,6 +124,41 @@ function blockedDeltas(r: BenchResult): { plain: OpSummary; byKey: Map<string, O
   const lim = find(/^`Container\.run\(\['\/bin\/true'\], \{ cgroup: \{ memory/);
   if (!plain || !cg || !lim) return undefined;
   return { plain, byKey: new Map([['container-cg', cg], ['container-cg-limits', lim]]) };
+}
+
+/** What issue #3 gives as the C floor of a memory+pids group on v1 where its target was set, ms. */
+const ISSUE_FLOOR_MS = 0.16;
+
+/** The C floor measured in this run (cgroup-floor.ts), if it was. */
+function floorOf(r: BenchResult): FloorReport | undefined {
+  return typeof r.cgroupOps === 'string' || typeof r.cgroupOps.floor !== 'object' ? undefined : r.cgroupOps.floor;
+}
+
+/** The C floor, in words: what it is, what it was here, and the rows against it. */
+export function floorNote(r: BenchResult): string {
+  if (typeof r.cgroupOps === 'string') return '';
+  const f = r.cgroupOps.floor;
+  if (typeof f !== 'object') return `The C floor of a group's cost (bench/cgroup-floor.c) was ${f ?? 'not measured'}.`;
+  const a = r.baseline;
+  const d = f.groupMs - f.noneMs;
+  const bd = blockedDeltas(r);
+  const times = (x: number) => ratio(x / d);
+  const rows = CGROUP_ROWS.map(({ key, short }) => {
+    const di = med(a, key) - med(a, 'container');
+    const k = bd?.byKey.get(key);
+    return `${short} ${times(di)}${k && bd ? ` (in blocks ${times(k.median - bd.plain.median)})` : ''}`;
+  });
+  return (
+    `For scale, the C floor in this run: bench/cgroup-floor.c, one C process, starts \`/bin/true\` with fork + exec and waits for it, ` +
+    `in ${f.rounds} rounds alternating without and with a fresh group in ${f.where.join(' and ')}: mkdir, open the join ` +
+    `file${f.where.length > 1 ? 's' : ''}, the child writes 0 ${f.where[0] === 'unified' ? 'to cgroup.procs' : 'to each `tasks`'} before exec, then the memory peak read and the ` +
+    `directories removed, all of it on the start's path. It took ${ms(f.noneMs)} and ${ms(f.groupMs)} ms at the median: ` +
+    `${delta(d)} ms (per round ${delta(f.pairedDeltaMs)} ms), where issue #3 gives ~${ISSUE_FLOOR_MS} ms for the host its target ` +
+    `of +${TARGET.cgroupDeltaMs} ms (${ratio(TARGET.cgroupDeltaMs / ISSUE_FLOOR_MS)} that floor) was set on. ` +
+    `The library's rows added ${rows.join(' and ')} this run's floor. The floor has no namespaces, no pool and no second ` +
+    `thread, and reads one figure where a run reads all of a RunResult's; the library's pool takes the mkdirs off the start's path, ` +
+    `but that work still shares the machine's two CPUs with the start.`
+  );
 }
 
 function row(p: Phase, key: string): RowResult | undefined {
@@ -289,6 +325,14 @@ export function targets(r: BenchResult): Target[] {
     if (blocked && k) {
       const db = k.median - blocked.plain.median;
       out.push(target(`same, in blocks of one kind (its removal counted)`, `${delta(db)} ms`, `≤ +${TARGET.cgroupDeltaMs} ms`, () => db <= TARGET.cgroupDeltaMs, Number.isFinite(db)));
+    }
+  }
+  const fl = floorOf(r);
+  if (fl) {
+    out.push(target(`C floor in this run: a fresh memory+pids group around fork + exec of /bin/true, in C, serial (bench/cgroup-floor.c)`, `${delta(fl.groupMs - fl.noneMs)} ms`, `(info: ~+${ISSUE_FLOOR_MS} ms where the target was set)`));
+    for (const { key, short } of CGROUP_ROWS) {
+      const d = med(a, key) - med(a, 'container');
+      out.push(target(`Container.run, ${short}: what it adds ÷ that floor (interleaved)`, ratio(d / (fl.groupMs - fl.noneMs)), `(info: ${ratio(TARGET.cgroupDeltaMs / ISSUE_FLOOR_MS)} where set)`));
     }
   }
   if (row(a, 'container-overlay3')?.variant.unavailable === undefined) {
@@ -581,7 +625,9 @@ export function summaryMarkdown(r: BenchResult): string {
 function cgroupFirstPauseNote(r: BenchResult): string {
   const v1 = typeof r.cgroupOps !== 'string' && r.cgroupOps.version === 1;
   return v1
-    ? `on cgroup v1 it makes the group's freezer directory and moves the container's processes in, so it is timed on its own, on ${r.settings.cgroupFirstPauses} fresh containers`
+    ? `on cgroup v1 it makes the group's freezer directory and moves the container's processes in, so it is timed on its own, on ${r.settings.cgroupFirstPauses} fresh containers; ` +
+        `from a container's first pause on, the library keeps one empty group of its own frozen, so that later freezes and thaws do not switch the kernel's freezer key (lib/cgroup/freezer-hold.ts): ` +
+        `these fresh containers come one after another and find it there`
     : `it is timed on its own, on ${r.settings.cgroupFirstPauses} fresh containers`;
 }
 
@@ -659,6 +705,14 @@ function cgroupInterpretation(r: BenchResult): string[] {
         ? `, less than with one: part of the cost is not the group's own work but where the kernel work done ahead (the next group, ` +
           `the next network namespace) falls against the container's waits for an RCU grace period (docs/cgroup-cost.md, "Where the time falls").`
         : '.');
+  }
+  const fl = floorOf(r);
+  if (fl) {
+    const fd = fl.groupMs - fl.noneMs;
+    cost +=
+      ` For scale, the C floor in this run (bench/cgroup-floor.c: a fresh group in ${fl.where.join(' and ')} made, joined, read and removed around ` +
+      `fork + exec of /bin/true, serial, no namespaces) was ${delta(fd)} ms, where issue #3 gives ~${ISSUE_FLOOR_MS} ms: the two rows added ` +
+      `${ratio(d0 / fd)} and ${ratio(d1 / fd)} of it (the target is ${ratio(TARGET.cgroupDeltaMs / ISSUE_FLOOR_MS)} of the issue's floor).`;
   }
   out.push(cost);
   if (!o) return out;
@@ -948,6 +1002,8 @@ median of the per-round differences (each round ran both, so they saw the same n
 and the difference of the medians in the ${st.ballastMiB} MiB ballast condition.
 
 ${cgroupCostTable(r)}
+
+${floorNote(r)}
 
 ### Layered roots and images
 
