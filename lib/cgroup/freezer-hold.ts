@@ -43,10 +43,11 @@ let held: string | undefined;
 let linger: NodeJS.Timeout | undefined;
 
 /**
- * A group of ours joined the freezer under `parentDir` (the v1 freezer
- * parent it was made in, where this process holds its owner mark): hold
- * the key on, making the hold group there if there is none. Best effort:
- * if it cannot be made, freezes turn the key as before.
+ * A group of ours joined the freezer under `parentDir` (its v1 freezer
+ * parent, the default's or the caller's): hold the key on, making the hold
+ * group there if there is none (like the pool's groups, it then stays in
+ * that parent a while). Best effort: if it cannot be made, freezes switch
+ * the key as before.
  */
 export function holdFreezer(parentDir: string): void {
   users++;

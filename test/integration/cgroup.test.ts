@@ -719,8 +719,22 @@ describe('CGroup on this kernel', function () {
     // of the host freezes and the last thaws, ~1.3 ms of code patching per
     // write on this project's VM. While a container of ours joined the
     // freezer, an empty group of ours stays frozen (freezer-hold.ts).
-    it('should keep one empty frozen group while paused-once containers live (v1), and remove it after the last', async function () {
-      skipUnless(this, version() === 1 ? null : 'v1 only: the cgroup v2 freezer has no such key');
+    it('should keep one empty frozen group while paused-once containers live (v1; none on v2), and remove it after the last', async function () {
+      if (version() === 2) {
+        // v2's cgroup.freeze has no such key: no group of the library's beyond the container's.
+        const c = new Container({ cgroup: {} });
+        try {
+          await c.start();
+          c.exec(['sleep', '100'], { stdio: 'ignore' });
+          await c.pause();
+          c.resume();
+          await c.pause();
+          expect(freezerHoldDirs()).to.deep.equal([]);
+        } finally {
+          await c.destroy();
+        }
+        return;
+      }
       const frozen = (d: string) => readFileSync(join(d, 'freezer.state'), 'utf8').trim();
       _setFreezerLinger(100);
       const a = new Container({ cgroup: {} });
