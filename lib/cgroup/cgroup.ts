@@ -20,6 +20,7 @@ import { setDeviceFilter } from './devices';
 import { poolEnabled, takeAccounting, takeGroup, writesKey, type AccountingGroup, type GroupShape } from './pool';
 import { forget, killOnExit, remember } from './registry';
 import { holdOwnerMark, ownerId } from './owner';
+import { evictFromHold } from './freezer-hold';
 import { readControl, removeSubgroups, subgroups, thawBelow, whyBusy } from './files';
 import { keepLimits, knownLimits, plainLimits } from './recent-limits';
 
@@ -624,6 +625,8 @@ export class CGroup extends EventEmitter<CGroupEvents> {
   _thawBelow(): boolean {
     let frozen = false;
     if (this.backend && !this.removed) for (const d of this.backend.dirs) if (thawBelow(d)) frozen = true;
+    // A payload's processes put in the freezer's hold would stay frozen through the kill (freezer-hold.ts).
+    if (this.backend && !this.removed && this.backend.version === 1 && evictFromHold()) frozen = true;
     return frozen;
   }
 

@@ -24,8 +24,8 @@
  * (pool.ts says the same of the group pool).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { ownerId } from './owner';
 import { forget, remember } from './registry';
@@ -88,8 +88,41 @@ export function releaseFreezer(): void {
   linger.unref();
 }
 
+/**
+ * Moves whatever is in the hold out to its parent (thawed there). Nothing of
+ * ours goes in, but a payload that can mount the freezer hierarchy (uid 0
+ * with CAP_SYS_ADMIN: its cgroup namespace's freezer root is the Node
+ * process's group while its own group has not joined the freezer) can put
+ * its processes in it: frozen where no kill of its container thaws them, its
+ * init (pid 1 of its namespace) never ends and destroy() never settles.
+ * True if something was moved.
+ */
+export function evictFromHold(dir = held): boolean {
+  if (dir === undefined) return false;
+  let moved = false;
+  for (let round = 0; round < 10; round++) {
+    let pids: string[];
+    try {
+      pids = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
+    } catch {
+      return moved;
+    }
+    if (pids.length === 0) return moved;
+    for (const pid of pids) {
+      try {
+        writeFileSync(join(dirname(dir), 'cgroup.procs'), pid);
+        moved = true;
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+  }
+  return moved;
+}
+
 /** rmdir of the (empty) hold group: the kernel turns the key off then if nothing else is frozen. */
 function drop(dir: string): void {
+  evictFromHold(dir);
   try {
     rmdirSync(dir);
     forget([dir]);
