@@ -483,6 +483,7 @@ export class Container extends EventEmitter<ContainerEvents> {
   private thawForKill(): void {
     const cg = this.config.cgroup;
     if (cg?.created && this.cgroupOwned) cg._thawBelow();
+    else if (cg?.created) cg._evictHold(); // a caller's group: only the hold, which must hold nothing anyway
     if (this.currentState !== 'paused' && this.pausing === 0) return;
     try {
       cg?.thaw(); // (a pause() in progress then gives up)

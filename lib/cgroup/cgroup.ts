@@ -625,9 +625,13 @@ export class CGroup extends EventEmitter<CGroupEvents> {
   _thawBelow(): boolean {
     let frozen = false;
     if (this.backend && !this.removed) for (const d of this.backend.dirs) if (thawBelow(d)) frozen = true;
-    // A payload's processes put in the freezer's hold would stay frozen through the kill (freezer-hold.ts).
-    if (this.backend && !this.removed && this.backend.version === 1 && evictFromHold()) frozen = true;
+    if (this._evictHold()) frozen = true;
     return frozen;
+  }
+
+  /** @internal v1: moves out what a payload put in the freezer's hold, frozen there through any kill (freezer-hold.ts); whether there was any. */
+  _evictHold(): boolean {
+    return this.backend !== undefined && !this.removed && this.backend.version === 1 && evictFromHold();
   }
 
   /** pids in the group. */

@@ -786,7 +786,7 @@ describe('CGroup on this kernel', function () {
         const [hold] = freezerHoldDirs();
         expect(hold).to.be.a('string');
         // Its cgroup namespace was made before its group joined the freezer: there it sees the Node process's group.
-        const sh = `mkdir -p /tmp/fz && mount -t cgroup -o freezer none /tmp/fz && { setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > /tmp/fz/isolate-kit/${basename(hold!)}/cgroup.procs; }`;
+        const sh = `exec </dev/null >/dev/null 2>&1; mkdir -p /tmp/fz && mount -t cgroup -o freezer none /tmp/fz && { setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > /tmp/fz/isolate-kit/${basename(hold!)}/cgroup.procs; }`;
         const r = await c.run(['sh', '-c', sh], { timeout: 10000 });
         if (r.exitCode !== 0) this.skip(); // no v1 freezer mount from inside on this host
         expect(readFileSync(join(hold!, 'cgroup.procs'), 'utf8'), 'the payload got in').to.not.equal('');
@@ -801,6 +801,38 @@ describe('CGroup on this kernel', function () {
       } finally {
         done = true;
         await c.destroy();
+      }
+    });
+
+    it('should destroy a container on a caller-made group whose uid-0 CAP_SYS_ADMIN payload put a process in the freezer hold (v1)', async function () {
+      if (version() === 2) this.skip();
+      this.timeout(30000);
+      const g = new CGroup({ pids: 64 }).create();
+      const c = new Container({ cgroup: g, user: { uid: 0 }, capabilities: ['sys_admin'], namespaces: ['mnt', 'uts', 'ipc', 'net', 'cgroup', 'pid'] });
+      let done = false;
+      try {
+        await c.start();
+        await c.pause();
+        c.resume();
+        const [hold] = freezerHoldDirs();
+        expect(hold).to.be.a('string');
+        // Its cgroup namespace was made before its group joined the freezer: there it sees the Node process's group.
+        const sh = `exec </dev/null >/dev/null 2>&1; mkdir -p /tmp/fz && mount -t cgroup -o freezer none /tmp/fz && { setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > /tmp/fz/isolate-kit/${basename(hold!)}/cgroup.procs; }`;
+        const r = await c.run(['sh', '-c', sh], { timeout: 10000 });
+        if (r.exitCode !== 0) this.skip(); // no v1 freezer mount from inside on this host
+        expect(readFileSync(join(hold!, 'cgroup.procs'), 'utf8'), 'the payload got in').to.not.equal('');
+        const t = setTimeout(() => {
+          if (!done) writeFileSync(join(hold!, 'freezer.state'), 'THAWED'); // unstick the run so the suite goes on
+        }, 15000);
+        await c.destroy();
+        done = true;
+        clearTimeout(t);
+        expect(readFileSync(join(hold!, 'freezer.state'), 'utf8').trim(), 'destroy() finished without the hold thawed').to.equal('FROZEN');
+        expect(readFileSync(join(hold!, 'cgroup.procs'), 'utf8')).to.equal('');
+      } finally {
+        done = true;
+        await c.destroy();
+        await g.destroy();
       }
     });
 
