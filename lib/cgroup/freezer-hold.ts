@@ -24,7 +24,7 @@
  * (pool.ts says the same of the group pool).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { ownerId } from './owner';
@@ -54,6 +54,11 @@ export function holdFreezer(parentDir: string): void {
   if (linger) {
     clearTimeout(linger);
     linger = undefined;
+  }
+  // Removed behind our back (by hand, a tree removal of its parent): make another.
+  if (held !== undefined && !existsSync(held)) {
+    forget([held]);
+    held = undefined;
   }
   if (held !== undefined || !isMainThread) return;
   // Named as groups are (host.ts CGROUP_NAME_RE), so gc() knows whose it is.

@@ -836,6 +836,29 @@ describe('CGroup on this kernel', function () {
       }
     });
 
+    it('should make the freezer hold again when its directory was removed behind its back (v1)', async function () {
+      if (version() === 2) this.skip();
+      const a = new CGroup({}).create();
+      const c = new Container({ cgroup: {} });
+      try {
+        await a.freeze();
+        a.thaw();
+        const [hold] = freezerHoldDirs();
+        expect(hold).to.be.a('string');
+        rmdirSync(hold!);
+        await c.start();
+        await c.pause();
+        c.resume();
+        const [again] = freezerHoldDirs();
+        expect(again, 'a new hold').to.not.equal(hold);
+        expect(existsSync(again!)).to.equal(true);
+        expect(readFileSync(join(again!, 'freezer.state'), 'utf8').trim()).to.equal('FROZEN');
+      } finally {
+        await c.destroy();
+        await a.destroy();
+      }
+    });
+
     it('should kill a paused container', async function () {
       const c = new Container({ cgroup: {} });
       await c.start();
