@@ -151,6 +151,9 @@ const FREE_NAMES_KEPT = 64;
  */
 const V1_OOM_RECHECK_MS = [1, 4, 16, 64, 250, 1000] as const;
 
+/** How long a v1 freeze may stay FREEZING before it is thawed and asked again (freeze() says why). */
+const V1_REFREEZE_MS = 10;
+
 /** Gives the name of a group whose directories are all removed back for reuse. */
 export function recycleCgroupName(name: string): void {
   if (freeNames.length < FREE_NAMES_KEPT) freeNames.push(name);
@@ -594,12 +597,23 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     const epoch = this.thaws;
     if (b.freeze()) return;
     const deadline = Date.now() + (options.timeout ?? 5000);
+    let asked = Date.now();
     for (let delay = 0; !b.frozen(); delay = Math.min(delay * 2 || 1, 50)) {
       // thaw() (a kill must thaw) or destroy() meanwhile: this freeze is off.
       if (this.thaws !== epoch || this.removed) throw new IsolateError('ERR_STATE', `The cgroup was ${this.removed ? 'destroyed' : 'thawed'} before it froze`);
       if (Date.now() > deadline) {
         b.thaw();
         throw new IsolateError('ERR_STATE', `The cgroup did not freeze within ${options.timeout ?? 5000} ms`);
+      }
+      // v1 can stay FREEZING for good: a process that vforked (init starting
+      // one) and was not yet asleep when the freeze went by is never frozen
+      // once it sleeps, while its child, frozen before its exec, never lets
+      // it go. Thawing and freezing again catches it asleep (runc does the
+      // same). Seen in ~1 in 10 pauses right after an exec() on this VM.
+      if (b.version === 1 && Date.now() - asked >= V1_REFREEZE_MS) {
+        b.thaw();
+        if (b.freeze()) return;
+        asked = Date.now();
       }
       await new Promise((r) => (delay === 0 ? setImmediate(r) : setTimeout(r, delay)));
     }

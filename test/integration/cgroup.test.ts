@@ -859,6 +859,25 @@ describe('CGroup on this kernel', function () {
       }
     });
 
+    // v1: a freeze that meets init's vfork of a new process can stay
+    // FREEZING for good (CGroup.freeze() says why); seen in ~1 of 10 such
+    // pauses on this project's VM before freeze() learnt to ask again.
+    it('should pause a container right after an exec(), every time', async function () {
+      this.timeout(120_000);
+      for (let i = 0; i < 30; i++) {
+        const c = new Container({ cgroup: {} });
+        try {
+          await c.start();
+          c.exec(['sleep', '100'], { stdio: 'ignore' });
+          await c.pause();
+          expect(c.cgroup!.frozen, `round ${i}`).to.equal(true);
+          c.resume();
+        } finally {
+          await c.destroy();
+        }
+      }
+    });
+
     it('should kill a paused container', async function () {
       const c = new Container({ cgroup: {} });
       await c.start();
