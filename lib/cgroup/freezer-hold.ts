@@ -15,7 +15,8 @@
  *
  * The hold is an ordinary group of this process (named like the others:
  * removed on exit by the registry, by gc() after a crash) with no process
- * in it, so it freezes nothing. While the key is on, the kernel checks
+ * of ours in it, so it freezes nothing (one a payload put there is moved
+ * out at a kill: evictFromHold). While the key is on, the kernel checks
  * `freezing()` for tasks as they take signals and in some kernel threads'
  * loops (a flag test on a path that is already slow); that is what every
  * paused container costs the host anyway.
@@ -24,9 +25,10 @@
  * (pool.ts says the same of the group pool).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
+import { pidsIn } from './files';
 import { ownerId } from './owner';
 import { forget, remember } from './registry';
 
@@ -106,16 +108,11 @@ export function evictFromHold(dir = held): boolean {
   if (dir === undefined) return false;
   let moved = false;
   for (let round = 0; round < 10; round++) {
-    let pids: string[];
-    try {
-      pids = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
-    } catch {
-      return moved;
-    }
+    const pids = pidsIn(join(dir, 'cgroup.procs')); // [] once it is gone
     if (pids.length === 0) return moved;
     for (const pid of pids) {
       try {
-        writeFileSync(join(dirname(dir), 'cgroup.procs'), pid);
+        writeFileSync(join(dirname(dir), 'cgroup.procs'), String(pid));
         moved = true;
       } catch {
         /* exited meanwhile */
