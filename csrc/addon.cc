@@ -740,20 +740,33 @@ int OpenCgroupFile(const char* path, int flags) {
 
 // The cgroup a new container starts in, opened from paths: a v2 directory
 // (for CLONE_INTO_CGROUP; "" for none) and the cgroup.procs files to join.
+// An entry may instead be an fd opened ahead (the pool's): that one is used
+// as it is and stays the caller's. The clone only reads these fds (the
+// zygote gets its own copies over the socket, a direct clone its own fd
+// table), so duplicating them would only add a dup and a close per fd to
+// the start's path.
 struct CgroupFds {
   ik_cgroup_fds fds;
+  bool owned_dir = false;
+  bool owned_join[IK_MAX_CGROUP_JOIN] = {};
   CgroupFds() {
     fds.dir_fd = -1;
     fds.n_join = 0;
   }
   ~CgroupFds() {
-    CloseFd(&fds.dir_fd);
-    for (int i = 0; i < fds.n_join; i++) CloseFd(&fds.join_fds[i]);
+    if (owned_dir) CloseFd(&fds.dir_fd);
+    for (int i = 0; i < fds.n_join; i++)
+      if (owned_join[i]) CloseFd(&fds.join_fds[i]);
   }
-  // An entry is a path, or an fd opened ahead (the pool's), used through a
-  // duplicate so that the caller keeps its own.
-  static int OpenOne(v8::Local<v8::Value> item, int flags) {
-    if (item->IsNumber()) return fcntl(static_cast<int>(Nan::To<int32_t>(item).FromJust()), F_DUPFD_CLOEXEC, 3);
+  // The caller's fd, or one opened here from a path (*owned set).
+  static int OpenOne(v8::Local<v8::Value> item, int flags, bool* owned) {
+    if (item->IsNumber()) {
+      // Not checked here: a closed one fails the clone (EBADF from the
+      // zygote's socket, or init's join), which the caller reports.
+      *owned = false;
+      return static_cast<int>(Nan::To<int32_t>(item).FromJust());
+    }
+    *owned = true;
     Nan::Utf8String path(item);
     return OpenCgroupFile(*path, flags);
   }
@@ -761,12 +774,14 @@ struct CgroupFds {
   int Open(v8::Local<v8::Array> arr, const char** failed) {
     v8::Local<v8::Value> dir = Nan::Get(arr, 0).ToLocalChecked();
     if (dir->IsNumber() || Nan::Utf8String(dir).length() > 0) {
-      fds.dir_fd = OpenOne(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      fds.dir_fd = OpenOne(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, &owned_dir);
       if (fds.dir_fd < 0) return *failed = "open cgroup directory", -errno;
     }
     for (uint32_t i = 1; i < arr->Length(); i++) {
-      int fd = OpenOne(Nan::Get(arr, i).ToLocalChecked(), O_WRONLY | O_CLOEXEC);
+      bool owned = false;
+      int fd = OpenOne(Nan::Get(arr, i).ToLocalChecked(), O_WRONLY | O_CLOEXEC, &owned);
       if (fd < 0) return *failed = "open cgroup.procs", -errno;
+      owned_join[fds.n_join] = owned;
       fds.join_fds[fds.n_join++] = fd;
     }
     return 0;
