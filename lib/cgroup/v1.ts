@@ -109,7 +109,7 @@ export class V1Backend implements CgroupBackend {
 
   /** The reused cpuacct group, while this group has it. */
   private accounting: AccountingGroup | undefined;
-  /** releaseAccounting() found a task in it: it goes with this group. */
+  /** releaseAccounting() found a task in it, or kill() one of its own there (noteStrays): it goes with this group. */
   private accountingHeldOthers = false;
   /** It joined the freezer and holds the kernel's freezer key on (freezer-hold.ts) until removed. */
   private holdsFreezer = false;
@@ -596,6 +596,7 @@ export class V1Backend implements CgroupBackend {
    * process forks no more; one forked meanwhile is found next round).
    */
   kill(signal: number): void {
+    this.noteStrays();
     const signalAll = () => {
       const pids = this.procs();
       for (const pid of pids) {
@@ -636,6 +637,29 @@ export class V1Backend implements CgroupBackend {
         } catch {
           /* exited meanwhile */
         }
+      }
+    }
+  }
+
+  /**
+   * A process in the accounting directory and not in the group's others
+   * was moved there by hand: the directory goes with this group, not to the
+   * next (releaseAccounting), even once the kill has emptied it. (A kill
+   * from outside, through the group, comes before the removal's look.) A
+   * process that forks or exits between the reads makes a false alarm at
+   * worst: the directory is removed, not reused.
+   */
+  private noteStrays(): void {
+    const acct = this.accounting?.dir;
+    if (acct === undefined || this.accountingHeldOthers) return;
+    const held = pidsBelow(acct);
+    if (held.length === 0) return;
+    for (const d of this.dirs) {
+      if (d === acct) continue;
+      const there = new Set(pidsBelow(d));
+      if (held.some((p) => !there.has(p))) {
+        this.accountingHeldOthers = true;
+        return;
       }
     }
   }

@@ -26,6 +26,24 @@ import { exists, markerProcesses, processState, runFixture, sleepMarker, waitFor
 
 const version = (): 1 | 2 => CGroup.version() as 1 | 2;
 
+/**
+ * Whether a host process has been sent SIGKILL: gone, dead, exiting
+ * (PF_EXITING), or with SIGKILL pending (per thread or for the group).
+ */
+function killed(pid: number): boolean {
+  let status: string, stat: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return true;
+  }
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6]);
+  const pending = (name: string) => (BigInt(`0x${new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm').exec(status)?.[1] ?? '0'}`) & 0x100n) !== 0n;
+  return state === 'Z' || state === 'X' || (flags & 0x4) !== 0 || pending('SigPnd') || pending('ShdPnd');
+}
+
 /** Live kernfs nodes (the kernel's objects for sysfs and cgroup files), from /proc/slabinfo; undefined where it cannot be read (not root). */
 function kernfsNodes(): number | undefined {
   try {
@@ -674,6 +692,32 @@ describe('CGroup on this kernel', function () {
       expect(r.limit).to.equal('cpuTime');
       expect(r.timedOut).to.equal(true);
       expect(r.cpuTimeMs).to.be.within(200, 400);
+    });
+
+    it("should kill every process of the run's own group at a run limit, not wait for init to run (a payload's spinners starve it)", async function () {
+      // A payload with a thousand runnable processes, each its own session
+      // (and so its own scheduler autogroup), left init a thousandth of the
+      // CPUs: its tree walk, then its exit, each waited a second, every
+      // process spinning meanwhile (cpuTime 2 s ended at 5.8 s of CPU). Here
+      // the test stops init itself, which is what that amounts to: the
+      // limit's kill must be carried out without it, at once, on every
+      // process of the group, the one that left the tree and the group's
+      // session (setsid) too.
+      const marker = sleepMarker();
+      const c = new Container({ cgroup: { pids: 64 } });
+      const ac = new AbortController();
+      const run = c.run(['sh', '-c', `setsid sleep ${marker} & sleep ${marker} & wait`], { signal: ac.signal });
+      try {
+        expect(await waitFor(() => markerProcesses(marker).length === 2, 10_000), 'payload started').to.equal(true);
+        const pids = [c.pid!, ...c.cgroup!.procs().filter((p) => p !== c.pid)];
+        process.kill(c.pid!, 'SIGSTOP');
+        ac.abort(); // the run's kill, as at its timeout or cpuTime: synchronous
+        for (const pid of pids) expect(killed(pid), `pid ${pid} (${processState(pid)}) killed`).to.equal(true);
+      } finally {
+        await run.catch(() => undefined);
+        await c.destroy();
+      }
+      expect(markerProcesses(marker)).to.deep.equal([]);
     });
 
     it('should count CPU of every process in the sandbox, not only the waited-for ones', async function () {
