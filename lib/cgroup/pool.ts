@@ -226,6 +226,11 @@ export function keepAccounting(parentDir: string, group: AccountingGroup): boole
   return true;
 }
 
+/** @internal The kept accounting groups (for tests): their directories and the counters the next taker starts from. */
+export function _keptAccounting(): { dir: string; base: CpuCounters }[] {
+  return [...accounting.values()].flatMap((l) => l.map((g) => ({ dir: g.dir, base: { ...g.base } })));
+}
+
 /** Directories of pooled (not yet used) groups, of kept accounting groups, and the freezer's hold group (freezer-hold.ts). */
 export function pooledCgroupDirs(): string[] {
   return [

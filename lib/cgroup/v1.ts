@@ -115,8 +115,6 @@ export class V1Backend implements CgroupBackend {
   private holdsFreezer = false;
   /** Its counters when this group took it (ns): figures are counted from there. */
   private readonly cpuBase: CpuCounters = { usage: 0, user: 0, system: 0 };
-  /** What finalFigures() read (for releasing the accounting group without reading again). */
-  private finalTexts: Map<string, string | undefined> | undefined;
 
   /**
    * `controllers`: v1 names of the hierarchies beyond BASE that the limits
@@ -497,7 +495,6 @@ export class V1Backend implements CgroupBackend {
 
   finalFigures(): FinalFigures {
     const texts = this.files.snapshot(this.statFiles(true));
-    this.finalTexts = texts;
     let all: CGroupStats | undefined;
     return this.files.using(texts, () => ({
       cpuUsageUsec: this.cpuUsageUsec(),
@@ -697,8 +694,8 @@ export class V1Backend implements CgroupBackend {
   /**
    * Hands the accounting group back for the next group: only when no task
    * is in it (one moved there by hand would be counted against the next
-   * container). Its counters, as read at the end (finalFigures) or now, are
-   * the next group's base: no reset write. Its files go with it, and it is
+   * container). Its counters now, with no task left, are the next group's
+   * base: no reset write. Its files go with it, and it is
    * no longer this group's. False when it cannot be kept (it stays this
    * group's, to be removed).
    */
@@ -715,7 +712,11 @@ export class V1Backend implements CgroupBackend {
       this.accountingHeldOthers = true;
       return false;
     }
-    const texts = this.finalTexts ?? this.files.snapshot([`${g.dir}/cpuacct.usage`, `${g.dir}/cpuacct.usage_all`]);
+    // Read now, with no task left, not taken from the end's figures: a
+    // process that outlived init (no pid namespace) was killed after them,
+    // and its exit (~85 ms of CPU for 1 GB of memory to free) went into the
+    // next container's cpuTimeMs.
+    const texts = this.files.snapshot([`${g.dir}/cpuacct.usage`, `${g.dir}/cpuacct.usage_all`]);
     const base = this.files.using(texts, () => this.rawCpu());
     const fds = this.files.release([...g.fds.keys()]);
     if (!keepAccounting(this.parent.v1Dirs.get('cpuacct')!, { dir: g.dir, fds, base })) {

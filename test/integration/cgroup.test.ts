@@ -15,7 +15,7 @@ import { CGroup, Container, IsolateError, gc, type CGroupLimits, type ContainerO
 import { CGROUP_NAME_RE, existingParentDirs, hostTopology, processStartTime, readCgroupMounts, resetParents } from '../../lib/cgroup/host';
 import { needCgroups, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX, ourCgroups } from '../helpers/leaks';
-import { _poolCounts, _setPoolEnabled, pooledCgroupDirs } from '../../lib/cgroup/pool';
+import { _keptAccounting, _poolCounts, _setPoolEnabled, pooledCgroupDirs } from '../../lib/cgroup/pool';
 import { _releaseOwnerMark } from '../../lib/cgroup/owner';
 import { _setFreezerLinger, freezerHoldDirs } from '../../lib/cgroup/freezer-hold';
 import { native } from '../../lib/native';
@@ -1233,6 +1233,25 @@ describe('CGroup on this kernel', function () {
       const roots = version() === 2 ? 1 : readCgroupMounts().v1.has('hugetlb') ? 3 : 2;
       expect(pooledCgroupDirs().filter((d) => !d.startsWith(`${readCgroupMounts().v1.get('cpuacct') ?? '//'}/`)).length).to.be.at.most(8 * 2 * roots);
       expect(ourCgroups()).to.deep.equal([]); // the dropped pools' groups are gone
+    });
+
+    it("should hand on an accounting directory from its counters once empty, not the run's end (a survivor's exit went to the next run)", async function () {
+      if (version() === 2) return; // v2 makes a group per container, counted from zero: nothing handed on
+      // Without a pid namespace a process that left init's care (setsid)
+      // outlives init and is killed after the run's figures were read: the
+      // CPU of its kill and exit (~85 ms for 1 GB to free) was then counted
+      // from the base the next container took, in that one's cpuTimeMs.
+      const marker = sleepMarker();
+      // The command waits until the survivor has its own session (a FIFO it writes once there).
+      const r = await Container.run(['sh', '-c', `mkfifo /tmp/f; setsid sh -c 'echo > /tmp/f; exec sleep ${marker}' >/dev/null 2>&1 & read x < /tmp/f`], {
+        cgroup: {},
+        namespaces: ['mnt', 'uts', 'ipc', 'net', 'cgroup'],
+      });
+      expect(r.status).to.equal('ok');
+      expect(markerProcesses(marker), 'the survivor was killed with the group').to.deep.equal([]);
+      const kept = _keptAccounting();
+      expect(kept.length, 'an accounting directory kept for the next container').to.be.above(0);
+      for (const g of kept) expect(g.base.usage, g.dir).to.equal(Number(readFileSync(join(g.dir, 'cpuacct.usage'), 'utf8')));
     });
 
     it('should kill a process moved into one of its directories by hand, and then remove them all', async function () {
