@@ -976,7 +976,7 @@ export class Container extends EventEmitter<ContainerEvents> {
       const refuse = orphans >= nat.NETLINK_ORPHANS_MAX;
       warnNetlinkRefused(refuse, orphans);
       const description = refuse
-        ? `deny new user namespaces, keyrings, leases, netlink (no NETLINK_ROUTE socket: ${orphans} made in ended containers are still open elsewhere), io_uring, mq_notify, perf events, vsock, secret memory (a seccomp filter; seccomp: 'unconfined' lifts it)`
+        ? `deny new user namespaces, keyrings, leases, netlink (no NETLINK_ROUTE socket: ${orphans} made in ended containers are still open elsewhere), io_uring, mq_notify, perf events, vsock, MPTCP, secret memory (a seccomp filter; seccomp: 'unconfined' lifts it)`
         : DENY_USERNS;
       b.add(Op.DenyUserns, { description }, { num: [refuse ? 1 : 0] });
     }
@@ -1232,7 +1232,7 @@ const ECANCELED = 125;
 
 /** The seccomp step's description, as it reads on nearly every start (a constant: the spawn path is hot). */
 const DENY_USERNS =
-  "deny new user namespaces, keyrings, leases, netlink but NETLINK_ROUTE (at most 16 sockets, default buffers), io_uring, mq_notify, perf events, vsock, secret memory (a seccomp filter; seccomp: 'unconfined' lifts it)";
+  "deny new user namespaces, keyrings, leases, netlink but NETLINK_ROUTE (at most 16 sockets, default buffers), io_uring, mq_notify, perf events, vsock, MPTCP, secret memory (a seccomp filter; seccomp: 'unconfined' lifts it)";
 const SESSION_KEYRING = "join an empty session keyring of its own (the caller's stays out of reach)";
 
 let netlinkRefused = false;

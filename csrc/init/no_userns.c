@@ -1,6 +1,6 @@
 /* A seccomp filter that stops a process from making user namespaces, from
  * using the kernel's keyrings, from taking file leases, from perf events,
- * vsock sockets and secret memory, and from making
+ * vsock and MPTCP sockets and secret memory, and from making
  * netlink sockets of any protocol but NETLINK_ROUTE; the
  * NETLINK_ROUTE sockets it does make are counted and kept at the default
  * receive buffer by a supervisor in init (netlink_guard.c).
@@ -81,6 +81,15 @@
  * review). EAFNOSUPPORT, as a kernel without vsock answers. Docker's
  * default profile refuses the family too.
  *
+ * Why IPPROTO_MPTCP: an MPTCP connection is a socket of its own on top of
+ * its TCP subflow, and on cgroup v1 the kernel lets each go past the
+ * group's socket buffer budget by a first segment (memory.kmem.tcp.max, see
+ * docs/cgroups.md): the seventeenth review (2026-11-30) had unread loopback
+ * connections under `memory: '64M'` take 361 MB of the host's memory, where
+ * TCP took 131 MB, none of it in the run's memory figures. EPROTONOSUPPORT,
+ * what a kernel built without MPTCP answers; its users (Go's net package,
+ * curl --mptcp, mptcpize) fall back to TCP then.
+ *
  * Why memfd_secret: the kernel takes a secret page out of its direct map,
  * splitting that map's huge pages for good, which slows the whole host's
  * kernel (the same review: five 64 MiB runs and the host's 4 KiB part of
@@ -98,6 +107,7 @@
  *   io_uring_setup(...), memfd_secret(...)                -> ENOSYS
  *   perf_event_open(...)                                  -> EACCES
  *   socket(), socketpair() of AF_VSOCK                    -> EAFNOSUPPORT
+ *   socket(), socketpair() of AF_INET(6), IPPROTO_MPTCP   -> EPROTONOSUPPORT
  *   add_key(), request_key(), keyctl()                    -> ENOSYS
  *   fcntl(fd, F_SETLEASE, ...) (i386's fcntl64 too)       -> EACCES
  *   mq_notify(mqd, sigevent) but mq_notify(mqd, NULL)     -> ENOSYS
@@ -145,6 +155,7 @@
 #include <linux/filter.h>
 #include <linux/net.h>
 #include <linux/netlink.h>
+#include <netinet/in.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <stddef.h>
@@ -156,6 +167,10 @@
 
 #include "netlink_guard.h"
 #include "syscall_nrs.h"
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
 
 #define LD_ARCH BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch))
 #define LD_NR BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
@@ -235,7 +250,7 @@ static const struct sock_filter filter[] = {
     JEQ(0, 20, 21),                                              /* 49 -> 70, else 71 (NULL: unregister) */
     LD_ARG(0),                                                   /* 50 socket or socketpair: family */
     JEQ(AF_VSOCK, 23, 0),                                        /* 51 -> 75 */
-    JEQ(AF_NETLINK, 0, 17),                                      /* 52 -> 53, else 70 */
+    JEQ(AF_NETLINK, 0, 24),                                      /* 52 -> 53, else 77 */
     LD_ARG(2),                                                   /* 53 protocol */
     JEQ(NETLINK_ROUTE, 0, 19),                                   /* 54 -> 55, else 74 */
     LD_ARG_HIGH(0),                                              /* 55 family's high half */
@@ -260,9 +275,18 @@ static const struct sock_filter filter[] = {
     RET(SECCOMP_RET_ERRNO | EPROTONOSUPPORT),                    /* 74 netlink but NETLINK_ROUTE */
     RET(SECCOMP_RET_ERRNO | EAFNOSUPPORT),                       /* 75 AF_VSOCK */
     RET(SECCOMP_RET_USER_NOTIF),                                 /* 76 to init's netlink guard */
+    /* Past the returns, so that no jump above had to change: only 52's. */
+    JEQ(AF_INET, 1, 0),                                          /* 77 -> 79, else 78 */
+    JEQ(AF_INET6, 0, 3),                                         /* 78 -> 79, else 82 */
+    LD_ARG(2),                                                   /* 79 protocol */
+    JEQ(IPPROTO_MPTCP, 0, 1),                                    /* 80 -> 81, else 82 */
+    RET(SECCOMP_RET_ERRNO | EPROTONOSUPPORT),                    /* 81 MPTCP */
+    RET(SECCOMP_RET_ALLOW),                                      /* 82 */
 };
 #define N_INSNS (sizeof filter / sizeof filter[0])
-#define TO_INIT (N_INSNS - 1)
+/* The one return that sends a call to init (made "allow" where nobody answers). */
+#define TO_INIT 76
+_Static_assert(N_INSNS == 83, "the jumps' comments count 83 instructions");
 /* Where the secret goes: socket()'s (56, 58) and setsockopt()'s (60, 62). */
 static const unsigned secret_at[2][2] = {{56, 58}, {60, 62}};
 

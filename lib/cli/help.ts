@@ -55,7 +55,7 @@ Options:
   --cap CAP                  keep capability CAP, e.g. NET_BIND_SERVICE (repeatable; default: none)
   --seccomp unconfined       lift init's seccomp filter (by default it refuses user namespaces,
                              keyrings, leases, netlink protocols but ROUTE, io_uring, perf
-                             events, vsock, secret memory; see
+                             events, vsock, MPTCP, secret memory; see
                              docs/security.md)
   --rlimit NAME=SOFT[:HARD]  set a resource limit, e.g. nofile=256 or as=unlimited (repeatable;
                              defaults: core=0, nofile=1024:4096)
