@@ -670,8 +670,8 @@ export class Container extends EventEmitter<ContainerEvents> {
    * every process, wherever it went, from here. In its own pid namespace,
    * init's death takes every process along too, but only once init runs
    * again to carry it out (the kernel does it in init's exit): among a
-   * payload's thousand runnable processes, each its own session and so its
-   * own scheduler autogroup, that took a second, all of them spinning
+   * payload's thousand runnable processes (init one task among them in
+   * the group's CPU share), that took a second, all of them spinning
    * meanwhile, so the group's kill goes first. Without a pid namespace
    * init's death takes nothing along: without a group of its own, init,
    * told by SIG_END, kills every process group it started and then exits
