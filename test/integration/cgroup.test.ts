@@ -695,9 +695,9 @@ describe('CGroup on this kernel', function () {
     });
 
     it("should kill every process of the run's own group at a run limit, not wait for init to run (a payload's spinners starve it)", async function () {
-      // A payload with a thousand runnable processes, each its own session
-      // (and so its own scheduler autogroup), left init a thousandth of the
-      // CPUs: its tree walk, then its exit, each waited a second, every
+      // A payload with a thousand runnable processes, each its own session,
+      // left init, one task of a thousand in the group's CPU share, a
+      // thousandth of it: its tree walk, then its exit, each waited a second, every
       // process spinning meanwhile (cpuTime 2 s ended at 5.8 s of CPU). Here
       // the test stops init itself, which is what that amounts to: the
       // limit's kill must be carried out without it, at once, on every
