@@ -540,6 +540,15 @@ class Watch : public Nan::ObjectWrap {
     bool running = !w->exited_;
     if (running) {
       ik_pidfd_send_signal(w->pidfd_, SIGKILL);
+      // A paused container's processes are frozen, and on v1 a frozen
+      // process does not die of a SIGKILL until it is thawed: init would
+      // never end (the poll below gave up after 10 s, the group stayed
+      // frozen, its processes with it, for as long as the process lived).
+      // Thawed after the kill, they die at once.
+      for (const std::string& dir : w->teardown_dirs_) {
+        ThawDir(dir + "/freezer.state", "THAWED");  // v1 (its freezer directory)
+        ThawDir(dir + "/cgroup.freeze", "0");       // v2
+      }
       // libuv made the pidfd non-blocking (waitid would say EAGAIN): wait
       // for it to become readable, i.e. for init and its namespace to die.
       struct pollfd p = {w->pidfd_, POLLIN, 0};
@@ -566,6 +575,17 @@ class Watch : public Nan::ObjectWrap {
       }
     }
     w->Release();
+  }
+
+  // Writes `value` to a freezer control file, if the directory has one.
+  static void ThawDir(const std::string& file, const char* value) {
+    int fd = open(file.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return;
+    ssize_t r;
+    do {
+      r = write(fd, value, strlen(value));
+    } while (r < 0 && errno == EINTR);
+    close(fd);
   }
 
   static void OnClosed(uv_handle_t* h) {

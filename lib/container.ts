@@ -908,7 +908,13 @@ export class Container extends EventEmitter<ContainerEvents> {
     // A worker may end with the container running: its containers are
     // killed then (the addon's environment hook), and no JavaScript of its
     // own is left to remove their groups, so the addon does.
-    if (!isMainThread && cg && this.cgroupOwned) r.handle.removeAtTeardown(cg.paths);
+    // Kept current: a hierarchy joined later (v1: the freezer at pause(),
+    // cpu, cpuset, … at update()) is one more directory to remove.
+    if (!isMainThread && cg && this.cgroupOwned) {
+      const handle = r.handle;
+      handle.removeAtTeardown(cg.paths);
+      cg._onDirsAdded = (paths) => handle.removeAtTeardown(paths);
+    }
     this.handle = r.handle;
     this.pid = r.pid;
     this.currentState = 'running';
@@ -1012,6 +1018,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     // (Never this.cgroupGone here: dropCgroupSoon resolves its own promise with this one.)
     if (!cg || !this.cgroupOwned) return Promise.resolve();
     this.cgroupOwned = false;
+    cg._onDirsAdded = undefined;
     const gone = cg.destroy();
     cg._ownedBy = undefined;
     this.cgroupGone = gone.catch((err: unknown) => {

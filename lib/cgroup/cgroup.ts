@@ -386,6 +386,13 @@ export class CGroup extends EventEmitter<CGroupEvents> {
   _ownedBy: object | undefined;
   /** @internal addProcess() put a process in: one from outside the container's pid namespace may be here (Container removes the group at once). */
   _hadOutsiders = false;
+  /**
+   * @internal Called with `paths` when the group joins a hierarchy after its
+   * creation (v1: the freezer at the first freeze(), cpu, cpuset, … at an
+   * update()): a worker's Container hands them to the addon, which removes
+   * them should the worker end with the container running.
+   */
+  _onDirsAdded: ((paths: string[]) => void) | undefined;
 
   /** cgroup version of this host: 2 (unified), 1 (v1 or hybrid), or null (no cgroups mounted). */
   static version(): 1 | 2 | null {
@@ -533,7 +540,12 @@ export class CGroup extends EventEmitter<CGroupEvents> {
       // (hugetlb's too, for the huge page limits a new memory limit brings),
       // moving the group's processes in (joinLater says how).
       if (b.version === 1) {
-        for (const c of parts.flatMap(controllersFor)) (b as V1Backend).joinLater(V1_NAMES[c], `update() of \`${c === 'hugetlb' ? 'memory.hugetlbMax' : c}\``);
+        const before = b.dirs.length;
+        try {
+          for (const c of parts.flatMap(controllersFor)) (b as V1Backend).joinLater(V1_NAMES[c], `update() of \`${c === 'hugetlb' ? 'memory.hugetlbMax' : c}\``);
+        } finally {
+          this.noticeDirs(before);
+        }
       }
       // One limit at a time, each in force once written: when the kernel
       // refuses one, `limits` still says what the group has (the ones before
@@ -595,7 +607,14 @@ export class CGroup extends EventEmitter<CGroupEvents> {
   async freeze(options: { timeout?: number } = {}): Promise<void> {
     const b = this.live('freeze()');
     const epoch = this.thaws;
-    if (b.freeze()) return;
+    const before = b.dirs.length;
+    let done: boolean;
+    try {
+      done = b.freeze(); // v1: joins the freezer the first time
+    } finally {
+      this.noticeDirs(before);
+    }
+    if (done) return;
     const deadline = Date.now() + (options.timeout ?? 5000);
     let asked = Date.now();
     for (let delay = 0; !b.frozen(); delay = Math.min(delay * 2 || 1, 50)) {
@@ -693,6 +712,12 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     this.removed = true;
     recycleCgroupName(this.name);
     if (b.version === 2 && this.current.memory?.low) syncParentLow(this.parent.v2Dir!);
+  }
+
+  /** Tells _onDirsAdded when the backend has more directories than `before`. */
+  private noticeDirs(before: number): void {
+    const b = this.backend;
+    if (b && b.dirs.length !== before) this._onDirsAdded?.(this.paths);
   }
 
   /** @internal for the addon's spawn: [v2 dir or '', ...files to join], each an fd opened ahead or a path (the addon opens it). */

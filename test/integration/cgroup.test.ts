@@ -1500,6 +1500,35 @@ describe('CGroup on this kernel', function () {
       expect(paths.filter((p) => existsSync(p))).to.deep.equal([]);
     });
 
+    // Found by the eighteenth review: the addon's kill of a paused
+    // container's init never landed (on v1 a frozen process does not die of
+    // SIGKILL until thawed), terminate() waited 10 s for it, and the group,
+    // frozen with init and its payload in it, stayed as long as the process;
+    // and the directories of hierarchies joined after the start (v1: the
+    // freezer at pause(), cpuset at update()) were not among those the addon
+    // removes, so they stayed too, empty.
+    it('should kill and remove a paused, updated container when its worker is terminated', async function () {
+      const lib = join(__dirname, '..', '..', 'lib', 'index.js');
+      const marker = sleepMarker();
+      const code = `const { parentPort } = require('node:worker_threads');
+        const { Container } = require(${JSON.stringify(lib)});
+        (async () => {
+          const c = new Container({ cgroup: { memory: '64M', pids: 16 } });
+          await c.start();
+          c.exec(['sleep', '${marker}'], { stdio: 'ignore' });
+          c.update({ cpuset: '0' });
+          await c.pause();
+          parentPort.postMessage({ paths: c.cgroup.paths, init: c.pid });
+        })();`;
+      const w = new Worker(code, { eval: true });
+      const { paths, init } = (await new Promise((r) => w.once('message', r))) as { paths: string[]; init: number };
+      expect(paths.every((p) => existsSync(p))).to.equal(true);
+      await w.terminate();
+      expect(exists(init), 'init is gone').to.equal(false);
+      expect(await waitFor(() => markerProcesses(marker).length === 0, 2000), 'the paused sleep is gone').to.equal(true);
+      expect(paths.filter((p) => existsSync(p))).to.deep.equal([]);
+    });
+
     // The main thread removes a run's group in the turn after its result; a
     // worker must not (it may be terminated at once, and then nothing of
     // its own removes the group): its Container.run waits, as before.
