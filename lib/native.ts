@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { IsolateError } from './errors';
+import { IsolateError, fromSystemError } from './errors';
 
 /** Records init sends about a process (csrc/ik_proto.h), plus init's own exit. */
 export const enum NativeEvent {
@@ -122,7 +122,13 @@ export interface NativeBinding {
   readonly NETLINK_ORPHANS_MAX: number;
 }
 
-/** The package's root directory (the one with our package.json). */
+/** EMFILE or ENFILE: the process's or the system's fd table is full, for now. */
+function isFdExhaustion(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EMFILE' || code === 'ENFILE';
+}
+
+/** The package's root directory (the one with our package.json). Throws the system error when the fd table is full. */
 export function packageRoot(): string {
   let dir = __dirname;
   for (;;) {
@@ -130,7 +136,10 @@ export function packageRoot(): string {
     if (existsSync(pkg)) {
       try {
         if (JSON.parse(readFileSync(pkg, 'utf8')).name === 'isolate-kit') return dir;
-      } catch {
+      } catch (err) {
+        // A full fd table is not "no package here": looking on would end at
+        // the fallback below, and the files would be reported not built.
+        if (isFdExhaustion(err)) throw err;
         /* keep looking */
       }
     }
@@ -149,7 +158,12 @@ export function native(): NativeBinding {
   if (process.platform !== 'linux') {
     throw new IsolateError('ERR_UNSUPPORTED', `isolate-kit runs on Linux only (this is ${process.platform})`);
   }
-  const root = packageRoot();
+  let root: string;
+  try {
+    root = packageRoot();
+  } catch (err) {
+    throw fromSystemError('ERR_NATIVE', 'Cannot load the isolate-kit addon', err);
+  }
   const tried: string[] = [];
   for (const dir of candidateDirs(root)) {
     const file = join(dir, 'isolate_kit.node');
@@ -182,13 +196,22 @@ export function nativeForSpawn(): NativeBinding {
   const b = native();
   if (!initLoaded) {
     const tried: string[] = [];
-    for (const dir of candidateDirs(packageRoot())) {
+    let root: string;
+    try {
+      root = packageRoot();
+    } catch (err) {
+      // A full fd table at the first start: that start fails as any other
+      // meeting it does (errors.md), not as a missing build.
+      throw fromSystemError('ERR_SETUP_FAILED', 'Cannot start the container', err);
+    }
+    for (const dir of candidateDirs(root)) {
       const file = join(dir, 'isolate-kit-init');
       tried.push(file);
       if (!existsSync(file)) continue;
       try {
         b.loadInit(file);
       } catch (err) {
+        if (isFdExhaustion(err)) throw fromSystemError('ERR_SETUP_FAILED', 'Cannot start the container', err, { path: file });
         throw new IsolateError('ERR_NATIVE', `Cannot load the container init ${file}: ${(err as Error).message}`, {
           cause: err,
           path: file,

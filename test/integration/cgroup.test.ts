@@ -1344,6 +1344,25 @@ describe('CGroup on this kernel', function () {
       expect(done.netnsHeld, 'ready network namespaces held').to.equal(2);
     });
 
+    // Found by the eighteenth review: the first start's lookup of the init
+    // binary read package.json, took EMFILE for "not our package", and
+    // reported the init *not built* (ERR_NATIVE), for as long as the table
+    // stayed full.
+    it('should refuse the process\'s first start with EMFILE, not as a missing build, when the fd table is full', async function () {
+      const probe = spawnSync('prlimit', ['--nofile=256:256', 'true']);
+      skipUnless(this, probe.status === 0 ? null : `prlimit (util-linux) cannot lower RLIMIT_NOFILE here: ${probe.error ?? probe.stderr}`);
+      const f = runFixture('fd-exhaustion', ['4', 'cold'], ['prlimit', '--nofile=256:256']);
+      await f.line(/"done"/, 50_000);
+      expect(await f.exited, f.stderr()).to.equal(0);
+      const attempts = f.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((a) => a.done === undefined);
+      expect(attempts).to.have.length(5);
+      expect(attempts[0]!.ok, 'no fd free').to.equal(undefined);
+      for (const a of attempts) {
+        expect(a.zombies, JSON.stringify(a)).to.equal(0);
+        if (!a.ok) expect(a, JSON.stringify(a)).to.include({ code: 'ERR_SETUP_FAILED', errnoCode: 'EMFILE' });
+      }
+    });
+
     it('should find and remove the group of a crashed owner with gc(), killing what runs in it', async function () {
       const marker = sleepMarker();
       const f = runFixture('cgroup-crash', [`marker=${marker}`]);
