@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { EventEmitter } from 'eventemitter3';
 import { IsolateError, checkKeys, describeErrno, fromSystemError, invalidOption, isIsolateError, showValue } from './errors';
@@ -19,7 +19,7 @@ function defaultStore(): ImageStore {
 }
 import { LANDLOCK_STEP, landlockMode } from './landlock';
 import { Namespace, toNamespace, type NamespaceKind } from './namespace';
-import { CONTAINER_ID, NativeEvent, nativeForSpawn, type NativeHandle, type NativeStdio } from './native';
+import { CONTAINER_ID, NativeEvent, native, nativeForSpawn, type NativeHandle, type NativeStdio } from './native';
 import { Op, PLAN_F_MNTNS, PLAN_F_PIDNS, PLAN_F_TRACE, PlanBuilder, SC_CGROUP_JOIN, SC_FSOPEN, SC_OPEN, SYSCALL_NAMES, type PlanStep } from './plan';
 import { ContainerProcess, checkSignal, decodeWaitStatus, signalName } from './process';
 import {
@@ -741,7 +741,7 @@ export class Container extends EventEmitter<ContainerEvents> {
 
   private releaseUpper(): void {
     if (this.upperFd === undefined) return;
-    closeSync(this.upperFd);
+    native().closeFds([this.upperFd]); // the addon's fd: not fs's (a worker tracks those)
     this.upperFd = undefined;
   }
 
@@ -1095,7 +1095,7 @@ export class Container extends EventEmitter<ContainerEvents> {
         // The addon passes the first HOLD only, with the fd that came (a
         // directory) or -1, never a number of init's.
         if (this.config.rootfs.kind !== 'overlay' || this.upperFd !== undefined) {
-          if (a >= 0) closeSync(a);
+          if (a >= 0) native().closeFds([a]);
         } else if (a >= 0) {
           this.upperFd = a;
         } else {

@@ -789,7 +789,12 @@ export class CGroup extends EventEmitter<CGroupEvents> {
       if (this.backend && !this.removed) this.noticeOom(this.backend.oomKills());
     };
     if (src.kind === 'events') {
-      this.oomWatch = n.watchFd(openSync(src.path, fsc.O_RDONLY), 1, check);
+      // Opened by the addon, which closes it: not by fs.openSync, whose fds
+      // a worker thread tracks and closes again when it ends, whatever that
+      // number is by then (the owner mark's lock, say).
+      const fd = n.openFiles([src.path], 'r')[0]!;
+      if (fd < 0) return; // no notifications: oom is still seen at exit and in stats()
+      this.oomWatch = n.watchFd(fd, 1, check);
       return;
     }
     // v1 signals the eventfd when the group enters OOM, before the OOM
@@ -809,7 +814,7 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     try {
       writeFileSync(src.eventControl, `${efd} ${ctl}`);
     } catch {
-      closeSync(efd);
+      n.closeFds([efd]); // the addon's (closeSync would warn in a worker)
       return; // no notifications: oom is still seen at exit and in stats()
     } finally {
       closeSync(ctl);

@@ -5,7 +5,7 @@
  * host and, through ../shared/tools/vm-run, on a cgroup-v2-only kernel.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, constants as fsConstants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Session } from 'node:inspector';
@@ -25,6 +25,16 @@ import { expectHugePagesLimited, withV1Hugetlb } from '../fixtures/huge-pages';
 import { exists, markerProcesses, processState, runFixture, sleepMarker, waitFor } from '../fixtures/procs';
 
 const version = (): 1 | 2 => CGroup.version() as 1 | 2;
+
+/** Whether `fd` is open in this process. */
+function isOpen(fd: number): boolean {
+  try {
+    fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Whether a host process has been sent SIGKILL: gone, dead, exiting
@@ -1546,6 +1556,48 @@ describe('CGroup on this kernel', function () {
       expect(exists(init), 'init is gone').to.equal(false);
       expect(await waitFor(() => markerProcesses(marker).length === 0, 2000), 'the paused sleep is gone').to.equal(true);
       expect(paths.filter((p) => existsSync(p))).to.deep.equal([]);
+    });
+
+    // Found by the eighteenth review: on v2 the 'oom' watch's
+    // memory.events was opened with fs.openSync and closed by the addon. A
+    // worker thread tracks the fds fs gives it and closes them again when it
+    // ends, whatever those numbers are by then (the owner mark's lock, which
+    // keeps gc() off a live owner; here, files of the main thread's).
+    it("should not close, when a worker ends, an fd of another's that reuses its 'oom' watch's number", async function () {
+      const lib = join(__dirname, '..', '..', 'lib', 'index.js');
+      const nativeJs = join(__dirname, '..', '..', 'lib', 'native.js');
+      const code = `const { parentPort } = require('node:worker_threads');
+        const { Container } = require(${JSON.stringify(lib)});
+        const n = require(${JSON.stringify(nativeJs)}).native();
+        (async () => {
+          const c = new Container({ cgroup: { memory: '64M', pids: 16 } });
+          await c.start();
+          const before = new Set(n.openFds());
+          c.on('oom', () => {}); // arms the group's watch
+          const armed = n.openFds().filter((fd) => !before.has(fd));
+          await c.destroy();
+          parentPort.postMessage(armed);
+          parentPort.once('message', () => parentPort.close()); // then it ends of itself
+        })();`;
+      const w = new Worker(code, { eval: true });
+      const mine: number[] = [];
+      try {
+        const armed = (await new Promise((r) => w.once('message', r))) as number[];
+        expect(armed, "the watch's fds").to.not.be.empty;
+        // Take the numbers the watch had (lowest free first), then end the worker.
+        const free = armed.filter((fd) => !isOpen(fd));
+        expect(free, 'closed at destroy()').to.deep.equal(armed);
+        while (mine.length < 1024 && !free.every((fd) => mine.includes(fd))) mine.push(openSync('/dev/null', 'r'));
+        expect(free.filter((fd) => mine.includes(fd)), 'numbers taken').to.not.be.empty;
+        // Its own end, not terminate(): the end where Node closes what it tracked.
+        const exited = new Promise((r) => w.once('exit', r));
+        w.postMessage('end');
+        await exited;
+        expect(free.filter((fd) => mine.includes(fd) && !isOpen(fd)), "ours, closed by the worker's end").to.deep.equal([]);
+      } finally {
+        await w.terminate();
+        for (const fd of mine.filter(isOpen)) closeSync(fd);
+      }
     });
 
     // The main thread removes a run's group in the turn after its result; a
