@@ -458,10 +458,10 @@ export class CGroup extends EventEmitter<CGroupEvents> {
     if (this.backend) return this;
     const parent = this.parent;
     const v2 = parent.version === 2;
-    if (!marked.has(parent)) {
-      marked.add(parent);
-      holdOwnerMark(markDir(parent));
-    }
+    // Held once per parent; tried again at the next group when it could
+    // not be (a full fd table, say), and a failed read of our own start
+    // time throws here, before anything is made.
+    if (!marked.has(parent) && holdOwnerMark(markDir(parent))) marked.add(parent);
     const controllers = v2
       ? []
       : controllersFor(this.current)

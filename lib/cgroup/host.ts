@@ -531,9 +531,13 @@ export function exists(dir: string): boolean {
   }
 }
 
-/** A process's start time (clock ticks since boot, /proc/PID/stat field 22), or null if it is gone. */
-export function processStartTime(pid: number): number | null {
-  const stat = readText(`/proc/${pid}/stat`);
+/**
+ * A process's start time (clock ticks since boot, /proc/PID/stat field 22),
+ * or null if it is gone; with `strict`, a read that fails for another
+ * reason (EMFILE) throws rather than reading as gone.
+ */
+export function processStartTime(pid: number, strict = false): number | null {
+  const stat = strict ? readFileSync(`/proc/${pid}/stat`, 'utf8') : readText(`/proc/${pid}/stat`);
   if (!stat) return null;
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[19]);

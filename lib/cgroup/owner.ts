@@ -18,15 +18,28 @@
  */
 import { closeSync, constants as fsc, fstatSync, openSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
+import { fromSystemError } from '../errors';
 import { native } from '../native';
 import { processStartTime } from './host';
 import { onExitAfterRemoval } from './registry';
 
 let id: string | undefined;
 
-/** `<pid>-<start time>` of this process, as its names carry it. */
+/**
+ * `<pid>-<start time>` of this process, as its names carry it. A failed
+ * read (a full fd table) is an error, not a start time of 0: that would be
+ * kept for the whole process, and its groups' names would no longer tell
+ * it from a later process given its pid (the eighteenth review).
+ */
 export function ownerId(): string {
-  return (id ??= `${process.pid}-${processStartTime(process.pid) ?? 0}`);
+  if (id !== undefined) return id;
+  let start: number | null;
+  try {
+    start = processStartTime(process.pid, true);
+  } catch (err) {
+    throw fromSystemError('ERR_SETUP_FAILED', "Cannot read this process's start time (/proc/self/stat), which names its cgroups", err);
+  }
+  return (id = `${process.pid}-${start ?? 0}`);
 }
 
 export const OWNER_MARK_RE = /^(\d+)-(\d+)\.owner$/;
@@ -48,15 +61,16 @@ let hooked = false;
  * go at the process's exit() (after this module's hook, which runs first
  * and removes the groups before their marks), for a process whose groups
  * were all made by workers. Best effort: without a mark, gc() judges by
- * the name alone.
+ * the name alone. True once held.
  */
-export function holdOwnerMark(parentDir: string): void {
-  if (native().holdMark(`${parentDir}/${ownerId()}.owner`) < 0) return;
+export function holdOwnerMark(parentDir: string): boolean {
+  if (native().holdMark(`${parentDir}/${ownerId()}.owner`) < 0) return false;
   // The main thread's exit is the process's: it lets every mark go, after its groups.
   if (!hooked && isMainThread) {
     hooked = true;
     onExitAfterRemoval(releaseOwnerMarks);
   }
+  return true;
 }
 
 /** On the main thread's exit, after the groups: closes and removes every mark of the process. */
