@@ -79,15 +79,23 @@ static void hook_exit(void) {
  * locked must still be the one at `path` (a gc() may remove an unlocked
  * mark meanwhile). */
 static int open_and_lock(const char *path) {
-  if (mkdir(path, 0700) < 0 && errno != EEXIST) return -errno;
+  int made = mkdir(path, 0700) == 0;
+  if (!made && errno != EEXIST) return -errno;
   int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return -errno;
+  if (fd < 0) {
+    /* A full fd table, say: the mark we just made is in no list, and no
+     * exit would remove it (the eighteenth review). */
+    int err = errno;
+    if (made) rmdir(path);
+    return -err;
+  }
   /* A gc() holds it exclusively for the moment it tests it: wait that out
    * (1 ms at a time, up to 100 ms). */
   for (int i = 0; flock(fd, LOCK_SH | LOCK_NB) < 0; i++) {
     int err = errno;
     if (err != EWOULDBLOCK || i >= 100) {
       close(fd);
+      if (made) rmdir(path);
       return -err;
     }
     struct timespec ms = {0, 1000000};

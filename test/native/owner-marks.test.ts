@@ -50,6 +50,12 @@ describe('owner marks at exit(), from C', function () {
     expect(r.status, r.stderr).to.equal(0);
   });
 
+  it('should leave no mark when the fd table is full (the mark made, its open refused)', function () {
+    const r = run('emfile');
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal('hold: EMFILE; mark: gone\n');
+  });
+
   it("should keep the owner's mark when a forked child calls exit()", function () {
     const r = run('fork');
     expect(r.status, r.stderr).to.equal(0);

@@ -9,6 +9,9 @@
  *   newpid  - the owner is pid 1 of a pid namespace of its own, and a child
  *             cloned into a new pid namespace (pid 1 there too) calls
  *             exit(): the owner's mark must stay (it went). Needs root.
+ *   emfile  - ik_mark_hold() with the fd table full: it fails (EMFILE),
+ *             and leaves no mark behind (the one it made stayed, in no
+ *             list, for a gc() to find).
  * Prints "mark after the child: present|gone" for the last two. */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -17,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -80,6 +85,17 @@ int main(int argc, char **argv) {
     setitimer(ITIMER_REAL, &t, NULL);
     ik_mark_hold(mark_b); /* waits up to 100 ms for the gc(), mutex held */
     return 3; /* the signal came too late */
+  }
+  if (strcmp(mode, "emfile") == 0) {
+    struct rlimit rl = {16, 16};
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) return 2;
+    while (open("/dev/null", O_RDONLY) >= 0)
+      ;
+    int r = ik_mark_hold(mark_a);
+    struct stat st;
+    printf("hold: %s; mark: %s\n", r == -EMFILE ? "EMFILE" : r < 0 ? strerror(-r) : "held", stat(mark_a, &st) == 0 ? "present" : "gone");
+    fflush(stdout);
+    _exit(0);
   }
   if (strcmp(mode, "fork") == 0) return hold_then_child(0);
   if (strcmp(mode, "newpid") == 0) {
