@@ -6,7 +6,7 @@
  */
 import { accessSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { IsolateError } from '../errors';
+import { IsolateError, fromSystemError } from '../errors';
 import { native } from '../native';
 import { parseCpuList, type Controller, type HostTopology, type HugePageSize } from './limits';
 
@@ -69,7 +69,14 @@ let cachedMounts: CgroupMounts | undefined;
  */
 export function readCgroupMounts(mountinfo?: string): CgroupMounts {
   if (mountinfo === undefined && cachedMounts) return cachedMounts;
-  const text = mountinfo ?? readFileSync('/proc/self/mountinfo', 'utf8');
+  let text: string;
+  try {
+    text = mountinfo ?? readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch (err) {
+    // A full fd table, the one way this read fails: an IsolateError as
+    // every other step's (not cached: the next call reads again).
+    throw fromSystemError('ERR_SETUP_FAILED', "Cannot read this process's mounts (/proc/self/mountinfo) to find the cgroup hierarchies", err);
+  }
   const out: CgroupMounts = { layout: 'none', v1: new Map(), v1Controllers: new Map() };
   const tmpfs = new Set<string>();
   for (const line of text.split('\n')) {

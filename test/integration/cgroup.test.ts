@@ -1378,6 +1378,24 @@ describe('CGroup on this kernel', function () {
       expect(attempts.some((a) => a.ok), 'a start once fds were free').to.equal(true);
     });
 
+    // Found by the eighteenth review: the host's cgroup mounts, read when the
+    // first Container with a cgroup is made, threw Node's own EMFILE error.
+    it('should refuse a Container with a cgroup made with the fd table full as an IsolateError (EMFILE)', function () {
+      const probe = spawnSync('prlimit', ['--nofile=256:256', 'true']);
+      skipUnless(this, probe.status === 0 ? null : `prlimit (util-linux) cannot lower RLIMIT_NOFILE here: ${probe.error ?? probe.stderr}`);
+      const lib = join(__dirname, '..', '..', 'lib', 'index.js');
+      const code = `const fs = require('node:fs');
+        const { Container, isIsolateError } = require(${JSON.stringify(lib)});
+        const fds = [];
+        for (;;) { try { fds.push(fs.openSync('/dev/null', 'r')); } catch { break; } }
+        let out;
+        try { new Container({ cgroup: { memory: '32M' } }); out = 'made'; } catch (e) { out = isIsolateError(e) ? e.code + ' ' + e.errnoCode : 'not an IsolateError: ' + e.message; }
+        for (const fd of fds) fs.closeSync(fd);
+        console.log(out);`;
+      const r = spawnSync('prlimit', ['--nofile=256:256', process.execPath, '-e', code], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.stdout.trim(), r.stderr).to.equal('ERR_SETUP_FAILED EMFILE');
+    });
+
     it('should find and remove the group of a crashed owner with gc(), killing what runs in it', async function () {
       const marker = sleepMarker();
       const f = runFixture('cgroup-crash', [`marker=${marker}`]);
