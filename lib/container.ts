@@ -571,18 +571,18 @@ export class Container extends EventEmitter<ContainerEvents> {
     const oomBase = shared ? shared._oomKills() : 0;
     const cpuBase = shared ? shared._cpuUsageUsec() : 0;
     const result = collect(proc, limits, () => {
+      // In a group of its own the sandbox's figures are the group's: it is
+      // killed at once, every process from here (kill() thaws it too).
+      // Left to init, a payload with many runnable processes kept it from
+      // running for a second, twice (its tree walk, then its exit), all of
+      // them spinning meanwhile: a cpuTime of 2 s ended at 5.8 s of CPU, a
+      // timeout settled 1.6 s after it passed.
+      if (isMain && this.cgroupOwned && this.config.cgroup?.created) {
+        this.kill('SIGKILL');
+        return;
+      }
       this.thawForKill();
       if (isMain) {
-        // In a group of its own the sandbox's figures are the group's: it
-        // is killed at once, every process from here (killAll). Left to
-        // init, a payload with many runnable processes kept it from
-        // running for a second, twice (its tree walk, then its exit), all
-        // of them spinning meanwhile: a cpuTime of 2 s ended at 5.8 s of
-        // CPU, a timeout settled 1.6 s after it passed.
-        if (this.cgroupOwned && this.config.cgroup?.created) {
-          this.kill('SIGKILL');
-          return;
-        }
         // Otherwise init kills the command's tree and reaps it, which
         // reports its CPU and memory (killing init itself would lose them),
         // then exits, and the kernel ends everything else in the sandbox.
