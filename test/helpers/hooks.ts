@@ -3,11 +3,16 @@ import { Container } from '../../lib';
 import { containersUnavailable } from './caps';
 import { pooledCgroupFds } from '../../lib/cgroup/pool';
 import { native } from '../../lib/native';
-import { childProcesses, containerishFds, hostMounts, initProcesses, ourCgroups, settle, tempDirs } from './leaks';
+import { childProcesses, containerishFds, endStrays, hostMounts, initProcesses, ourCgroups, settle, tempDirs } from './leaks';
 
 let baseMounts: string[] = [];
 let baseFds = new Map<number, string>();
 let baseChildren = new Set<number>();
+// What the tests are judged against: the start's, plus the fallout of a failed test or a leak already reported.
+let judgedMounts: string[] = [];
+let knownGroups = new Set<string>();
+let knownOrphans = 0;
+let baseResources: string[] = [];
 
 function diff(before: string[], after: string[]): string[] {
   const b = new Set(before);
@@ -22,34 +27,74 @@ export const mochaHooks = {
     baseMounts = hostMounts();
     baseFds = containerishFds();
     baseChildren = new Set(childProcesses());
+    judgedMounts = baseMounts;
+    baseResources = process.getActiveResourcesInfo();
   },
 
   async afterEach(this: Mocha.Context): Promise<void> {
-    if (this.currentTest?.state === 'failed') return; // report the real failure, not its fallout
+    if (this.currentTest?.state === 'failed') {
+      // Report the real failure, not its fallout; and clear that away so it
+      // is neither blamed on the next test nor keeps the run from ending.
+      await clearFallout();
+      return;
+    }
     const why = await settle(() => {
       const inits = initProcesses();
       if (inits.length) return `container init processes still running: ${inits.join(', ')}`;
       const kids = childProcesses().filter((p) => !baseChildren.has(p));
       if (kids.length) return `child processes left behind: ${kids.join(', ')}`;
-      const mounts = diff(baseMounts, hostMounts());
+      const mounts = diff(judgedMounts, hostMounts());
       if (mounts.length) return `mounts added to the host: ${mounts.join('; ')}`;
       const pooled = new Set(pooledCgroupFds()); // the cgroup pool's ready groups, like their directories
       const fds = [...containerishFds()].filter(([fd, t]) => baseFds.get(fd) !== t && !pooled.has(fd));
       if (fds.length) return `fds left open: ${fds.map(([fd, t]) => `${fd} -> ${t}`).join(', ')}`;
-      const groups = ourCgroups();
+      const groups = ourCgroups().filter((g) => !knownGroups.has(g));
       if (groups.length) return `cgroups left behind: ${groups.join(', ')}`;
       // Sockets of ended containers still counted (csrc/netlink_ledger.h) would refuse the next tests' netlink.
       const orphans = containersUnavailable() === null ? native().netlinkOrphans(true) : 0;
-      if (orphans > 0) return `netlink sockets of ended containers still open: ${orphans}`;
+      if (orphans > knownOrphans) return `netlink sockets of ended containers still open: ${orphans}`;
       return '';
     });
-    if (why) throw new Error(`Leak after "${this.currentTest?.fullTitle()}": ${why}`);
+    if (why) {
+      await clearFallout();
+      // Fails this test, not the hook: a root hook's failure would end the whole run there.
+      (this.test as unknown as { error(err: Error): void }).error(new Error(`Leak after "${this.currentTest?.fullTitle()}": ${why}`));
+    }
   },
 
   afterAll(): void {
+    // Whatever still keeps Node running once mocha is done is a leak of its
+    // own (a handle the library left): say so and end, rather than hang
+    // until CI's time runs out. Unref'd, this timer alone keeps nothing alive.
+    setTimeout(() => {
+      const left = diffCounts(baseResources, process.getActiveResourcesInfo());
+      process.stderr.write(`The suite ended but Node still runs, held by: ${left.join(', ') || 'nothing new (see the failures above)'}\n`);
+      process.exit(1);
+    }, 15_000).unref();
     const mounts = diff(baseMounts, hostMounts());
     if (mounts.length) throw new Error(`The host mount table changed during the suite: ${mounts.join('; ')}`);
     const left = tempDirs();
     if (left.length) throw new Error(`Test temp dirs left behind: ${left.join(', ')}`);
   },
 };
+
+/** What `after` has beyond `before`, counting repeats. */
+function diffCounts(before: string[], after: string[]): string[] {
+  const left = [...before];
+  return after.filter((x) => {
+    const i = left.indexOf(x);
+    if (i < 0) return true;
+    left.splice(i, 1);
+    return false;
+  });
+}
+
+/** Ends a failed or leaking test's processes, and takes what else it left as known, so later tests are judged on their own. */
+async function clearFallout(): Promise<void> {
+  const ended = await endStrays(baseChildren);
+  if (ended.length) process.stderr.write(`(ended processes the test left: ${ended.join(', ')})\n`);
+  judgedMounts = hostMounts();
+  baseFds = containerishFds();
+  knownGroups = new Set(ourCgroups());
+  knownOrphans = containersUnavailable() === null ? native().netlinkOrphans(true) : 0;
+}

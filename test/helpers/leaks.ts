@@ -42,6 +42,60 @@ export function childProcesses(): number[] {
   return out;
 }
 
+/** Every process below `pid` (children first, then theirs), from /proc/PID/task/TID/children. */
+export function descendantsOf(pid: number): number[] {
+  const out: number[] = [];
+  let level = [pid];
+  while (level.length) {
+    const next: number[] = [];
+    for (const p of level) {
+      let tids: string[];
+      try {
+        tids = readdirSync(`/proc/${p}/task`);
+      } catch {
+        continue; /* gone meanwhile */
+      }
+      for (const t of tids) {
+        try {
+          next.push(...readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+    }
+    out.push(...next);
+    level = next;
+  }
+  return out;
+}
+
+/** SIGKILL to `pid`, if it is still there. */
+export function kill9(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone meanwhile */
+  }
+}
+
+/**
+ * Ends the processes a test left (our children not in `keep`, and all
+ * below them) and waits until they are reaped: what is below first, so a
+ * fixture's subreaper still reaps its orphans; then our children, whose
+ * ChildProcess handles (or the addon, for inits) reap them. A failed
+ * test's fallout would otherwise be blamed on the next test, and a child
+ * Node still waits for would keep the run from ever ending.
+ */
+export async function endStrays(keep: ReadonlySet<number>): Promise<number[]> {
+  const kids = childProcesses().filter((p) => !keep.has(p));
+  const below = kids.flatMap(descendantsOf);
+  for (const p of below) kill9(p);
+  await settle(() => (below.some((p) => kids.some((k) => descendantsOf(k).includes(p))) ? 'below' : ''), 3000);
+  for (const p of kids) kill9(p);
+  await settle(() => (childProcesses().some((p) => kids.includes(p)) ? 'kids' : ''), 3000);
+  return kids;
+}
+
 /** The host mount table (mount point, fs type, source), as a sorted list. */
 export function hostMounts(): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
