@@ -260,7 +260,13 @@ export function hasControlFile(path: string): boolean {
 export function pidsIn(procsFile: string): number[] {
   const text = readControl(procsFile);
   if (!text) return [];
-  return text.split('\n').filter(Boolean).map(Number);
+  // v2 lists a process outside the reader's pid namespace as 0 (v1 leaves
+  // it out): a 0 passed on to process.kill() would signal our own process
+  // group, Node included.
+  return text
+    .split('\n')
+    .map(Number)
+    .filter((p) => p > 0);
 }
 
 /**
