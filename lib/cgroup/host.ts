@@ -541,9 +541,11 @@ export function exists(dir: string): boolean {
 /**
  * A process's start time (clock ticks since boot, /proc/PID/stat field 22),
  * or null if it is gone; with `strict`, a read that fails for another
- * reason (EMFILE) throws rather than reading as gone.
+ * reason (EMFILE) throws rather than reading as gone. 'self' is this
+ * process, whatever pid namespace /proc was mounted from (/proc/<our pid>
+ * is another process when that is not ours).
  */
-export function processStartTime(pid: number, strict = false): number | null {
+export function processStartTime(pid: number | 'self', strict = false): number | null {
   const stat = strict ? readFileSync(`/proc/${pid}/stat`, 'utf8') : readText(`/proc/${pid}/stat`);
   if (!stat) return null;
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -35,7 +35,12 @@ export function ownerId(): string {
   if (id !== undefined) return id;
   let start: number | null;
   try {
-    start = processStartTime(process.pid, true);
+    // /proc/self, not /proc/<process.pid>: in a pid namespace of its own
+    // with an outer namespace's /proc (unshare --pid without --mount-proc,
+    // a container given the host's /proc), /proc/<our pid> is another
+    // process, pid 1 the host's init: our groups' names then carried its
+    // start time and read as alive to every gc() for as long as it ran.
+    start = processStartTime('self', true);
   } catch (err) {
     throw fromSystemError('ERR_SETUP_FAILED', "Cannot read this process's start time (/proc/self/stat), which names its cgroups", err);
   }

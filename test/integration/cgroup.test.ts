@@ -1488,6 +1488,40 @@ describe('CGroup on this kernel', function () {
       }
     });
 
+    it("should name its groups by its own start time when /proc is another pid namespace's, so gc() removes them once it is gone", async function () {
+      const probe = spawnSync('unshare', ['--pid', '--fork', 'true']);
+      skipUnless(this, probe.status === 0 ? null : `unshare of a pid namespace fails here: ${probe.stderr}`);
+      // Node is pid 1 of a pid namespace of its own, with the host's /proc
+      // (no --mount-proc): /proc/1 there is the host's init, not Node.
+      const marker = sleepMarker();
+      const f = runFixture('cgroup-crash', [`marker=${marker}`], ['unshare', '--pid', '--kill-child']);
+      try {
+        const { nodePid, paths } = (await f.firstJson) as { nodePid: number; paths: string[] };
+        expect(nodePid, 'pid 1 of its namespace').to.equal(1);
+        const unshare = childrenOf(f.child.pid!)[0]!;
+        const node = childrenOf(unshare)[0]!;
+        const owner = ownerOf(paths[0]!);
+        // Its own start time (the host's init's made its groups look alive for as long as the host ran).
+        expect(Number(owner.split('-')[1]), owner).to.equal(processStartTime(node));
+        process.kill(unshare, 'SIGKILL');
+        expect(await waitFor(() => !exists(node), 3000)).to.equal(true);
+        const report = await gc();
+        for (const p of paths) expect(report.cgroups.removed, JSON.stringify(report.cgroups)).to.include(p);
+        expect(await waitFor(() => markerProcesses(marker).length === 0, 2000), 'the sleep was killed').to.equal(true);
+        expect(markExists(owner), 'its mark is gone').to.equal(false);
+      } finally {
+        if (f.child.exitCode === null && f.child.signalCode === null) for (const p of descendantsOf(f.child.pid!)) kill9(p);
+        await f.exited;
+        await gc();
+        // Without the fix nothing here could remove them (their name reads as alive): by hand.
+        for (const p of markerProcesses(marker)) kill9(p);
+        await waitFor(() => markerProcesses(marker).length === 0, 2000);
+        for (const d of existingParentDirs()) for (const n of readdirSync(d)) if (/^1-\d+(-[0-9a-f]{10}|\.owner)$/.test(n) && Number(n.split(/[-.]/)[1]) === processStartTime(1)) {
+          try { rmdirSync(join(d, n)); } catch { /* busy: left */ }
+        }
+      }
+    });
+
     it('should not signal its own process group for a process in the group it cannot see (v2 lists it as pid 0 in another pid namespace)', async function () {
       const probe = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']);
       skipUnless(this, probe.status === 0 ? null : `unshare of a pid namespace fails here: ${probe.stderr}`);
