@@ -123,7 +123,14 @@ export function containerishFds(): Map<number, string> {
   return m;
 }
 
-export const TEMP_PREFIX = 'isolate-kit-test-';
+/**
+ * Test temp dirs carry the run's id (the first mocha process's pid, which
+ * fixtures it starts inherit through the environment): another run on
+ * the machine at the same time has its own, and neither is taken for the
+ * other's leak.
+ */
+const RUN = (process.env.ISOLATE_KIT_TEST_RUN ??= String(process.pid));
+export const TEMP_PREFIX = `isolate-kit-test-${RUN}-`;
 
 /** Test temp dirs still present in the system temp dir. */
 export function tempDirs(): string[] {
