@@ -9,6 +9,7 @@ import { diffUpper, isSetupMountpoint, type Change } from './image/diff';
 import type { Layer } from './image/layer';
 import type { ExtractLimits } from './image/contracts';
 import { Image } from './image/image';
+import { leaseLayers } from './layer-leases';
 import { imageCommand, imageDefaults, type ImageDefaults } from './image/run-config';
 import type { ImageStore } from './image/store';
 
@@ -365,6 +366,8 @@ export class Container extends EventEmitter<ContainerEvents> {
   private cgroupGone: Promise<void> = Promise.resolve();
   /** Its removal was put off to the next turn of the event loop (dropCgroupSoon): Container.run need not wait for it. */
   private groupRemovalDeferred = false;
+  /** Lets go of the layers it holds while running (layer-leases.ts). */
+  private releaseLayers: (() => void) | undefined;
   /** O_PATH fd of the writable layer of a layered root, sent by init once set up (commit, diff). */
   private upperFd: number | undefined;
   private readonly forwardOom = (kills: number) => this.emit('oom', kills);
@@ -886,10 +889,21 @@ export class Container extends EventEmitter<ContainerEvents> {
       cg._ownedBy = this;
       this.cgroupOwned = true;
     }
+    // Its layers, held while it runs: an image store's gc() anywhere leaves them (layer-leases.ts).
+    let releaseLayers: (() => void) | undefined;
+    if (cfg.rootfs.kind === 'overlay') {
+      try {
+        releaseLayers = leaseLayers(cfg.rootfs.layers);
+      } catch (err) {
+        this.dropCgroup();
+        throw err;
+      }
+    }
     let planned: ReturnType<Container['plan']>;
     try {
       planned = this.plan(main && { ...main, ownPipes: ownPipes(stdio) });
     } catch (err) {
+      releaseLayers?.();
       this.dropCgroup();
       // Bad input is refused before this; what is left is the host's (EMFILE reading mountinfo, say).
       throw isIsolateError(err) ? err : fromSystemError('ERR_SETUP_FAILED', 'Cannot start the container', err);
@@ -901,6 +915,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     try {
       r = nat.spawn(nsFlags, plan, stdio, this.onNative.bind(this), cg?._placementPaths());
     } catch (err) {
+      releaseLayers?.();
       this.dropCgroup();
       throw spawnError(err, cfg.namespaces);
     }
@@ -917,6 +932,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     }
     this.handle = r.handle;
     this.pid = r.pid;
+    this.releaseLayers = releaseLayers;
     this.currentState = 'running';
     if (!this.refed) r.handle.unref();
     if (main) {
@@ -1187,6 +1203,11 @@ export class Container extends EventEmitter<ContainerEvents> {
       if (this.config.namespaces.has('pid') && !cg._hadOutsiders && isMainThread) this.dropCgroupSoon();
       else this.dropCgroup();
     }
+    // Its overlay went with its mount namespace (with a pid namespace, every
+    // process in it is gone; without one, the group's removal has just
+    // killed those left).
+    this.releaseLayers?.();
+    this.releaseLayers = undefined;
     // Only someone still waiting for the start gets an error (made only
     // then: an IsolateError captures a stack, ~20 µs at every end).
     if (this.startWaiters.length > 0) {

@@ -19,6 +19,7 @@ import { Image, type ImageRecord, type ImageRunConfig, type OciImageConfig } fro
 import { Layer, MEDIA_TYPE_TAR, MEDIA_TYPE_TAR_GZIP, type LayerImportOptions, type LayerRecord } from './layer';
 import { type ClaimKind, claimSuffix, readClaims } from './claims';
 import { withLock } from './lock';
+import { removeUnlessLeased } from '../layer-leases';
 import { defaultStoreRoot, digestHex, isDigest, StorePaths } from './paths';
 import { extractLayer } from './tar-read';
 import { packToFile, type PackOptions } from './tar-write';
@@ -736,9 +737,11 @@ export class ImageStore {
         // Young: made, or found again by an import (which refreshes its
         // layer.json), in the last `grace`.
         if (rec && Date.now() - Math.max(Date.parse(rec.created), mtimeMs(join(this._paths.layers, hex, 'layer.json'))) < grace) continue;
-        // A layer in use keeps its first blob (exportTar reads it).
+        // A running container holds its layers (layer-leases.ts), seen
+        // from every pid namespace, where mountinfo is only this one's.
+        const gone = removeUnlessLeased(this._paths.layerFs(diffId), () => rmSync(join(this._paths.layers, hex), { recursive: true, force: true }));
+        if (!gone) continue;
         out.bytes += rec?.uncompressedSize ?? 0;
-        rmSync(join(this._paths.layers, hex), { recursive: true, force: true });
         out.layers.push(diffId);
       }
       const keepBlobs = this.referencedBlobs();

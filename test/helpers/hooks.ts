@@ -3,6 +3,7 @@ import { Container } from '../../lib';
 import { containersUnavailable } from './caps';
 import { pooledCgroupFds } from '../../lib/cgroup/pool';
 import { native } from '../../lib/native';
+import { _leasedLayers } from '../../lib/layer-leases';
 import { childProcesses, containerishFds, endStrays, hostMounts, initProcesses, ourCgroups, settle, tempDirs } from './leaks';
 
 let baseMounts: string[] = [];
@@ -12,6 +13,7 @@ let baseChildren = new Set<number>();
 let judgedMounts: string[] = [];
 let knownGroups = new Set<string>();
 let knownOrphans = 0;
+let knownLeases = new Set<string>();
 let baseResources: string[] = [];
 
 function diff(before: string[], after: string[]): string[] {
@@ -48,6 +50,8 @@ export const mochaHooks = {
       const pooled = new Set(pooledCgroupFds()); // the cgroup pool's ready groups, like their directories
       const fds = [...containerishFds()].filter(([fd, t]) => baseFds.get(fd) !== t && !pooled.has(fd));
       if (fds.length) return `fds left open: ${fds.map(([fd, t]) => `${fd} -> ${t}`).join(', ')}`;
+      const leased = _leasedLayers().filter((d) => !knownLeases.has(d));
+      if (leased.length) return `layer directories still held (lib/layer-leases.ts): ${leased.join(', ')}`;
       const groups = ourCgroups().filter((g) => !knownGroups.has(g));
       if (groups.length) return `cgroups left behind: ${groups.join(', ')}`;
       // Sockets of ended containers still counted (csrc/netlink_ledger.h) would refuse the next tests' netlink.
@@ -96,5 +100,6 @@ async function clearFallout(): Promise<void> {
   judgedMounts = hostMounts();
   baseFds = containerishFds();
   knownGroups = new Set(ourCgroups());
+  knownLeases = new Set(_leasedLayers());
   knownOrphans = containersUnavailable() === null ? native().netlinkOrphans(true) : 0;
 }

@@ -17,6 +17,7 @@ import { Container, ImageStore, IsolateError, Layer, LayerStack } from '../../li
 import { needContainers, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
 import { packToFile } from '../../lib/image/tar-write';
+import { _leasedLayers } from '../../lib/layer-leases';
 
 const BUSYBOX = '/bin/busybox';
 const ROOT = { uid: 0, gid: 0 };
@@ -359,6 +360,61 @@ describe('ImageStore, Layer and images', function () {
       expect(g.layers().map((l) => l.diffId)).to.deep.equal([base.diffId]);
       expect(existsSync(loose.blobPath)).to.equal(false);
       expect(existsSync(base.blobPath)).to.equal(true);
+    });
+
+    // Found by the nineteenth review: gc() found layers in use in
+    // /proc/*/mountinfo only, which a gc() in another pid namespace (a tool
+    // in a container sharing the store) does not see: it removed a running
+    // container's layer, and the container's next command failed.
+    it('should keep a layer a running container uses from a gc() in another pid namespace, and let it go once the container ends', async function () {
+      const probe = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']);
+      skipUnless(this, probe.status === 0 ? null : `unshare of a pid namespace fails here: ${probe.stderr}`);
+      const g = new ImageStore({ root: join(tmp, 'gc-pidns') });
+      const base = await Layer.fromDirectory(baseDir, { store: g });
+      const extra = join(tmp, 'extra-pidns');
+      mkdirSync(extra);
+      writeFileSync(join(extra, 'f'), 'extra\n');
+      const loose = await Layer.fromDirectory(extra, { store: g });
+      const img = await g.createImage([base, loose]);
+      const c = new Container({ image: img, env: { PATH: '/bin' } });
+      await g.removeImage(img.id);
+      const lib = join(__dirname, '..', '..', 'lib', 'index.js');
+      const gcElsewhere = () => {
+        const code = `new (require(${JSON.stringify(lib)}).ImageStore)({ root: ${JSON.stringify(g.root)} }).gc({ graceMs: 0 }).then((r) => console.log(JSON.stringify(r.layers)))`;
+        const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, '-e', code], { encoding: 'utf8', timeout: 60_000 });
+        expect(r.status, r.stderr).to.equal(0);
+        return JSON.parse(r.stdout) as string[];
+      };
+      await c.start();
+      try {
+        expect(gcElsewhere(), 'a gc() that cannot see the container').to.deep.equal([]);
+        const r = await c.run(['cat', '/f']);
+        expect([r.status, r.stdout]).to.deep.equal(['ok', 'extra\n']);
+      } finally {
+        await c.destroy();
+      }
+      expect(gcElsewhere().sort()).to.deep.equal([base.diffId, loose.diffId].sort());
+      expect(g.layers()).to.deep.equal([]);
+    });
+
+    // A start that meets a gc() removing its layer says so, holding nothing.
+    it('should refuse to start on a layer a gc() removed, naming it, and hold nothing', async function () {
+      const g = new ImageStore({ root: join(tmp, 'gc-gone') });
+      const extra = join(tmp, 'extra-gone');
+      mkdirSync(extra);
+      writeFileSync(join(extra, 'f'), 'gone\n');
+      const loose = await Layer.fromDirectory(extra, { store: g });
+      const base = await Layer.fromDirectory(baseDir, { store: g });
+      const stack = LayerStack.fromLayers([base, loose]);
+      expect((await g.gc({ graceMs: 0 })).layers).to.have.length(2);
+      const err = await Container.run(['true'], { rootfs: stack }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(IsolateError);
+      expect((err as IsolateError).code).to.equal('ERR_SETUP_FAILED');
+      expect((err as IsolateError).message).to.include(base.path);
+      expect(_leasedLayers()).to.deep.equal([]);
     });
 
     // An import in another process writes its config blob, then records
