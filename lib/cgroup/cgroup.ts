@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, existsSync, openSync, readdirSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { EventEmitter } from 'eventemitter3';
 import type { CgroupfsView } from '../filesystem';
 import { IsolateError, invalidOption } from '../errors';
@@ -202,16 +202,37 @@ function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
     const name = parent.version === 1 ? V1_NAMES[c] : c;
     const where =
       parent.version === 2
-        ? notEnabledV2(parent)
+        ? notEnabledV2(parent, name)
         : ((unusableV1.get(parent.name === 'delegated' ? '' : parent.name) ?? []).find((p) => p.startsWith(`${name}:`)) ?? noV1Hierarchy(name));
     const option = c === 'net_cls' ? 'netClassId' : c === 'hugetlb' ? 'memory.hugetlbMax' : c;
     throw new IsolateError('ERR_UNSUPPORTED', `The ${name} cgroup controller is not available on this host: ${where}`, { option });
   }
 }
 
-/** Why a v2 parent's groups lack a controller, for messages. */
-function notEnabledV2(parent: CgroupParent): string {
-  return `it is not enabled for ${parent.v2Dir} (see its cgroup.controllers and the parent's cgroup.subtree_control)`;
+/**
+ * Why a v2 parent's groups lack a controller, for messages. One case said
+ * precisely (the nineteenth review): the group above the parent offers
+ * the controller but holds processes, and the kernel hands memory, io and
+ * the like to the groups below one only when it has none. That is Node in
+ * its cgroup namespace's root (a privileged container on a v2 host), or a
+ * parent made below a group with processes: the host is not to blame.
+ */
+function notEnabledV2(parent: CgroupParent, controller: string): string {
+  const dir = parent.v2Dir!;
+  const up = dirname(dir);
+  const words = (f: string) => (readControl(join(up, f)) ?? '').split(/\s+/).filter(Boolean);
+  // (Not the hierarchy's root, which is exempt: it has no cgroup.type.)
+  if (up !== dir && existsSync(join(up, 'cgroup.type')) && words('cgroup.controllers').includes(controller) && !words('cgroup.subtree_control').includes(controller)) {
+    const procs = (readControl(join(up, 'cgroup.procs')) ?? '').split('\n').filter(Boolean);
+    if (procs.length > 0) {
+      return (
+        `${up} has it but cannot hand it on to ${dir}: processes run in ${up} itself (${procs.length}; this one among them where it is its cgroup namespace's root, as in a privileged container), ` +
+        `and the kernel enables ${controller} for the groups below a group only when that group has none. Move them into a group of their own below it first ` +
+        `(e.g. \`mkdir ${up}/init && for p in $(cat ${up}/cgroup.procs); do echo $p > ${up}/init/cgroup.procs; done\`, as Docker-in-Docker's entrypoint does); see docs/cgroups.md`
+      );
+    }
+  }
+  return `it is not enabled for ${dir} (see its cgroup.controllers and the parent's cgroup.subtree_control)`;
 }
 
 /**

@@ -1837,6 +1837,35 @@ describe('CGroup on this kernel', function () {
 
     // v2 caps a group's memory.low at its ancestors': the parent's, left at
     // 0, made every group's low protect nothing under host pressure.
+    // The nineteenth review: Node in its cgroup namespace's root, with a
+    // cgroup2 mount of its own (a privileged container on a v2 host) got
+    // "not available on this host" for a memory limit, but the host has it:
+    // the kernel hands memory on from a group only when no process is in it.
+    it("should say why memory is refused when Node runs in its cgroup namespace's root with processes there (v2)", async function () {
+      if (version() === 1) return; // v2's rule ("no internal processes")
+      const probe = spawnSync('unshare', ['--cgroup', '--mount', 'true']);
+      skipUnless(this, probe.status === 0 ? null : `unshare of cgroup and mount namespaces fails here: ${probe.stderr}`);
+      const any = new CGroup({}).create();
+      const pod = join(dirname(any.paths[0]!), `pod-${process.pid}`);
+      await any.destroy();
+      mkdirSync(pod);
+      const lib = join(__dirname, '..', '..', 'lib', 'index.js');
+      const code = `try { new (require(${JSON.stringify(lib)}).Container)({ cgroup: { memory: '64M' } }); console.log('made'); } catch (e) { console.log(e.code + ' ' + e.message); }`;
+      try {
+        // A pod: a group with processes in it, and a cgroup namespace rooted there.
+        const inner = `umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec ${process.execPath} -e "$0"`;
+        const r = spawnSync('sh', ['-c', `echo $$ > ${pod}/cgroup.procs && exec unshare --cgroup --mount --pid --fork --mount-proc sh -c '${inner}' "$0"`, code], { encoding: 'utf8', timeout: 60_000 });
+        expect(r.stdout, r.stderr).to.match(/^ERR_UNSUPPORTED The memory cgroup controller is not available on this host: \S+ has it but cannot hand it on/);
+        expect(r.stdout).to.include('processes run in');
+        expect(r.stdout).to.include('cgroup namespace');
+      } finally {
+        // What the inner Node made there: its parent (and owner mark, gone with it), then the pod.
+        for (const n of existsSync(join(pod, 'isolate-kit')) ? readdirSync(join(pod, 'isolate-kit'), { withFileTypes: true }) : []) if (n.isDirectory()) rmdirSync(join(pod, 'isolate-kit', n.name));
+        if (existsSync(join(pod, 'isolate-kit'))) rmdirSync(join(pod, 'isolate-kit'));
+        rmdirSync(pod);
+      }
+    });
+
     it("should keep the parent's memory.low at the sum of its groups' on v2", async function () {
       if (version() === 1) return; // v1's soft limit (memory.low's mapping) has no such cap
       const MiB = 1024 * 1024;
