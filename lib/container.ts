@@ -889,6 +889,7 @@ export class Container extends EventEmitter<ContainerEvents> {
       cg._ownedBy = this;
       this.cgroupOwned = true;
     }
+    if (!cfg.namespaces.has('pid')) warnNoReaper();
     // Its layers, held while it runs: an image store's gc() anywhere leaves them (layer-leases.ts).
     let releaseLayers: (() => void) | undefined;
     if (cfg.rootfs.kind === 'overlay') {
@@ -1279,6 +1280,22 @@ function warnNetlinkRefused(refused: boolean, orphans: number): void {
     );
   }
   netlinkRefused = refused;
+}
+
+let warnedNoReaper = false;
+
+/**
+ * Without a pid namespace, processes that outlive init go to the reaper of
+ * Node's own pid namespace: where that is Node (PID 1, as under
+ * `docker run` without --init), nothing reaps them. Said once.
+ */
+function warnNoReaper(): void {
+  if (warnedNoReaper || process.pid !== 1) return;
+  warnedNoReaper = true;
+  process.emitWarning(
+    "This Node process is PID 1 of its pid namespace and a container has no pid namespace of its own: its processes that outlive init become Node's, and stay zombies (Node reaps only its own children). Run Node under an init (docker run --init, tini), or keep 'pid' in namespaces (docs/api.md)",
+    { code: 'ISOLATE_KIT_NO_REAPER' },
+  );
 }
 
 /** A shared group's figures (it stays) in the shape of a group's final ones. */

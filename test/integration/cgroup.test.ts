@@ -1436,6 +1436,12 @@ describe('CGroup on this kernel', function () {
     /** `<pid>-<start>` of a group's owner, from its name. */
     const ownerOf = (path: string): string => basename(path).split('-').slice(0, 2).join('-');
     const markExists = (owner: string) => existingParentDirs().some((d) => existsSync(join(d, `${owner}.owner`)));
+    /** Ends a wrapped fixture a failure left running (unshare takes its child along), then removes its groups. */
+    const endWrapped = async (f: ReturnType<typeof runFixture>) => {
+      if (f.child.exitCode === null && f.child.signalCode === null) for (const p of descendantsOf(f.child.pid!)) kill9(p);
+      await f.exited;
+      await gc();
+    };
 
     it('should leave alone the groups of a live owner in another pid or time namespace, and remove them once it is gone', async function () {
       const probe = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', '--time', '--boottime', '1000', 'true']);
@@ -1480,10 +1486,7 @@ describe('CGroup on this kernel', function () {
           expect(await waitFor(() => markerProcesses(marker).length === 0, 2000), 'the sleep was killed').to.equal(true);
           expect(markExists(owner), 'its mark is gone').to.equal(false);
         } finally {
-          // Ends a fixture a failure left (unshare takes its child along), then its groups.
-          if (f.child.exitCode === null && f.child.signalCode === null) for (const p of descendantsOf(f.child.pid!)) kill9(p);
-          await f.exited;
-          await gc();
+          await endWrapped(f);
         }
       }
     });
@@ -1510,9 +1513,7 @@ describe('CGroup on this kernel', function () {
         expect(await waitFor(() => markerProcesses(marker).length === 0, 2000), 'the sleep was killed').to.equal(true);
         expect(markExists(owner), 'its mark is gone').to.equal(false);
       } finally {
-        if (f.child.exitCode === null && f.child.signalCode === null) for (const p of descendantsOf(f.child.pid!)) kill9(p);
-        await f.exited;
-        await gc();
+        await endWrapped(f);
         // Without the fix nothing here could remove them (their name reads as alive): by hand.
         for (const p of markerProcesses(marker)) kill9(p);
         await waitFor(() => markerProcesses(marker).length === 0, 2000);

@@ -3,9 +3,11 @@
  * stop/kill/destroy, disposal, and unref().
  */
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { Container, IsolateError, type ContainerProcess } from '../../lib';
-import { needContainers } from '../helpers/caps';
+import { needContainers, skipUnless } from '../helpers/caps';
 import { containerTracker, exists, killFixture, markerProcesses, runFixture, sleepMarker, waitFor, waitForOutput, type Fixture } from '../fixtures/procs';
 
 function spawned(p: ContainerProcess): Promise<void> {
@@ -283,6 +285,26 @@ describe('Container lifecycle', function () {
       await c.destroy();
       await c.stop();
       expect(c.state).to.equal('destroyed');
+    });
+  });
+
+  describe('Node as PID 1', function () {
+    // Without a pid namespace, what outlives init goes to the reaper of
+    // Node's own namespace; where that is Node, nothing reaps it (the
+    // nineteenth review): said once, as a process warning.
+    it('should warn once that a container without a pid namespace leaves what outlives init unreaped', function () {
+      const probe = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']);
+      skipUnless(this, probe.status === 0 ? null : `unshare of a pid namespace fails here: ${probe.stderr}`);
+      const lib = join(__dirname, '..', '..', 'lib', 'index.js');
+      const code = `const { Container } = require(${JSON.stringify(lib)});
+        process.on('warning', (w) => console.log('warning ' + w.code));
+        (async () => {
+          await Container.run(['true']); // a pid namespace: nothing to say
+          for (let i = 0; i < 2; i++) await Container.run(['true'], { namespaces: ['mnt', 'uts', 'ipc', 'net'] });
+          console.log('pid ' + process.pid);
+        })();`;
+      const r = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, '-e', code], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.stdout.trim().split('\n'), r.stderr).to.deep.equal(['warning ISOLATE_KIT_NO_REAPER', 'pid 1']);
     });
   });
 
