@@ -97,13 +97,16 @@ function letGo(dir: string): void {
 /**
  * For a gc(): runs `remove` with `dir` locked exclusively, unless a
  * container holds it (then false, and nothing is removed). A directory
- * that is not there is nobody's.
+ * that is not there is nobody's; one that cannot be opened for another
+ * reason (EMFILE, ENFILE, ENOMEM: a full fd table, say, for the moment
+ * another thread holds it) may be held, and stays.
  */
 export function removeUnlessLeased(dir: string, remove: () => void): boolean {
   let fd: number;
   try {
     fd = openSync(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
-  } catch {
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return false;
     remove();
     return true;
   }

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, copyFileSync, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGzip } from 'node:zlib';
@@ -17,7 +17,7 @@ import { Container, ImageStore, IsolateError, Layer, LayerStack } from '../../li
 import { needContainers, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
 import { packToFile } from '../../lib/image/tar-write';
-import { _leasedLayers } from '../../lib/layer-leases';
+import { _leasedLayers, leaseLayers, removeUnlessLeased } from '../../lib/layer-leases';
 
 const BUSYBOX = '/bin/busybox';
 const ROOT = { uid: 0, gid: 0 };
@@ -415,6 +415,39 @@ describe('ImageStore, Layer and images', function () {
       expect((err as IsolateError).code).to.equal('ERR_SETUP_FAILED');
       expect((err as IsolateError).message).to.include(base.path);
       expect(_leasedLayers()).to.deep.equal([]);
+    });
+
+    // gc()'s open of a layer's fs/ failing for a moment (EMFILE: another
+    // thread of a busy process holds the rest of the fd table) was taken
+    // for "not there", and the layer went with a container still on it.
+    it('should keep a leased layer whose directory gc() cannot open for want of an fd', async function () {
+      const g = new ImageStore({ root: join(tmp, 'gc-emfile') });
+      const base = await Layer.fromDirectory(baseDir, { store: g });
+      const release = leaseLayers([base.path]); // as a running container of this process holds it
+      const soft = spawnSync('prlimit', ['--pid', String(process.pid), '--nofile', '--raw', '--noheadings', '--output=SOFT'], { encoding: 'utf8' });
+      skipUnless(this, soft.status === 0 ? null : `prlimit fails here: ${soft.stderr}`);
+      const highest = Math.max(...readdirSync('/proc/self/fd').map(Number));
+      const filler: number[] = [];
+      let removed = false;
+      let kept: boolean;
+      try {
+        expect(spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${highest + 4}:`]).status).to.equal(0);
+        try {
+          for (;;) filler.push(openSync('/dev/null', 'r'));
+        } catch (err) {
+          expect((err as NodeJS.ErrnoException).code).to.equal('EMFILE');
+        }
+        kept = !removeUnlessLeased(base.path, () => {
+          removed = true; // what gc() removes here (rmSync of the layer) would need fds too
+        });
+      } finally {
+        for (const fd of filler) closeSync(fd);
+        spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${soft.stdout.trim()}:`]);
+        release();
+      }
+      expect({ kept, removed, there: existsSync(base.path) }).to.deep.equal({ kept: true, removed: false, there: true });
+      // Once it can be opened, an unleased layer goes as before.
+      expect((await g.gc({ graceMs: 0 })).layers).to.deep.equal([base.diffId]);
     });
 
     // An import in another process writes its config blob, then records
