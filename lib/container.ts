@@ -740,6 +740,8 @@ export class Container extends EventEmitter<ContainerEvents> {
     }
     this.currentState = 'destroyed';
     this.releaseUpper();
+    this.releaseLayers?.(); // held after the end for diff() and commit()
+    this.releaseLayers = undefined;
   }
 
   private releaseUpper(): void {
@@ -1206,9 +1208,12 @@ export class Container extends EventEmitter<ContainerEvents> {
     }
     // Its overlay went with its mount namespace (with a pid namespace, every
     // process in it is gone; without one, the group's removal has just
-    // killed those left).
-    this.releaseLayers?.();
-    this.releaseLayers = undefined;
+    // killed those left). But diff() and commit() still read the layers
+    // below the writable one until destroy(): held until then.
+    if (this.upperFd === undefined) {
+      this.releaseLayers?.();
+      this.releaseLayers = undefined;
+    }
     // Only someone still waiting for the start gets an error (made only
     // then: an IsolateError captures a stack, ~20 µs at every end).
     if (this.startWaiters.length > 0) {

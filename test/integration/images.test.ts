@@ -450,6 +450,28 @@ describe('ImageStore, Layer and images', function () {
       expect((await g.gc({ graceMs: 0 })).layers).to.deep.equal([base.diffId]);
     });
 
+    // diff() and commit() read the layers below the writable one after the
+    // container stopped, until destroy(): the lease went at the stop, and a
+    // gc() in between removed them (both then failed with Node's ENOENT).
+    it('should keep the layers of a stopped container until destroy(), for its diff() and commit()', async function () {
+      const g = new ImageStore({ root: join(tmp, 'gc-stopped') });
+      const base = await Layer.fromDirectory(baseDir, { store: g });
+      const c = new Container({ rootfs: LayerStack.fromLayers([base]), env: { PATH: '/bin' }, user: ROOT });
+      try {
+        await c.start();
+        expect((await c.run(['rm', '/doomed'])).status).to.equal('ok');
+        await c.stop();
+        expect((await g.gc({ graceMs: 0 })).layers, 'a gc() after the stop').to.deep.equal([]);
+        expect(c.diff()).to.deep.equal([{ kind: 'D', path: '/doomed' }]);
+        const layer = await c.commit({ store: g });
+        expect(layer.diffId).to.match(/^sha256:/);
+      } finally {
+        await c.destroy();
+      }
+      expect(_leasedLayers()).to.deep.equal([]);
+      expect((await g.gc({ graceMs: 0 })).layers).to.include(base.diffId);
+    });
+
     // An import in another process writes its config blob, then records
     // the image: a gc() between the two took the blob, and the record then
     // pointed at nothing, which broke images() for good.
