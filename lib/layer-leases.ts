@@ -17,7 +17,7 @@
  */
 import { closeSync, constants as fsc, fstatSync, openSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
-import { IsolateError } from './errors';
+import { IsolateError, fromSystemError } from './errors';
 import { native } from './native';
 
 const held = new Map<string, { fd: number; users: number }>();
@@ -63,7 +63,9 @@ function take(dir: string): void {
   try {
     fd = openSync(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
   } catch (err) {
-    throw gone('cannot be opened', err);
+    // Only its absence is a gc()'s doing; EMFILE, EACCES and the like say what they are.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw gone('is not there', err);
+    throw fromSystemError('ERR_SETUP_FAILED', `Cannot open the layer directory ${dir} to hold it while the container runs`, err, { path: dir });
   }
   try {
     const r = native().tryLock(fd, true);
