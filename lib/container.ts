@@ -366,7 +366,7 @@ export class Container extends EventEmitter<ContainerEvents> {
   private cgroupGone: Promise<void> = Promise.resolve();
   /** Its removal was put off to the next turn of the event loop (dropCgroupSoon): Container.run need not wait for it. */
   private groupRemovalDeferred = false;
-  /** Lets go of the layers it holds while running (layer-leases.ts). */
+  /** Lets go of the layers it holds from its start until destroy() (layer-leases.ts). */
   private releaseLayers: (() => void) | undefined;
   /** O_PATH fd of the writable layer of a layered root, sent by init once set up (commit, diff). */
   private upperFd: number | undefined;

@@ -6,8 +6,9 @@
  * layer: a gc() in another pid namespace (a tool in a container sharing
  * the store, a judge worker in a pod of its own) does not see the
  * containers of this one, and removed layers they had mounted (the
- * nineteenth review). So while a container runs, its process holds each
- * of its layer directories open with a shared flock(); gc() takes the
+ * nineteenth review). So from its start until its destroy() (diff() and
+ * commit() read the layers after it stopped), a container's process holds
+ * each of its layer directories open with a shared flock(); gc() takes the
  * lock exclusively before removing a layer, and leaves it when it cannot.
  * A lock is the inode's, the same from every namespace, and the kernel
  * drops it when its holder dies, as the owner marks' (cgroup/owner.ts).

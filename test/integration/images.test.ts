@@ -336,13 +336,18 @@ describe('ImageStore, Layer and images', function () {
   });
 
   describe('gc()', function () {
-    it('should remove what no image refers to, but not a layer a running container uses', async function () {
-      const g = new ImageStore({ root: join(tmp, 'gc-store') });
+    /** A store of its own with the base layer and a one-file layer (/f) no image need keep. */
+    const storeWithLoose = async (name: string, text: string) => {
+      const g = new ImageStore({ root: join(tmp, `gc-${name}`) });
       const base = await Layer.fromDirectory(baseDir, { store: g });
-      const extra = join(tmp, 'extra');
+      const extra = join(tmp, `extra-${name}`);
       mkdirSync(extra);
-      writeFileSync(join(extra, 'f'), 'extra\n');
-      const loose = await Layer.fromDirectory(extra, { store: g });
+      writeFileSync(join(extra, 'f'), text);
+      return { g, base, loose: await Layer.fromDirectory(extra, { store: g }) };
+    };
+
+    it('should remove what no image refers to, but not a layer a running container uses', async function () {
+      const { g, base, loose } = await storeWithLoose('store', 'extra\n');
       await g.createImage([base], { tag: 'keep' });
       const c = new Container({ image: await g.createImage([base, loose]), env: { PATH: '/bin' } });
       await g.removeImage((await g.images()).find((i) => i.tags.length === 0)!.id);
@@ -369,12 +374,7 @@ describe('ImageStore, Layer and images', function () {
     it('should keep a layer a running container uses from a gc() in another pid namespace, and let it go once the container ends', async function () {
       const probe = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']);
       skipUnless(this, probe.status === 0 ? null : `unshare of a pid namespace fails here: ${probe.stderr}`);
-      const g = new ImageStore({ root: join(tmp, 'gc-pidns') });
-      const base = await Layer.fromDirectory(baseDir, { store: g });
-      const extra = join(tmp, 'extra-pidns');
-      mkdirSync(extra);
-      writeFileSync(join(extra, 'f'), 'extra\n');
-      const loose = await Layer.fromDirectory(extra, { store: g });
+      const { g, base, loose } = await storeWithLoose('pidns', 'extra\n');
       const img = await g.createImage([base, loose]);
       const c = new Container({ image: img, env: { PATH: '/bin' } });
       await g.removeImage(img.id);
@@ -399,12 +399,7 @@ describe('ImageStore, Layer and images', function () {
 
     // A start that meets a gc() removing its layer says so, holding nothing.
     it('should refuse to start on a layer a gc() removed, naming it, and hold nothing', async function () {
-      const g = new ImageStore({ root: join(tmp, 'gc-gone') });
-      const extra = join(tmp, 'extra-gone');
-      mkdirSync(extra);
-      writeFileSync(join(extra, 'f'), 'gone\n');
-      const loose = await Layer.fromDirectory(extra, { store: g });
-      const base = await Layer.fromDirectory(baseDir, { store: g });
+      const { g, base, loose } = await storeWithLoose('gone', 'gone\n');
       const stack = LayerStack.fromLayers([base, loose]);
       expect((await g.gc({ graceMs: 0 })).layers).to.have.length(2);
       const err = await Container.run(['true'], { rootfs: stack }).then(
