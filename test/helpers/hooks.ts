@@ -4,7 +4,7 @@ import { containersUnavailable } from './caps';
 import { pooledCgroupFds } from '../../lib/cgroup/pool';
 import { native } from '../../lib/native';
 import { _leasedLayers } from '../../lib/layer-leases';
-import { childProcesses, containerishFds, endStrays, hostMounts, initProcesses, ourCgroups, settle, tempDirs } from './leaks';
+import { childProcesses, containerishFds, endStrays, hostMounts, initProcesses, ourCgroups, ownLimits, restoreFdLimit, settle, tempDirs } from './leaks';
 
 let baseMounts: string[] = [];
 let baseFds = new Map<number, string>();
@@ -15,6 +15,7 @@ let knownGroups = new Set<string>();
 let knownOrphans = 0;
 let knownLeases = new Set<string>();
 let baseResources: string[] = [];
+let baseLimits = '';
 
 function diff(before: string[], after: string[]): string[] {
   const b = new Set(before);
@@ -31,6 +32,7 @@ export const mochaHooks = {
     baseChildren = new Set(childProcesses());
     judgedMounts = baseMounts;
     baseResources = process.getActiveResourcesInfo();
+    baseLimits = ownLimits();
   },
 
   async afterEach(this: Mocha.Context): Promise<void> {
@@ -41,6 +43,7 @@ export const mochaHooks = {
       return;
     }
     const why = await settle(() => {
+      if (ownLimits() !== baseLimits) return `this process's resource limits changed: ${diff(baseLimits.split('\n'), ownLimits().split('\n')).join('; ')}`;
       const inits = initProcesses();
       if (inits.length) return `container init processes still running: ${inits.join(', ')}`;
       const kids = childProcesses().filter((p) => !baseChildren.has(p));
@@ -97,6 +100,7 @@ function diffCounts(before: string[], after: string[]): string[] {
 async function clearFallout(): Promise<void> {
   const ended = await endStrays(baseChildren);
   if (ended.length) process.stderr.write(`(ended processes the test left: ${ended.join(', ')})\n`);
+  if (ownLimits() !== baseLimits && !restoreFdLimit(baseLimits)) process.stderr.write(`(the test changed this process's limits, and they could not be put back)\n`);
   judgedMounts = hostMounts();
   baseFds = containerishFds();
   knownGroups = new Set(ourCgroups());

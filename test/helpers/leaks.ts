@@ -3,6 +3,7 @@
  * left running, no mount added to the host's table, no fd of ours left open,
  * no test temp dir left behind.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_PARENT, readCgroupMounts } from '../../lib/cgroup/host';
@@ -107,6 +108,24 @@ export function hostMounts(): string[] {
       return `${f[4]} ${f[sep + 1]} ${f[sep + 2]}`;
     })
     .sort();
+}
+
+/**
+ * This process's resource limits (/proc/self/limits). A test that lowers
+ * them (RLIMIT_NOFILE above all) and fails to put them back would fail every
+ * later test with EMFILE; putting a lowered fd limit back needs a spawn,
+ * which needs fds: such tests run their part in a fixture process instead.
+ */
+export function ownLimits(): string {
+  return readFileSync('/proc/self/limits', 'utf8');
+}
+
+/** Puts back the fd limit (the one a test would lower) from `limits` (ownLimits()'s text); true if it now matches. */
+export function restoreFdLimit(limits: string): boolean {
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(limits);
+  if (!m) return false;
+  spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${m[1]}:${m[2]}`]);
+  return ownLimits() === limits;
 }
 
 /** Our fds that are pipes, sockets, pidfds, mount namespaces or epoll sets (a container's netlink set, csrc/netlink_ledger.h): the kinds a container holds. */

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, copyFileSync, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGzip } from 'node:zlib';
@@ -16,8 +16,9 @@ import { expect } from 'chai';
 import { Container, ImageStore, IsolateError, Layer, LayerStack } from '../../lib';
 import { needContainers, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
+import { runFixture } from '../fixtures/procs';
 import { packToFile } from '../../lib/image/tar-write';
-import { _leasedLayers, leaseLayers, removeUnlessLeased } from '../../lib/layer-leases';
+import { _leasedLayers } from '../../lib/layer-leases';
 
 const BUSYBOX = '/bin/busybox';
 const ROOT = { uid: 0, gid: 0 };
@@ -416,31 +417,17 @@ describe('ImageStore, Layer and images', function () {
     // thread of a busy process holds the rest of the fd table) was taken
     // for "not there", and the layer went with a container still on it.
     it('should keep a leased layer whose directory gc() cannot open for want of an fd', async function () {
+      const probe = spawnSync('prlimit', ['--nofile=128:128', 'true']);
+      skipUnless(this, probe.status === 0 ? null : `prlimit (util-linux) cannot lower RLIMIT_NOFILE here: ${probe.error ?? probe.stderr}`);
       const g = new ImageStore({ root: join(tmp, 'gc-emfile') });
       const base = await Layer.fromDirectory(baseDir, { store: g });
-      const release = leaseLayers([base.path]); // as a running container of this process holds it
-      const soft = spawnSync('prlimit', ['--pid', String(process.pid), '--nofile', '--raw', '--noheadings', '--output=SOFT'], { encoding: 'utf8' });
-      skipUnless(this, soft.status === 0 ? null : `prlimit fails here: ${soft.stderr}`);
-      const highest = Math.max(...readdirSync('/proc/self/fd').map(Number));
-      const filler: number[] = [];
-      let removed = false;
-      let kept: boolean;
-      try {
-        expect(spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${highest + 4}:`]).status).to.equal(0);
-        try {
-          for (;;) filler.push(openSync('/dev/null', 'r'));
-        } catch (err) {
-          expect((err as NodeJS.ErrnoException).code).to.equal('EMFILE');
-        }
-        kept = !removeUnlessLeased(base.path, () => {
-          removed = true; // what gc() removes here (rmSync of the layer) would need fds too
-        });
-      } finally {
-        for (const fd of filler) closeSync(fd);
-        spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${soft.stdout.trim()}:`]);
-        release();
-      }
-      expect({ kept, removed, there: existsSync(base.path) }).to.deep.equal({ kept: true, removed: false, there: true });
+      // In a process of its own (see the fixture): it leases the layer as a
+      // running container of its own would, fills its fd table and asks.
+      const f = runFixture('lease-emfile', [base.path], ['prlimit', '--nofile=128:128']);
+      const seen = await f.firstJson;
+      expect(await f.exited, f.stderr()).to.equal(0);
+      expect(seen.filled, 'fds it took to fill the table').to.be.above(0);
+      expect({ kept: seen.kept, removed: seen.removed, there: seen.there }).to.deep.equal({ kept: true, removed: false, there: true });
       // Once it can be opened, an unleased layer goes as before.
       expect((await g.gc({ graceMs: 0 })).layers).to.deep.equal([base.diffId]);
     });
