@@ -4,7 +4,15 @@ import { containersUnavailable } from './caps';
 import { pooledCgroupFds } from '../../lib/cgroup/pool';
 import { native } from '../../lib/native';
 import { _leasedLayers } from '../../lib/layer-leases';
-import { childProcesses, containerishFds, endStrays, hostMounts, initProcesses, ourCgroups, ownLimits, restoreFdLimit, settle, tempDirs } from './leaks';
+import { childProcesses, containerishFds, endStrays, hostMounts, initProcesses, ourCgroups, ownLimits, ownUmask, restoreFdLimit, settle, tempDirs } from './leaks';
+
+// The tests build trees a payload running as nobody must read and run
+// (layers, images, probes gcc writes): under the caller's umask (027 or 077
+// on a hardened CI) they came out 0750/0640, and those tests failed with
+// EACCES inside. The library sets its own modes (tar-read.ts chmods; the
+// payload starts with 022): only the tests' own files need this. Set once,
+// before any test file loads; fixtures and CLI children inherit it.
+process.umask(0o022);
 
 let baseMounts: string[] = [];
 let baseFds = new Map<number, string>();
@@ -43,6 +51,7 @@ export const mochaHooks = {
       return;
     }
     const why = await settle(() => {
+      if (ownUmask() !== '0022') return `this process's umask changed to ${ownUmask()}`;
       if (ownLimits() !== baseLimits) return `this process's resource limits changed: ${diff(baseLimits.split('\n'), ownLimits().split('\n')).join('; ')}`;
       const inits = initProcesses();
       if (inits.length) return `container init processes still running: ${inits.join(', ')}`;
@@ -100,6 +109,7 @@ function diffCounts(before: string[], after: string[]): string[] {
 async function clearFallout(): Promise<void> {
   const ended = await endStrays(baseChildren);
   if (ended.length) process.stderr.write(`(ended processes the test left: ${ended.join(', ')})\n`);
+  process.umask(0o022);
   if (ownLimits() !== baseLimits && !restoreFdLimit(baseLimits)) process.stderr.write(`(the test changed this process's limits, and they could not be put back)\n`);
   judgedMounts = hostMounts();
   baseFds = containerishFds();

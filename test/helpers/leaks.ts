@@ -120,6 +120,11 @@ export function ownLimits(): string {
   return readFileSync('/proc/self/limits', 'utf8');
 }
 
+/** This process's umask, as /proc/self/status says it (process.umask() without an argument is deprecated). */
+export function ownUmask(): string {
+  return /^Umask:\s*(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '?';
+}
+
 /** Puts back the fd limit (the one a test would lower) from `limits` (ownLimits()'s text); true if it now matches. */
 export function restoreFdLimit(limits: string): boolean {
   const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(limits);
