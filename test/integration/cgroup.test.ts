@@ -1436,6 +1436,21 @@ describe('CGroup on this kernel', function () {
     /** `<pid>-<start>` of a group's owner, from its name. */
     const ownerOf = (path: string): string => basename(path).split('-').slice(0, 2).join('-');
     const markExists = (owner: string) => existingParentDirs().some((d) => existsSync(join(d, `${owner}.owner`)));
+    /** For a failure's message: each group's processes (and v1's OOM and pids figures), and every process below `pid` with its state and command line. */
+    const groupsAndProcesses = (paths: string[], pid: number): string => {
+      const read = (file: string) => {
+        try {
+          return readFileSync(file, 'utf8').trim().replace(/\0/g, ' ').replace(/\n/g, ',');
+        } catch (err) {
+          return (err as NodeJS.ErrnoException).code ?? String(err);
+        }
+      };
+      const extra = ['memory.failcnt', 'memory.oom_control', 'pids.events'];
+      return [
+        ...paths.map((p) => `${p} [${read(join(p, 'cgroup.procs'))}]${extra.filter((x) => existsSync(join(p, x))).map((x) => ` ${x} ${read(join(p, x))}`).join('')}`),
+        ...descendantsOf(pid).map((q) => `${q} ${processState(q)} ${read(`/proc/${q}/cmdline`)}`),
+      ].join('; ');
+    };
     /** Ends a wrapped fixture a failure left running (unshare takes its child along), then removes its groups. */
     const endWrapped = async (f: ReturnType<typeof runFixture>) => {
       if (f.child.exitCode === null && f.child.signalCode === null) for (const p of descendantsOf(f.child.pid!)) kill9(p);
@@ -1469,12 +1484,13 @@ describe('CGroup on this kernel', function () {
             if (existsSync(join(d, `${owner}.owner`))) expect(statSync(join(d, `${owner}.owner`)).mode & 0o777).to.equal(0o700);
           }
           // ...but its mark is held: gc() leaves it all.
+          const before = groupsAndProcesses(paths, f.child.pid!);
           const report = await gc();
-          // (What was seen, should this fail: who holds each mark, and whether the owner still ran.)
+          // (What was seen, should this fail: who holds each mark, whether the owner still ran, and what was in its groups and under the wrapper before gc() and after.)
           const seen = () =>
             `${wrapper.join(' ')}: gc ${JSON.stringify(report.cgroups)}; node ${processState(node)}, unshare ${processState(unshare)}; ` +
             `marks ${existingParentDirs().map((d) => join(d, `${owner}.owner`)).filter((m) => existsSync(m)).map((m) => `${m} ${markState(m, 0)}`).join(', ')}; ` +
-            `fixture stderr ${JSON.stringify(f.stderr())}`;
+            `fixture stderr ${JSON.stringify(f.stderr())}; before gc ${before}; now ${groupsAndProcesses(paths, f.child.pid!)}`;
           for (const p of paths) expect(report.cgroups.removed, seen()).to.not.include(p);
           expect(paths.every((p) => existsSync(p)), seen()).to.equal(true);
           expect(markerProcesses(marker).length, `the sleep still runs (${seen()})`).to.equal(1);
