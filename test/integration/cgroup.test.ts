@@ -1698,7 +1698,9 @@ describe('CGroup on this kernel', function () {
           for (const d of readdirSync('/proc/self/fd')) { try { m.set(Number(d), readlinkSync('/proc/self/fd/' + d)); } catch {} }
           return m;
         };
-        (async () => {
+        // A round: a container, its watch armed, destroyed; the numbers its
+        // watch had, and those still open. Again on 'again'.
+        const round = async () => {
           const c = new Container({ cgroup: { memory: '64M', pids: 16 } });
           await c.start();
           const before = fds();
@@ -1708,23 +1710,31 @@ describe('CGroup on this kernel', function () {
           await c.destroy();
           const now = fds();
           parentPort.postMessage({ armed: armed.map(([fd]) => fd), kept: armed.filter(([fd, t]) => now.get(fd) === t).map(([fd]) => fd) });
-          parentPort.once('message', () => parentPort.close()); // then it ends of itself
-        })();`;
+        };
+        parentPort.on('message', (m) => (m === 'again' ? round() : parentPort.close())); // 'end': it ends of itself
+        round();`;
       const w = new Worker(code, { eval: true });
       const mine: number[] = [];
       try {
-        const { armed, kept } = (await new Promise((r) => w.once('message', r))) as { armed: number[]; kept: number[] };
-        expect(armed, "the watch's fds").to.not.be.empty;
-        expect(kept, 'closed at destroy()').to.deep.equal([]);
-        // Take the numbers the watch had (lowest free first), then end the worker.
-        const free = armed.filter((fd) => !isOpen(fd));
-        while (mine.length < 1024 && !free.every((fd) => mine.includes(fd))) mine.push(openSync('/dev/null', 'r'));
-        expect(free.filter((fd) => mine.includes(fd)), 'numbers taken').to.not.be.empty;
+        // Take the numbers the watch had (lowest free first). Another open
+        // of the process's (the main thread's library work) may take them
+        // all first; then a round is of no use, and the worker does another.
+        let taken: number[] = [];
+        for (let i = 0; i < 5 && taken.length === 0; i++) {
+          if (i > 0) w.postMessage('again');
+          const { armed, kept } = (await new Promise((r) => w.once('message', r))) as { armed: number[]; kept: number[] };
+          expect(armed, "the watch's fds").to.not.be.empty;
+          expect(kept, 'closed at destroy()').to.deep.equal([]);
+          const free = armed.filter((fd) => !isOpen(fd));
+          while (mine.length < 1024 && !free.every((fd) => mine.includes(fd))) mine.push(openSync('/dev/null', 'r'));
+          taken = free.filter((fd) => mine.includes(fd));
+        }
+        expect(taken, 'numbers taken, in one of 5 rounds').to.not.be.empty;
         // Its own end, not terminate(): the end where Node closes what it tracked.
         const exited = new Promise((r) => w.once('exit', r));
         w.postMessage('end');
         await exited;
-        expect(free.filter((fd) => mine.includes(fd) && !isOpen(fd)), "ours, closed by the worker's end").to.deep.equal([]);
+        expect(mine.filter((fd) => !isOpen(fd)), "ours, closed by the worker's end").to.deep.equal([]);
       } finally {
         await w.terminate();
         for (const fd of mine.filter(isOpen)) closeSync(fd);
