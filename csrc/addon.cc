@@ -1372,6 +1372,20 @@ NAN_METHOD(NetlinkOrphans) {
   info.GetReturnValue().Set(Nan::New(ik_netlink_ledger_count(exact ? 1 : 0)));
 }
 
+// getrlimit(resource) -> [soft, hard] as BigInts (RLIM_INFINITY: 2^64-1):
+// the limits a container started from this process inherits, and can raise
+// past the hard one only with CAP_SYS_RESOURCE (lib/process-options.ts).
+NAN_METHOD(GetRlimit) {
+  if (info.Length() < 1 || !info[0]->IsNumber()) return Nan::ThrowTypeError("Usage: getrlimit(resource)");
+  struct rlimit rl;
+  if (getrlimit(Nan::To<int32_t>(info[0]).FromJust(), &rl) < 0) return Nan::ThrowError(ErrnoError(errno, "getrlimit"));
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  v8::Local<v8::Array> a = Nan::New<v8::Array>(2);
+  Nan::Set(a, 0, v8::BigInt::NewFromUnsigned(isolate, static_cast<uint64_t>(rl.rlim_cur)));
+  Nan::Set(a, 1, v8::BigInt::NewFromUnsigned(isolate, static_cast<uint64_t>(rl.rlim_max)));
+  info.GetReturnValue().Set(a);
+}
+
 // fdCount(): open fds of this process, for leak checks.
 NAN_METHOD(OpenFds) {
   v8::Local<v8::Array> a = Nan::New<v8::Array>();
@@ -1411,6 +1425,7 @@ NAN_MODULE_INIT(InitModule) {
   Nan::SetMethod(target, "libseccomp", Libseccomp);
   Nan::SetMethod(target, "landlockAbi", LandlockAbi);
   Nan::SetMethod(target, "openFds", OpenFds);
+  Nan::SetMethod(target, "getrlimit", GetRlimit);
   Nan::SetMethod(target, "netlinkOrphans", NetlinkOrphans);
   Nan::Set(target, Nan::New("NETLINK_SOCKETS_MAX").ToLocalChecked(), Nan::New(IK_NETLINK_SOCKETS_MAX));
   Nan::Set(target, Nan::New("NETLINK_ORPHANS_MAX").ToLocalChecked(), Nan::New(IK_NETLINK_ORPHANS_MAX));

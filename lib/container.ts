@@ -72,7 +72,7 @@ export interface ContainerOptions {
   capabilities?: string[];
   /** Set no_new_privs: setuid binaries and file capabilities grant nothing. @default true */
   noNewPrivileges?: boolean;
-  /** Resource limits (setrlimit). @default { core: 0, nofile: [1024, 4096] } */
+  /** Resource limits (setrlimit); none above this process's hard limit without CAP_SYS_RESOURCE. @default { core: 0, nofile: [1024, 4096] }, each capped at this process's hard limit */
   rlimits?: RlimitOptions;
   /** Keep the root read-only (the host root always is; a layered root is writable unless this is true). @default true for the host root, false for a layered one */
   readonlyRootfs?: boolean;

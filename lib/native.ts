@@ -107,6 +107,8 @@ export interface NativeBinding {
   eventfd(): number;
   /** This process's open fds (for leak checks). */
   openFds(): number[];
+  /** getrlimit(2) of this process: [soft, hard] (RLIM_INFINITY as 2^64-1). Throws an ErrnoException. */
+  getrlimit(resource: number): [bigint, bigint];
   /** Whether the mount table changed since the last call (true the first time). */
   mountsChanged(): boolean;
   /**

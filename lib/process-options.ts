@@ -3,8 +3,10 @@
  * directory, capabilities, rlimits) and the plan ops that apply them between
  * fork and exec.
  */
+import { readFileSync } from 'node:fs';
 import { invalidOption } from './errors';
 import { checkContainerPath } from './filesystem';
+import { native } from './native';
 import { Op, OpFlag, PlanBuilder } from './plan';
 
 /** Who the payload runs as. */
@@ -59,7 +61,11 @@ export const RLIMITS: Readonly<Record<RlimitName, number>> = {
 
 export type RlimitOptions = Partial<Record<RlimitName, RlimitValue>>;
 
-/** Applied unless overridden: no core dumps (the host's core_pattern may be a pipe to a host program), 1024 open files. */
+/**
+ * Applied unless overridden: no core dumps (the host's core_pattern may be a
+ * pipe to a host program), 1024 open files (4096 for a payload that raises
+ * its own). Each is capped at this process's hard limit (checkRlimits).
+ */
 export const DEFAULT_RLIMITS: RlimitOptions = { core: 0, nofile: [1024, 4096] };
 
 /** Capability names by number (linux/capability.h). */
@@ -169,13 +175,44 @@ function rlimitNumber(option: string, v: unknown): bigint {
   throw invalidOption(option, "a non-negative integer or 'unlimited'", v);
 }
 
-/** Validates `rlimits` merged over the defaults. */
+/**
+ * This process's hard limit for `resource`. A container inherits it (its
+ * init is forked from this process's zygote) and cannot raise it without
+ * CAP_SYS_RESOURCE. Null where the addon cannot say (not built: the start
+ * fails with its own error).
+ */
+function ownHardLimit(resource: number): bigint | null {
+  try {
+    return native().getrlimit(resource)[1];
+  } catch {
+    return null;
+  }
+}
+
+/** Whether this process's effective set has CAP_SYS_RESOURCE (24), which lets init raise a hard limit. */
+function holdsSysResource(): boolean {
+  const hex = /^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  return hex !== undefined && ((BigInt(`0x${hex}`) >> 24n) & 1n) === 1n;
+}
+
+/**
+ * Validates `rlimits` merged over the defaults. A default above this
+ * process's own hard limit is lowered to it (a caller under `ulimit -n 1024`
+ * got a setup failure on every start: EPERM raising nofile's hard limit to
+ * 4096); a limit the caller asks for above it, which init could not set,
+ * is refused here, unless this process holds CAP_SYS_RESOURCE.
+ */
 export function checkRlimits(value: unknown): [number, bigint, bigint][] {
   if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
     throw invalidOption('rlimits', 'an object such as { nofile: 1024, core: 0 }', value);
   }
   const merged: Record<string, unknown> = { ...DEFAULT_RLIMITS };
-  for (const [name, v] of Object.entries((value as object | undefined) ?? {})) if (v !== undefined) merged[name] = v;
+  const given = new Set<string>();
+  for (const [name, v] of Object.entries((value as object | undefined) ?? {})) {
+    if (v === undefined) continue;
+    merged[name] = v;
+    given.add(name);
+  }
   return Object.entries(merged).map(([name, v]) => {
     const option = `rlimits.${name}`;
     const resource = RLIMITS[name as RlimitName];
@@ -192,6 +229,20 @@ export function checkRlimits(value: unknown): [number, bigint, bigint][] {
       soft = hard = rlimitNumber(option, v);
     }
     if (soft > hard) throw invalidOption(option, 'a soft limit not above the hard limit', v);
+    // Defaults hold only 0 and small numbers: with no hard limit of its own
+    // below them (the common case) this is one getrlimit.
+    const own = hard === 0n ? null : ownHardLimit(resource);
+    if (own !== null && hard > own) {
+      if (!given.has(name)) return [resource, soft < own ? soft : own, own];
+      if (!holdsSysResource()) {
+        throw invalidOption(
+          option,
+          `a hard limit not above this process's own (${own})`,
+          v,
+          'a container cannot raise it without CAP_SYS_RESOURCE, which this process lacks: raise its limit first (ulimit -H, prlimit, systemd Limit*=) or ask for less',
+        );
+      }
+    }
     return [resource, soft, hard];
   });
 }

@@ -58,7 +58,7 @@ Options:
                              events, vsock, MPTCP, secret memory; see
                              docs/security.md)
   --rlimit NAME=SOFT[:HARD]  set a resource limit, e.g. nofile=256 or as=unlimited (repeatable;
-                             defaults: core=0, nofile=1024:4096)
+                             defaults: core=0, nofile=1024:4096, each at most our own hard limit)
   --memory SIZE              memory limit of the container's cgroup, e.g. 64M; past it the OOM
                              killer ends a process inside
   --memory-swap SIZE         memory plus swap, as in docker run (needs --memory; equal to it: no

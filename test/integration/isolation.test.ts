@@ -4,6 +4,7 @@
  * read-only host root, private /tmp, masked /proc paths, no capabilities.
  */
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -220,6 +221,48 @@ describe('Container isolation (default options)', function () {
   it('should apply rlimits, with no core dumps and 1024 files by default', async function () {
     expect((await sh('ulimit -c; ulimit -n')).stdout).to.equal('0\n1024\n');
     expect((await sh('ulimit -n; ulimit -Hn', { rlimits: { nofile: [64, 128] } })).stdout).to.equal('64\n128\n');
+  });
+
+  // Found 2026-11-30: under `ulimit -n 1024` (soft and hard, a common CI
+  // line) every start with the default rlimits failed at setup (EPERM
+  // raising nofile's hard limit to 4096). In a Node process of its own: the
+  // test process's limits are every later test's (docs/testing.md).
+  it("should cap the default rlimits at the caller's hard limit, and refuse up front one it asks for above it", function () {
+    const probe = spawnSync('prlimit', ['--nofile=1024:1024', 'true']);
+    skipUnless(this, probe.status === 0 ? null : `prlimit (util-linux) cannot lower RLIMIT_NOFILE here: ${probe.error ?? probe.stderr}`);
+    const code = `
+      const { Container } = require(${JSON.stringify(join(__dirname, '../../lib'))});
+      const cap = (BigInt('0x' + /^CapEff:\\s*(\\S+)/m.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]) >> 24n) & 1n;
+      (async () => {
+        const out = { sysResource: cap === 1n };
+        const run = async (rlimits) => {
+          try {
+            const r = await Container.run(['sh', '-c', 'ulimit -n; ulimit -Hn'], { rlimits });
+            return r.status === 'ok' ? r.stdout.trim().split('\\n') : r.error.message;
+          } catch (e) {
+            return { code: e.code, message: e.message };
+          }
+        };
+        out.defaults = await run(undefined);
+        out.within = await run({ nofile: [256, 512] });
+        out.above = await run({ nofile: [1024, 2048] });
+        console.log(JSON.stringify(out));
+      })();`;
+    const r = spawnSync('prlimit', ['--nofile=1024:1024', process.execPath, '-e', code], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).to.equal(0);
+    const out = JSON.parse(r.stdout) as { sysResource: boolean; defaults: unknown; within: unknown; above: unknown };
+    expect(out.defaults, 'the defaults, 1024 and 4096, capped at 1024').to.deep.equal(['1024', '1024']);
+    expect(out.within).to.deep.equal(['256', '512']);
+    if (out.sysResource) {
+      expect(out.above, 'init may raise it: it holds CAP_SYS_RESOURCE').to.deep.equal(['1024', '2048']);
+    } else {
+      expect(out.above).to.deep.equal({
+        code: 'ERR_INVALID_OPTION',
+        message:
+          "Expected the `rlimits.nofile` option to be a hard limit not above this process's own (1024), got `[1024,2048]` (array): " +
+          'a container cannot raise it without CAP_SYS_RESOURCE, which this process lacks: raise its limit first (ulimit -H, prlimit, systemd Limit*=) or ask for less',
+      });
+    }
   });
 
   it('should give each container its own IPC namespace and /dev/shm', async function () {

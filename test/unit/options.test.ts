@@ -275,7 +275,7 @@ describe('new Container() with invalid options', function () {
       { env: { A: '', B: null, C: undefined, 'weird name!': 'x' } },
       { cwd: '/tmp/../etc/' },
       { capabilities: ['chown', 'CAP_KILL', 'Net_Raw', 'cap_checkpoint_restore'] },
-      { rlimits: { nofile: 'unlimited', cpu: Infinity, stack: { soft: 10, hard: 'unlimited' }, core: [0, 0] } },
+      { rlimits: { nofile: 64, cpu: Infinity, stack: { soft: 10, hard: 'unlimited' }, core: [0, 0] } },
       { mounts: [{ type: 'tmpfs', target: '/tmp/new/deep/dir', size: '1k', mode: 0 }] },
       { mounts: [{ type: 'tmpfs', target: '/mnt' }, { type: 'bind', source: '/etc', target: '/mnt/not/on/the/host', readonly: true }] },
       { mounts: [{ type: 'bind', source: '.', target: '/tmp/cwd', recursive: false }] },
