@@ -3,9 +3,9 @@
  * directory, capabilities, rlimits) and the plan ops that apply them between
  * fork and exec.
  */
-import { readFileSync } from 'node:fs';
 import { invalidOption } from './errors';
 import { checkContainerPath } from './filesystem';
+import { CAP_SYS_RESOURCE, holdsHostCapability } from './host-caps';
 import { native } from './native';
 import { Op, OpFlag, PlanBuilder } from './plan';
 
@@ -189,12 +189,6 @@ function ownHardLimit(resource: number): bigint | null {
   }
 }
 
-/** Whether this process's effective set has CAP_SYS_RESOURCE (24), which lets init raise a hard limit. */
-function holdsSysResource(): boolean {
-  const hex = /^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
-  return hex !== undefined && ((BigInt(`0x${hex}`) >> 24n) & 1n) === 1n;
-}
-
 /**
  * Validates `rlimits` merged over the defaults. A default above this
  * process's own hard limit is lowered to it (a caller under `ulimit -n 1024`
@@ -234,7 +228,7 @@ export function checkRlimits(value: unknown): [number, bigint, bigint][] {
     const own = hard === 0n ? null : ownHardLimit(resource);
     if (own !== null && hard > own) {
       if (!given.has(name)) return [resource, soft < own ? soft : own, own];
-      if (!holdsSysResource()) {
+      if (!holdsHostCapability(CAP_SYS_RESOURCE)) {
         throw invalidOption(
           option,
           `a hard limit not above this process's own (${own})`,

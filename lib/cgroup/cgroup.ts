@@ -22,6 +22,7 @@ import { forget, killOnExit, remember } from './registry';
 import { holdOwnerMark, ownerId } from './owner';
 import { evictFromHold } from './freezer-hold';
 import { readControl, removeSubgroups, subgroups, thawBelow, whyBusy } from './files';
+import { CAP_BPF, CAP_SYS_ADMIN, holdsHostCapability } from '../host-caps';
 import { keepLimits, knownLimits, plainLimits } from './recent-limits';
 
 export interface CGroupOptions {
@@ -243,12 +244,7 @@ function notEnabledV2(parent: CgroupParent, controller: string): string {
  * constructor had accepted it.
  */
 function mayFilterDevices(version: 1 | 2): boolean {
-  const status = readControl('/proc/self/status') ?? '';
-  const eff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0'}`);
-  const has = (cap: bigint) => ((eff >> cap) & 1n) === 1n;
-  if (!has(21n) && !(version === 2 && has(39n))) return false; // CAP_SYS_ADMIN, CAP_BPF
-  // Capabilities count in the user namespace they belong to: the host's maps every uid to itself.
-  return /^\s*0\s+0\s+4294967295\s*$/.test(readControl('/proc/self/uid_map') ?? '');
+  return holdsHostCapability(CAP_SYS_ADMIN) || (version === 2 && holdsHostCapability(CAP_BPF));
 }
 
 /**

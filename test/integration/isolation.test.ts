@@ -232,9 +232,9 @@ describe('Container isolation (default options)', function () {
     skipUnless(this, probe.status === 0 ? null : `prlimit (util-linux) cannot lower RLIMIT_NOFILE here: ${probe.error ?? probe.stderr}`);
     const code = `
       const { Container } = require(${JSON.stringify(join(__dirname, '../../lib'))});
-      const cap = (BigInt('0x' + /^CapEff:\\s*(\\S+)/m.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]) >> 24n) & 1n;
+      const { CAP_SYS_RESOURCE, holdsHostCapability } = require(${JSON.stringify(join(__dirname, '../../lib/host-caps'))});
       (async () => {
-        const out = { sysResource: cap === 1n };
+        const out = { sysResource: holdsHostCapability(CAP_SYS_RESOURCE) };
         const run = async (rlimits) => {
           try {
             const r = await Container.run(['sh', '-c', 'ulimit -n; ulimit -Hn'], { rlimits });
