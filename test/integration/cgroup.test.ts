@@ -1464,7 +1464,7 @@ describe('CGroup on this kernel', function () {
     it('should leave alone the groups of a live owner in another pid or time namespace, and remove them once it is gone', async function () {
       const probe = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', '--time', '--boottime', '1000', 'true']);
       skipUnless(this, probe.status === 0 ? null : `unshare of pid and time namespaces fails here: ${probe.stderr}`);
-      this.timeout(60_000);
+      this.timeout(150_000); // two fixtures, each up to 45 s to start in the emulated VM
       const wrappers = [
         ['unshare', '--pid', '--mount-proc', '--kill-child'],
         ['unshare', '--time', '--boottime', '100000', '--kill-child'],
@@ -1775,6 +1775,7 @@ describe('CGroup on this kernel', function () {
     // let its mark go (a worker's hook ends with the worker): the mark's
     // directory stayed in the parent until a gc().
     for (const mode of ['natural', 'exit', 'terminate']) it(`should leave no owner mark behind when only a worker thread made groups (${mode === 'natural' ? 'the process ends' : mode === 'exit' ? 'process.exit() with the worker alive' : 'the worker terminated, then the process ends'})`, async function () {
+      this.timeout(90_000); // its fixture may take up to 45 s to start in the emulated VM
       const f = runFixture('cgroup-worker-exit', [mode]);
       const { status, owner, paths } = (await f.firstJson) as { status: string; owner: string; paths: string[] };
       expect(status).to.equal('ok');
