@@ -12,6 +12,7 @@ import { IsolateError, invalidOption } from '../errors';
 import { native } from '../native';
 import { checkSignal } from '../process';
 import type { CGroupStats, CgroupBackend, FinalFigures } from './backend';
+import { checkParentBounds } from './parent-bounds';
 import { hostTopology, noV1Hierarchy, readCgroupMounts, resolveParent, unusableV1, V1_NAMES, type CgroupParent } from './host';
 import { controllersFor, mergeLimits, normalizeLimits, type CGroupLimits, type Max, type NormalizedLimits } from './limits';
 import { V1Backend, v1SwapAccounting } from './v1';
@@ -208,6 +209,7 @@ function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
     const option = c === 'net_cls' ? 'netClassId' : c === 'hugetlb' ? 'memory.hugetlbMax' : c;
     throw new IsolateError('ERR_UNSUPPORTED', `The ${name} cgroup controller is not available on this host: ${where}`, { option });
   }
+  checkParentBounds(l, parent);
 }
 
 /**

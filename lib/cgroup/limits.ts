@@ -179,6 +179,13 @@ function sizeOrMax(option: string, v: unknown, min = 1): Max {
  */
 const MIN_MEMORY = 4096;
 
+/**
+ * The most CPU time per period the kernel takes (its max_cfs_runtime,
+ * 2^44 - 1 µs, about 203 days; v1 and v2 alike): more is refused at the
+ * write with EINVAL, after the group is made.
+ */
+const MAX_QUOTA_US = 2 ** 44 - 1;
+
 /** The most pids.max takes (the kernel's PID_MAX_LIMIT, 4M, on 64-bit); more is refused at the write. */
 const MAX_PIDS = 4 * 1024 * 1024;
 
@@ -317,7 +324,7 @@ function cpu(v: unknown): NonNullable<NormalizedLimits['cpu']> {
     checkKeys('cpu.max', v.max, ['quotaUs', 'periodUs']);
     const periodUs =
       v.max.periodUs === undefined ? DEFAULT_PERIOD_US : integer('cpu.max.periodUs', v.max.periodUs, 1000, 1_000_000, 'microseconds from 1000 to 1000000');
-    const quotaUs = integer('cpu.max.quotaUs', v.max.quotaUs, 1000, Number.MAX_SAFE_INTEGER, 'microseconds, at least 1000');
+    const quotaUs = integer('cpu.max.quotaUs', v.max.quotaUs, 1000, MAX_QUOTA_US, `microseconds from 1000 to ${MAX_QUOTA_US}`);
     out.max = { quotaUs, periodUs };
   }
   if (v.weight !== undefined) out.weight = integer('cpu.weight', v.weight, 1, 10000);

@@ -231,6 +231,62 @@ describe('cgroup parent', function () {
     });
   });
 
+  describe('a parent that limits its groups itself', function () {
+    it('should refuse up front, on v1, more CPU time or other CPUs than the parent allows, and take them on v2 (the kernel clamps)', async function () {
+      const parent = `${BASE}/lim`;
+      new CGroup({ pids: 8 }, { parent }); // makes the parent
+      const dirOf = (c: string) => join(rootOf(c), parent);
+      writeFileSync(join(dirOf('cpu'), version() === 2 ? 'cpu.max' : 'cpu.cfs_quota_us'), version() === 2 ? '50000 100000' : '50000');
+      const twoCpus = readFileSync(join(dirOf('cpuset'), version() === 2 ? 'cpuset.cpus.effective' : 'cpuset.cpus'), 'utf8').trim() !== '0';
+      if (twoCpus) writeFileSync(join(dirOf('cpuset'), 'cpuset.cpus'), '0');
+      const over = [{ cpus: 1 }, { cpu: { max: { quotaUs: 25001, periodUs: 50000 } } }, ...(twoCpus ? [{ cpuset: '0-1' }, { cpuset: { cpus: '1' } }] : [])];
+      if (version() === 1) {
+        for (const limits of over) {
+          let err: unknown;
+          try {
+            new CGroup(limits, { parent });
+          } catch (e) {
+            err = e;
+          }
+          expect(err, JSON.stringify(limits)).to.be.instanceOf(IsolateError);
+          const e = err as IsolateError;
+          expect(e.code).to.equal('ERR_INVALID_OPTION');
+          if ('cpuset' in limits) {
+            expect(e.option).to.equal('cpuset.cpus');
+            expect(e.message).to.equal(
+              `\`cpuset.cpus\` names CPU 1, which the parent group does not allow: ${dirOf('cpuset')} has cpuset.cpus 0, and on cgroup v1 a group's CPUs must be among its parent's`,
+            );
+          } else {
+            expect(e.option).to.equal('cpu.max');
+            expect(e.message).to.include(`is more than the parent group allows: ${dirOf('cpu')} has 50000 µs per 100000 µs (0.5 CPU)`);
+          }
+        }
+        // An update past the parent's is refused the same way, and leaves the limit in force.
+        const cg = new CGroup({ cpus: 0.5, ...(twoCpus ? { cpuset: '0' } : {}) }, { parent }).create();
+        try {
+          expect(() => cg.update({ cpu: { max: { quotaUs: 50001 } } })).to.throw(IsolateError, /more than the parent group allows/);
+          expect(cg.limits.cpu!.max).to.deep.equal({ quotaUs: 50000, periodUs: 100000 });
+          expect(readFileSync(join(cg.paths.find((d) => d.startsWith(`${rootOf('cpu')}/`))!, 'cpu.cfs_quota_us'), 'utf8').trim()).to.equal('50000');
+        } finally {
+          await cg.destroy();
+        }
+        // Nothing was made for the refused ones (the parent's own directories aside).
+        for (const r of roots()) _releaseOwnerMark(join(r, parent));
+        expect(underBase().filter((d) => !d.endsWith(`:${BASE}`) && !d.endsWith(`:${parent}`))).to.deep.equal([]);
+        return;
+      }
+      // v2: the kernel takes them and applies what the parent allows.
+      for (const limits of over) {
+        const cg = new CGroup(limits, { parent }).create();
+        try {
+          if ('cpuset' in limits) expect(readFileSync(join(cg.paths[0]!, 'cpuset.cpus.effective'), 'utf8').trim()).to.equal('0');
+        } finally {
+          await cg.destroy();
+        }
+      }
+    });
+  });
+
   describe('a filesystem path given as the parent', function () {
     it('should be refused, saying to give a cgroup path, without creating anything', function () {
       const m = readCgroupMounts();

@@ -112,7 +112,10 @@ describe('CGroup limits', function () {
     fails({ cpus: 0.001 }, 'Expected the `cpus` option to be at least 0.01, got `0.001` (number)', 'cpus');
     fails({ cpus: 1, cpu: { max: { quotaUs: 1000 } } }, '`cpus` and `cpu.max` say the same thing; give one', 'cpus');
     fails({ cpu: { weight: 0 } }, 'Expected the `cpu.weight` option to be an integer from 1 to 10000, got `0` (number)', 'cpu.weight');
-    fails({ cpu: { max: { quotaUs: 10, periodUs: 100000 } } }, 'Expected the `cpu.max.quotaUs` option to be microseconds, at least 1000, got `10` (number)', 'cpu.max.quotaUs');
+    fails({ cpu: { max: { quotaUs: 10, periodUs: 100000 } } }, 'Expected the `cpu.max.quotaUs` option to be microseconds from 1000 to 17592186044415, got `10` (number)', 'cpu.max.quotaUs');
+    // The kernel's own bound (max_cfs_runtime): above it the write fails, so it is refused here, before anything is made.
+    expect(normalizeLimits({ cpu: { max: { quotaUs: 2 ** 44 - 1 } } }, host).cpu!.max).to.deep.equal({ quotaUs: 2 ** 44 - 1, periodUs: 100000 });
+    fails({ cpu: { max: { quotaUs: 2 ** 44 } } }, 'Expected the `cpu.max.quotaUs` option to be microseconds from 1000 to 17592186044415, got `17592186044416` (number)', 'cpu.max.quotaUs');
     fails({ cpuset: '0-3' }, '`cpuset` names CPUs 2-3, which this host does not have online (it has 0-1)', 'cpuset');
     fails({ cpuset: '0,5,7-999' }, '`cpuset` names CPUs 5,7-999, which this host does not have online (it has 0-1)', 'cpuset');
     fails({ cpuset: { mems: '1' } }, '`cpuset.mems` names memory node 1, which this host does not have online (it has 0)', 'cpuset.mems');
