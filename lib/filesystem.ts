@@ -95,11 +95,16 @@ export const READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/pro
 const S_IFCHR = 0o020000;
 
 const MAX_PATH = 4096;
+/** The longest name of one file the kernel takes (NAME_MAX): a longer one fails with ENAMETOOLONG inside init. */
+const MAX_NAME = 255;
 
 /** Checks an absolute in-container path and returns it normalized. */
 export function checkContainerPath(option: string, value: unknown, allowRoot = false): string {
   if (typeof value !== 'string' || !value.startsWith('/') || value.includes('\0') || value.length > MAX_PATH) {
     throw invalidOption(option, 'an absolute path', value);
+  }
+  if (value.split('/').some((name) => Buffer.byteLength(name) > MAX_NAME)) {
+    throw invalidOption(option, `an absolute path whose names are at most ${MAX_NAME} bytes each`, value);
   }
   const p = posix.normalize(value).replace(/\/+$/, '') || '/';
   if (p === '/' && !allowRoot) throw invalidOption(option, 'an absolute path other than /', value);
@@ -142,6 +147,16 @@ export function resolveMounts(value: unknown, rootfs: LayerStack): ResolvedMount
           cause: err,
         });
       }
+      // init binds what the path leads to (open_tree follows symlinks).
+      try {
+        statSync(source);
+      } catch (err) {
+        throw new IsolateError('ERR_INVALID_OPTION', `Bind source ${source} (${name}.source) is a symlink to nothing on the host (${(err as NodeJS.ErrnoException).code})`, {
+          option: `${name}.source`,
+          path: source,
+          cause: err,
+        });
+      }
       for (const key of ['readonly', 'recursive'] as const) {
         if (spec[key] !== undefined && typeof spec[key] !== 'boolean') throw invalidOption(`${name}.${key}`, 'a boolean', spec[key]);
       }
@@ -175,32 +190,93 @@ function depth(p: string): number {
 
 /**
  * A target must be creatable: inside a tmpfs the container makes, or an
- * existing path of a read-only root. Host-root targets are resolved through
- * their symlinks here, because init would resolve them against the host.
+ * existing path of a read-only root or of a bind's source. Host-root
+ * targets are resolved through their symlinks here, because init would
+ * resolve them against the host. init makes mount points only in a tmpfs:
+ * one in a bind would be made in the host's directory (and outlive the
+ * container), or fail there (a read-only bind: EROFS at start).
  */
 function checkTargets(mounts: { m: ResolvedMount; i: number }[], rootfs: LayerStack): void {
-  const tmpfs = [...DEFAULT_TMPFS];
-  mounts.forEach(({ m, i }) => {
-    const inTmpfs = tmpfs.some((d) => isUnder(m.target, d) && m.target !== d);
-    if (m.type === 'tmpfs') tmpfs.push(m.target);
-    if (inTmpfs || DEFAULT_TMPFS.includes(m.target)) return;
-    const hostPath = rootfs.hostPathFor(m.target);
-    if (hostPath === null) return;
-    let real: string;
-    try {
-      real = realpathSync(hostPath);
-      statSync(real);
-    } catch (err) {
+  // Mounts already placed, parents first (the order init mounts them in).
+  const placed: { m: ResolvedMount; i: number }[] = [];
+  // For each tmpfs of `mounts`: the paths init makes in it, each an inode.
+  const made = new Map<number, Set<string>>();
+  for (const { m, i } of mounts) {
+    const within = placed.filter(({ m: p }) => isUnder(m.target, p.target) && m.target !== p.target).pop();
+    const inDefault = DEFAULT_TMPFS.some((d) => isUnder(m.target, d));
+    if (within && (!inDefault || within.m.target.length >= longestDefault(m.target).length)) {
+      if (within.m.type === 'tmpfs') {
+        const paths = made.get(within.i) ?? new Set<string>();
+        const names = m.target.slice(within.m.target.length + 1).split('/');
+        names.forEach((_, k) => paths.add(`${within.m.target}/${names.slice(0, k + 1).join('/')}`));
+        made.set(within.i, paths);
+      } else {
+        checkKind(m, i, within.m.source + m.target.slice(within.m.target.length), `in the bind of ${within.m.source} (mounts[${within.i}])`);
+      }
+    } else if (!inDefault) {
+      const hostPath = rootfs.hostPathFor(m.target);
+      if (hostPath !== null) {
+        const real = checkKind(m, i, hostPath, "in the container's read-only root");
+        if (real === '/') throw invalidOption(`mounts[${i}].target`, 'a path that does not resolve to /', m.target);
+        if (real === '/proc') throw invalidOption(`mounts[${i}].target`, NOT_PROC, m.target);
+        m.target = real;
+      }
+    }
+    placed.push({ m, i });
+  }
+  for (const [i, paths] of made) {
+    const t = mounts.find((x) => x.i === i)!.m as Extract<ResolvedMount, { type: 'tmpfs' }>;
+    if (paths.size + 1 > t.inodes) {
       throw new IsolateError(
         'ERR_INVALID_OPTION',
-        `Mount target ${m.target} does not exist in the container's read-only root; use an existing path or one under /tmp`,
-        { option: `mounts[${i}].target`, path: m.target, cause: err },
+        `mounts[${i}] (tmpfs on ${t.target}) has ${t.inodes} inode${t.inodes > 1 ? 's' : ''}, but its root and the mount points made in it for other mounts (${[...paths].join(', ')}) take ${paths.size + 1}; give \`inodes\` of at least ${paths.size + 1}`,
+        { option: `mounts[${i}].inodes`, path: t.target },
       );
     }
-    if (real === '/') throw invalidOption(`mounts[${i}].target`, 'a path that does not resolve to /', m.target);
-    if (real === '/proc') throw invalidOption(`mounts[${i}].target`, NOT_PROC, m.target);
-    m.target = real;
-  });
+  }
+}
+
+/** The deepest of the container's default tmpfs mounts `target` lies in ('' for none). */
+function longestDefault(target: string): string {
+  return DEFAULT_TMPFS.filter((d) => isUnder(target, d)).reduce((a, b) => (b.length > a.length ? b : a), '');
+}
+
+/**
+ * An existing mount point, `hostPath` on the host (`where` says where it
+ * is, for messages): it must exist, and be of the kind the mount needs.
+ * Returns it with its symlinks resolved.
+ */
+function checkKind(m: ResolvedMount, i: number, hostPath: string, where: string): string {
+  let real: string;
+  try {
+    real = realpathSync(hostPath);
+    statSync(real);
+  } catch (err) {
+    const hint = where.startsWith('in the bind') ? 'isolate-kit makes mount points only in a tmpfs, never in a host directory: make it there first, or use a path under /tmp' : 'use an existing path or one under /tmp';
+    throw new IsolateError('ERR_INVALID_OPTION', `Mount target ${m.target} does not exist ${where}; ${hint}`, { option: `mounts[${i}].target`, path: m.target, cause: err });
+  }
+  // The kernel binds a directory only on a directory, anything else only
+  // on a non-directory (move_mount: EINVAL, at start, after the namespaces
+  // were made). A target made in a tmpfs is made of the source's kind, so
+  // only an existing one can differ.
+  const kind = (p: string) => (statSync(p).isDirectory() ? 'a directory' : 'not a directory');
+  if (m.type === 'tmpfs' && kind(real) !== 'a directory') {
+    throw new IsolateError('ERR_INVALID_OPTION', `Mount target ${m.target} (mounts[${i}].target) is not a directory ${where}; a tmpfs needs one`, {
+      option: `mounts[${i}].target`,
+      path: m.target,
+    });
+  }
+  if (m.type === 'bind') {
+    const [source, target] = [kind(m.source), kind(real)];
+    if (source !== target) {
+      throw new IsolateError(
+        'ERR_INVALID_OPTION',
+        `Bind source ${m.source} (mounts[${i}].source) is ${source}, but its target ${m.target} is ${target} ${where}; bind a directory on a directory and a file on a file, or give a target under /tmp`,
+        { option: `mounts[${i}].target`, path: m.target },
+      );
+    }
+  }
+  return real;
 }
 
 export interface FilesystemPlan {

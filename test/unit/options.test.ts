@@ -5,11 +5,14 @@
  * bad input must leave no process and no fd behind (checked here and by the
  * root hook).
  */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { Container, IsolateError, Namespace } from '../../lib';
 import { CLONE_FLAGS, DEFAULT_KINDS, NAMESPACE_KINDS, type NamespaceKind } from '../../lib/namespace';
 import { containersUnavailable } from '../helpers/caps';
-import { childProcesses, containerishFds } from '../helpers/leaks';
+import { TEMP_PREFIX, childProcesses, containerishFds } from '../helpers/leaks';
 
 type Code = IsolateError['code'];
 
@@ -133,6 +136,8 @@ describe('new Container() with invalid options', function () {
     ['cwd with NUL', { cwd: '/a\0b' }, msg('cwd', 'an absolute path', '`"/a\\u0000b"` (string)')],
     ['cwd a number', { cwd: 1 }, msg('cwd', 'an absolute path', '`1` (number)')],
     ['cwd longer than PATH_MAX', { cwd: `/${'a'.repeat(4096)}` }, msg('cwd', 'an absolute path', `\`"/${'a'.repeat(55)}...\` (string)`)],
+    // NAME_MAX: the kernel takes no file name over 255 bytes (ENAMETOOLONG in init, at start).
+    ['a cwd name over 255 bytes', { cwd: `/tmp/${'é'.repeat(128)}` }, msg('cwd', 'an absolute path whose names are at most 255 bytes each', `\`"/tmp/${'é'.repeat(51)}...\` (string)`)],
     // user
     ['user null', { user: null }, msg('user', '{ uid, gid?, groups? }', '`null` (null)')],
     ['user a number', { user: 0 }, msg('user', '{ uid, gid?, groups? }', '`0` (number)')],
@@ -213,6 +218,33 @@ describe('new Container() with invalid options', function () {
     ] as [string, unknown, Expected]),
     ['fractional tmpfs mode', { mounts: [{ type: 'tmpfs', target: '/tmp/x', mode: 1.5 }] }, msg('mounts[0].mode', 'a file mode (an integer from 0 to 0o7777)', '`1.5` (number)')],
     [
+      'a target name over 255 bytes',
+      { mounts: [{ type: 'tmpfs', target: `/tmp/${'x'.repeat(256)}` }] },
+      msg('mounts[0].target', 'an absolute path whose names are at most 255 bytes each', `\`"/tmp/${'x'.repeat(51)}...\` (string)`),
+    ],
+    // The kernel binds a directory only on a directory (EINVAL at start, after the namespaces were made).
+    [
+      'a directory bound on a file of the host root',
+      { mounts: [{ type: 'bind', source: '/etc', target: '/etc/passwd' }] },
+      {
+        message: "Bind source /etc (mounts[0].source) is a directory, but its target /etc/passwd is not a directory in the container's read-only root; bind a directory on a directory and a file on a file, or give a target under /tmp",
+        option: 'mounts[0].target',
+      },
+    ],
+    [
+      'a file bound on a directory of the host root',
+      { mounts: [{ type: 'bind', source: '/etc/passwd', target: '/etc' }] },
+      {
+        message: "Bind source /etc/passwd (mounts[0].source) is not a directory, but its target /etc is a directory in the container's read-only root; bind a directory on a directory and a file on a file, or give a target under /tmp",
+        option: 'mounts[0].target',
+      },
+    ],
+    [
+      'a tmpfs on a file of the host root',
+      { mounts: [{ type: 'tmpfs', target: '/etc/passwd' }] },
+      { message: "Mount target /etc/passwd (mounts[0].target) is not a directory in the container's read-only root; a tmpfs needs one", option: 'mounts[0].target' },
+    ],
+    [
       'a target missing from the read-only host root',
       { mounts: [{ type: 'tmpfs', target: MISSING }] },
       {
@@ -244,6 +276,58 @@ describe('new Container() with invalid options', function () {
       message: `Mount target ${MISSING} does not exist in the container's read-only root; use an existing path or one under /tmp`,
       option: 'mounts[1].target',
     });
+  });
+
+  it('should refuse a bind source that is a symlink to nothing (init binds what it leads to)', function () {
+    const dir = mkdtempSync(join(tmpdir(), TEMP_PREFIX));
+    try {
+      symlinkSync(MISSING, join(dir, 'dangling'));
+      const err = throwsSync(make({ mounts: [{ type: 'bind', source: join(dir, 'dangling'), target: '/tmp/x' }] }), {
+        message: `Bind source ${join(dir, 'dangling')} (mounts[0].source) is a symlink to nothing on the host (ENOENT)`,
+        option: 'mounts[0].source',
+      });
+      expect(err.path).to.equal(join(dir, 'dangling'));
+      // One that leads somewhere is bound as what it leads to: a file's target is made a file.
+      symlinkSync('/etc/passwd', join(dir, 'file'));
+      expect(() => new Container({ mounts: [{ type: 'bind', source: join(dir, 'file'), target: '/etc/hostname' }] })).to.not.throw();
+      throwsSync(make({ mounts: [{ type: 'bind', source: join(dir, 'file'), target: '/etc' }] }), {
+        message: `Bind source ${join(dir, 'file')} (mounts[0].source) is not a directory, but its target /etc is a directory in the container's read-only root; bind a directory on a directory and a file on a file, or give a target under /tmp`,
+        option: 'mounts[0].target',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('should make no mount point in a bind: one there must exist in its source, of the right kind', function () {
+    const dir = mkdtempSync(join(tmpdir(), TEMP_PREFIX));
+    try {
+      mkdirSync(join(dir, 'sub'));
+      const bind = { type: 'bind' as const, source: dir, target: '/tmp/b' };
+      // init would have made /tmp/b/new in the host's directory (read-only: EROFS at start).
+      for (const readonly of [false, true]) {
+        throwsSync(make({ mounts: [{ type: 'tmpfs', target: '/tmp/b/new' }, { ...bind, readonly }] }), {
+          message: `Mount target /tmp/b/new does not exist in the bind of ${dir} (mounts[1]); isolate-kit makes mount points only in a tmpfs, never in a host directory: make it there first, or use a path under /tmp`,
+          option: 'mounts[0].target',
+        });
+      }
+      expect(readdirSync(dir)).to.deep.equal(['sub']);
+      expect(() => new Container({ mounts: [bind, { type: 'tmpfs', target: '/tmp/b/sub' }] })).to.not.throw();
+      throwsSync(make({ mounts: [bind, { type: 'bind', source: '/etc/passwd', target: '/tmp/b/sub' }] }), {
+        message: `Bind source /etc/passwd (mounts[1].source) is not a directory, but its target /tmp/b/sub is a directory in the bind of ${dir} (mounts[0]); bind a directory on a directory and a file on a file, or give a target under /tmp`,
+        option: 'mounts[1].target',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("should count a tmpfs's mount points against its inodes", function () {
+    throwsSync(make({ mounts: [{ type: 'tmpfs', target: '/tmp/a/b/c' }, { type: 'tmpfs', target: '/tmp/a', inodes: 2 }] }), {
+      message: 'mounts[1] (tmpfs on /tmp/a) has 2 inodes, but its root and the mount points made in it for other mounts (/tmp/a/b, /tmp/a/b/c) take 3; give `inodes` of at least 3',
+      option: 'mounts[1].inodes',
+    });
+    expect(() => new Container({ mounts: [{ type: 'tmpfs', target: '/tmp/a/b/c' }, { type: 'tmpfs', target: '/tmp/a', inodes: 3 }] })).to.not.throw();
   });
 
   it('should treat an undefined rlimit like an absent one (the default stays)', function () {
