@@ -4,7 +4,7 @@
  * directories and writes the limits, or a Container does at its start.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, existsSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, openSync, readFileSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { EventEmitter } from 'eventemitter3';
 import type { CgroupfsView } from '../filesystem';
@@ -184,10 +184,21 @@ function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
   // (the io controller refuses others with ENODEV, at start, after the
   // group was made); a path was checked when the limits were read.
   for (const [i, t] of (l.io?.max ?? []).entries()) {
-    if (/^\d+:\d+$/.test(t.device) && !existsSync(`/sys/dev/block/${t.major}:${t.minor}`)) {
-      throw new IsolateError('ERR_INVALID_OPTION', `\`io.max[${i}].device\`: ${t.device} is not a block device on this host (no /sys/dev/block/${t.major}:${t.minor})`, {
+    const sys = `/sys/dev/block/${t.major}:${t.minor}`;
+    if (/^\d+:\d+$/.test(t.device) && !existsSync(sys)) {
+      throw new IsolateError('ERR_INVALID_OPTION', `\`io.max[${i}].device\`: ${t.device} is not a block device on this host (no ${sys})`, {
         option: `io.max[${i}].device`,
       });
+    }
+    // The kernel throttles whole disks only: a partition is ENODEV at the
+    // write (v1 and v2), after the group was made.
+    if (existsSync(`${sys}/partition`)) {
+      const disk = wholeDisk(sys);
+      throw new IsolateError(
+        'ERR_INVALID_OPTION',
+        `\`io.max[${i}].device\`: ${t.device} (${t.major}:${t.minor}) is a partition, and the kernel throttles whole disks only${disk ? `: give its disk, /dev/${disk.name} (${disk.dev})` : ''}`,
+        { option: `io.max[${i}].device` },
+      );
     }
   }
   if (l.devices && !mayFilterDevices(parent.version)) {
@@ -210,6 +221,16 @@ function checkSupported(l: NormalizedLimits, parent: CgroupParent): void {
     throw new IsolateError('ERR_UNSUPPORTED', `The ${name} cgroup controller is not available on this host: ${where}`, { option });
   }
   checkParentBounds(l, parent);
+}
+
+/** The disk a partition's /sys/dev/block entry is part of: its name and 'major:minor'. */
+function wholeDisk(sys: string): { name: string; dev: string } | undefined {
+  try {
+    const dir = dirname(realpathSync(sys));
+    return { name: basename(dir), dev: readFileSync(join(dir, 'dev'), 'utf8').trim() };
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -13,17 +13,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { CGroup, IsolateError, type CGroupLimits } from '../../lib';
 import { needCgroups } from '../helpers/caps';
-
-/** mulberry32: a small seeded generator, so that a failing case can be made again from its seed. */
-function generator(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { fuzzSettings, generator, show } from '../helpers/random';
 
 /** A whole block device of this host, as 'major:minor' (io limits need one), if it has any. */
 function blockDevice(): string | undefined {
@@ -83,8 +73,6 @@ function limitsFrom(random: () => number, device: string | undefined): CGroupLim
   return l as CGroupLimits;
 }
 
-const show = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (x === Infinity ? 'Infinity' : x));
-
 /** Refused as the checks refuse: an IsolateError naming the option, before anything is made. */
 function expectRefusedUpFront(err: unknown, what: string): void {
   expect(err, what).to.be.instanceOf(IsolateError);
@@ -100,8 +88,7 @@ describe('cgroup limits against the kernel', function () {
   });
 
   it('should make every group whose limits it takes, take every update it takes, and change nothing for one it refuses', async function () {
-    const seed = Number(process.env.ISOLATE_KIT_FUZZ_SEED ?? 3);
-    const cases = Number(process.env.ISOLATE_KIT_FUZZ_CASES ?? 200);
+    const { seed, cases } = fuzzSettings(200);
     const random = generator(seed);
     const device = blockDevice();
     let made = 0;

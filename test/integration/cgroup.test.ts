@@ -5,7 +5,7 @@
  * host and, through ../shared/tools/vm-run, on a cgroup-v2-only kernel.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, constants as fsConstants, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, rmdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Session } from 'node:inspector';
@@ -13,6 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import { expect } from 'chai';
 import { CGroup, Container, IsolateError, gc, type CGroupLimits, type ContainerOptions, type RunResult } from '../../lib';
 import { CGROUP_NAME_RE, existingParentDirs, hostTopology, processStartTime, readCgroupMounts, resetParents } from '../../lib/cgroup/host';
+import { devNumbers } from '../../lib/cgroup/limits';
 import { needCgroups, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX, descendantsOf, kill9, ourCgroups } from '../helpers/leaks';
 import { _keptAccounting, _poolCounts, _setPoolEnabled, pooledCgroupDirs } from '../../lib/cgroup/pool';
@@ -25,6 +26,48 @@ import { expectHugePagesLimited, withV1Hugetlb } from '../fixtures/huge-pages';
 import { exists, markerProcesses, processState, runFixture, sleepMarker, waitFor } from '../fixtures/procs';
 
 const version = (): 1 | 2 => CGroup.version() as 1 | 2;
+
+/**
+ * A loop device over a temp file with one partition (an MBR written here:
+ * no partitioning tool needed), its partition scanned (`losetup -P`).
+ */
+function partitionedLoop(): { disk: string; partition: string; release(): void } | 'none' | string {
+  const dir = mkdtempSync(join(tmpdir(), TEMP_PREFIX));
+  const img = join(dir, 'disk.img');
+  const mbr = Buffer.alloc(512);
+  // One Linux partition (type 0x83) from sector 2048, 8 MiB long.
+  mbr.writeUInt8(0x83, 446 + 4);
+  mbr.writeUInt32LE(2048, 446 + 8);
+  mbr.writeUInt32LE(16384, 446 + 12);
+  mbr.writeUInt16LE(0xaa55, 510);
+  writeFileSync(img, mbr);
+  truncateSync(img, 16 * 1024 * 1024);
+  const env = { ...process.env, PATH: `${process.env.PATH ?? '/usr/bin:/bin'}:/usr/sbin:/sbin` };
+  spawnSync('modprobe', ['loop'], { env });
+  const r = spawnSync('losetup', ['--find', '--show', '--partscan', img], { env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    rmSync(dir, { recursive: true });
+    return `no loop device with partitions (losetup: ${(r.stderr || r.error?.message || '').trim()})`;
+  }
+  const disk = r.stdout.trim();
+  const release = () => {
+    spawnSync('losetup', ['--detach', disk], { env });
+    rmSync(dir, { recursive: true });
+  };
+  const partition = `${disk}p1`;
+  for (let i = 0; i < 100 && !existsSync(partition); i++) spawnSync('sleep', ['0.02']);
+  if (!existsSync(partition)) {
+    release();
+    return noPartitionTables() ? 'none' : `losetup --partscan made no ${partition}`;
+  }
+  return { disk, partition, release };
+}
+
+/** Whether this kernel was built without MBR and GPT partition tables (this project's v1 host: nothing there can be a partition). */
+function noPartitionTables(): boolean {
+  const r = spawnSync('sh', ['-c', 'zcat /proc/config.gz'], { encoding: 'utf8' });
+  return r.status === 0 && /^# CONFIG_MSDOS_PARTITION is not set$/m.test(r.stdout) && /^# CONFIG_EFI_PARTITION is not set$/m.test(r.stdout);
+}
 
 /** Whether `fd` is open in this process. */
 function isOpen(fd: number): boolean {
@@ -595,6 +638,37 @@ describe('CGroup on this kernel', function () {
       expect(() => new CGroup({ io: { max: [{ device: '4095:1048575', rbps: '1M' }] } }))
         .to.throw(IsolateError, /`io.max\[0\].device`: 4095:1048575 is not a block device on this host/)
         .with.property('option', 'io.max[0].device');
+    });
+
+    it('should refuse io limits on a partition up front (the kernel throttles whole disks: ENODEV after the group was made)', async function () {
+      const part = partitionedLoop();
+      // A kernel that reads no partition table has no partition to refuse (the cgroup-v2 VM's has, and runs this).
+      if (part === 'none') return;
+      skipUnless(this, typeof part === 'string' ? part : null);
+      const { disk, partition, release } = part as Exclude<typeof part, string>;
+      try {
+        const [major, minor] = devNumbers(statSync(partition).rdev);
+        const [dMajor, dMinor] = devNumbers(statSync(disk).rdev);
+        for (const device of [partition, `${major}:${minor}`]) {
+          expect(() => new CGroup({ io: { max: [{ device, rbps: '1M' }] } }))
+            .to.throw(
+              IsolateError,
+              `\`io.max[0].device\`: ${device} (${major}:${minor}) is a partition, and the kernel throttles whole disks only: give its disk, ${disk} (${dMajor}:${dMinor})`,
+            )
+            .with.property('option', 'io.max[0].device');
+        }
+        // Its disk is taken, and the kernel takes it too; the partition it would not (what the check spares).
+        const cg = new CGroup({ io: { max: [{ device: disk, rbps: '1M' }] } }).create();
+        try {
+          const [dir, file] = version() === 2 ? [cg.paths[0]!, 'io.max'] : [cg.paths.find((p) => p.includes('blkio'))!, 'blkio.throttle.read_bps_device'];
+          const line = version() === 2 ? `${major}:${minor} rbps=1048576` : `${major}:${minor} 1048576`;
+          expect(() => writeFileSync(join(dir, file), line)).to.throw(/ENODEV/);
+        } finally {
+          await cg.destroy();
+        }
+      } finally {
+        release();
+      }
     });
 
     // tmpfs pages are charged to the group but mapped by no process: with a

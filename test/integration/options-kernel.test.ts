@@ -15,17 +15,7 @@
 import { expect } from 'chai';
 import { Container, IsolateError, type ContainerOptions } from '../../lib';
 import { needContainers } from '../helpers/caps';
-
-/** mulberry32: a small seeded generator, so that a failing case can be made again from its seed. */
-function generator(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { fuzzSettings, generator, show } from '../helpers/random';
 
 const RLIMITS = ['cpu', 'fsize', 'data', 'stack', 'core', 'rss', 'nproc', 'nofile', 'memlock', 'as', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio', 'rttime', 'files'];
 
@@ -78,9 +68,6 @@ function optionsFrom(random: () => number): Record<string, unknown> {
   return o;
 }
 
-const show = (v: unknown) =>
-  JSON.stringify(v, (_k, x: unknown) => (x === Infinity ? 'Infinity' : Number.isNaN(x) ? 'NaN' : typeof x === 'string' && x.length > 40 ? `${x.slice(0, 12)}…(${x.length})` : x));
-
 describe('container options against the kernel', function () {
   this.timeout(300_000);
   before(function () {
@@ -88,8 +75,7 @@ describe('container options against the kernel', function () {
   });
 
   it('should start every container whose options it takes, and refuse the others with an IsolateError naming the option', async function () {
-    const seed = Number(process.env.ISOLATE_KIT_FUZZ_SEED ?? 3);
-    const cases = Number(process.env.ISOLATE_KIT_FUZZ_CASES ?? 150);
+    const { seed, cases } = fuzzSettings(150);
     const random = generator(seed);
     let started = 0;
     let refused = 0;
