@@ -436,12 +436,16 @@ class Extraction {
     await done;
   }
 
-  private tarError(err: Error & { tarCode?: string; entry?: ReadEntry }): IsolateError {
-    const name = err.entry?.path ?? this.lastName;
+  private tarError(err: Error & { tarCode?: string; entry?: ReadEntry; header?: { path?: string } }): IsolateError {
     if (isUnrecognized(err)) {
       return new IsolateError('ERR_BAD_IMAGE', 'The layer is not a tar archive (nor gzip of one)', { cause: err });
     }
-    const at = name === undefined ? '' : ` at entry ${q(name)}`;
+    // A header that fails its checks comes with what it reads (its name may
+    // be the damaged part); the last entry admitted is not near it: node-tar
+    // parses a whole chunk of headers before their entries reach us.
+    const damaged = err.entry === undefined ? err.header?.path || undefined : undefined;
+    const name = err.entry?.path ?? damaged ?? this.lastName;
+    const at = name === undefined ? '' : damaged !== undefined ? ` at the entry whose header reads ${q(name)}` : ` at entry ${q(name)}`;
     return new IsolateError('ERR_BAD_IMAGE', `The layer tar is corrupt${at}: ${err.message.replace(/^TAR_\w+: /, '')}`, {
       cause: err,
       ...(name === undefined ? {} : { path: name }),

@@ -42,6 +42,7 @@ import { readImageFile } from '../../lib/image/run-config';
 import { native } from '../../lib/native';
 import { isRoot, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
+import { fuzzSettings, generator } from '../helpers/random';
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
@@ -752,6 +753,103 @@ sys.stdout.buffer.write(buf.getvalue())
       await expectRefused(whole.subarray(0, 512 + 3072 + 512 + 700), 'b'); // inside b's data, mid-block
       await expectRefused(whole.subarray(0, 512 + 3072 + 100), 'a'); // inside b's header: after a
       await expectRefused(gzipSync(whole).subarray(0, 60), null); // a cut gzip stream
+    });
+
+    it('should name the damaged header, not the first entry, for a corrupt one', async function () {
+      const whole = tarOf([
+        { path: 'a', data: Buffer.alloc(3000, 1) },
+        { path: 'b', data: 'x' },
+        { path: 'c', data: 'y' },
+      ]);
+      // One bit of c's header's name flipped: its checksum fails.
+      const bad = Buffer.from(whole);
+      const c = 512 + 3072 + 1024;
+      expect(bad.subarray(c, c + 1).toString()).to.equal('c');
+      bad[c] ^= 1; // 'c' → 'b'
+      const e = await expectRefused(bad, 'b');
+      expect(e.message).to.equal('The layer tar is corrupt at the entry whose header reads "b": checksum failure');
+    });
+
+    it('should extract or refuse (ERR_BAD_IMAGE) every tar damaged at random, writing nothing outside its layer (seeded)', async function () {
+      const { seed, cases } = fuzzSettings(150);
+      const random = generator(seed);
+      const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+      const base = tarOf([
+        { path: 'dir/', type: 'Directory', mode: 0o755 },
+        { path: 'dir/a', data: 'hello' },
+        { path: 'dir/big', data: Buffer.alloc(3000, 7) },
+        { path: 'link', type: 'SymbolicLink', linkpath: 'dir/a' },
+        { path: 'hard', type: 'Link', linkpath: 'dir/a' },
+        { path: `long/${'n'.repeat(150)}`, data: 'x' }, // a pax header
+        { path: '.wh.gone' },
+      ]);
+      // Header fields (offset, length) and values at and past what a reader must check.
+      const fields: [number, number, string[]][] = [
+        [0, 100, ['../escape', '/abs', 'dir/../../x', 'dir/a', '', '.', '..', 'link/through', 'hard/x', 'dir/.wh..wh..opq', 'proc/x']],
+        [100, 8, ['0007777', '7777777', 'zzzzzzz', '-000001']],
+        [108, 8, ['7777777', '-1', '\x80\0\0\0\0\0\0\x01', 'abc']],
+        [124, 12, ['77777777777', '00000000000', '00000001000', 'zz', '\x80\0\0\0\0\0\0\0\0\0\0\x10', '\xff'.repeat(12), '-1']],
+        [156, 1, ['0', '1', '2', '3', '4', '5', '6', '7', 'g', 'x', 'L', 'K', 'S', 'V', 'M', 'D', 'N', '\0']],
+        [157, 100, ['../../etc/passwd', '/etc/passwd', 'dir/a', 'link', 'hard', '', 'nowhere', 'dir', '.']],
+        [257, 8, ['ustar\x0000', 'ustar  \0', 'xxxxxxxx']],
+        [345, 155, ['..', '/etc', 'a/../..', '']],
+      ];
+      const headers = (buf: Buffer): number[] => {
+        const out: number[] = [];
+        for (let off = 0; off + 512 <= buf.length; ) {
+          const h = buf.subarray(off, off + 512);
+          if (h.every((b) => b === 0)) break;
+          out.push(off);
+          off += 512 + Math.ceil((parseInt(h.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8) || 0) / 512) * 512;
+        }
+        return out;
+      };
+      const fixChecksum = (buf: Buffer, off: number) => {
+        buf.fill(0x20, off + 148, off + 156);
+        let sum = 0;
+        for (let i = 0; i < 512; i++) sum += buf[off + i]!;
+        buf.write(`${sum.toString(8).padStart(6, '0')}\0 `, off + 148, 'latin1');
+      };
+      let extracted = 0;
+      for (let i = 0; i < cases; i++) {
+        let buf = Buffer.from(base);
+        for (let k = 0, ops = 1 + Math.floor(random() * 3); k < ops; k++) {
+          const r = random();
+          const hs = headers(buf);
+          if (r < 0.6 && hs.length > 0) {
+            const off = pick(hs);
+            const [at, len, values] = pick(fields);
+            buf.fill(0, off + at, off + at + len);
+            buf.write(pick(values).slice(0, len), off + at, 'latin1');
+            if (random() < 0.9) fixChecksum(buf, off);
+          } else if (r < 0.8) {
+            buf[Math.floor(random() * buf.length)]! ^= 1 << Math.floor(random() * 8);
+          } else if (r < 0.9) {
+            buf = buf.subarray(0, Math.floor(random() * buf.length));
+          } else {
+            buf = Buffer.concat([buf, Buffer.from(pick(['garbage', '\0'.repeat(1024), 'x'.repeat(512)]))]);
+          }
+        }
+        const input = random() < 0.2 ? gzipSync(buf) : buf;
+        const c = newCase();
+        const what = `seed ${seed}, case ${i}`;
+        const err = await extractLayer(streamOf(input, pick([512, 4096, 64 << 10])), c.dest).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        if (err === null) extracted++;
+        else {
+          expect(err, `${what}: ${String(err)}`).to.be.instanceOf(IsolateError);
+          expect((err as IsolateError).code, `${what}: ${(err as Error).message}`).to.equal('ERR_BAD_IMAGE');
+        }
+        expect(readdirSync(c.sentinel), `${what}: sentinel next to dest`).to.deep.equal([]);
+        expect(readFileSync(c.victim, 'utf8'), what).to.equal('victim\n');
+        expect(statSync(c.victim).nlink, `${what}: victim hardlinked`).to.equal(1);
+        expect(readdirSync(c.dir).sort(), what).to.deep.equal(['dest', 'sentinel', 'victim']);
+        rmSync(c.dir, { recursive: true, force: true });
+      }
+      // Both sides drawn (a change that made every case one kind would test nothing).
+      expect(extracted, `extracted of ${cases}`).to.be.within(cases / 10, cases - cases / 10);
     });
 
     it('should refuse input that is not a tar', async function () {
