@@ -3,6 +3,7 @@
  * directory, capabilities, rlimits) and the plan ops that apply them between
  * fork and exec.
  */
+import { readFileSync } from 'node:fs';
 import { invalidOption } from './errors';
 import { checkContainerPath } from './filesystem';
 import { CAP_SYS_RESOURCE, holdsHostCapability } from './host-caps';
@@ -190,6 +191,23 @@ function ownHardLimit(resource: number): bigint | null {
 }
 
 /**
+ * The most open files the kernel lets a process have (fs.nr_open): a hard
+ * nofile above it is EPERM even with CAP_SYS_RESOURCE. Read once; null
+ * where /proc/sys cannot be read (the start then says).
+ */
+let nrOpen: bigint | null | undefined;
+function kernelNrOpen(): bigint | null {
+  if (nrOpen === undefined) {
+    try {
+      nrOpen = BigInt(readFileSync('/proc/sys/fs/nr_open', 'utf8').trim());
+    } catch {
+      nrOpen = null;
+    }
+  }
+  return nrOpen;
+}
+
+/**
  * Validates `rlimits` merged over the defaults. A default above this
  * process's own hard limit is lowered to it (a caller under `ulimit -n 1024`
  * got a setup failure on every start: EPERM raising nofile's hard limit to
@@ -223,6 +241,10 @@ export function checkRlimits(value: unknown): [number, bigint, bigint][] {
       soft = hard = rlimitNumber(option, v);
     }
     if (soft > hard) throw invalidOption(option, 'a soft limit not above the hard limit', v);
+    const most = name === 'nofile' && given.has(name) ? kernelNrOpen() : null;
+    if (most !== null && hard > most) {
+      throw invalidOption(option, `a limit of at most ${most} (the kernel's fs.nr_open, the most open files it lets a process have)`, v);
+    }
     // Defaults hold only 0 and small numbers: with no hard limit of its own
     // below them (the common case) this is one getrlimit.
     const own = hard === 0n ? null : ownHardLimit(resource);

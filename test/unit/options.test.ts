@@ -5,7 +5,7 @@
  * bad input must leave no process and no fd behind (checked here and by the
  * root hook).
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -328,6 +328,16 @@ describe('new Container() with invalid options', function () {
       option: 'mounts[1].inodes',
     });
     expect(() => new Container({ mounts: [{ type: 'tmpfs', target: '/tmp/a/b/c' }, { type: 'tmpfs', target: '/tmp/a', inodes: 3 }] })).to.not.throw();
+  });
+
+  it("should refuse a nofile limit above the kernel's fs.nr_open, which no capability lifts (EPERM in init)", function () {
+    const most = Number(readFileSync('/proc/sys/fs/nr_open', 'utf8').trim());
+    for (const nofile of [most + 1, 'unlimited', [1024, most + 1]] as const) {
+      throwsSync(make({ rlimits: { nofile } }), {
+        message: `Expected the \`rlimits.nofile\` option to be a limit of at most ${most} (the kernel's fs.nr_open, the most open files it lets a process have), got \`${JSON.stringify(nofile)}\` (${Array.isArray(nofile) ? 'array' : typeof nofile})`,
+        option: 'rlimits.nofile',
+      });
+    }
   });
 
   it('should treat an undefined rlimit like an absent one (the default stays)', function () {
