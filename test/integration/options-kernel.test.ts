@@ -12,9 +12,12 @@
  * Left out of the draw: a `cwd` that does not exist or is a file, which fails at start
  * by design (ERR_SETUP_FAILED at `chdir`, docs/api.md).
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { expect } from 'chai';
 import { Container, IsolateError, type ContainerOptions } from '../../lib';
 import { needContainers } from '../helpers/caps';
+import { CAP_SYS_RESOURCE, holdsHostCapability } from '../../lib/host-caps';
 import { fuzzSettings, generator, show } from '../helpers/random';
 
 const RLIMITS = ['cpu', 'fsize', 'data', 'stack', 'core', 'rss', 'nproc', 'nofile', 'memlock', 'as', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio', 'rttime', 'files'];
@@ -105,5 +108,27 @@ describe('container options against the kernel', function () {
     }
     expect(started, `started of ${cases}`).to.be.above(cases / 8);
     expect(refused, `refused of ${cases}`).to.be.above(cases / 8);
+  });
+
+  // What still fails in init is what changed between the check and the
+  // start, and it comes back as the kernel said it: here fs.nr_open lowered
+  // below a nofile limit that was within it. fs.nr_open is machine-wide, so
+  // only in the throwaway VM, where root also holds CAP_SYS_RESOURCE (which
+  // a hard limit above this process's own needs).
+  it('should report EPERM from init when fs.nr_open drops below a nofile limit after the check', async function () {
+    if (process.env.ISOLATE_KIT_VM !== '1' || !holdsHostCapability(CAP_SYS_RESOURCE)) return;
+    const nrOpen = '/proc/sys/fs/nr_open';
+    const most = Number(readFileSync(nrOpen, 'utf8').trim());
+    const c = new Container({ rlimits: { nofile: most } });
+    writeFileSync(nrOpen, String(most - 1024));
+    try {
+      const r = await c.run(['true']);
+      expect(r.status).to.equal('error');
+      expect(r.error).to.include({ code: 'ERR_SETUP_FAILED', errnoCode: 'EPERM', syscall: 'setrlimit', step: 'set rlimit nofile' });
+      expect(r.error!.errno).to.equal(constants.errno.EPERM);
+    } finally {
+      writeFileSync(nrOpen, String(most));
+      await c.destroy();
+    }
   });
 });
