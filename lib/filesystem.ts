@@ -199,24 +199,26 @@ function depth(p: string): number {
 function checkTargets(mounts: { m: ResolvedMount; i: number }[], rootfs: LayerStack): void {
   // Mounts already placed, parents first (the order init mounts them in).
   const placed: { m: ResolvedMount; i: number }[] = [];
-  // For each tmpfs of `mounts`: the paths init makes in it, each an inode.
-  const made = new Map<number, Set<string>>();
+  // For each tmpfs of `mounts` (by index): it, and the paths init makes in it, each an inode.
+  const made = new Map<number, { tmpfs: Extract<ResolvedMount, { type: 'tmpfs' }>; paths: Set<string> }>();
   for (const { m, i } of mounts) {
     const within = placed.filter(({ m: p }) => isUnder(m.target, p.target) && m.target !== p.target).pop();
     const inDefault = DEFAULT_TMPFS.some((d) => isUnder(m.target, d));
     if (within && (!inDefault || within.m.target.length >= longestDefault(m.target).length)) {
-      if (within.m.type === 'tmpfs') {
-        const paths = made.get(within.i) ?? new Set<string>();
-        const names = m.target.slice(within.m.target.length + 1).split('/');
-        names.forEach((_, k) => paths.add(`${within.m.target}/${names.slice(0, k + 1).join('/')}`));
-        made.set(within.i, paths);
+      const w = within.m;
+      if (w.type === 'tmpfs') {
+        const entry = made.get(within.i) ?? { tmpfs: w, paths: new Set<string>() };
+        const names = m.target.slice(w.target.length + 1).split('/');
+        names.forEach((_, k) => entry.paths.add(`${w.target}/${names.slice(0, k + 1).join('/')}`));
+        made.set(within.i, entry);
       } else {
-        checkKind(m, i, within.m.source + m.target.slice(within.m.target.length), `in the bind of ${within.m.source} (mounts[${within.i}])`);
+        const where = `in the bind of ${w.source} (mounts[${within.i}])`;
+        checkKind(m, i, w.source + m.target.slice(w.target.length), where, 'isolate-kit makes mount points only in a tmpfs, never in a host directory: make it there first, or use a path under /tmp');
       }
     } else if (!inDefault) {
       const hostPath = rootfs.hostPathFor(m.target);
       if (hostPath !== null) {
-        const real = checkKind(m, i, hostPath, "in the container's read-only root");
+        const real = checkKind(m, i, hostPath, "in the container's read-only root", 'use an existing path or one under /tmp');
         if (real === '/') throw invalidOption(`mounts[${i}].target`, 'a path that does not resolve to /', m.target);
         if (real === '/proc') throw invalidOption(`mounts[${i}].target`, NOT_PROC, m.target);
         m.target = real;
@@ -224,8 +226,7 @@ function checkTargets(mounts: { m: ResolvedMount; i: number }[], rootfs: LayerSt
     }
     placed.push({ m, i });
   }
-  for (const [i, paths] of made) {
-    const t = mounts.find((x) => x.i === i)!.m as Extract<ResolvedMount, { type: 'tmpfs' }>;
+  for (const [i, { tmpfs: t, paths }] of made) {
     if (paths.size + 1 > t.inodes) {
       throw new IsolateError(
         'ERR_INVALID_OPTION',
@@ -243,31 +244,34 @@ function longestDefault(target: string): string {
 
 /**
  * An existing mount point, `hostPath` on the host (`where` says where it
- * is, for messages): it must exist, and be of the kind the mount needs.
- * Returns it with its symlinks resolved.
+ * is, and `hint` what to do when it is missing, for messages): it must
+ * exist, and be of the kind the mount needs. Returns it with its symlinks
+ * resolved.
  */
-function checkKind(m: ResolvedMount, i: number, hostPath: string, where: string): string {
+function checkKind(m: ResolvedMount, i: number, hostPath: string, where: string, hint: string): string {
   let real: string;
+  let isDir: boolean;
   try {
     real = realpathSync(hostPath);
-    statSync(real);
+    isDir = statSync(real).isDirectory();
   } catch (err) {
-    const hint = where.startsWith('in the bind') ? 'isolate-kit makes mount points only in a tmpfs, never in a host directory: make it there first, or use a path under /tmp' : 'use an existing path or one under /tmp';
     throw new IsolateError('ERR_INVALID_OPTION', `Mount target ${m.target} does not exist ${where}; ${hint}`, { option: `mounts[${i}].target`, path: m.target, cause: err });
   }
   // The kernel binds a directory only on a directory, anything else only
   // on a non-directory (move_mount: EINVAL, at start, after the namespaces
   // were made). A target made in a tmpfs is made of the source's kind, so
   // only an existing one can differ.
-  const kind = (p: string) => (statSync(p).isDirectory() ? 'a directory' : 'not a directory');
-  if (m.type === 'tmpfs' && kind(real) !== 'a directory') {
+  const kind = (dir: boolean) => (dir ? 'a directory' : 'not a directory');
+  if (m.type === 'tmpfs' && !isDir) {
     throw new IsolateError('ERR_INVALID_OPTION', `Mount target ${m.target} (mounts[${i}].target) is not a directory ${where}; a tmpfs needs one`, {
       option: `mounts[${i}].target`,
       path: m.target,
     });
   }
-  if (m.type === 'bind') {
-    const [source, target] = [kind(m.source), kind(real)];
+  // (A source gone since resolveMounts() saw it fails at the start, with its step.)
+  const sourceStat = m.type === 'bind' ? statSync(m.source, { throwIfNoEntry: false }) : undefined;
+  if (m.type === 'bind' && sourceStat) {
+    const [source, target] = [kind(sourceStat.isDirectory()), kind(isDir)];
     if (source !== target) {
       throw new IsolateError(
         'ERR_INVALID_OPTION',

@@ -110,7 +110,8 @@ export function readCgroupMounts(mountinfo?: string): CgroupMounts {
   return out;
 }
 
-function readText(path: string): string | undefined {
+/** A small file's text, trimmed, or undefined when it cannot be read. */
+export function readText(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8').trim();
   } catch {

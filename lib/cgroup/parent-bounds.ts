@@ -12,23 +12,14 @@
  * Read as the parent is now: a parent changed after the check makes the
  * write fail as before, with the kernel's errno.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { IsolateError } from '../errors';
-import type { CgroupParent } from './host';
+import { readText, type CgroupParent } from './host';
 import { compact, parseCpuList, type NormalizedLimits } from './limits';
 
 /** The kernel's fixed-point CPU bandwidth ratio (to_ratio(): runtime << BW_SHIFT / period). */
 function ratio(quotaUs: number, periodUs: number): bigint {
   return (BigInt(quotaUs) << 20n) / BigInt(periodUs);
-}
-
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
 }
 
 /** The nearest group at or above `dir` with a CPU quota (as the kernel's hierarchical_quota finds it), or null. */

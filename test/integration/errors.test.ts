@@ -4,7 +4,7 @@
  * checks every test).
  */
 import { expect } from 'chai';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Container, IsolateError, type ContainerProcess, type RunResult } from '../../lib';
@@ -97,6 +97,23 @@ describe('Container failures', function () {
     });
   });
 
+  /**
+   * A container binding `src` (made a file or a directory, as `target` is),
+   * whose source then changes kind: the options were right when checked,
+   * and the bind fails in init.
+   */
+  function swappedBind(kind: 'file' | 'dir'): { c: Container; src: string; target: string } {
+    const src = join(dir, 'src');
+    const target = kind === 'dir' ? '/etc' : '/etc/hostname';
+    if (kind === 'dir') mkdirSync(src);
+    else writeFileSync(src, 'x');
+    const c = track(new Container({ mounts: [{ type: 'bind', source: src, target }] }));
+    rmSync(src, { recursive: true });
+    if (kind === 'dir') writeFileSync(src, 'x');
+    else mkdirSync(src);
+    return { c, src, target };
+  }
+
   describe('setup', function () {
     it("should report a cwd that does not exist as ERR_SETUP_FAILED at 'chdir /nope'", async function () {
       const e = failed(await Container.run(['true'], { cwd: '/nope' }));
@@ -118,11 +135,7 @@ describe('Container failures', function () {
     // (test/unit/options.test.ts); one whose source changes kind between the
     // check and the start still fails in init, at the bind.
     it("should report a bind whose source became a file after the check as ERR_SETUP_FAILED naming 'bind SRC on DST'", async function () {
-      const src = join(dir, 'src');
-      mkdirSync(src);
-      const c = track(new Container({ mounts: [{ type: 'bind', source: src, target: '/etc' }] }));
-      rmdirSync(src);
-      writeFileSync(src, 'x');
+      const { c, src } = swappedBind('dir');
       const e = failed(await c.run(['true']));
       expect(e.code).to.equal('ERR_SETUP_FAILED');
       expect(e.step).to.equal(`bind ${src} on /etc`);
@@ -134,22 +147,14 @@ describe('Container failures', function () {
     });
 
     it('should report a bind whose source became a directory after the check the same way', async function () {
-      const src = join(dir, 'src');
-      writeFileSync(src, 'x');
-      const c = track(new Container({ mounts: [{ type: 'bind', source: src, target: '/etc/hostname' }] }));
-      rmSync(src);
-      mkdirSync(src);
+      const { c, src } = swappedBind('file');
       const e = failed(await c.run(['true']));
       expect(e).to.include({ code: 'ERR_SETUP_FAILED', step: `bind ${src} on /etc/hostname`, syscall: 'move_mount' });
       await c.destroy();
     });
 
     it("should reject start() and emit the container's 'error' on a setup failure", async function () {
-      const file = join(dir, 'file');
-      mkdirSync(file);
-      const c = track(new Container({ mounts: [{ type: 'bind', source: file, target: '/etc' }] }));
-      rmdirSync(file);
-      writeFileSync(file, 'x');
+      const { c, src: file } = swappedBind('dir');
       const emitted: IsolateError[] = [];
       c.on('error', (e) => emitted.push(e));
       const exit = new Promise<void>((r) => c.once('exit', () => r()));
@@ -190,11 +195,7 @@ describe('Container failures', function () {
     });
 
     it("should emit 'error' then 'close' on the main process when container setup fails", async function () {
-      const src = join(dir, 'src');
-      writeFileSync(src, 'x');
-      const c = track(new Container({ mounts: [{ type: 'bind', source: src, target: '/etc/hostname' }] }));
-      rmSync(src);
-      mkdirSync(src); // now a directory: the bind fails in init
+      const { c } = swappedBind('file');
       const containerErrors: string[] = [];
       c.on('error', (e) => containerErrors.push(e.code));
       const log = await events(c.spawn(['true']));
