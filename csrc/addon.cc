@@ -39,6 +39,7 @@
 #include "mntns_release.h"
 #include "netlink_ledger.h"
 #include "netns_pool.h"
+#include "pidns_kill.h"
 #include "spawn.h"
 #include "zygote_client.h"
 
@@ -268,6 +269,8 @@ class Watch : public Nan::ObjectWrap {
     t->InstanceTemplate()->SetInternalFieldCount(1);
     Nan::SetPrototypeMethod(t, "signal", Signal);
     Nan::SetPrototypeMethod(t, "signalProcess", SignalProcess);
+    Nan::SetPrototypeMethod(t, "killNamespace", KillNamespace);
+    Nan::SetPrototypeMethod(t, "killTree", KillTree);
     Nan::SetPrototypeMethod(t, "spawnProcess", SpawnProcess);
     Nan::SetPrototypeMethod(t, "ref", JsRef);
     Nan::SetPrototypeMethod(t, "unref", JsUnref);
@@ -618,6 +621,27 @@ class Watch : public Nan::ObjectWrap {
     info.GetReturnValue().Set(Nan::New(r < 0 ? errno : 0));
   }
 
+
+  // killNamespace(spareInit): SIGKILL to every process of init's pid
+  // namespace from here (pidns_kill.h), not through init; init too unless
+  // spareInit. How many were signalled, or -errno.
+  static NAN_METHOD(KillNamespace) {
+    Watch* w = Self(info);
+    if (info.Length() < 1 || !info[0]->IsBoolean()) return Nan::ThrowTypeError("Usage: killNamespace(spareInit)");
+    if (w->exited_ || w->pidfd_ < 0) return info.GetReturnValue().Set(Nan::New(-ESRCH));
+    info.GetReturnValue().Set(Nan::New(ik_pidns_kill(w->pidfd_, w->pid_, Nan::To<bool>(info[0]).FromJust() ? 1 : 0)));
+  }
+
+  // killTree(pid): SIGKILL to process `pid` of init's pid namespace, its
+  // descendants and its process group, from here (pidns_kill.h). How many
+  // were killed, or -errno.
+  static NAN_METHOD(KillTree) {
+    Watch* w = Self(info);
+    if (info.Length() < 1 || !info[0]->IsInt32() || Nan::To<int32_t>(info[0]).FromJust() <= 1)
+      return Nan::ThrowTypeError("Usage: killTree(pid)");
+    if (w->exited_ || w->pidfd_ < 0) return info.GetReturnValue().Set(Nan::New(-ESRCH));
+    info.GetReturnValue().Set(Nan::New(ik_pidns_kill_tree(w->pidfd_, w->pid_, Nan::To<int32_t>(info[0]).FromJust())));
+  }
 
   // signalProcess(id, sig, tree): through init, to one process (and all
   // its descendants when `tree`), or to every process.

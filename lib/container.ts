@@ -584,12 +584,16 @@ export class Container extends EventEmitter<ContainerEvents> {
         this.kill('SIGKILL');
         return;
       }
-      this.thawForKill();
       if (isMain) {
         // Otherwise init kills the command's tree and reaps it, which
         // reports its CPU and memory (killing init itself would lose them),
         // then exits, and the kernel ends everything else in the sandbox.
-        // Should init not be done within a second, it goes too.
+        // Should init not be done within a second, it goes too. In its own
+        // pid namespace every other process is killed from here first, so
+        // that a payload's many runnable processes, whose CPU share init
+        // would wait in, neither run on meanwhile nor hold init up.
+        if (this.config.namespaces.has('pid')) this.handle?.killNamespace(true);
+        this.thawForKill();
         proc.killTree('SIGKILL');
         const hard = setTimeout(() => this.kill('SIGKILL'), 1000);
         proc.once('close', () => clearTimeout(hard));
@@ -599,6 +603,12 @@ export class Container extends EventEmitter<ContainerEvents> {
       // process it orphaned before the kill may still hold our pipes:
       // collect() stops reading them at the timeout, or once the container
       // has ended.
+      // In its own pid namespace the tree is stopped and killed from here
+      // first, as init would (init, among a payload's many runnable
+      // processes, could wait its turn for seconds); init's walk then finds
+      // what is left, and reaps the command.
+      if (this.config.namespaces.has('pid') && proc.pid !== undefined) this.handle?.killTree(proc.pid);
+      this.thawForKill();
       proc.killTree('SIGKILL');
       if (proc._ended) return;
       // init carries out the kill and reports the exit. When that has not
@@ -675,7 +685,9 @@ export class Container extends EventEmitter<ContainerEvents> {
    * again to carry it out (the kernel does it in init's exit): among a
    * payload's thousand runnable processes (init one task among them in
    * the group's CPU share), that took a second, all of them spinning
-   * meanwhile, so the group's kill goes first. Without a pid namespace
+   * meanwhile, so the group's kill goes first; without a group of its own
+   * (a caller's shared one, or none) every process of the namespace is
+   * killed from here instead, found by its namespace. Without a pid namespace
    * init's death takes nothing along: without a group of its own, init,
    * told by SIG_END, kills every process group it started and then exits
    * (the payload's parent-death signal is for init's death by other
@@ -695,7 +707,9 @@ export class Container extends EventEmitter<ContainerEvents> {
         /* removed meanwhile: init's death below */
       }
     }
-    if (!this.config.namespaces.has('pid')) {
+    if (this.config.namespaces.has('pid')) {
+      if (!own) h.killNamespace(false);
+    } else {
       if (own) {
         /* killed above */
       } else if (h.signal(SIG_END) === 0) {

@@ -42,6 +42,10 @@ export interface NativeHandle {
   signal(sig: number): number;
   /** Asks init to signal process `id` (and its descendants when `tree`; CONTAINER_ID: every process); returns 0 or errno. */
   signalProcess(id: number, sig: number, tree: boolean): number;
+  /** SIGKILL to every process of init's pid namespace from here, found in the host's /proc (csrc/pidns_kill.h); init too unless `spareInit`. How many were signalled, or -errno. */
+  killNamespace(spareInit: boolean): number;
+  /** SIGKILL to process `pid` of init's pid namespace (its number there), its descendants and its process group, each stopped first, from here (csrc/pidns_kill.h). How many were killed, or -errno. */
+  killTree(pid: number): number;
   /** Asks init to start process `id` from a process-only plan; returns our ends of new pipes (-1 where none). */
   spawnProcess(id: number, plan: Buffer, stdio: NativeStdio): NativeStdio;
   ref(): void;

@@ -31,7 +31,8 @@ export interface RunResult<Output extends string | Buffer = string> {
    * The stream is not all there: it passed `maxOutput`, or a process other
    * than the command (one that outlived it, or one it passed the pipe to)
    * still held it open after the command exited, when the run ended
-   * anyway: 250 ms after the sandbox ended, or at the run's `timeout`.
+   * anyway: 250 ms after the sandbox ended, or at the run's `timeout`,
+   * or 250 ms after the command's exit when a limit or an abort killed it.
    */
   stdoutTruncated: boolean;
   stderrTruncated: boolean;
@@ -259,7 +260,8 @@ export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: Ru
     // left to end: a timeout passing while the pipes are still held would
     // call a command that exited in time 'timeout'. Whoever else holds the
     // pipes is read for as long as the run may last: until the sandbox has
-    // ended (then PIPE_GRACE_MS more), and no longer than its timeout. Then
+    // ended (then PIPE_GRACE_MS more), and no longer than its timeout, nor
+    // than PIPE_GRACE_MS after the exit of a command a limit killed. Then
     // they are no longer read (one more poll first, so that what is already
     // in them is read even if the timer came late), and a stream cut so is
     // marked truncated.
@@ -286,7 +288,10 @@ export function collect(proc: ContainerProcess, limits: ResolvedLimits, kill: Ru
       exited = true;
       if (timer) clearTimeout(timer);
       stopCpuWatch?.();
-      if (!sandboxEnd) return cutAfter(PIPE_GRACE_MS);
+      // Killed for a limit or an abort, the run is over: a process that
+      // escaped the kill (orphaned, in a session of its own) and holds the
+      // pipes is not waited for, in a container that may run on for hours.
+      if (!sandboxEnd || aborted || limit !== null) return cutAfter(PIPE_GRACE_MS);
       if (limits.timeout !== undefined) cutAfter(Math.max(0, startedAt + limits.timeout - performance.now()));
       const ends = () => cutAfter(PIPE_GRACE_MS);
       sandboxEnd.then(ends, ends);

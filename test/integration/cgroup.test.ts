@@ -23,7 +23,7 @@ import { native } from '../../lib/native';
 import { testDisk, type TestDisk } from '../fixtures/disk';
 import { PROBE, SOCKET_FILL, TINY_FILL, buildProbes, probeResults, type Probes } from '../fixtures/probes';
 import { expectHugePagesLimited, withV1Hugetlb } from '../fixtures/huge-pages';
-import { exists, markerProcesses, processState, runFixture, sleepMarker, waitFor } from '../fixtures/procs';
+import { childrenOf, exists, markerProcesses, processState, runFixture, sleepMarker, waitFor } from '../fixtures/procs';
 
 const version = (): 1 | 2 => CGroup.version() as 1 | 2;
 
@@ -802,6 +802,115 @@ describe('CGroup on this kernel', function () {
         await c.destroy();
       }
       expect(markerProcesses(marker)).to.deep.equal([]);
+    });
+
+    // Not in a group of its own (a caller's shared one, or none), the same
+    // kill found the container's processes by their pid namespace and
+    // left the group's other members alone; init (stopped here) is spared
+    // to report the command's end, and goes at the second's fallback.
+    for (const kind of ['shared', 'none'] as const) {
+      it(`should kill every process of the container's pid namespace at a main command's run limit, init spared, with ${kind === 'shared' ? "a caller's shared group (its other members left alone)" : 'no group'}`, async function () {
+        const marker = sleepMarker();
+        const bystander = sleepMarker();
+        const cg = kind === 'shared' ? new CGroup({ pids: 64 }).create() : undefined;
+        const other = new Container({ cgroup: cg });
+        const c = new Container({ cgroup: cg });
+        const ac = new AbortController();
+        let run: Promise<RunResult> | undefined;
+        try {
+          await other.start();
+          other.exec(['sleep', bystander], { stdio: 'ignore' });
+          run = c.run(['sh', '-c', `setsid sleep ${marker} & sleep ${marker} & wait`], { signal: ac.signal });
+          expect(await waitFor(() => markerProcesses(marker).length === 2 && markerProcesses(bystander).length === 1, 10_000), 'payloads started').to.equal(true);
+          const init = c.pid!;
+          const pids = [...markerProcesses(marker), ...childrenOf(init)];
+          process.kill(init, 'SIGSTOP');
+          ac.abort(); // the run's kill, as at its timeout or cpuTime: synchronous
+          for (const pid of new Set(pids)) expect(killed(pid), `pid ${pid} (${processState(pid)}) killed`).to.equal(true);
+          expect(killed(init), 'init spared (it reports the end)').to.equal(false);
+          expect(markerProcesses(bystander), "the other container's process").to.have.lengthOf(1);
+          expect((await run.catch((e: Error) => e)) instanceof Error, 'the run settles').to.equal(true);
+          expect(markerProcesses(marker)).to.deep.equal([]);
+        } finally {
+          if (c.pid !== undefined) process.kill(c.pid, 'SIGCONT');
+          await run?.catch(() => undefined);
+          await c.destroy();
+          await other.destroy();
+          cg?.destroy();
+        }
+      });
+    }
+
+    it("should kill an exec'd command's tree at its run limit from here, init starved, and leave the container's other processes", async function () {
+      // The tree (a child, and one in the command's process group that left
+      // the tree) is stopped and killed from the Node process; init, stopped
+      // here, would have done it only once it ran.
+      const marker = sleepMarker();
+      const bystander = sleepMarker();
+      const c = new Container({ cgroup: { pids: 64 } });
+      const ac = new AbortController();
+      let run: Promise<RunResult> | undefined;
+      try {
+        await c.start();
+        c.exec(['sleep', bystander], { stdio: 'ignore' });
+        run = c.run(['sh', '-c', `sleep ${marker} & (sh -c 'sleep ${marker}' &) ; wait`], { signal: ac.signal });
+        expect(await waitFor(() => markerProcesses(marker).length === 2 && markerProcesses(bystander).length === 1, 10_000), 'payloads started').to.equal(true);
+        const init = c.pid!;
+        const pids = markerProcesses(marker);
+        const tree = new Set(pids.flatMap((p) => [p, ...childrenOf(p)]));
+        for (const p of pids) {
+          const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+          tree.add(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])); // its parent: the command's sh, or init for the orphan
+        }
+        tree.delete(init);
+        expect(tree.size, `the tree ${[...tree].join(' ')}`).to.be.at.least(3);
+        process.kill(init, 'SIGSTOP');
+        ac.abort();
+        for (const pid of tree) expect(killed(pid), `pid ${pid} (${processState(pid)}) killed`).to.equal(true);
+        expect(killed(init), 'init').to.equal(false);
+        expect(markerProcesses(bystander), "the container's other process").to.have.lengthOf(1);
+        process.kill(init, 'SIGCONT');
+        expect((await run.catch((e: Error) => e)) instanceof IsolateError, 'the run settles (aborted)').to.equal(true);
+        expect(c.state, 'the container goes on').to.equal('running');
+        expect(markerProcesses(marker)).to.deep.equal([]);
+      } finally {
+        if (c.pid !== undefined) process.kill(c.pid, 'SIGCONT');
+        await run?.catch(() => undefined);
+        await c.destroy();
+      }
+    });
+
+    it("should kill every process of a container in a caller's shared group at kill(), from here and at once, and none of the group's others", async function () {
+      // Left to init's exit (which the kernel carries out in init, when it
+      // next runs), a starved init held the kill up while the rest ran.
+      // Here init is starved: SCHED_IDLE on one CPU beside a spinner of ours.
+      const marker = sleepMarker();
+      const bystander = sleepMarker();
+      const cg = new CGroup({ pids: 64 }).create();
+      const other = new Container({ cgroup: cg });
+      const c = new Container({ cgroup: cg });
+      let spinner: ReturnType<typeof spawn> | undefined;
+      try {
+        await other.start();
+        other.exec(['sleep', bystander], { stdio: 'ignore' });
+        await c.start();
+        c.exec(['sh', '-c', `setsid sleep ${marker} & sleep ${marker} & wait`], { stdio: 'ignore' });
+        expect(await waitFor(() => markerProcesses(marker).length === 2 && markerProcesses(bystander).length === 1, 10_000), 'payloads started').to.equal(true);
+        const pids = [c.pid!, ...markerProcesses(marker), ...childrenOf(c.pid!)];
+        spinner = spawn('taskset', ['-c', '0', 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' });
+        const spinning = () => readFileSync(`/proc/${spinner!.pid}/cmdline`, 'utf8').includes('while') && processState(spinner!.pid!) === 'R';
+        expect(await waitFor(spinning, 5000), 'spinner running').to.equal(true);
+        expect(spawnSync('taskset', ['-p', '-c', '0', String(c.pid)]).status, 'init pinned').to.equal(0);
+        expect(spawnSync('chrt', ['-i', '-p', '0', String(c.pid)]).status, 'init at SCHED_IDLE').to.equal(0);
+        expect(c.kill()).to.equal(true);
+        for (const pid of new Set(pids)) expect(killed(pid), `pid ${pid} (${processState(pid)}) killed`).to.equal(true);
+        expect(markerProcesses(bystander), "the other container's process").to.have.lengthOf(1);
+      } finally {
+        if (spinner?.pid !== undefined) process.kill(spinner.pid, 'SIGKILL');
+        await c.destroy();
+        await other.destroy();
+        cg.destroy();
+      }
     });
 
     it('should count CPU of every process in the sandbox, not only the waited-for ones', async function () {

@@ -491,7 +491,39 @@ describe('Container#run()', function () {
       await c.destroy();
     }
   });
+  it("should settle an aborted exec'd run without a timeout though a process that left its tree and group holds stdout", async function () {
+    // Aborted before the command's exit, the run waited for every holder of
+    // its pipes, and with no timeout and the container running on, one that
+    // escaped the kill (orphaned and in a session of its own) held it forever.
+    const c = new Container();
+    const marker = sleepMarker();
+    try {
+      await c.start();
+      const ac = new AbortController();
+      const run = c.run(['sh', '-c', `(setsid sleep ${marker} &); echo started; sleep ${marker}`], { signal: ac.signal });
+      const orphaned = () => markerProcesses(marker).some((p) => parentOf(p) === c.pid);
+      expect(await waitFor(() => markerProcesses(marker).length === 2 && orphaned(), 5000), 'one sleep orphaned to init').to.equal(true);
+      ac.abort();
+      const r = await within(run.catch((e: IsolateError) => e), 5000);
+      expect(r, 'the run settled').to.not.equal('pending');
+      expect((r as IsolateError).code).to.equal('ERR_ABORTED');
+      expect(markerProcesses(marker), 'the escaped one lives on in the container').to.have.lengthOf(1);
+      expect(c.state).to.equal('running');
+    } finally {
+      await c.destroy();
+    }
+  });
 });
+
+/** The parent of a host process, or null when it is gone. */
+function parentOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
 
 /** Resolves with the run's result, or with 'pending' if it has not settled within `ms`. */
 function readComm(pid: number): string | null {

@@ -167,6 +167,11 @@ describe('Native addon', function () {
       usage(() => h.signalProcess!(1, 9), 'Usage: signalProcess(id, sig, tree)');
       usage(() => h.signalProcess!(-1, 9, false), 'Usage: signalProcess(id, sig, tree)');
       usage(() => h.signalProcess!(1, 9, 'yes'), 'Usage: signalProcess(id, sig, tree)');
+      usage(() => h.killNamespace!(), 'Usage: killNamespace(spareInit)');
+      usage(() => h.killNamespace!(1), 'Usage: killNamespace(spareInit)');
+      usage(() => h.killTree!(), 'Usage: killTree(pid)');
+      usage(() => h.killTree!(1), 'Usage: killTree(pid)');
+      usage(() => h.killTree!('2'), 'Usage: killTree(pid)');
       usage(() => h.spawnProcess!(), 'Usage: spawnProcess(id, plan, stdio)');
       usage(() => h.spawnProcess!(1, 'plan', [-2, -2, -2]), 'Usage: spawnProcess(id, plan, stdio)');
       usage(() => h.spawnProcess!(1, Buffer.alloc(0), 'ignore'), 'Usage: spawnProcess(id, plan, stdio)');
@@ -198,6 +203,8 @@ describe('Native addon', function () {
         expect(steps.map((s) => s.step ?? 'done'), `stderr: ${f.stderr().slice(0, 300)}; exit ${code}`).to.deep.equal([
           'signal',
           'signalProcess',
+          'killNamespace',
+          'killTree',
           'spawnProcess',
           'unref',
           'ref',
