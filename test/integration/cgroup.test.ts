@@ -23,7 +23,7 @@ import { native } from '../../lib/native';
 import { testDisk, type TestDisk } from '../fixtures/disk';
 import { PROBE, SOCKET_FILL, TINY_FILL, buildProbes, probeResults, type Probes } from '../fixtures/probes';
 import { expectHugePagesLimited, withV1Hugetlb } from '../fixtures/huge-pages';
-import { childrenOf, exists, markerProcesses, processState, runFixture, sleepMarker, waitFor } from '../fixtures/procs';
+import { childrenOf, exists, markerProcesses, parentOf, processState, runFixture, sleepMarker, waitFor } from '../fixtures/procs';
 
 const version = (): 1 | 2 => CGroup.version() as 1 | 2;
 
@@ -858,10 +858,7 @@ describe('CGroup on this kernel', function () {
         const init = c.pid!;
         const pids = markerProcesses(marker);
         const tree = new Set(pids.flatMap((p) => [p, ...childrenOf(p)]));
-        for (const p of pids) {
-          const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-          tree.add(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])); // its parent: the command's sh, or init for the orphan
-        }
+        for (const p of pids) tree.add(parentOf(p)!); // the command's sh, or init for the orphan
         tree.delete(init);
         expect(tree.size, `the tree ${[...tree].join(' ')}`).to.be.at.least(3);
         process.kill(init, 'SIGSTOP');

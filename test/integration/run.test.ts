@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { CGroup, Container, IsolateError, type RunResult } from '../../lib';
 import { needCgroups, needContainers } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
-import { childrenOf, markerProcesses, processState, sleepMarker, waitFor } from '../fixtures/procs';
+import { childrenOf, markerProcesses, parentOf, processState, sleepMarker, waitFor } from '../fixtures/procs';
 
 const MiB = 1024 * 1024;
 
@@ -514,16 +514,6 @@ describe('Container#run()', function () {
     }
   });
 });
-
-/** The parent of a host process, or null when it is gone. */
-function parentOf(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return null;
-  }
-}
 
 /** Resolves with the run's result, or with 'pending' if it has not settled within `ms`. */
 function readComm(pid: number): string | null {
