@@ -108,6 +108,23 @@ static ssize_t open_ns(int init_pidfd, pid_t init_pid, int *proc, char *ns, size
   return len;
 }
 
+/* The next process listed in `d` (a pass over /proc) that is in the
+ * namespace `ns`, other than init and those in `skip`; 0 at the end. Most
+ * of the host's processes are not the container's: this is a first look
+ * only, and callers look again once they hold a pidfd. */
+static pid_t next_in_ns(DIR *d, int proc, pid_t init_pid, const struct pid_set *skip, const char *ns, ssize_t len) {
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    char *end;
+    long pid = strtol(e->d_name, &end, 10);
+    if (*end != 0 || pid <= 0 || pid == init_pid || set_has(skip, (pid_t)pid))
+      continue;
+    if (same_ns(proc, (pid_t)pid, ns, len))
+      return (pid_t)pid;
+  }
+  return 0;
+}
+
 /* One pass over /proc: SIGKILL to each process in the namespace `ns` but
  * init and those in `done`. How many were signalled, or -errno. */
 static int kill_round(int proc, pid_t init_pid, const char *ns, ssize_t len, struct pid_set *done) {
@@ -115,25 +132,17 @@ static int kill_round(int proc, pid_t init_pid, const char *ns, ssize_t len, str
   if (d == NULL)
     return -errno;
   int killed = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    char *end;
-    long pid = strtol(e->d_name, &end, 10);
-    if (*end != 0 || pid <= 0 || pid == init_pid || set_has(done, (pid_t)pid))
-      continue;
-    /* Most of the host's processes are not the container's: a look first,
-     * then the pidfd and the look that counts. */
-    if (!same_ns(proc, (pid_t)pid, ns, len))
-      continue;
-    int pidfd = ik_pidfd_open((int)pid);
+  pid_t pid;
+  while ((pid = next_in_ns(d, proc, init_pid, done, ns, len)) > 0) {
+    int pidfd = ik_pidfd_open(pid);
     if (pidfd < 0)
       continue; /* gone meanwhile (or no fd left: init's exit ends it) */
     /* The pidfd is the process that had this pid when it was opened. If
      * that one is still alive now, the link read below was its own; if it
      * died meanwhile the signal fails, whoever has the pid now. */
-    if (same_ns(proc, (pid_t)pid, ns, len) && ik_pidfd_send_signal(pidfd, SIGKILL) == 0) {
+    if (same_ns(proc, pid, ns, len) && ik_pidfd_send_signal(pidfd, SIGKILL) == 0) {
       killed++;
-      set_put(done, (pid_t)pid);
+      set_put(done, pid);
     }
     close(pidfd);
   }
@@ -265,17 +274,13 @@ static int tree_pass(struct tree *t, int proc, pid_t init_pid, const char *ns, s
   if (d == NULL)
     return 0;
   int added = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    char *end;
-    long pid = strtol(e->d_name, &end, 10);
-    if (*end != 0 || pid <= 0 || pid == init_pid || set_has(&t->pids, (pid_t)pid))
+  pid_t pid;
+  while ((pid = next_in_ns(d, proc, init_pid, &t->pids, ns, len)) > 0) {
+    if (!want(proc, pid, arg))
       continue;
-    if (same_ns(proc, (pid_t)pid, ns, len) && want(proc, (pid_t)pid, arg)) {
-      added += tree_add(t, proc, (pid_t)pid, ns, len, want, arg);
-      if (want == is_root && added > 0)
-        break;
-    }
+    added += tree_add(t, proc, pid, ns, len, want, arg);
+    if (want == is_root && added > 0)
+      break;
   }
   closedir(d);
   return added;
