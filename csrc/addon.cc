@@ -176,27 +176,41 @@ int Prepare(const char** failed) {
 }
 
 // A pipe holding the spawn header and the plan, fully written before the
-// child exists, so nobody ever waits on anybody. Returns the read end.
+// child exists, so nobody ever waits on anybody. Returns the read end. A
+// plan larger than a pipe's default 64 KiB (a long environment, many
+// mounts) goes in a memfd instead: a pipe grows only to fs.pipe-max-size
+// (1 MiB by default) without CAP_SYS_RESOURCE, a memfd as far as
+// IK_PLAN_MAX_BYTES; init reads either the same way.
 int PlanPipe(const char* plan, size_t len, const char** failed) {
-  int p[2];
-  *failed = "pipe2";
-  if (pipe2(p, O_CLOEXEC) < 0) return -errno;
   struct ik_spawn_header h;
   memset(&h, 0, sizeof h);
   h.magic = IK_SPAWN_MAGIC;
   h.plan_length = static_cast<uint32_t>(len);
   h.host_mntns_dev = g_mntns.st_dev;
   h.host_mntns_ino = g_mntns.st_ino;
-  size_t total = sizeof h + len;
-  if (total > 65536) {
-    *failed = "fcntl F_SETPIPE_SZ";
-    if (fcntl(p[1], F_SETPIPE_SZ, static_cast<int>(total)) < 0) {
-      int e = errno;
-      close(p[0]);
-      close(p[1]);
-      return -e;
+  if (sizeof h + len > 65536) {
+    *failed = "memfd_create";
+    // Never executable: MFD_NOEXEC_SEAL (0x8) where the kernel knows it
+    // (6.3; vm.memfd_noexec=2 refuses a memfd without it).
+    int fd = static_cast<int>(syscall(SYS_memfd_create, "isolate-kit-plan", MFD_CLOEXEC | 0x8U));
+    if (fd < 0 && errno == EINVAL) fd = static_cast<int>(syscall(SYS_memfd_create, "isolate-kit-plan", MFD_CLOEXEC));
+    if (fd < 0) return -errno;
+    *failed = "write";
+    int r = WriteAll(fd, &h, sizeof h);
+    if (r == 0) r = WriteAll(fd, plan, len);
+    if (r == 0 && lseek(fd, 0, SEEK_SET) < 0) {
+      *failed = "lseek";
+      r = -errno;
     }
+    if (r < 0) {
+      close(fd);
+      return r;
+    }
+    return fd;
   }
+  int p[2];
+  *failed = "pipe2";
+  if (pipe2(p, O_CLOEXEC) < 0) return -errno;
   *failed = "write";
   int r = WriteAll(p[1], &h, sizeof h);
   if (r == 0) r = WriteAll(p[1], plan, len);

@@ -13,7 +13,7 @@
 
 #define IK_PLAN_MAGIC 0x314b5049u /* "IPK1" */
 #define IK_PLAN_VERSION 1u
-#define IK_PLAN_MAX_BYTES (1u << 20)
+#define IK_PLAN_MAX_BYTES (1u << 26) /* 64 MiB: exec's strings (6 MiB at most) and every mount's (lib/plan.ts) */
 #define IK_PLAN_MAX_OPS 4096u
 
 struct ik_plan_header {

@@ -3,6 +3,7 @@ import { fstatSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { EventEmitter } from 'eventemitter3';
 import { IsolateError, checkKeys, describeErrno, fromSystemError, invalidOption, isIsolateError, showValue } from './errors';
+import { checkExecSize } from './exec-size';
 import { KERNEL_MOUNTPOINTS, planCgroupfs, planFilesystem, resolveMounts, stagingDir, type MountSpec, type ResolvedMount } from './filesystem';
 import { LayerStack } from './layer-stack';
 import { diffUpper, isSetupMountpoint, type Change } from './image/diff';
@@ -878,10 +879,11 @@ export class Container extends EventEmitter<ContainerEvents> {
       throw new IsolateError('ERR_INVALID_OPTION', 'No command: the image has neither Entrypoint nor Cmd, so give one', { option: 'command' });
     }
     const argv = checkCommand(fromImage ?? command);
-    const env = mergeEnv(this.config.env, o.env);
+    const env = Object.entries(mergeEnv(this.config.env, o.env)).map(([k, v]) => `${k}=${v}`);
+    checkExecSize(argv, env, this.config.rlimits);
     return {
       argv,
-      env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      env,
       cwd: o.cwd === undefined ? this.config.cwd : checkCwd(o.cwd),
       user: o.user === undefined ? this.config.user : checkUser(o.user),
       capabilities: this.config.capabilities,

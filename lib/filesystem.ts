@@ -8,7 +8,7 @@ import { posix, resolve } from 'node:path';
 import { DEVICES } from './dev-nodes';
 import { IsolateError, invalidOption } from './errors';
 import { LayerStack } from './layer-stack';
-import { MOUNT_ATTR, MS, Op, OpFlag, PlanBuilder } from './plan';
+import { MOUNT_ATTR, MS, Op, OpFlag, PLAN_MAX_OPS, PlanBuilder } from './plan';
 import { tmpfsInodes } from './tmpfs';
 import { parseSize, type Size } from './units';
 
@@ -95,6 +95,13 @@ export const READONLY_PATHS: readonly string[] = ['/proc/bus', '/proc/fs', '/pro
 const S_IFCHR = 0o020000;
 
 const MAX_PATH = 4096;
+/**
+ * The most mounts a container takes: each is one step of its plan, which
+ * init reads only up to PLAN_MAX_OPS steps, and the container's own steps
+ * and its process's take up to a few hundred more. (With 4,100 a start
+ * failed inside init, reported as a protocol error.)
+ */
+export const MOUNTS_MAX = PLAN_MAX_OPS - 512;
 /** The longest name of one file the kernel takes (NAME_MAX): a longer one fails with ENAMETOOLONG inside init. */
 const MAX_NAME = 255;
 
@@ -121,6 +128,11 @@ const NOT_PROC = "a path other than /proc (the container's procfs; a file below 
 export function resolveMounts(value: unknown, rootfs: LayerStack): ResolvedMount[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw invalidOption('mounts', 'an array of mounts', value);
+  if (value.length > MOUNTS_MAX) {
+    throw new IsolateError('ERR_INVALID_OPTION', `${value.length} mounts are too many: a container takes at most ${MOUNTS_MAX} (one step each of its plan, which has at most ${PLAN_MAX_OPS})`, {
+      option: 'mounts',
+    });
+  }
   const out: ResolvedMount[] = value.map((m: unknown, i): ResolvedMount => {
     const name = `mounts[${i}]`;
     if (typeof m !== 'object' || m === null) throw invalidOption(name, "a mount ({ type: 'bind' | 'tmpfs', … })", m);

@@ -122,7 +122,15 @@ export const SC_FSOPEN = 33;
 
 export const PLAN_MAGIC = 0x314b5049;
 export const PLAN_VERSION = 1;
-export const PLAN_MAX_BYTES = 1 << 20;
+/**
+ * The largest plan init reads (IK_PLAN_MAX_BYTES): above what exec takes
+ * (6 MiB of strings at most) and MOUNTS_MAX mounts of the longest paths
+ * together. Only a bound: the plan is as long as its content (csrc/addon.cc,
+ * PlanPipe).
+ */
+export const PLAN_MAX_BYTES = 1 << 26;
+/** The most steps a plan may have (IK_PLAN_MAX_OPS). */
+export const PLAN_MAX_OPS = 4096;
 export const PLAN_F_PIDNS = 0x1;
 export const PLAN_F_MNTNS = 0x2;
 export const PLAN_F_TRACE = 0x4;
@@ -167,8 +175,15 @@ export class PlanBuilder {
     return this.ops.length;
   }
 
-  /** The plan as the bytes init reads. Throws RangeError past PLAN_MAX_BYTES. */
+  /**
+   * The plan as the bytes init reads. Throws RangeError past PLAN_MAX_BYTES
+   * or PLAN_MAX_OPS, which the options' checks keep a container from
+   * reaching (MOUNTS_MAX, lib/exec-size.ts).
+   */
   build(): Buffer {
+    if (this.ops.length > PLAN_MAX_OPS) {
+      throw new RangeError(`The container plan has ${this.ops.length} steps; the limit is ${PLAN_MAX_OPS} (too many mounts?)`);
+    }
     // Pass 1: lay out the data area after the op records: strings
     // (NUL-terminated, each stored once) and 4-aligned lists.
     let size = HEADER_SIZE + this.ops.length * OP_SIZE;

@@ -15,10 +15,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { expect } from 'chai';
-import { Container, IsolateError, type ContainerOptions } from '../../lib';
+import { Container, IsolateError, type ContainerOptions, type RunResult } from '../../lib';
+import { STRLEN_MAX, execStringsBytes } from '../fixtures/exec-strings';
 import { needContainers } from '../helpers/caps';
 import { CAP_SYS_RESOURCE, holdsHostCapability } from '../../lib/host-caps';
 import { fuzzSettings, generator, show } from '../helpers/random';
+import { DEFAULT_PATH } from '../../lib/process-options';
+import { MOUNTS_MAX } from '../../lib/filesystem';
 
 const RLIMITS = ['cpu', 'fsize', 'data', 'stack', 'core', 'rss', 'nproc', 'nofile', 'memlock', 'as', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio', 'rttime', 'files'];
 
@@ -31,7 +34,7 @@ function optionsFrom(random: () => number): Record<string, unknown> {
   if (maybe(0.2)) o.hostname = pick(['a', 'x'.repeat(64), 'x'.repeat(65), '-a', 'a-', 'a..b', 'a.b', 'héllo', '', 'a b', 'UPPER', '1', 'a_b']);
   if (maybe(0.2)) {
     const env: Record<string, unknown> = {};
-    for (let i = 0; i < 3; i++) env[pick(['A', 'B', '', 'A=B', 'A\0', 'PATH', 'é', '1A', 'A B', '_'])] = pick(['v', '', null, undefined, 'a\0b', 'x'.repeat(4096), 'é', 5]);
+    for (let i = 0; i < 3; i++) env[pick(['A', 'B', '', 'A=B', 'A\0', 'PATH', 'é', '1A', 'A B', '_'])] = pick(['v', '', null, undefined, 'a\0b', 'x'.repeat(4096), 'é', 5, 'x'.repeat(STRLEN_MAX - 3), 'x'.repeat(STRLEN_MAX - 2)]);
     o.env = env;
   }
   if (maybe(0.15)) o.cwd = pick(['/', '/tmp', 'tmp', '/proc', '/dev', '/tmp/../', '//', '/tmp/\0', '', `/tmp/${'x'.repeat(256)}`]);
@@ -71,6 +74,22 @@ function optionsFrom(random: () => number): Record<string, unknown> {
   return o;
 }
 
+/** Container.run() must reject with ERR_INVALID_OPTION for `option`, leaving nothing behind (the suite's leak checks). */
+async function expectRefused(options: ContainerOptions, argv: string[], option: string): Promise<IsolateError> {
+  const c = new Container(options);
+  try {
+    await c.run(argv);
+  } catch (err) {
+    expect(err).to.be.instanceOf(IsolateError);
+    expect(err).to.include({ code: 'ERR_INVALID_OPTION', option });
+    expect(c.state).to.equal('created');
+    return err as IsolateError;
+  } finally {
+    await c.destroy();
+  }
+  throw new Error(`expected ${option} to be refused`);
+}
+
 describe('container options against the kernel', function () {
   this.timeout(300_000);
   before(function () {
@@ -97,7 +116,17 @@ describe('container options against the kernel', function () {
         continue;
       }
       try {
-        const r = await c.run(['/bin/true'], { timeout: 20_000 });
+        let r: RunResult;
+        try {
+          r = await c.run(['/bin/true'], { timeout: 20_000 });
+        } catch (err) {
+          // The environment is the process's, checked when it starts (an argument or variable too long for exec).
+          expect(err, what).to.be.instanceOf(IsolateError);
+          expect((err as IsolateError).option, `${what}: ${(err as IsolateError).message}`).to.match(/^env\./);
+          expect(c.state).to.equal('created');
+          refused++;
+          continue;
+        }
         // The payload's own failure (a tiny stack, no fds) is the caller's to give; a setup failure is ours.
         expect(r.error?.code, `${what}: ${r.error?.message}`).to.not.equal('ERR_SETUP_FAILED');
         expect(r.status, `${what}: timed out`).to.not.equal('timeout');
@@ -108,6 +137,63 @@ describe('container options against the kernel', function () {
     }
     expect(started, `started of ${cases}`).to.be.above(cases / 8);
     expect(refused, `refused of ${cases}`).to.be.above(cases / 8);
+  });
+
+  // lib/exec-size.ts against the kernel's execve: what it takes, at its
+  // bounds exactly, reaches the payload; one byte more is refused up front.
+  it('should run a command whose strings are at exec\'s limits exactly, and refuse one byte more before starting anything', async function () {
+    // One environment string of MAX_ARG_STRLEN, its NUL counted.
+    const one = 'x'.repeat(STRLEN_MAX - 1 - 'B='.length);
+    const r = await Container.run(['/bin/sh', '-c', 'echo ${#B}'], { env: { B: one } });
+    expect(r.stderr).to.equal('');
+    expect(r.stdout).to.equal(`${one.length}\n`);
+    await expectRefused({ env: { B: `${one}x` } }, ['/bin/sh', '-c', 'true'], 'env.B');
+
+    // All of them at a quarter of a 1 MiB stack limit (256 KiB): the file
+    // name, each string and its NUL, a pointer to each.
+    const stack = 1024 * 1024;
+    const argv = ['/bin/sh', '-c', 'echo ${#V0} ${#V1} ${#V2}'];
+    const env = { V1: 'v'.repeat(100_000), V2: 'u'.repeat(100_000), V0: '' };
+    const base = execStringsBytes(argv, { PATH: DEFAULT_PATH, HOME: '/tmp', ...env });
+    env.V0 = 'w'.repeat(stack / 4 - base);
+    expect(execStringsBytes(argv, { PATH: DEFAULT_PATH, HOME: '/tmp', ...env })).to.equal(stack / 4);
+    const at = await Container.run(argv, { env, rlimits: { stack } });
+    expect(at.stderr).to.equal('');
+    expect(at.stdout).to.equal(`${env.V0.length} 100000 100000\n`);
+    const e = await expectRefused({ env: { ...env, V0: `${env.V0}w` }, rlimits: { stack } }, argv, 'env');
+    expect(e.message).to.include(`come to ${stack / 4 + 1} bytes`).and.include(`exec takes at most ${stack / 4}`);
+    // A larger stack limit takes it.
+    const more = await Container.run(argv, { env: { ...env, V0: `${env.V0}w` }, rlimits: { stack: 2 * stack } });
+    expect(more.stdout).to.equal(`${env.V0.length + 1} 100000 100000\n`);
+  });
+
+  // A plan over a pipe's 64 KiB goes to init in a memfd (csrc/addon.cc,
+  // PlanPipe): before, one over 1 MiB was refused, and a plan of more steps
+  // than init reads failed inside it as a protocol error.
+  it('should take a plan larger than a pipe holds to init, for the main process and an exec\'d one, and MOUNTS_MAX mounts', async function () {
+    const env = Object.fromEntries(Array.from({ length: 18 }, (_, i) => [`V${i}`, String(i % 10).repeat(100_000)]));
+    const sum = 'n=0; for v in $(env | grep ^V | cut -d= -f2); do n=$((n + ${#v})); done; echo $n';
+    const c = new Container({ env, rlimits: { stack: 8 * 1024 * 1024 } });
+    try {
+      const main = await c.run(['/bin/sh', '-c', sum]);
+      expect(main.stderr).to.equal('');
+      expect(main.stdout).to.equal('1800000\n');
+    } finally {
+      await c.destroy();
+    }
+    const d = new Container();
+    try {
+      await d.start();
+      const p = await d.run(['/bin/sh', '-c', sum], { env });
+      expect(p.stderr).to.equal('');
+      expect(p.stdout).to.equal('1800000\n');
+    } finally {
+      await d.destroy();
+    }
+    const mounts = Array.from({ length: MOUNTS_MAX }, (_, i) => ({ type: 'tmpfs' as const, target: `/tmp/m${i}`, size: '64K' }));
+    const r = await Container.run(['/bin/sh', '-c', 'grep -c " /tmp/m" /proc/self/mounts'], { mounts, cgroup: { memory: '64M' }, env: { BIG: 'b'.repeat(100_000) } });
+    expect(r.stderr).to.equal('');
+    expect(r.stdout).to.equal(`${MOUNTS_MAX}\n`);
   });
 
   // What still fails in init is what changed between the check and the

@@ -18,6 +18,7 @@ import {
   PLAN_F_TRACE,
   PLAN_MAGIC,
   PLAN_MAX_BYTES,
+  PLAN_MAX_OPS,
   PLAN_VERSION,
   PlanBuilder,
   SYSCALL_NAMES,
@@ -232,7 +233,7 @@ describe('PlanBuilder#build()', function () {
   });
 
   it('should build a plan of exactly PLAN_MAX_BYTES and throw RangeError one byte above', function () {
-    expect(PLAN_MAX_BYTES).to.equal(1 << 20);
+    expect(PLAN_MAX_BYTES).to.equal(1 << 26);
     const fits = 'x'.repeat(PLAN_MAX_BYTES - HEADER - OP - 1);
     const b = new PlanBuilder();
     b.add(Op.Hostname, { description: 'x' }, { str: [fits] });
@@ -248,12 +249,23 @@ describe('PlanBuilder#build()', function () {
     );
   });
 
-  it('should count list items and padding towards the limit', function () {
+  it('should count list items and padding towards the size', function () {
     const b = new PlanBuilder();
-    // 300,000 distinct short strings: the items alone need 1.2 MB.
+    // Strings '0'..'9' once each (2 bytes), then a list of 300,000 items
+    // (4 bytes each, after a count), aligned to 4; an empty list after it.
     const strings = Array.from({ length: 300_000 }, (_, i) => String(i % 10));
     b.add(Op.Exec, { description: 'exec' }, { str: ['0'], num: [{ strings }, { strings: [] }] });
-    expect(() => b.build()).to.throw(RangeError, /The container plan is \d+ bytes; the limit is 1048576/);
+    const data = HEADER + OP + 10 * 2;
+    expect(b.build().length).to.equal(data + ((4 - (data % 4)) % 4) + 4 + 300_000 * 4 + 4);
+  });
+
+  it('should throw RangeError past PLAN_MAX_OPS steps', function () {
+    expect(PLAN_MAX_OPS).to.equal(4096);
+    const b = new PlanBuilder();
+    for (let i = 0; i < PLAN_MAX_OPS; i++) b.add(Op.Loopback, { description: 'x' });
+    expect(b.build().readUInt32LE(12)).to.equal(PLAN_MAX_OPS);
+    b.add(Op.Loopback, { description: 'x' });
+    expect(() => b.build()).to.throw(RangeError, 'The container plan has 4097 steps; the limit is 4096 (too many mounts?)');
   });
 
   it('should lay out a process plan the way init reads it', function () {
