@@ -234,6 +234,8 @@ function checkTargets(mounts: { m: ResolvedMount; i: number }[], rootfs: LayerSt
         if (real === '/') throw invalidOption(`mounts[${i}].target`, 'a path that does not resolve to /', m.target);
         if (real === '/proc') throw invalidOption(`mounts[${i}].target`, NOT_PROC, m.target);
         m.target = real;
+      } else {
+        checkImageKind(m, i, rootfs);
       }
     }
     placed.push({ m, i });
@@ -269,10 +271,34 @@ function checkKind(m: ResolvedMount, i: number, hostPath: string, where: string,
   } catch (err) {
     throw new IsolateError('ERR_INVALID_OPTION', `Mount target ${m.target} does not exist ${where}; ${hint}`, { option: `mounts[${i}].target`, path: m.target, cause: err });
   }
-  // The kernel binds a directory only on a directory, anything else only
-  // on a non-directory (move_mount: EINVAL, at start, after the namespaces
-  // were made). A target made in a tmpfs is made of the source's kind, so
-  // only an existing one can differ.
+  checkSameKind(m, i, isDir, where);
+  return real;
+}
+
+/**
+ * A target in an overlay root (init makes what is missing, in the writable
+ * layer): what the image has there must be of the mount's kind, and no
+ * file may stand on its way. A symlink on the way is left to init, which
+ * resolves it inside the root (lib/image/union-kind.ts).
+ */
+function checkImageKind(m: ResolvedMount, i: number, rootfs: LayerStack): void {
+  const found = rootfs.kindOf(m.target);
+  if (found.kind === 'blocked') {
+    throw new IsolateError('ERR_INVALID_OPTION', `Mount target ${m.target} (mounts[${i}].target) cannot be made in the image's root: ${found.at} is not a directory there`, {
+      option: `mounts[${i}].target`,
+      path: m.target,
+    });
+  }
+  if (found.kind === 'directory' || found.kind === 'file') checkSameKind(m, i, found.kind === 'directory', "in the image's root");
+}
+
+/**
+ * The kernel binds a directory only on a directory, anything else only on
+ * a non-directory (move_mount: EINVAL, at start, after the namespaces were
+ * made), and mounts a tmpfs on a directory. A target made in a tmpfs is
+ * made of the source's kind, so only an existing one can differ.
+ */
+function checkSameKind(m: ResolvedMount, i: number, isDir: boolean, where: string): void {
   const kind = (dir: boolean) => (dir ? 'a directory' : 'not a directory');
   if (m.type === 'tmpfs' && !isDir) {
     throw new IsolateError('ERR_INVALID_OPTION', `Mount target ${m.target} (mounts[${i}].target) is not a directory ${where}; a tmpfs needs one`, {
@@ -292,7 +318,6 @@ function checkKind(m: ResolvedMount, i: number, hostPath: string, where: string,
       );
     }
   }
-  return real;
 }
 
 export interface FilesystemPlan {

@@ -1,6 +1,7 @@
 import { lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { IsolateError, invalidOption } from './errors';
+import { unionKind, type UnionKind } from './image/union-kind';
 import { native } from './native';
 import { MOUNT_ATTR, MS, Op, OpFlag, PlanBuilder } from './plan';
 import { tmpfsInodes } from './tmpfs';
@@ -157,6 +158,15 @@ export class LayerStack {
   hostPathFor(target: string): string | null {
     // An overlay root is writable while init sets it up: it makes mount points.
     return this.kind === 'host' ? target : null;
+  }
+
+  /**
+   * @internal What `target` is in an overlay root's layers (the writable
+   * one included, when it is the caller's directory on disk and holds one).
+   */
+  kindOf(target: string): UnionKind {
+    const upper = this.upperDir === null ? [] : [`${this.upperDir}/upper`].filter((d) => lstatSync(d, { throwIfNoEntry: false })?.isDirectory());
+    return unionKind([...this.layers, ...upper], target);
   }
 
   /**

@@ -380,5 +380,40 @@ describe('LayerStack on overlayfs', function () {
       refuses(() => LayerStack.fromDirectories([base], { upperSize: 1024 }), 'upperSize', /at least 64K/);
       refuses(() => LayerStack.fromDirectories([base], { size: 1 } as never), 'size', /Unknown LayerStack option `size`/);
     });
+
+    // As on the host root: the kind of what the image has at a mount
+    // target. Before, each started, and failed in init at its step.
+    it("should refuse a mount target of the wrong kind in the image's layers, as the union shows them", async function () {
+      const stack = LayerStack.fromDirectories([base, mid, top]);
+      const cases: [string, object, RegExp][] = [
+        // /b is a file (in base, changed in top): a directory on it, a tmpfs on it, something below it.
+        ['a directory on a file', { type: 'bind', source: tmp, target: '/b' }, /^Bind source .* is a directory, but its target \/b is not a directory in the image's root; bind a directory on a directory/],
+        ['a tmpfs on a file', { type: 'tmpfs', target: '/b' }, /^Mount target \/b \(mounts\[0\]\.target\) is not a directory in the image's root; a tmpfs needs one$/],
+        ['a target below a file', { type: 'tmpfs', target: '/etc/keep/x' }, /^Mount target \/etc\/keep\/x \(mounts\[0\]\.target\) cannot be made in the image's root: \/etc\/keep is not a directory there$/],
+        // /etc is a directory: a file on it.
+        ['a file on a directory', { type: 'bind', source: join(base, 'a'), target: '/etc' }, /is not a directory, but its target \/etc is a directory in the image's root/],
+        // /c is mid's file; base's /etc/conf.d/old is hidden by mid's opaque conf.d, so it is not there to block.
+        ['a target below a file of a middle layer', { type: 'tmpfs', target: '/c/d' }, /\/c is not a directory there/],
+      ];
+      for (const [what, mount, message] of cases) {
+        try {
+          refuses(() => new Container({ rootfs: stack, mounts: [mount as never] }), 'mounts[0].target', message);
+        } catch (err) {
+          throw new Error(`${what}: ${(err as Error).message}`);
+        }
+      }
+      // What the union does not show is made by init, of the mount's kind:
+      // /a (a whiteout in mid) and conf.d/old (below an opaque directory) are gone, /new is not there.
+      const r = await run(stack, 'stat -c %F /a /etc/conf.d/old /new /etc/keep', {
+        mounts: [
+          { type: 'tmpfs', target: '/a' },
+          { type: 'bind', source: tmp, target: '/etc/conf.d/old' },
+          { type: 'tmpfs', target: '/new/x' },
+          { type: 'bind', source: join(base, 'b'), target: '/etc/keep' },
+        ],
+      });
+      expect(r.stderr).to.equal('');
+      expect(r.stdout).to.equal('directory\ndirectory\ndirectory\nregular file\n');
+    });
   });
 });
