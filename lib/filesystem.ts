@@ -107,8 +107,11 @@ const MAX_NAME = 255;
 
 /** Checks an absolute in-container path and returns it normalized. */
 export function checkContainerPath(option: string, value: unknown, allowRoot = false): string {
-  if (typeof value !== 'string' || !value.startsWith('/') || value.includes('\0') || value.length > MAX_PATH) {
+  if (typeof value !== 'string' || !value.startsWith('/') || value.includes('\0')) {
     throw invalidOption(option, 'an absolute path', value);
+  }
+  if (value.length > (MAX_PATH - 1) / 3 && Buffer.byteLength(value) > MAX_PATH - 1) {
+    throw invalidOption(option, `an absolute path of at most ${MAX_PATH - 1} bytes (the kernel's PATH_MAX, its NUL counted)`, value);
   }
   if (value.split('/').some((name) => Buffer.byteLength(name) > MAX_NAME)) {
     throw invalidOption(option, `an absolute path whose names are at most ${MAX_NAME} bytes each`, value);
@@ -193,7 +196,27 @@ export function resolveMounts(value: unknown, rootfs: LayerStack): ResolvedMount
   // errors keep naming the caller's index.
   const order = out.map((m, i) => ({ m, i })).sort((a, b) => depth(a.m.target) - depth(b.m.target));
   checkTargets(order, rootfs);
+  checkTargetRoom(order, rootfs);
   return order.map(({ m }) => m);
+}
+
+/**
+ * init reaches a target below the root it builds (LayerStack.setupRoot:
+ * /tmp for the host root, the overlay's mount point for layers, which may
+ * be in the caller's upperDir) until pivot_root, and the kernel takes paths
+ * of at most PATH_MAX bytes: a longer one failed at start (mkdir:
+ * ENAMETOOLONG).
+ */
+function checkTargetRoom(mounts: readonly { m: ResolvedMount; i: number }[], rootfs: LayerStack): void {
+  // Only a target near PATH_MAX needs the root's path (a stat of the staging directory).
+  if (!mounts.some(({ m }) => Buffer.byteLength(m.target) > MAX_PATH - 1 - 256)) return;
+  const root = rootfs.setupRoot(stagingDir());
+  const room = MAX_PATH - 1 - Buffer.byteLength(root);
+  mounts.forEach(({ m, i }) => {
+    if (Buffer.byteLength(m.target) > room) {
+      throw invalidOption(`mounts[${i}].target`, `a path of at most ${room} bytes (init reaches it below ${root}, its setup root, and the kernel takes paths of at most ${MAX_PATH - 1})`, m.target);
+    }
+  });
 }
 
 function depth(p: string): number {

@@ -170,6 +170,14 @@ export class LayerStack {
   }
 
   /**
+   * @internal Where init builds this root before pivot_root, as planRoot()
+   * returns it: every mount target is reached below it until then.
+   */
+  setupRoot(staging: string): string {
+    return this.kind === 'host' ? staging : `${this.upperDir ?? scratchDir(this.layers)}/root`;
+  }
+
+  /**
    * @internal Emits the ops that put this root in place; returns where (a
    * path in init's pre-pivot view). `staging` is a host directory the host
    * root can be mounted on.
@@ -196,11 +204,9 @@ export class LayerStack {
    * which becomes the new root.
    */
   private planOverlay(b: PlanBuilder): string {
-    let scratch: string;
-    if (this.upperDir !== null) {
-      scratch = this.upperDir; // on disk: the caller's directory
-    } else {
-      scratch = scratchDir(this.layers);
+    // On disk, the caller's directory; else a tmpfs on a scratch directory.
+    const scratch = this.upperDir ?? scratchDir(this.layers);
+    if (this.upperDir === null) {
       b.add(Op.Mount, { description: `mount the writable layer (tmpfs of ${this.upperSize} bytes)`, path: '/' }, {
         str: ['tmpfs', scratch, 'tmpfs', `mode=0755,size=${this.upperSize},nr_inodes=${tmpfsInodes(this.upperSize)}`],
         num: [MS.NOSUID | MS.NODEV],

@@ -21,7 +21,7 @@ import { needContainers } from '../helpers/caps';
 import { CAP_SYS_RESOURCE, holdsHostCapability } from '../../lib/host-caps';
 import { fuzzSettings, generator, show } from '../helpers/random';
 import { DEFAULT_PATH } from '../../lib/process-options';
-import { MOUNTS_MAX } from '../../lib/filesystem';
+import { MOUNTS_MAX, stagingDir } from '../../lib/filesystem';
 
 const RLIMITS = ['cpu', 'fsize', 'data', 'stack', 'core', 'rss', 'nproc', 'nofile', 'memlock', 'as', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio', 'rttime', 'files'];
 
@@ -165,6 +165,27 @@ describe('container options against the kernel', function () {
     // A larger stack limit takes it.
     const more = await Container.run(argv, { env: { ...env, V0: `${env.V0}w` }, rlimits: { stack: 2 * stack } });
     expect(more.stdout).to.equal(`${env.V0.length + 1} 100000 100000\n`);
+  });
+
+  // init reaches a mount target below the root it builds until pivot_root
+  // (the staging directory, for the host root): a target that fits PATH_MAX
+  // alone but not below it failed at start with ENAMETOOLONG.
+  it('should mount a target of the longest length init can reach, and refuse one byte more up front', async function () {
+    const room = 4095 - Buffer.byteLength(stagingDir());
+    const target = (bytes: number) => `/tmp/${Array.from({ length: 30 }, () => 'n'.repeat(200)).join('/')}`.slice(0, bytes).replace(/\/$/, 'm');
+    expect(Buffer.byteLength(target(room))).to.equal(room);
+    const r = await Container.run(['/bin/sh', '-c', 'stat -f -c %T "$1"', 'sh', target(room)], { mounts: [{ type: 'tmpfs', target: target(room) }] });
+    expect(r.stderr).to.equal('');
+    expect(r.stdout).to.equal('tmpfs\n');
+    let err: unknown;
+    try {
+      new Container({ mounts: [{ type: 'tmpfs', target: target(room + 1) }] });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(IsolateError);
+    expect(err).to.include({ code: 'ERR_INVALID_OPTION', option: 'mounts[0].target' });
+    expect((err as Error).message).to.include(`a path of at most ${room} bytes (init reaches it below ${stagingDir()}, its setup root`);
   });
 
   // A plan over a pipe's 64 KiB goes to init in a memfd (csrc/addon.cc,

@@ -80,6 +80,7 @@ const STDIO = "'pipe', 'ignore', 'inherit' or an fd number";
 const DURATION = 'a duration (milliseconds as a positive number, or a string like "2s" or "500ms")';
 const SIZE = 'a byte count (a non-negative integer, or a string like "64M" or "1.5G")';
 const MISSING = '/nonexistent-isolate-kit-path';
+const PATH_MAX_TEXT = "an absolute path of at most 4095 bytes (the kernel's PATH_MAX, its NUL counted)";
 
 type C = ConstructorParameters<typeof Container>[0];
 const make = (o: unknown) => () => new Container(o as C);
@@ -137,7 +138,9 @@ describe('new Container() with invalid options', function () {
     ['empty cwd', { cwd: '' }, msg('cwd', 'an absolute path', '`""` (string)')],
     ['cwd with NUL', { cwd: '/a\0b' }, msg('cwd', 'an absolute path', '`"/a\\u0000b"` (string)')],
     ['cwd a number', { cwd: 1 }, msg('cwd', 'an absolute path', '`1` (number)')],
-    ['cwd longer than PATH_MAX', { cwd: `/${'a'.repeat(4096)}` }, msg('cwd', 'an absolute path', `\`"/${'a'.repeat(55)}...\` (string)`)],
+    ['cwd longer than PATH_MAX', { cwd: `/${'a'.repeat(4096)}` }, msg('cwd', PATH_MAX_TEXT, `\`"/${'a'.repeat(55)}...\` (string)`)],
+    // Bytes, not UTF-16 units: 2,069 characters, 'é' (2 bytes) in names of 100, are over 4,095 bytes.
+    ['cwd longer than PATH_MAX in UTF-8', { cwd: `/${Array(21).fill('é'.repeat(100)).join('/')}`.slice(0, 2069) }, msg('cwd', PATH_MAX_TEXT, `\`"/${'é'.repeat(55)}...\` (string)`)],
     // NAME_MAX: the kernel takes no file name over 255 bytes (ENAMETOOLONG in init, at start).
     ['a cwd name over 255 bytes', { cwd: `/tmp/${'é'.repeat(128)}` }, msg('cwd', 'an absolute path whose names are at most 255 bytes each', `\`"/tmp/${'é'.repeat(51)}...\` (string)`)],
     // user
@@ -193,6 +196,7 @@ describe('new Container() with invalid options', function () {
     ['an unknown mount type', { mounts: [{ type: 'nfs', target: '/mnt' }] }, msg('mounts[0].type', "'bind' or 'tmpfs'", '`"nfs"` (string)')],
     ['a mount without type', { mounts: [{ target: '/mnt' }] }, msg('mounts[0].type', "'bind' or 'tmpfs'", '`undefined` (undefined)')],
     ['a relative target', { mounts: [{ type: 'tmpfs', target: 'data' }] }, msg('mounts[0].target', 'an absolute path', '`"data"` (string)')],
+    ['a target longer than PATH_MAX', { mounts: [{ type: 'tmpfs', target: `/tmp/${'t'.repeat(4091)}` }] }, msg('mounts[0].target', PATH_MAX_TEXT, `\`"/tmp/${'t'.repeat(51)}...\` (string)`)],
     ['a missing target', { mounts: [{ type: 'bind', source: '/etc' }] }, msg('mounts[0].target', 'an absolute path', '`undefined` (undefined)')],
     ["target '/'", { mounts: [{ type: 'bind', source: '/etc', target: '/' }] }, msg('mounts[0].target', 'an absolute path other than /', '`"/"` (string)')],
     ["target '//'", { mounts: [{ type: 'tmpfs', target: '//' }] }, msg('mounts[0].target', 'an absolute path other than /', '`"//"` (string)')],
