@@ -25,6 +25,11 @@ import { MOUNTS_MAX, stagingDir } from '../../lib/filesystem';
 
 const RLIMITS = ['cpu', 'fsize', 'data', 'stack', 'core', 'rss', 'nproc', 'nofile', 'memlock', 'as', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio', 'rttime', 'files'];
 
+/** A path under /tmp of `bytes` bytes, in names of 200. */
+function longTarget(bytes: number): string {
+  return `/tmp/${Array.from({ length: 30 }, () => 'n'.repeat(200)).join('/')}`.slice(0, bytes).replace(/\/$/, 'm');
+}
+
 function optionsFrom(random: () => number): Record<string, unknown> {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const maybe = (p = 0.5) => random() < p;
@@ -52,7 +57,7 @@ function optionsFrom(random: () => number): Record<string, unknown> {
       maybe()
         ? {
             type: 'tmpfs',
-            target: pick(['/tmp/a', '/tmp/a/b', '/mnt', '/etc', '/etc/passwd', '/dev/x', '/dev/shm/x', '/run/x', '/tmp/../etc', '/sys/fs/cgroup', '/dev', '/tmp/a\nb', `/tmp/${'x'.repeat(255)}`, `/tmp/${'x'.repeat(256)}`]),
+            target: pick(['/tmp/a', '/tmp/a/b', '/mnt', '/etc', '/etc/passwd', '/dev/x', '/dev/shm/x', '/run/x', '/tmp/../etc', '/sys/fs/cgroup', '/dev', '/tmp/a\nb', `/tmp/${'x'.repeat(255)}`, `/tmp/${'x'.repeat(256)}`, longTarget(4091), longTarget(4092), longTarget(4096)]),
             ...(maybe(0.3) ? { size: pick(['1', '1K', '4K', '64M', 2 ** 50, 0]) } : {}),
             ...(maybe(0.2) ? { inodes: pick([0, 1, 2, 2 ** 31 - 1, 2 ** 31]) } : {}),
             ...(maybe(0.2) ? { mode: pick([0, 0o755, 0o7777, 0o17777, -1]) } : {}),
@@ -172,7 +177,7 @@ describe('container options against the kernel', function () {
   // alone but not below it failed at start with ENAMETOOLONG.
   it('should mount a target of the longest length init can reach, and refuse one byte more up front', async function () {
     const room = 4095 - Buffer.byteLength(stagingDir());
-    const target = (bytes: number) => `/tmp/${Array.from({ length: 30 }, () => 'n'.repeat(200)).join('/')}`.slice(0, bytes).replace(/\/$/, 'm');
+    const target = longTarget;
     expect(Buffer.byteLength(target(room))).to.equal(room);
     const r = await Container.run(['/bin/sh', '-c', 'stat -f -c %T "$1"', 'sh', target(room)], { mounts: [{ type: 'tmpfs', target: target(room) }] });
     expect(r.stderr).to.equal('');
