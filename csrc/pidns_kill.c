@@ -157,6 +157,10 @@ int ik_pidns_kill(int init_pidfd, pid_t init_pid, int spare_init) {
   if (len < 0)
     return (int)len;
   int total = 0;
+  /* init first (pidns_kill.h says why): its namespace link, read above,
+   * still names the others' namespace after it is gone. */
+  if (!spare_init && ik_pidfd_send_signal(init_pidfd, SIGKILL) == 0)
+    total++;
   struct pid_set done = {NULL, 0, 0};
   for (int round = 0; round < MAX_ROUNDS; round++) {
     int n = kill_round(proc, init_pid, ns, len, &done);
@@ -171,8 +175,6 @@ int ik_pidns_kill(int init_pidfd, pid_t init_pid, int spare_init) {
   }
   free(done.slot);
   close(proc);
-  if (!spare_init && ik_pidfd_send_signal(init_pidfd, SIGKILL) == 0 && total >= 0)
-    total++;
   return total;
 }
 

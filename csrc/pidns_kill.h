@@ -18,7 +18,10 @@ extern "C" {
 
 /* Sends SIGKILL to every process in the pid namespace that `init_pid` (our
  * child, not yet reaped, `init_pidfd` its pidfd) is PID 1 of; init itself
- * too unless `spare_init`, and then last. Rounds of reading /proc until one
+ * too unless `spare_init`, and then first, once its namespace is read: an
+ * init that saw the others die before its own SIGKILL came would exit on
+ * its own, with their status (a stop()'s SIGTERM: 143), where a kill must
+ * read as SIGKILL. Rounds of reading /proc until one
  * finds nothing new to kill (at most 32): a process forked while a round
  * reads is found by the next. Each process is signalled through a pidfd
  * opened before its namespace is checked, so a pid reused meanwhile is
