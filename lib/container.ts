@@ -686,7 +686,9 @@ export class Container extends EventEmitter<ContainerEvents> {
    * again to carry it out (the kernel does it in init's exit): among a
    * payload's thousand runnable processes (init one task among them in
    * the group's CPU share), that took a second, all of them spinning
-   * meanwhile, so the group's kill goes first; without a group of its own
+   * meanwhile, so the group's kill is made from here too, right after
+   * init's SIGKILL (init first, so that it cannot exit on its own first:
+   * below); without a group of its own
    * (a caller's shared one, or none) every process of the namespace is
    * killed from here instead, found by its namespace. Without a pid namespace
    * init's death takes nothing along: without a group of its own, init,
@@ -702,23 +704,25 @@ export class Container extends EventEmitter<ContainerEvents> {
     // containers (and whatever addProcess() put there) too.
     const own = cg?.created === true && this.cgroupOwned;
     if (own) {
+      // init first: one that saw the others die before its own SIGKILL came
+      // would exit on its own, with their status (a stop()'s SIGTERM: 143),
+      // where a kill must read as SIGKILL. The group's kill then does not
+      // need init to run (killNamespace does the same).
+      const killed = h.signal(9) === 0;
       try {
         cg.kill(9);
       } catch {
-        /* removed meanwhile: init's death below */
+        /* removed meanwhile: init's death took the rest */
       }
+      return killed;
     }
     if (this.config.namespaces.has('pid')) {
-      if (!own) h.killNamespace(false);
-    } else {
-      if (own) {
-        /* killed above */
-      } else if (h.signal(SIG_END) === 0) {
-        // A signal, not a request: one could wait behind hundreds of spawns.
-        const hard = setTimeout(() => this.handle?.signal(9), 1000);
-        void this.exited.then(() => clearTimeout(hard));
-        return true;
-      }
+      h.killNamespace(false);
+    } else if (h.signal(SIG_END) === 0) {
+      // A signal, not a request: one could wait behind hundreds of spawns.
+      const hard = setTimeout(() => this.handle?.signal(9), 1000);
+      void this.exited.then(() => clearTimeout(hard));
+      return true;
     }
     return h.signal(9) === 0;
   }
