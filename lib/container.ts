@@ -40,6 +40,7 @@ import {
 } from './process-options';
 import { RUN_LIMIT_KEYS, collect, resolveLimits, withCgroupFigures, type RunLimits, type RunMeter, type RunResult } from './run';
 import { CGroup } from './cgroup/cgroup';
+import { TIMER_MAX_MS, TIMER_MAX_TEXT } from './units';
 import type { CGroupStats, FinalFigures } from './cgroup/backend';
 import { parseCpuList, type CGroupLimits } from './cgroup/limits';
 import { hostTopology } from './cgroup/host';
@@ -731,6 +732,8 @@ export class Container extends EventEmitter<ContainerEvents> {
   async stop(options: { timeout?: number } = {}): Promise<void> {
     const timeout = options.timeout ?? 10_000;
     if (!Number.isFinite(timeout) || timeout < 0) throw invalidOption('timeout', 'a non-negative number of milliseconds', timeout);
+    // A longer one would fire after 1 ms: SIGKILL at once instead of a grace of weeks.
+    if (timeout > TIMER_MAX_MS) throw invalidOption('timeout', TIMER_MAX_TEXT, timeout);
     if (!this.handle || this.currentState === 'stopped' || this.currentState === 'destroyed') return;
     this.killedByUs = true;
     this.handle.signal(15);

@@ -42,7 +42,15 @@ const timeUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_0
 /** A duration: milliseconds as a number, or a string such as '2s', '500ms', '1.5m'. */
 export type Duration = number | string;
 
-/** Parses a Duration to milliseconds (> 0 unless allowZero); throws ERR_INVALID_OPTION. */
+/**
+ * The longest delay a Node timer takes: setTimeout() runs a longer one
+ * after 1 ms (with a TimeoutOverflowWarning), so a limit past it would end
+ * a run, or a stop()'s grace, at once.
+ */
+export const TIMER_MAX_MS = 2 ** 31 - 1;
+export const TIMER_MAX_TEXT = `a duration of at most ${TIMER_MAX_MS} ms (about 24.8 days: Node's timers go no further)`;
+
+/** Parses a Duration to milliseconds (> 0 unless allowZero, at most TIMER_MAX_MS); throws ERR_INVALID_OPTION. */
 export function parseDuration(option: string, value: unknown, allowZero = false): number {
   const expected = `a duration (milliseconds as a ${allowZero ? 'non-negative' : 'positive'} number, or a string like "2s" or "500ms")`;
   let ms: number;
@@ -55,8 +63,9 @@ export function parseDuration(option: string, value: unknown, allowZero = false)
   } else {
     throw invalidOption(option, expected, value);
   }
-  if (!Number.isFinite(ms) || ms < 0 || (!allowZero && ms === 0) || ms > 2 ** 31 - 1) {
+  if (!Number.isFinite(ms) || ms < 0 || (!allowZero && ms === 0)) {
     throw invalidOption(option, expected, value);
   }
+  if (ms > TIMER_MAX_MS) throw invalidOption(option, TIMER_MAX_TEXT, value);
   return ms;
 }

@@ -485,6 +485,8 @@ describe('Container#spawn() with invalid input', function () {
     const c = new Container();
     await rejects(() => c.stop({ timeout: -1 }), msg('timeout', 'a non-negative number of milliseconds', '`-1` (number)'));
     await rejects(() => c.stop({ timeout: '1s' as never }), msg('timeout', 'a non-negative number of milliseconds', '`"1s"` (string)'));
+    // A Node timer runs a longer delay after 1 ms: it would SIGKILL at once.
+    await rejects(() => c.stop({ timeout: 2 ** 31 }), msg('timeout', "a duration of at most 2147483647 ms (about 24.8 days: Node's timers go no further)", '`2147483648` (number)'));
   });
 });
 
@@ -499,7 +501,7 @@ describe('Container#run() and Container.run() with invalid input', function () {
     ["timeout 'abc'", { timeout: 'abc' }, msg('timeout', DURATION, '`"abc"` (string)')],
     ["timeout '0s'", { timeout: '0s' }, msg('timeout', DURATION, '`"0s"` (string)')],
     ['timeout null', { timeout: null }, msg('timeout', DURATION, '`null` (null)')],
-    ['a timeout past 2^31-1 ms', { timeout: '1000h' }, msg('timeout', DURATION, '`"1000h"` (string)')],
+    ['a timeout past 2^31-1 ms', { timeout: '1000h' }, msg('timeout', "a duration of at most 2147483647 ms (about 24.8 days: Node's timers go no further)", '`"1000h"` (string)')],
     ['a negative maxOutput', { maxOutput: -1 }, msg('maxOutput', SIZE, '`-1` (number)')],
     ["maxOutput 'lots'", { maxOutput: 'lots' }, msg('maxOutput', SIZE, '`"lots"` (string)')],
     ['a fractional maxOutput', { maxOutput: 1.5 }, msg('maxOutput', SIZE, '`1.5` (number)')],
