@@ -4,7 +4,7 @@ import { isMainThread } from 'node:worker_threads';
 import { EventEmitter } from 'eventemitter3';
 import { IsolateError, checkKeys, describeErrno, fromSystemError, invalidOption, isIsolateError, showValue } from './errors';
 import { checkExecSize } from './exec-size';
-import { KERNEL_MOUNTPOINTS, planCgroupfs, planFilesystem, resolveMounts, stagingDir, type MountSpec, type ResolvedMount } from './filesystem';
+import { KERNEL_MOUNTPOINTS, checkCwdInRoot, planCgroupfs, planFilesystem, resolveMounts, stagingDir, type MountSpec, type ResolvedMount } from './filesystem';
 import { LayerStack } from './layer-stack';
 import { diffUpper, isSetupMountpoint, type Change } from './image/diff';
 import type { Layer } from './image/layer';
@@ -244,7 +244,7 @@ function resolveConfig(options: ContainerOptions): ResolvedConfig {
     mounts,
     hostname,
     env: mergeEnv({ ...DEFAULT_ENV, ...image?.env }, options.env),
-    cwd: options.cwd === undefined ? (image?.cwd ?? '/') : checkCwd(options.cwd),
+    cwd: options.cwd === undefined ? (image?.cwd ?? '/') : checkGivenCwd(options.cwd, rootfs, mounts, true),
     user: options.user === undefined ? (image?.user ?? { ...NOBODY }) : checkUser(options.user),
     image,
     network,
@@ -254,6 +254,17 @@ function resolveConfig(options: ContainerOptions): ResolvedConfig {
     rlimits: checkRlimits(options.rlimits),
     cgroup: options.cgroup === undefined ? undefined : options.cgroup instanceof CGroup ? options.cgroup : new CGroup(options.cgroup),
   };
+}
+
+/**
+ * A `cwd` the caller gave: a valid path, and one that can be there at start
+ * (checkCwdInRoot; an image's WorkingDir is not checked: Docker makes a
+ * missing one). `fresh`: nothing has run in the container yet.
+ */
+function checkGivenCwd(value: unknown, rootfs: LayerStack, mounts: readonly ResolvedMount[], fresh: boolean): string {
+  const cwd = checkCwd(value);
+  checkCwdInRoot(cwd, 'cwd', rootfs, mounts, fresh);
+  return cwd;
 }
 
 function stdioSpec(value: SpawnOptions['stdio']): NativeStdio {
@@ -891,7 +902,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     return {
       argv,
       env,
-      cwd: o.cwd === undefined ? this.config.cwd : checkCwd(o.cwd),
+      cwd: o.cwd === undefined ? this.config.cwd : checkGivenCwd(o.cwd, this.config.rootfs, this.config.mounts, this.currentState === 'created'),
       user: o.user === undefined ? this.config.user : checkUser(o.user),
       capabilities: this.config.capabilities,
       noNewPrivileges: this.config.noNewPrivileges,

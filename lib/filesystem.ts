@@ -7,6 +7,7 @@ import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { posix, resolve } from 'node:path';
 import { DEVICES } from './dev-nodes';
 import { IsolateError, invalidOption } from './errors';
+import type { UnionKind } from './image/union-kind';
 import { LayerStack } from './layer-stack';
 import { MOUNT_ATTR, MS, Op, OpFlag, PLAN_MAX_OPS, PlanBuilder } from './plan';
 import { tmpfsInodes } from './tmpfs';
@@ -217,6 +218,58 @@ function checkTargetRoom(mounts: readonly { m: ResolvedMount; i: number }[], roo
       throw invalidOption(`mounts[${i}].target`, `a path of at most ${room} bytes (init reaches it below ${root}, its setup root, and the kernel takes paths of at most ${MAX_PATH - 1})`, m.target);
     }
   });
+}
+
+/**
+ * A working directory that cannot be there when its process starts:
+ * missing, or not a directory, where nothing can make it. That is on the
+ * host root (read-only) outside the container's tmpfs mounts, kernel
+ * filesystems and `mounts`, and in a layered root before anything has run
+ * (`fresh`: the main process; later ones may find what earlier ones made).
+ * (Without a mount namespace the root is the host's own, writable by
+ * whoever may: what is missing now may be made, but a later spawn() looks
+ * again.) A symlink on the way is left to init, which resolves it inside
+ * the root (it may lead into a tmpfs). Anything else fails at start:
+ * ERR_SETUP_FAILED at `chdir`.
+ */
+export function checkCwdInRoot(cwd: string, option: string, rootfs: LayerStack, mounts: readonly ResolvedMount[], fresh: boolean): void {
+  if (cwd === '/') return;
+  if (KERNEL_MOUNTPOINTS.some((d) => isUnder(cwd, d)) || mounts.some((m) => isUnder(cwd, m.target))) return;
+  let found: UnionKind | null = null;
+  if (rootfs.kind === 'host') found = hostKind(cwd);
+  else if (fresh) found = rootfs.kindOf(cwd);
+  if (found === null || found.kind === 'symlink' || found.kind === 'directory') return;
+  const where = rootfs.kind === 'host' ? "the container's read-only root" : "the image's root";
+  const what =
+    found.kind === 'missing'
+      ? `does not exist in ${where}`
+      : found.kind === 'file'
+        ? `is not a directory in ${where}`
+        : `cannot be there: ${found.at} is not a directory in ${where}`;
+  throw new IsolateError('ERR_INVALID_OPTION', `Working directory ${cwd} (${option}) ${what}; use an existing directory, or one under /tmp or a mount of your own`, {
+    option,
+    path: cwd,
+  });
+}
+
+/** What `path` is on the host, one component at a time, never following a symlink; null where it cannot tell. */
+function hostKind(path: string): UnionKind | null {
+  const parts = path.split('/').filter((p) => p !== '');
+  let at = '';
+  for (let k = 0; k < parts.length; k++) {
+    at += `/${parts[k]}`;
+    let st;
+    try {
+      st = lstatSync(at);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return { kind: 'missing' };
+      return null; // EACCES and the like: init says what the kernel says
+    }
+    if (st.isSymbolicLink()) return { kind: 'symlink', at };
+    if (!st.isDirectory()) return k === parts.length - 1 ? { kind: 'file' } : { kind: 'blocked', at };
+  }
+  return { kind: 'directory' };
 }
 
 function depth(p: string): number {

@@ -402,6 +402,10 @@ describe('LayerStack on overlayfs', function () {
           throw new Error(`${what}: ${(err as Error).message}`);
         }
       }
+      // A cwd, likewise, before anything ran (the image's WorkingDir is not checked: Docker makes a missing one).
+      refuses(() => new Container({ rootfs: stack, cwd: '/a' }), 'cwd', /^Working directory \/a \(cwd\) does not exist in the image's root/);
+      refuses(() => new Container({ rootfs: stack, cwd: '/b' }), 'cwd', /^Working directory \/b \(cwd\) is not a directory in the image's root/);
+      expect(new Container({ rootfs: stack, cwd: '/etc/conf.d' }).state).to.equal('created');
       // What the union does not show is made by init, of the mount's kind:
       // /a (a whiteout in mid) and conf.d/old (below an opaque directory) are gone, /new is not there.
       const r = await run(stack, 'stat -c %F /a /etc/conf.d/old /new /etc/keep', {

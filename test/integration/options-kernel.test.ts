@@ -9,15 +9,20 @@
  * tmpfs on a file and a name longer than the kernel's NAME_MAX, all taken
  * and then failing in init; they are refused up front now.
  *
- * Left out of the draw: a `cwd` that does not exist or is a file, which fails at start
- * by design (ERR_SETUP_FAILED at `chdir`, docs/api.md).
+ * Left out of the draw: a `cwd` that does not exist or is a file inside
+ * the container's own tmpfs mounts, which fails at start by design
+ * (ERR_SETUP_FAILED at `chdir`, docs/api.md); on the read-only root such a
+ * `cwd` is drawn, and refused up front.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { constants } from 'node:os';
 import { expect } from 'chai';
 import { Container, IsolateError, type ContainerOptions, type RunResult } from '../../lib';
 import { STRLEN_MAX, execStringsBytes } from '../fixtures/exec-strings';
 import { needContainers } from '../helpers/caps';
+import { TEMP_PREFIX } from '../helpers/leaks';
 import { CAP_SYS_RESOURCE, holdsHostCapability } from '../../lib/host-caps';
 import { fuzzSettings, generator, show } from '../helpers/random';
 import { DEFAULT_PATH } from '../../lib/process-options';
@@ -42,7 +47,7 @@ function optionsFrom(random: () => number): Record<string, unknown> {
     for (let i = 0; i < 3; i++) env[pick(['A', 'B', '', 'A=B', 'A\0', 'PATH', 'é', '1A', 'A B', '_'])] = pick(['v', '', null, undefined, 'a\0b', 'x'.repeat(4096), 'é', 5, 'x'.repeat(STRLEN_MAX - 3), 'x'.repeat(STRLEN_MAX - 2)]);
     o.env = env;
   }
-  if (maybe(0.15)) o.cwd = pick(['/', '/tmp', 'tmp', '/proc', '/dev', '/tmp/../', '//', '/tmp/\0', '', `/tmp/${'x'.repeat(256)}`]);
+  if (maybe(0.15)) o.cwd = pick(['/', '/tmp', 'tmp', '/proc', '/dev', '/tmp/../', '//', '/tmp/\0', '', `/tmp/${'x'.repeat(256)}`, '/nonexistent-isolate-kit-cwd', '/etc/hostname', '/etc/hostname/x', '/etc', '/mnt']);
   if (maybe(0.2)) {
     o.user = pick([{ uid: 0 }, { uid: 65534 }, { uid: 4294967294 }, { uid: 4294967295 }, { uid: -1 }, { uid: 1.5 }, { uid: 1000, gid: 0 }, { uid: 1000, groups: [1, 2, 3] }, { uid: 1000, groups: [4294967295] }, { uid: 1000, groups: [1, 1] }, { uid: 1000, gids: [] }]);
   }
@@ -170,6 +175,52 @@ describe('container options against the kernel', function () {
     // A larger stack limit takes it.
     const more = await Container.run(argv, { env: { ...env, V0: `${env.V0}w` }, rlimits: { stack: 2 * stack } });
     expect(more.stdout).to.equal(`${env.V0.length + 1} 100000 100000\n`);
+  });
+
+  // Where nothing inside could make it (the read-only root, outside the
+  // container's tmpfs mounts and `mounts`; a layered root before anything
+  // ran), a cwd that is not a directory is refused before anything is made;
+  // elsewhere it reaches init, which says what chdir said.
+  it('should refuse a cwd that cannot be there, and leave to init one that something inside could make', async function () {
+    const refused = (fn: () => unknown, message: RegExp) => {
+      let err: unknown;
+      try {
+        fn();
+      } catch (e) {
+        err = e;
+      }
+      expect(err, String(message)).to.be.instanceOf(IsolateError);
+      expect(err).to.include({ code: 'ERR_INVALID_OPTION', option: 'cwd' });
+      expect((err as Error).message).to.match(message);
+    };
+    const hint = '; use an existing directory, or one under /tmp or a mount of your own$';
+    refused(() => new Container({ cwd: '/nonexistent-isolate-kit-cwd' }), new RegExp(`^Working directory /nonexistent-isolate-kit-cwd \\(cwd\\) does not exist in the container's read-only root${hint}`));
+    refused(() => new Container({ cwd: '/etc/passwd' }), new RegExp(`^Working directory /etc/passwd \\(cwd\\) is not a directory in the container's read-only root${hint}`));
+    refused(() => new Container({ cwd: '/etc/passwd/x' }), /cannot be there: \/etc\/passwd is not a directory in the container's read-only root/);
+    // Without a mount namespace too: the host's own root, as it is now.
+    refused(() => new Container({ namespaces: ['pid'], cwd: '/nonexistent-isolate-kit-cwd' }), /does not exist/);
+    const c = new Container();
+    try {
+      await c.start();
+      refused(() => c.exec(['true'], { cwd: '/nonexistent-isolate-kit-cwd' }), /does not exist/);
+      // In the container's tmpfs: made by an earlier process, so only init can tell.
+      expect((await c.run(['mkdir', '/tmp/made'])).status).to.equal('ok');
+      const r = await c.run(['pwd'], { cwd: '/tmp/made' });
+      expect(r.stdout).to.equal('/tmp/made\n');
+      expect((await c.run(['pwd'], { cwd: '/tmp/never' })).error).to.include({ code: 'ERR_SETUP_FAILED', errnoCode: 'ENOENT' });
+    } finally {
+      await c.destroy();
+    }
+    // Inside a mount of the caller's it is not looked for on the host (/mnt/sub is not there, the bind's source has it).
+    const src = mkdtempSync(join(tmpdir(), TEMP_PREFIX));
+    try {
+      mkdirSync(join(src, 'sub'));
+      chmodSync(src, 0o755);
+      const m = await Container.run(['pwd'], { cwd: '/mnt/sub', mounts: [{ type: 'bind', source: src, target: '/mnt' }] });
+      expect(m.stdout).to.equal('/mnt/sub\n');
+    } finally {
+      rmSync(src, { recursive: true, force: true });
+    }
   });
 
   // init reaches a mount target below the root it builds until pivot_root
