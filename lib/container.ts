@@ -244,7 +244,7 @@ function resolveConfig(options: ContainerOptions): ResolvedConfig {
     mounts,
     hostname,
     env: mergeEnv({ ...DEFAULT_ENV, ...image?.env }, options.env),
-    cwd: options.cwd === undefined ? (image?.cwd ?? '/') : checkGivenCwd(options.cwd, rootfs, mounts, true),
+    cwd: options.cwd === undefined ? (image?.cwd ?? '/') : checkGivenCwd(options.cwd, rootfs, mounts, true, namespaces.has('mnt')),
     user: options.user === undefined ? (image?.user ?? { ...NOBODY }) : checkUser(options.user),
     image,
     network,
@@ -261,9 +261,9 @@ function resolveConfig(options: ContainerOptions): ResolvedConfig {
  * (checkCwdInRoot; an image's WorkingDir is not checked: Docker makes a
  * missing one). `fresh`: nothing has run in the container yet.
  */
-function checkGivenCwd(value: unknown, rootfs: LayerStack, mounts: readonly ResolvedMount[], fresh: boolean): string {
+function checkGivenCwd(value: unknown, rootfs: LayerStack, mounts: readonly ResolvedMount[], fresh: boolean, mntns: boolean): string {
   const cwd = checkCwd(value);
-  checkCwdInRoot(cwd, 'cwd', rootfs, mounts, fresh);
+  checkCwdInRoot(cwd, 'cwd', rootfs, mounts, fresh, mntns);
   return cwd;
 }
 
@@ -902,7 +902,7 @@ export class Container extends EventEmitter<ContainerEvents> {
     return {
       argv,
       env,
-      cwd: o.cwd === undefined ? this.config.cwd : checkGivenCwd(o.cwd, this.config.rootfs, this.config.mounts, this.currentState === 'created'),
+      cwd: o.cwd === undefined ? this.config.cwd : checkGivenCwd(o.cwd, this.config.rootfs, this.config.mounts, this.currentState === 'created', this.config.namespaces.has('mnt')),
       user: o.user === undefined ? this.config.user : checkUser(o.user),
       capabilities: this.config.capabilities,
       noNewPrivileges: this.config.noNewPrivileges,

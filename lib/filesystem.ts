@@ -232,14 +232,14 @@ function checkTargetRoom(mounts: readonly { m: ResolvedMount; i: number }[], roo
  * the root (it may lead into a tmpfs). Anything else fails at start:
  * ERR_SETUP_FAILED at `chdir`.
  */
-export function checkCwdInRoot(cwd: string, option: string, rootfs: LayerStack, mounts: readonly ResolvedMount[], fresh: boolean): void {
+export function checkCwdInRoot(cwd: string, option: string, rootfs: LayerStack, mounts: readonly ResolvedMount[], fresh: boolean, mntns: boolean): void {
   if (cwd === '/') return;
   if (KERNEL_MOUNTPOINTS.some((d) => isUnder(cwd, d)) || mounts.some((m) => isUnder(cwd, m.target))) return;
   let found: UnionKind | null = null;
   if (rootfs.kind === 'host') found = hostKind(cwd);
   else if (fresh) found = rootfs.kindOf(cwd);
   if (found === null || found.kind === 'symlink' || found.kind === 'directory') return;
-  const where = rootfs.kind === 'host' ? "the container's read-only root" : "the image's root";
+  const where = rootfs.kind !== 'host' ? "the image's root" : mntns ? "the container's read-only root" : "the host's root, which the container shares (no 'mnt' namespace)";
   const what =
     found.kind === 'missing'
       ? `does not exist in ${where}`

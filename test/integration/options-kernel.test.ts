@@ -198,7 +198,7 @@ describe('container options against the kernel', function () {
     refused(() => new Container({ cwd: '/etc/passwd' }), new RegExp(`^Working directory /etc/passwd \\(cwd\\) is not a directory in the container's read-only root${hint}`));
     refused(() => new Container({ cwd: '/etc/passwd/x' }), /cannot be there: \/etc\/passwd is not a directory in the container's read-only root/);
     // Without a mount namespace too: the host's own root, as it is now.
-    refused(() => new Container({ namespaces: ['pid'], cwd: '/nonexistent-isolate-kit-cwd' }), /does not exist/);
+    refused(() => new Container({ namespaces: ['pid'], cwd: '/nonexistent-isolate-kit-cwd' }), /does not exist in the host's root, which the container shares \(no 'mnt' namespace\)/);
     const c = new Container();
     try {
       await c.start();
