@@ -642,23 +642,25 @@ export class V1Backend implements CgroupBackend {
    * A process in the accounting directory and not in the group's others
    * was moved there by hand: the directory goes with this group, not to the
    * next (releaseAccounting), even once the kill has emptied it. (A kill
-   * from outside, through the group, comes before the removal's look.) A
-   * process that forks or exits between the reads makes a false alarm at
-   * worst: the directory is removed, not reused.
+   * from outside, through the group, comes before the removal's look.)
+   *
+   * The accounting directory is read before and after the others, and only
+   * a process in both reads counts: one that exits between the reads is in
+   * neither the others' read nor the second (an exit is for good), one
+   * forked meanwhile is not in the first. A single read before the others
+   * took init, SIGKILLed just before this (killAll signals it first), for a
+   * stray whenever it died between the reads: half of all ends here, each
+   * then removing an accounting group the next container could have had.
    */
   private noteStrays(): void {
     const acct = this.accounting?.dir;
     if (acct === undefined || this.accountingHeldOthers) return;
-    const held = pidsBelow(acct);
-    if (held.length === 0) return;
-    for (const d of this.dirs) {
-      if (d === acct) continue;
-      const there = new Set(pidsBelow(d));
-      if (held.some((p) => !there.has(p))) {
-        this.accountingHeldOthers = true;
-        return;
-      }
-    }
+    const before = pidsBelow(acct);
+    if (before.length === 0) return;
+    const others = this.dirs.filter((d) => d !== acct).map((d) => new Set(pidsBelow(d)));
+    const after = new Set(pidsBelow(acct));
+    const held = before.filter((p) => after.has(p));
+    if (others.some((there) => held.some((p) => !there.has(p)))) this.accountingHeldOthers = true;
   }
 
   procs(): number[] {

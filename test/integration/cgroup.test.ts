@@ -1384,22 +1384,28 @@ describe('CGroup on this kernel', function () {
       expect(ourCgroups()).to.deep.equal([]);
     });
 
-    it('should keep only the cpuacct group for the next container (v1), each run counting its own CPU', async function () {
+    it('should keep only the cpuacct group for the next container (v1) at every end, each run counting its own CPU', async function () {
       const spin = await Container.run(['sh', '-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done'], { cgroup: {} });
       expect(spin.cpuTimeMs).to.be.above(50);
-      const c = new Container({ cgroup: { memory: '32M', pids: 16 } });
-      await c.start();
-      const paths = c.cgroup!.paths;
-      await c.destroy();
-      const left = paths.filter((p) => existsSync(p));
-      if (version() === 2) {
-        expect(left).to.deep.equal([]);
-      } else {
-        // Only the accounting group: empty, and the pool's now (its counters so far are the next group's zero).
-        expect(left).to.have.length(1);
-        expect(left[0]!.startsWith(`${readCgroupMounts().v1.get('cpuacct')}/`)).to.equal(true);
-        expect(pooledCgroupDirs()).to.include(left[0]);
-        expect(readFileSync(join(left[0]!, 'tasks'), 'utf8')).to.equal('');
+      // Every end hands it on, not only most: init dies while the end looks
+      // for processes moved into it by hand, which once took the dying init
+      // for one about half the time (and removed the group).
+      let left: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const c = new Container({ cgroup: { memory: '32M', pids: 16 } });
+        await c.start();
+        const paths = c.cgroup!.paths;
+        await c.destroy();
+        left = paths.filter((p) => existsSync(p));
+        if (version() === 2) {
+          expect(left).to.deep.equal([]);
+        } else {
+          // Only the accounting group: empty, and the pool's now (its counters so far are the next group's zero).
+          expect(left, `end ${i}`).to.have.length(1);
+          expect(left[0]!.startsWith(`${readCgroupMounts().v1.get('cpuacct')}/`)).to.equal(true);
+          expect(pooledCgroupDirs()).to.include(left[0]);
+          expect(readFileSync(join(left[0]!, 'tasks'), 'utf8')).to.equal('');
+        }
       }
       const next = new Container({ cgroup: {} });
       await next.start();
