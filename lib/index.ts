@@ -32,6 +32,8 @@ export type {
 export { gc } from './gc';
 export type { GcReport } from './gc';
 export type { CgroupGcReport } from './cgroup/gc';
+export { listContainers } from './ps';
+export type { ContainerInfo } from './ps';
 export { Namespace, NAMESPACE_KINDS, DEFAULT_KINDS } from './namespace';
 export type { IdMap, NamespaceKind, NamespaceOptions } from './namespace';
 export { LayerStack, type OverlayOptions } from './layer-stack';

@@ -23,6 +23,7 @@ export const MAIN_USAGE = `Usage: isolate-kit <command> [options]
 Commands:
   run [options] [--] CMD [ARGS...]  run CMD in a new sandbox
   probe [--json]                    show what this kernel and user can do, and why not
+  ps [--json]                       list the containers running on this machine
   gc [--json]                       remove cgroups that crashed isolate-kit processes left behind
   image import|export|ls|rm|gc      manage the image store (OCI layouts, docker save archives)
   help [COMMAND]                    show help for isolate-kit or a command
@@ -118,6 +119,21 @@ Exit status: 0, also when there was nothing to remove or no cgroups here;
 1 when something could not be removed (stderr says what and why).
 `;
 
+export const PS_USAGE = `Usage: isolate-kit ps [--json]
+
+Lists the containers running on this machine, whoever started them, read
+from /proc: their init's pid (what kill takes), the process that started
+them, how long they have run, their processes (init included), the memory
+their own cgroup is charged for, the namespaces they have of their own,
+and their main process's command line (escaped: the payload sets it).
+Run it as root to see every container: another user's are shown from what
+that user lets you read (NAMESPACES '?').
+
+Options:
+  --json       print the list as JSON (startedAt as an ISO date)
+  -h, --help   show this help
+`;
+
 export const IMAGE_USAGE = `Usage: isolate-kit image <command> [--store DIR] [options]
 
 The image store: layers by content (sha256), images, names. Default store:
@@ -153,6 +169,7 @@ export const HELP_TOPICS: Readonly<Record<string, string>> = {
   run: RUN_USAGE,
   probe: PROBE_USAGE,
   gc: GC_USAGE,
+  ps: PS_USAGE,
   image: IMAGE_USAGE,
   help: MAIN_USAGE,
 };

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * isolate-kit's command line: `run`, `probe`, `gc`, `image`, `help`, `--version`.
+ * isolate-kit's command line: `run`, `probe`, `ps`, `gc`, `image`, `help`, `--version`.
  * docs/cli.md describes every command, option and exit status.
  */
 import { UsageError } from './args';
@@ -9,11 +9,13 @@ import { gcCommand } from './gc';
 import { HELP_TOPICS, usageHint, version } from './help';
 import { imageCommand } from './image';
 import { probeCommand } from './probe';
+import { psCommand } from './ps';
 import { runCommand } from './run';
 
 const COMMANDS: Readonly<Record<string, (args: readonly string[]) => Promise<number>>> = {
   run: runCommand,
   probe: probeCommand,
+  ps: psCommand,
   gc: gcCommand,
   image: imageCommand,
   help: async (args) => {
