@@ -19,7 +19,7 @@
       "targets": [
         {
           "target_name": "isolate_kit",
-          "sources": ["csrc/addon.cc", "csrc/spawn.c", "csrc/zygote_client.c", "csrc/netns_pool.c", "csrc/mntns_release.c", "csrc/quiet_thread.c", "csrc/fdpass.c", "csrc/fds.c", "csrc/netns_prepare.c", "csrc/cgroup_join.c", "csrc/cgroup_devices.c", "csrc/cgroup_dirs.c", "csrc/owner_marks.c", "csrc/netlink_ledger.c", "csrc/epoll_entries.c", "csrc/pidns_kill.c"],
+          "sources": ["csrc/addon.cc", "csrc/spawn.c", "csrc/zygote_client.c", "csrc/netns_pool.c", "csrc/mntns_release.c", "csrc/quiet_thread.c", "csrc/fdpass.c", "csrc/fds.c", "csrc/netns_prepare.c", "csrc/cgroup_join.c", "csrc/cgroup_devices.c", "csrc/cgroup_dirs.c", "csrc/owner_marks.c", "csrc/netlink_ledger.c", "csrc/epoll_entries.c", "csrc/pidns_kill.c", "csrc/seccomp_compile.c"],
           "include_dirs": ["<!(node -e \"require('nan')\")"],
           "cflags": ["<@(ik_warnings)", "-fvisibility=hidden"],
           "cflags_c": ["-std=gnu11", "<@(ik_c_warnings)"],

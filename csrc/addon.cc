@@ -38,6 +38,7 @@
 #include "fdpass.h"
 #include "mntns_release.h"
 #include "netlink_ledger.h"
+#include "seccomp_compile.h"
 #include "netns_pool.h"
 #include "pidns_kill.h"
 #include "spawn.h"
@@ -1378,6 +1379,63 @@ NAN_METHOD(Libseccomp) {
   info.GetReturnValue().Set(Nan::New(e ? e : "dlopen failed").ToLocalChecked());
 }
 
+// compileSeccomp(defaultAction, badArchAction, arches, rules) -> { bpf, unknown }:
+// lib/seccomp-profile.ts's resolved profile to BPF (seccomp_compile.c).
+// rules: [action, syscall name, args], args flat, 6 numbers each: index, op,
+// and the two 64-bit operands as low and high 32-bit halves. unknown: the
+// indices of rules whose syscall libseccomp does not know. Throws an errno
+// error naming the call (syscall), and `rule` for a rule libseccomp refused.
+NAN_METHOD(CompileSeccomp) {
+  if (info.Length() < 4 || !info[0]->IsUint32() || !info[1]->IsUint32() || !info[2]->IsArray() || !info[3]->IsArray())
+    return Nan::ThrowTypeError("Usage: compileSeccomp(defaultAction, badArchAction, arches, rules)");
+  v8::Local<v8::Array> archArr = info[2].As<v8::Array>();
+  v8::Local<v8::Array> ruleArr = info[3].As<v8::Array>();
+  if (archArr->Length() > 16 || ruleArr->Length() > 65536) return Nan::ThrowRangeError("compileSeccomp: too many arches or rules");
+  std::vector<uint32_t> arches(archArr->Length());
+  for (uint32_t i = 0; i < arches.size(); i++) arches[i] = Nan::To<uint32_t>(Nan::Get(archArr, i).ToLocalChecked()).FromJust();
+  std::vector<ik_scmp_rule> rules(ruleArr->Length());
+  std::vector<std::string> names(rules.size());
+  auto u32 = [](v8::Local<v8::Array> a, uint32_t k) { return Nan::To<uint32_t>(Nan::Get(a, k).ToLocalChecked()).FromJust(); };
+  for (uint32_t i = 0; i < rules.size(); i++) {
+    v8::Local<v8::Value> v = Nan::Get(ruleArr, i).ToLocalChecked();
+    if (!v->IsArray() || v.As<v8::Array>()->Length() != 3) return Nan::ThrowTypeError("compileSeccomp: each rule is [action, name, args]");
+    v8::Local<v8::Array> r = v.As<v8::Array>();
+    v8::Local<v8::Value> argsV = Nan::Get(r, 2).ToLocalChecked();
+    if (!argsV->IsArray() || argsV.As<v8::Array>()->Length() % 6 != 0 || argsV.As<v8::Array>()->Length() > 36)
+      return Nan::ThrowTypeError("compileSeccomp: a rule's args are 6 numbers each, at most 6 of them");
+    v8::Local<v8::Array> a = argsV.As<v8::Array>();
+    rules[i].action = u32(r, 0);
+    names[i] = *Nan::Utf8String(Nan::Get(r, 1).ToLocalChecked());
+    rules[i].n_args = a->Length() / 6;
+    for (uint32_t k = 0; k < rules[i].n_args; k++) {
+      rules[i].args[k].arg = u32(a, 6 * k);
+      rules[i].args[k].op = u32(a, 6 * k + 1);
+      rules[i].args[k].a = static_cast<uint64_t>(u32(a, 6 * k + 2)) | static_cast<uint64_t>(u32(a, 6 * k + 3)) << 32;
+      rules[i].args[k].b = static_cast<uint64_t>(u32(a, 6 * k + 4)) | static_cast<uint64_t>(u32(a, 6 * k + 5)) << 32;
+    }
+  }
+  for (uint32_t i = 0; i < rules.size(); i++) rules[i].name = names[i].c_str();
+  std::vector<unsigned char> unknown(rules.size() + 1);
+  unsigned char* out = nullptr;
+  size_t len = 0, failed = SIZE_MAX;
+  const char* why = nullptr;
+  if (ik_seccomp_compile(Nan::To<uint32_t>(info[0]).FromJust(), Nan::To<uint32_t>(info[1]).FromJust(), arches.data(), arches.size(), rules.data(),
+                         rules.size(), unknown.data(), &out, &len, &why, &failed) < 0) {
+    int e = errno;
+    v8::Local<v8::Value> err = ErrnoError(e, why);
+    if (failed != SIZE_MAX) Nan::Set(err.As<v8::Object>(), Nan::New("rule").ToLocalChecked(), Nan::New(static_cast<uint32_t>(failed)));
+    return Nan::ThrowError(err);
+  }
+  v8::Local<v8::Object> res = Nan::New<v8::Object>();
+  Nan::Set(res, Nan::New("bpf").ToLocalChecked(), Nan::CopyBuffer(reinterpret_cast<char*>(out), len).ToLocalChecked());
+  free(out);
+  v8::Local<v8::Array> unk = Nan::New<v8::Array>();
+  for (uint32_t i = 0, n = 0; i < rules.size(); i++)
+    if (unknown[i]) Nan::Set(unk, n++, Nan::New(i));
+  Nan::Set(res, Nan::New("unknown").ToLocalChecked(), unk);
+  info.GetReturnValue().Set(res);
+}
+
 // landlockAbi(): the kernel's Landlock ABI version (1 for Linux 5.13, 6 for
 // 6.12, ...), or -errno: -ENOSYS not built in, -EOPNOTSUPP not enabled at
 // boot (the lsm= list). The version query needs no privilege.
@@ -1461,6 +1519,7 @@ NAN_MODULE_INIT(InitModule) {
   Nan::SetMethod(target, "loadInit", LoadInitJs);
   Nan::SetMethod(target, "probeUnshare", ProbeUnshare);
   Nan::SetMethod(target, "libseccomp", Libseccomp);
+  Nan::SetMethod(target, "compileSeccomp", CompileSeccomp);
   Nan::SetMethod(target, "landlockAbi", LandlockAbi);
   Nan::SetMethod(target, "openFds", OpenFds);
   Nan::SetMethod(target, "getrlimit", GetRlimit);

@@ -85,6 +85,8 @@ enum ik_op_type {
   IK_OP_CHDIR = 22,  /* str0 */
   IK_OP_NO_NEW_PRIVS = 23,
   IK_OP_EXEC = 24, /* str0 file, str1 PATH to search when file has no '/'; num0 argv list, num1 env list */
+  IK_OP_SECCOMP = 25, /* num0 list: a seccomp filter (the caller's profile, compiled), two items per
+                         struct sock_filter, installed right before execve, over init's */
 };
 
 /* Op flags. */
@@ -97,7 +99,9 @@ enum ik_op_type {
 #define IK_F_NO_SYMLINKS 0x40u /* str1, below the new root, is resolved there without following any
                                   symbolic link (setup.c): a kernel filesystem's place, what is in it */
 
-/* Lists (argv, env, groups) are { u32 count; u32 item[count]; } at a 4-aligned
+/* The most instructions a seccomp filter may have (the kernel's BPF_MAXINSNS). */
+#define IK_SECCOMP_MAX_INSNS 4096u
+/* Lists (argv, env, groups, a seccomp filter) are { u32 count; u32 item[count]; } at a 4-aligned
  * offset; items are string offsets (argv, env) or ids (groups). */
 
 /* Which call failed, for the failure record: lib/plan.ts maps these to names. */

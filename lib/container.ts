@@ -20,6 +20,8 @@ function defaultStore(): ImageStore {
   return (require('./image/store') as typeof import('./image/store')).ImageStore.default();
 }
 import { LANDLOCK_STEP, landlockMode } from './landlock';
+import { compileSeccompProfile, type SeccompProfile } from './seccomp-profile';
+import { CAP_SYS_ADMIN } from './host-caps';
 import { Namespace, toNamespace, type NamespaceKind } from './namespace';
 import { CONTAINER_ID, NativeEvent, native, nativeForSpawn, type NativeHandle, type NativeStdio } from './native';
 import { Op, PLAN_F_MNTNS, PLAN_F_PIDNS, PLAN_F_TRACE, PlanBuilder, SC_CGROUP_JOIN, SC_FSOPEN, SC_OPEN, SYSCALL_NAMES, type PlanStep } from './plan';
@@ -88,10 +90,13 @@ export interface ContainerOptions {
    * which would go round it, the kernel's keyrings, which are shared by
    * every process of a uid, other containers' included, and file leases,
    * which a uid-0 payload could take on the host's files (docs/security.md).
-   * 'unconfined' lifts it. A full default profile is still to come.
-   * @default undefined (that filter)
+   * 'default' is that filter; 'unconfined' lifts it. A profile (Docker's or
+   * the OCI runtime spec's JSON, parsed) is installed in every process over
+   * that filter, which it cannot lift: compiled by libseccomp, loaded at run
+   * time (docs/security.md, "Seccomp profiles").
+   * @default 'default'
    */
-  seccomp?: 'unconfined';
+  seccomp?: 'default' | 'unconfined' | SeccompProfile;
   /**
    * Resource limits and accounting: a CGroup, or its limits (`{ memory:
    * '256M', cpus: 0.5, pids: 64 }`; `{}` for accounting only). A group made
@@ -144,6 +149,8 @@ interface ResolvedConfig {
   capabilities: bigint;
   noNewPrivileges: boolean;
   seccomp: 'unconfined' | undefined;
+  /** The caller's profile, compiled (two u32 per BPF instruction): installed in each process over init's filter. */
+  seccompFilter: number[] | undefined;
   rlimits: [number, bigint, bigint][];
   cgroup: CGroup | undefined;
   /** The image's defaults, when made from one. */
@@ -189,10 +196,20 @@ function resolveConfig(options: ContainerOptions): ResolvedConfig {
   if (namespaces.has('user')) {
     throw new IsolateError('ERR_UNSUPPORTED', 'User namespaces (rootless containers) are not supported yet', { option: 'namespaces' });
   }
-  if (options.seccomp !== undefined && options.seccomp !== 'unconfined') {
-    throw new IsolateError('ERR_UNSUPPORTED', `seccomp ${JSON.stringify(options.seccomp)} is not supported yet; only 'unconfined'`, {
-      option: 'seccomp',
-    });
+  const capabilities = checkCapabilities(options.capabilities);
+  if (options.noNewPrivileges !== undefined && typeof options.noNewPrivileges !== 'boolean') {
+    throw invalidOption('noNewPrivileges', 'a boolean', options.noNewPrivileges);
+  }
+  const noNewPrivileges = options.noNewPrivileges ?? true;
+  let seccompFilter: number[] | undefined;
+  if (typeof options.seccomp === 'object' && options.seccomp !== null) {
+    // The kernel takes a filter from a process without CAP_SYS_ADMIN only under no_new_privs.
+    if (!noNewPrivileges && (capabilities & (1n << BigInt(CAP_SYS_ADMIN))) === 0n) {
+      throw invalidOption('noNewPrivileges', 'true (the default) with a seccomp profile', false, 'the kernel installs a filter for a process without CAP_SYS_ADMIN only under no_new_privs');
+    }
+    seccompFilter = compileSeccompProfile(options.seccomp, capabilities);
+  } else if (options.seccomp !== undefined && options.seccomp !== 'unconfined' && options.seccomp !== 'default') {
+    throw invalidOption('seccomp', "'default', 'unconfined' or a seccomp profile (Docker's or the OCI spec's JSON, parsed)", options.seccomp);
   }
   let image: ImageDefaults | undefined;
   let imageStack: LayerStack | undefined;
@@ -234,9 +251,6 @@ function resolveConfig(options: ContainerOptions): ResolvedConfig {
   } else if (namespaces.has('uts')) {
     hostname = 'isolate-kit';
   }
-  if (options.noNewPrivileges !== undefined && typeof options.noNewPrivileges !== 'boolean') {
-    throw invalidOption('noNewPrivileges', 'a boolean', options.noNewPrivileges);
-  }
   return {
     namespaces,
     rootfs,
@@ -248,9 +262,10 @@ function resolveConfig(options: ContainerOptions): ResolvedConfig {
     user: options.user === undefined ? (image?.user ?? { ...NOBODY }) : checkUser(options.user),
     image,
     network,
-    capabilities: checkCapabilities(options.capabilities),
-    noNewPrivileges: options.noNewPrivileges ?? true,
-    seccomp: options.seccomp,
+    capabilities,
+    noNewPrivileges,
+    seccomp: options.seccomp === 'unconfined' ? 'unconfined' : undefined,
+    seccompFilter,
     rlimits: checkRlimits(options.rlimits),
     cgroup: options.cgroup === undefined ? undefined : options.cgroup instanceof CGroup ? options.cgroup : new CGroup(options.cgroup),
   };
@@ -907,6 +922,7 @@ export class Container extends EventEmitter<ContainerEvents> {
       capabilities: this.config.capabilities,
       noNewPrivileges: this.config.noNewPrivileges,
       rlimits: this.config.rlimits,
+      seccomp: this.config.seccompFilter,
     };
   }
 

@@ -33,6 +33,7 @@ export { gc } from './gc';
 export type { GcReport } from './gc';
 export type { CgroupGcReport } from './cgroup/gc';
 export { listContainers } from './ps';
+export type { SeccompAction, SeccompFilterCondition, SeccompOperator, SeccompProfile, SeccompRule } from './seccomp-profile';
 export type { ContainerInfo } from './ps';
 export { Namespace, NAMESPACE_KINDS, DEFAULT_KINDS } from './namespace';
 export type { IdMap, NamespaceKind, NamespaceOptions } from './namespace';

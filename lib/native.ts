@@ -71,6 +71,8 @@ export interface NativeBinding {
   probeUnshare(flags: number): number;
   /** null when libseccomp.so.2 can be loaded, else why not. */
   libseccomp(): string | null;
+  /** A resolved seccomp profile (lib/seccomp-profile.ts) compiled by libseccomp: BPF, and the rules whose syscall it does not know. Throws an errno error (`syscall`: the failed call, `rule`: the refused rule). */
+  compileSeccomp(defaultAction: number, badArchAction: number, arches: number[], rules: [number, string, number[]][]): { bpf: Buffer; unknown: number[] };
   /** The kernel's Landlock ABI version, or -errno (-ENOSYS: not built in; -EOPNOTSUPP: not enabled at boot). */
   landlockAbi(): number;
   /** Watches fd (which it then owns): mode 0 an eventfd, 1 a cgroup file's POLLPRI notifications. Never keeps the loop alive. */

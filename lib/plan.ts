@@ -31,6 +31,8 @@ export const enum Op {
   Chdir = 22,
   NoNewPrivs = 23,
   Exec = 24,
+  /** num0: a seccomp filter (the caller's profile, compiled), as a list of two u32 per instruction; installed just before execve. */
+  Seccomp = 25,
 }
 
 /** Op flags (IK_F_*). */

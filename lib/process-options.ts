@@ -97,6 +97,8 @@ export interface ProcessSpec {
   capabilities: bigint;
   noNewPrivileges: boolean;
   rlimits: [number, bigint, bigint][];
+  /** A seccomp filter to install last (the container's profile, compiled: two u32 per instruction). */
+  seccomp?: readonly number[];
 }
 
 const ID_MAX = 0xfffffffe;
@@ -286,6 +288,7 @@ export function planProcess(b: PlanBuilder, id: number, spec: ProcessSpec, ownPi
   });
   b.add(Op.Chdir, { description: `chdir ${spec.cwd}`, path: spec.cwd }, { str: [spec.cwd] });
   if (spec.noNewPrivileges) b.add(Op.NoNewPrivs, { description: 'set no_new_privs' });
+  if (spec.seccomp) b.add(Op.Seccomp, { description: 'install the seccomp profile' }, { num: [{ ids: spec.seccomp }] });
   const envPath = spec.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
   b.add(Op.Exec, { description: `exec ${spec.argv[0]}`, path: spec.argv[0] }, {
     str: [spec.argv[0], envPath],

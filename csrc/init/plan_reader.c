@@ -140,6 +140,15 @@ long ik_plan_validate(const struct ik_plan *plan) {
       if (!list_ok(plan, op->num[1], 0))
         return i;
       break;
+    case IK_OP_SECCOMP: {
+      /* Whole instructions, as many as the kernel takes: it checks the rest. */
+      if (op->num[0] == 0 || !list_ok(plan, op->num[0], 0))
+        return i;
+      uint32_t n = ik_plan_list(plan, op->num[0]).count;
+      if (n == 0 || n % 2 != 0 || n / 2 > IK_SECCOMP_MAX_INSNS)
+        return i;
+      break;
+    }
     case IK_OP_EXEC:
       if (op->str[0] == 0 || op->num[0] == 0 || !list_ok(plan, op->num[0], 1) ||
           !list_ok(plan, op->num[1], 1))

@@ -9,8 +9,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -64,7 +67,7 @@ int ik_process_prepare(struct ik_proc *p, const struct ik_plan *plan, uint32_t f
     uint32_t t = plan->ops[i].type;
     if (t == IK_OP_EXEC)
       break;
-    if (t != IK_OP_RLIMIT && t != IK_OP_CREDS && t != IK_OP_CHDIR && t != IK_OP_NO_NEW_PRIVS) {
+    if (t != IK_OP_RLIMIT && t != IK_OP_CREDS && t != IK_OP_CHDIR && t != IK_OP_NO_NEW_PRIVS && t != IK_OP_SECCOMP) {
       errno = EINVAL;
       return fail_with(p, i, IK_SC_PLAN);
     }
@@ -247,9 +250,13 @@ static int child_main(void *arg) {
     fail_with(p, p->first_op ? p->first_op - 1 : 0, (uint32_t)sc);
     _exit(127);
   }
+  uint32_t filter_op = UINT32_MAX; /* the caller's seccomp filter: installed last */
   for (uint32_t i = p->first_op; i < p->exec_op; i++) {
     const struct ik_op *op = &plan->ops[i];
     switch (op->type) {
+    case IK_OP_SECCOMP:
+      filter_op = i;
+      break;
     case IK_OP_RLIMIT: {
       struct rlimit rl = {(rlim_t)op->num[1], (rlim_t)op->num[2]};
       if (setrlimit((int)op->num[0], &rl) < 0) {
@@ -292,6 +299,18 @@ static int child_main(void *arg) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+  /* Last, so that it need allow nothing of ours but execve (and the report's
+   * write if that fails). The lists are 4-aligned: their items are the
+   * filter's instructions as they lie (u16 code, u8 jt, u8 jf, u32 k,
+   * little-endian, two items each; plan.ts writes them so). */
+  if (filter_op != UINT32_MAX) {
+    struct ik_list l = ik_plan_list(plan, plan->ops[filter_op].num[0]);
+    struct sock_fprog prog = {(unsigned short)(l.count / 2), (struct sock_filter *)(uintptr_t)l.items};
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0) {
+      fail_with(p, filter_op, IK_SC_SECCOMP);
+      _exit(127);
+    }
+  }
   const struct ik_op *ex = &plan->ops[p->exec_op];
   exec_search(p, ik_plan_str(plan, ex->str[0]), ik_plan_str(plan, ex->str[1]));
   fail_with(p, p->exec_op, IK_SC_EXECVE);

@@ -58,6 +58,8 @@ Options:
                              keyrings, leases, netlink protocols but ROUTE, io_uring, perf
                              events, vsock, MPTCP, secret memory; see
                              docs/security.md)
+  --seccomp FILE             also apply a seccomp profile in Docker's or the OCI spec's JSON
+                             (needs libseccomp.so.2); --seccomp default: the filter alone
   --rlimit NAME=SOFT[:HARD]  set a resource limit, e.g. nofile=256 or as=unlimited (repeatable;
                              defaults: core=0, nofile=1024:4096, each at most our own hard limit)
   --memory SIZE              memory limit of the container's cgroup, e.g. 64M; past it the OOM

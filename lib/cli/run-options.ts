@@ -5,11 +5,13 @@
  * option in API terms (`mounts[1].source`); `attribute()` maps that back to
  * the argument the user typed.
  */
+import { readFileSync } from 'node:fs';
 import { CGroup } from '../cgroup/cgroup';
 import type { CGroupLimits, SizeOrMax } from '../cgroup/limits';
 import type { ContainerOptions } from '../container';
 import { IsolateError, isIsolateError } from '../errors';
 import type { MountSpec } from '../filesystem';
+import type { SeccompProfile } from '../seccomp-profile';
 import type { RlimitOptions, RlimitValue } from '../process-options';
 import { parseDuration, parseSize } from '../units';
 import { UsageError, allValues, hasFlag, lastValue, type GivenOption, type OptionSpec, type ParsedArgs } from './args';
@@ -25,7 +27,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   { name: 'max-output', value: 'SIZE' },
   { name: 'net', value: 'none|host' },
   { name: 'cap', value: 'CAP' },
-  { name: 'seccomp', value: 'unconfined' },
+  { name: 'seccomp', value: 'unconfined|default|FILE' },
   { name: 'rlimit', value: 'NAME=SOFT[:HARD]' },
   { name: 'memory', value: 'SIZE' },
   { name: 'memory-swap', value: 'SIZE' },
@@ -75,6 +77,21 @@ export interface RunPlan {
 
 function valueError(given: GivenOption, message: string): IsolateError {
   return new IsolateError('ERR_INVALID_OPTION', `${given.text}: ${message}`, { option: `--${given.name}` });
+}
+
+/** --seccomp FILE: a profile in Docker's or the OCI spec's JSON (the library checks what it says). */
+function readProfile(given: GivenOption): SeccompProfile {
+  let text: string;
+  try {
+    text = readFileSync(given.value, 'utf8');
+  } catch (err) {
+    throw valueError(given, `expected unconfined, default or a seccomp profile's file, which cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  try {
+    return JSON.parse(text) as SeccompProfile;
+  } catch (err) {
+    throw valueError(given, `the file is not JSON: ${(err as Error).message}`);
+  }
 }
 
 /** --bind SRC:DST[:ro|:rw]; rw by default, as docker -v. */
@@ -240,8 +257,7 @@ export function planRun(parsed: ParsedArgs, hostEnv: NodeJS.ProcessEnv): RunPlan
   }
   const seccomp = lastValue(parsed, 'seccomp');
   if (seccomp) {
-    if (seccomp.value !== 'unconfined') throw valueError(seccomp, 'expected unconfined');
-    container.seccomp = seccomp.value;
+    container.seccomp = seccomp.value === 'unconfined' || seccomp.value === 'default' ? seccomp.value : readProfile(seccomp);
   }
   const caps = allValues(parsed, 'cap');
   if (caps.length) {

@@ -414,10 +414,11 @@ describe('isolate-kit run', function () {
   it('should keep the seccomp filter unless --seccomp unconfined, and refuse another value', async function () {
     const filters = 'grep Seccomp_filters /proc/self/status';
     expect((await cli(['run', 'sh', '-c', filters])).stdout).to.match(/Seccomp_filters:\s+1\n/);
+    expect((await cli(['run', '--seccomp', 'default', 'sh', '-c', filters])).stdout).to.match(/Seccomp_filters:\s+1\n/);
     expect((await cli(['run', '--seccomp', 'unconfined', 'sh', '-c', filters])).stdout).to.match(/Seccomp_filters:\s+0\n/);
-    const bad = await cli(['run', '--seccomp', 'default', 'true']);
+    const bad = await cli(['run', '--seccomp', 'strict', 'true']);
     expect(bad.code).to.equal(125);
-    expect(bad.stderr).to.match(/--seccomp.*expected unconfined/);
+    expect(bad.stderr).to.match(/--seccomp strict: expected unconfined, default or a seccomp profile's file, which cannot be read \(ENOENT\)/);
   });
 
   it("should share the host's network namespace only with --net host", async function () {

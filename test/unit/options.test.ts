@@ -103,8 +103,8 @@ describe('new Container() with invalid options', function () {
     ['user namespace (Namespace)', { namespaces: new Namespace().with('user') }, { code: 'ERR_UNSUPPORTED', message: 'User namespaces (rootless containers) are not supported yet', option: 'namespaces' }],
     ['cgroup: a bad size', { cgroup: { memory: '64Q' } }, { message: 'Expected the `memory` option to be a byte count (a non-negative integer, or a string like "64M" or "1.5G"), got `"64Q"` (string)', option: 'memory' }],
     ['cgroup: not an object', { cgroup: 64 }, { message: 'Expected the `cgroup` option to be an object of limits (or a CGroup), got `64` (number)', option: 'cgroup' }],
-    ["seccomp 'default'", { seccomp: 'default' }, { code: 'ERR_UNSUPPORTED', message: `seccomp "default" is not supported yet; only 'unconfined'`, option: 'seccomp' }],
-    ['seccomp profile object', { seccomp: { defaultAction: 'SCMP_ACT_ALLOW' } }, { code: 'ERR_UNSUPPORTED', message: `seccomp {"defaultAction":"SCMP_ACT_ALLOW"} is not supported yet; only 'unconfined'`, option: 'seccomp' }],
+    ["seccomp 'strict'", { seccomp: 'strict' }, msg('seccomp', "'default', 'unconfined' or a seccomp profile (Docker's or the OCI spec's JSON, parsed)", '`"strict"` (string)')],
+    ['seccomp profile with a bad action', { seccomp: { defaultAction: 'ALLOW' } }, msg('seccomp.defaultAction', 'one of SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_KILL_THREAD, SCMP_ACT_KILL_PROCESS, SCMP_ACT_TRAP, SCMP_ACT_TRACE, SCMP_ACT_LOG', '`"ALLOW"` (string)')],
     // namespaces
     ['namespaces a string', { namespaces: 'pid' }, msg('namespaces', 'a Namespace, an array of kinds or an object of booleans', '`"pid"` (string)')],
     ['namespaces null', { namespaces: null }, msg('namespaces', 'a Namespace, an array of kinds or an object of booleans', '`null` (null)')],
@@ -538,10 +538,7 @@ describe('Container#run() and Container.run() with invalid input', function () {
     await rejects(() => Container.run(['true'], { maxOutput: 'x' }), msg('maxOutput', SIZE, '`"x"` (string)'));
     await rejects(() => Container.run(['true'], { hostname: '_' }), msg('hostname', HOSTNAME, '`"_"` (string)'));
     await rejects(() => Container.run([], {}), msg('command', 'a non-empty array of strings', '`[]` (array)'));
-    await rejects(() => Container.run(['true'], { seccomp: 'default' as never }), {
-      code: 'ERR_UNSUPPORTED',
-      message: `seccomp "default" is not supported yet; only 'unconfined'`,
-    });
+    await rejects(() => Container.run(['true'], { seccomp: 'strict' as never }), msg('seccomp', "'default', 'unconfined' or a seccomp profile (Docker's or the OCI spec's JSON, parsed)", '`"strict"` (string)'));
     // A misspelled key is unknown to both lists; both are listed.
     await rejects(() => Container.run(['true'], { timout: 5 } as never), {
       message: `Unknown Container.run option \`timout\` (misspelled?); known: ${CONTAINER_KEYS}, timeout, cpuTime, maxOutput, input, encoding, signal`,
