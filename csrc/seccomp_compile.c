@@ -68,7 +68,7 @@ int ik_seccomp_compile(uint32_t default_action, uint32_t bad_arch_action, const 
   const char *no = NULL;
   const struct scmp_api *lib = load(&no);
   if (lib == NULL)
-    return fail(no ? no : "dlopen", ENOENT, why);
+    return fail(no ? no : "dlopen", ELIBACC, why);
   const struct scmp_api api = *lib;
   scmp_ctx ctx = api.init(default_action);
   if (ctx == NULL)

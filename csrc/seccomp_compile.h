@@ -28,8 +28,8 @@ struct ik_scmp_rule {
 };
 
 /* Compiles; 0 and *out (malloc'd, *out_len bytes of struct sock_filter) on
- * success, else -1 and *why (the libseccomp call, or dlerror()'s text for
- * "dlopen") with errno, and *failed_rule (the rule's index, or SIZE_MAX for
+ * success, else -1 and *why (the libseccomp call) with errno, or, where
+ * libseccomp cannot be loaded, dlerror()'s text with ELIBACC; and *failed_rule (the rule's index, or SIZE_MAX for
  * none). unknown[i] is set to
  * 1 for a rule whose syscall libseccomp does not know (skipped, as Docker
  * and runc skip them). `bad_arch_action`: for a call of an ABI not in

@@ -114,6 +114,8 @@ const HARMLESS_FLAGS = new Set(['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLA
 
 const EPERM = 1;
 const ENOSYS = 38;
+/** What the addon reports when libseccomp.so.2 cannot be loaded. */
+const ELIBACC = 79;
 /** The kernel's BPF_MAXINSNS: a longer filter is refused. */
 export const SECCOMP_MAX_INSNS = 4096;
 
@@ -314,7 +316,9 @@ export function compileSeccompProfile(profile: unknown, capabilities: bigint): n
       const [, name, args] = resolved.rules[e.rule]!;
       throw invalidOption('seccomp.syscalls', `rules libseccomp takes`, `${name} with ${args.length / 6} argument conditions`, `libseccomp refused it: ${e.message}`);
     }
-    throw new IsolateError('ERR_UNSUPPORTED', `A seccomp profile needs libseccomp (libseccomp.so.2), which ${e.syscall === 'dlopen' || e.code === 'ENOENT' ? 'cannot be loaded' : 'failed'}: ${e.message}`, {
+    // ELIBACC: it could not be loaded, and `syscall` holds dlerror()'s text.
+    const why = Math.abs(e.errno ?? 0) === ELIBACC ? `cannot be loaded: ${e.syscall}` : `failed: ${e.syscall}: ${e.message}`;
+    throw new IsolateError('ERR_UNSUPPORTED', `A seccomp profile needs libseccomp (libseccomp.so.2), which ${why}`, {
       option: 'seccomp',
       cause: err,
     });

@@ -281,6 +281,28 @@ describe('Container seccomp profiles', function () {
     expect(err.message).to.match(/compiles to \d+ BPF instructions; the kernel takes at most 4096/);
   });
 
+  it('should refuse a profile with ERR_UNSUPPORTED where libseccomp cannot be loaded, and probe() say so', function () {
+    // The library hidden in a mount namespace of a child's own: /dev/null bound on it.
+    const lib = /\s=>\s(\S+)$/m.exec(spawnSync('ldconfig', ['-p'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.includes('libseccomp.so.2')).join('\n'))?.[1];
+    expect(lib, 'ldconfig -p lists libseccomp.so.2').to.be.a('string');
+    const script = `
+      const { Container, probe } = require(${JSON.stringify(join(__dirname, '..', '..', 'lib'))});
+      let err;
+      try { new Container({ seccomp: { defaultAction: 'SCMP_ACT_ALLOW' } }); } catch (e) { err = e; }
+      const p = probe();
+      console.log(JSON.stringify({ code: err && err.code, option: err && err.option, message: err && err.message, probe: p.libseccomp,
+        plain: (() => { try { new Container({ seccomp: 'default' }); return 'ok'; } catch (e) { return e.message; } })() }));
+    `;
+    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind /dev/null "$0" && exec "$1" -e "$2"', lib!, process.execPath, script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    const out = JSON.parse(r.stdout) as { code: string; option: string; message: string; probe: { ok: boolean; reason?: string }; plain: string };
+    expect(out.code).to.equal('ERR_UNSUPPORTED');
+    expect(out.option).to.equal('seccomp');
+    expect(out.message).to.match(/^A seccomp profile needs libseccomp \(libseccomp\.so\.2\), which cannot be loaded: .*libseccomp\.so\.2/);
+    expect(out.probe.ok).to.equal(false);
+    expect(out.plain).to.equal('ok');
+  });
+
   it('should run with a profile from the command line, and refuse a file that is not one', function () {
     const dir = mkdtempSync(join(tmpdir(), TEMP_PREFIX));
     try {
