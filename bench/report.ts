@@ -866,6 +866,10 @@ function interpretation(r: BenchResult): string {
         ? ` The seccomp filter (user namespaces, keyrings, leases, netlink, io_uring; init loads it once per container; every syscall inside then runs it) costs ${delta(filter)} ms ` +
           `(the default row against \`seccomp: 'unconfined'\`; per round ${delta(pairedDelta(a, 'container', 'container-unconfined'))} ms).`
         : '') +
+      (row(a, 'container-profile')?.latencies.length
+        ? ` A Docker-shaped seccomp profile on top of it adds ${delta(med(a, 'container-profile') - med(a, 'container'))} ms ` +
+          `(per round ${delta(pairedDelta(a, 'container-profile', 'container'))} ms): init's child installs it before the exec, and every syscall of the payload runs it.`
+        : '') +
       (r.trace
         ? ` Inside init, the traced setup steps take ${ms(r.trace.setupMedianUs / 1000)} ms of a ${ms(r.trace.runMedianMs)} ms run, ` +
           `the largest being ${r.trace.slowest[0]?.label.replace(/^step \d+: /, '') ?? '?'} (${Math.round(r.trace.slowest[0]?.medianUs ?? NaN)} µs median); ` +
@@ -948,7 +952,9 @@ Every row starts \`/bin/true\` and waits for it to end; the latency is from the 
 - **Container.run with fewer namespaces**: \`network: 'host'\` (no net namespace), \`namespaces: ['pid']\` (no mount
   plan at all) and \`namespaces: []\`, to show what each part costs; and \`network: 'host'\` with the same limits
   as the cgroup row, to show what the group costs where no network namespace is made ahead for the next start;
-  and \`seccomp: 'unconfined'\` (no filter), to show what the filter costs.
+  and \`seccomp: 'unconfined'\` (no filter), to show what the filter costs; and a seccomp profile shaped as Docker's
+  default (an allowlist of every x86_64 syscall but the fifteen Docker guards, clone by its flags, clone3 as ENOSYS),
+  compiled once and installed by init in the process before its exec, on top of the filter, to show what a profile costs.
 - **2 in flight**: each round starts two runs together and waits for both; per-run latency is each run's own,
   throughput is runs divided by the time the batches took.
 

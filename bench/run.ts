@@ -20,7 +20,7 @@ import { documentMarkdown, summaryMarkdown, type BenchResult, type Machine, type
 import { newRows, runRounds } from './rounds';
 import { mib, rng } from './stats';
 import { traceSetup } from './trace';
-import { Crun, bwrap, containerProbe, containerRun, plainSpawn, versionOf, which, type Variant } from './variants';
+import { Crun, bwrap, containerProbe, containerRun, dockerShapedProfile, plainSpawn, versionOf, which, type Variant } from './variants';
 
 interface Args extends Settings {
   out: string | undefined;
@@ -113,6 +113,14 @@ function machine(): Machine {
   };
 }
 
+/** Container.run with a Docker-shaped seccomp profile on top of init's filter (skipped where none can be built). */
+function profileRow(): Variant {
+  const profile = dockerShapedProfile();
+  const v = containerRun('container-profile', 'Container.run, seccomp: a Docker-shaped profile', profile ? { seccomp: profile } : {});
+  if (!profile) v.unavailable = 'no x86_64 syscall list (asm/unistd_64.h) to build the profile from';
+  return v;
+}
+
 function variants(crun: Crun, containerUnavailable: string | undefined, cgroupUnavailable: string | undefined, layers: OverlayFixture): Variant[] {
   const list: Variant[] = [
     plainSpawn(),
@@ -123,6 +131,7 @@ function variants(crun: Crun, containerUnavailable: string | undefined, cgroupUn
     crun.variant,
     containerRun('container-host-net', "Container.run, network: 'host'", { network: 'host' }),
     containerRun('container-unconfined', "Container.run, seccomp: 'unconfined'", { seccomp: 'unconfined' }),
+    profileRow(),
     containerRun('container-host-net-cg-limits', "Container.run, network: 'host', cgroup {memory 64M, pids 64}", { network: 'host', cgroup: CGROUP_LIMITS }),
     containerRun('container-pid', "Container.run, namespaces: ['pid']", { namespaces: ['pid'] }),
     containerRun('container-none', 'Container.run, namespaces: []', { namespaces: [] }),

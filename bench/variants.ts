@@ -3,10 +3,10 @@
  * waiting for it, plus how to tell whether this machine can run it.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { Container, type ContainerOptions } from '../lib';
+import { Container, type ContainerOptions, type SeccompProfile } from '../lib';
 
 /** One start of the payload; resolves with the payload's own exec→exit time when known. */
 export type RunOnce = () => Promise<number | undefined>;
@@ -190,5 +190,31 @@ function ociConfig(): object {
       { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
     ],
     linux: { namespaces: ['pid', 'mount', 'ipc', 'uts', 'network', 'cgroup'].map((type) => ({ type })) },
+  };
+}
+
+/**
+ * A profile shaped as Docker's default (bench only): default SCMP_ACT_ERRNO,
+ * an allowlist of every native syscall the kernel headers list but the few
+ * Docker guards, clone by its flags, clone3 as ENOSYS, personality's query.
+ * Built from asm/unistd_64.h (linux-libc-dev); undefined where that is not
+ * here (another arch), and the row is then skipped.
+ */
+export function dockerShapedProfile(): SeccompProfile | undefined {
+  const header = '/usr/include/x86_64-linux-gnu/asm/unistd_64.h';
+  if (process.arch !== 'x64' || !existsSync(header)) return undefined;
+  const guarded = new Set(['clone', 'clone3', 'personality', 'socket', 'unshare', 'setns', 'mount', 'umount2', 'bpf', 'ptrace', 'kexec_load', 'reboot', 'init_module', 'finit_module', 'delete_module']);
+  const names = [...readFileSync(header, 'utf8').matchAll(/^#define __NR_(\w+) \d+$/gm)].map((m) => m[1]!).filter((n) => !guarded.has(n));
+  return {
+    defaultAction: 'SCMP_ACT_ERRNO',
+    defaultErrnoRet: 1,
+    archMap: [{ architecture: 'SCMP_ARCH_X86_64', subArchitectures: ['SCMP_ARCH_X86', 'SCMP_ARCH_X32'] }],
+    syscalls: [
+      { names, action: 'SCMP_ACT_ALLOW' },
+      { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 40, op: 'SCMP_CMP_NE' }] },
+      { names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 0xffffffff, op: 'SCMP_CMP_EQ' }] },
+      { names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 2114060288, op: 'SCMP_CMP_MASKED_EQ' }] },
+      { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
+    ],
   };
 }

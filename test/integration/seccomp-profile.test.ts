@@ -274,6 +274,22 @@ describe('Container seccomp profiles', function () {
     expect(() => new Container({ noNewPrivileges: false, capabilities: ['CAP_SYS_ADMIN'], seccomp: { defaultAction: 'SCMP_ACT_ALLOW' } })).to.not.throw();
   });
 
+  it('should check a profile again once it changed, though the compiled one is kept', function () {
+    const profile: SeccompProfile = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] };
+    expect(() => new Container({ seccomp: profile })).to.not.throw();
+    expect(() => new Container({ seccomp: profile })).to.not.throw();
+    profile.syscalls![0]!.action = 'SCMP_ACT_DENY' as never;
+    expect(refused(() => new Container({ seccomp: profile })).option).to.equal('seccomp.syscalls[0].action');
+    // What JSON cannot say is checked every time: a bigint operand is fine, a function where an errno goes is not.
+    const big: SeccompProfile = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['ioctl'], action: 'SCMP_ACT_ERRNO', args: [{ index: 1, value: 2n ** 63n, op: 'SCMP_CMP_EQ' }] }] };
+    expect(() => new Container({ seccomp: big })).to.not.throw();
+    expect(() => new Container({ seccomp: big })).to.not.throw();
+    const ok: SeccompProfile = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO' }] };
+    expect(() => new Container({ seccomp: ok })).to.not.throw();
+    const fn = { ...ok, syscalls: [{ ...ok.syscalls![0]!, errnoRet: (() => 1) as never }] };
+    expect(refused(() => new Container({ seccomp: fn })).option).to.equal('seccomp.syscalls[0].errnoRet');
+  });
+
   it('should refuse a profile longer than the kernel takes, before anything is made', function () {
     const args = Array.from({ length: 5000 }, (_, i) => ({ index: 1, value: i, op: 'SCMP_CMP_EQ' as const }));
     const err = refused(() => new Container({ seccomp: { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['ioctl'], action: 'SCMP_ACT_ERRNO', args }] } }));
