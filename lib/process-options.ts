@@ -156,14 +156,18 @@ export function mergeEnv(base: Readonly<Record<string, string>>, value: unknown,
   return out;
 }
 
+/** A capability's number from its name (with or without CAP_, any case), or -1. */
+export function capabilityBit(name: unknown): number {
+  return typeof name === 'string' ? CAPABILITIES.indexOf(name.toUpperCase().replace(/^(CAP_)?/, 'CAP_')) : -1;
+}
+
 /** Validates `capabilities` (names with or without CAP_, any case) to a bit mask. */
 export function checkCapabilities(value: unknown): bigint {
   if (value === undefined) return 0n;
   if (!Array.isArray(value)) throw invalidOption('capabilities', 'an array of capability names', value);
   let mask = 0n;
   value.forEach((name, i) => {
-    const n = typeof name === 'string' ? name.toUpperCase().replace(/^(CAP_)?/, 'CAP_') : '';
-    const bit = CAPABILITIES.indexOf(n);
+    const bit = capabilityBit(name);
     if (bit < 0) throw invalidOption(`capabilities[${i}]`, 'a capability name such as "CAP_NET_BIND_SERVICE"', name);
     mask |= 1n << BigInt(bit);
   });

@@ -54,7 +54,8 @@ interface Proc {
   start: number;
 }
 
-function readText(path: string): string | undefined {
+/** A /proc file's text as it is (host.ts readText trims, which would change a command line's last argument). */
+function readRaw(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch {
@@ -64,7 +65,7 @@ function readText(path: string): string | undefined {
 
 /** pid, comm, state, ppid and start time from /proc/PID/stat; undefined once it is gone. */
 function readProc(pid: number): Proc | undefined {
-  const stat = readText(`/proc/${pid}/stat`);
+  const stat = readRaw(`/proc/${pid}/stat`);
   if (!stat) return undefined;
   // comm is in parentheses and may hold anything, ')' and spaces included.
   const close = stat.lastIndexOf(')');
@@ -73,7 +74,7 @@ function readProc(pid: number): Proc | undefined {
 }
 
 function commandLine(pid: number): string[] {
-  const text = readText(`/proc/${pid}/cmdline`) ?? '';
+  const text = readRaw(`/proc/${pid}/cmdline`) ?? '';
   return text === '' ? [] : text.replace(/\0$/, '').split('\0');
 }
 
@@ -117,19 +118,19 @@ function ownGroup(pid: number): { cgroup: string | null; memoryBytes: number | n
   const mounts = readCgroupMounts();
   const v1 = mounts.layout !== 'v2';
   const mount = v1 ? mounts.v1.get('memory') : mounts.v2Mount;
-  const path = ownCgroups(readText(`/proc/${pid}/cgroup`) ?? '').get(v1 ? 'memory' : '');
+  const path = ownCgroups(readRaw(`/proc/${pid}/cgroup`) ?? '').get(v1 ? 'memory' : '');
   // Only a group isolate-kit made for it (named <owner pid>-<start>-<n>):
   // one shared with its caller holds the caller's memory too.
   if (mount === undefined || path === undefined || !CGROUP_NAME_RE.test(basename(path))) return none;
   const dir = `${mount}${path}`;
-  const text = readText(`${dir}/${v1 ? 'memory.usage_in_bytes' : 'memory.current'}`);
+  const text = readRaw(`${dir}/${v1 ? 'memory.usage_in_bytes' : 'memory.current'}`);
   const bytes = text === undefined ? NaN : Number(text.trim());
   return { cgroup: dir, memoryBytes: Number.isSafeInteger(bytes) ? bytes : null };
 }
 
 /** Boot time (s since the epoch), for start times in clock ticks since boot. */
 function bootTime(): number {
-  const m = /^btime (\d+)$/m.exec(readText('/proc/stat') ?? '');
+  const m = /^btime (\d+)$/m.exec(readRaw('/proc/stat') ?? '');
   return m ? Number(m[1]) : 0;
 }
 

@@ -17,7 +17,7 @@
 import { release } from 'node:os';
 import { IsolateError, checkKeys as checkKnownKeys, invalidOption } from './errors';
 import { native } from './native';
-import { CAPABILITIES } from './process-options';
+import { capabilityBit } from './process-options';
 
 /** What the kernel does with a call (libseccomp's names). */
 export type SeccompAction =
@@ -183,7 +183,7 @@ function applies(option: string, r: Record<string, unknown>, ctx: Context): bool
     if (!isObject(c)) throw invalidOption(`${option}.${key}`, 'an object with caps, arches or minKernel', c);
     checkKeys(`${option}.${key}`, c, ['caps', 'arches', 'minKernel']);
     const caps = stringList(`${option}.${key}.caps`, c.caps).map((name, i) => {
-      const bit = CAPABILITIES.indexOf(name.toUpperCase().replace(/^(CAP_)?/, 'CAP_'));
+      const bit = capabilityBit(name);
       if (bit < 0) throw invalidOption(`${option}.${key}.caps[${i}]`, 'a capability name such as "CAP_SYS_ADMIN"', name);
       return (ctx.capabilities & (1n << BigInt(bit))) !== 0n;
     });
@@ -226,11 +226,11 @@ export function resolveSeccompProfile(profile: unknown, capabilities: bigint, ke
     }
   }
   const archNames = new Set<string>();
-  const archToken = (option: string, name: string): void => {
+  const archToken = (option: string, name: string): string => {
     if (!Object.hasOwn(ARCHES, name)) throw invalidOption(option, `an architecture such as SCMP_ARCH_X86_64 (${Object.keys(ARCHES).length} known)`, name);
-    archNames.add(name);
+    return name;
   };
-  stringList('seccomp.architectures', profile.architectures).forEach((a, i) => archToken(`seccomp.architectures[${i}]`, a));
+  stringList('seccomp.architectures', profile.architectures).forEach((a, i) => archNames.add(archToken(`seccomp.architectures[${i}]`, a)));
   if (profile.archMap !== undefined && profile.archMap !== null) {
     if (!Array.isArray(profile.archMap)) throw invalidOption('seccomp.archMap', 'an array of { architecture, subArchitectures }', profile.archMap);
     profile.archMap.forEach((m: unknown, i) => {
@@ -238,13 +238,9 @@ export function resolveSeccompProfile(profile: unknown, capabilities: bigint, ke
       if (!isObject(m) || typeof m.architecture !== 'string') throw invalidOption(option, 'an object { architecture, subArchitectures }', m);
       checkKeys(option, m, ['architecture', 'subArchitectures']);
       archToken(`${option}.architecture`, m.architecture);
-      const subs = stringList(`${option}.subArchitectures`, m.subArchitectures);
-      subs.forEach((s, k) => archToken(`${option}.subArchitectures[${k}]`, s));
-      // Only this machine's entry counts (Docker's rule); the others were only checked.
-      if (m.architecture !== native) {
-        archNames.delete(m.architecture);
-        for (const s of subs) archNames.delete(s);
-      }
+      const subs = stringList(`${option}.subArchitectures`, m.subArchitectures).map((a, k) => archToken(`${option}.subArchitectures[${k}]`, a));
+      // Only this machine's entry counts (Docker's rule); the others are only checked.
+      if (m.architecture === native) for (const a of subs) archNames.add(a);
     });
   }
   const arches = [...archNames].filter((a) => a !== native).map((a) => ARCHES[a]!.token);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { Container, IsolateError, type SeccompProfile } from '../../lib';
 import { native } from '../../lib/native';
+import { resolveSeccompProfile } from '../../lib/seccomp-profile';
 import { needContainers, skipUnless } from '../helpers/caps';
 import { TEMP_PREFIX } from '../helpers/leaks';
 
@@ -171,6 +172,20 @@ describe('Container seccomp profiles', function () {
       tcp4: 0,
       getcwd: EPERM,
     });
+  });
+
+  it('should take from an archMap only the entry of this machine, whatever the others list', function () {
+    const native = { x64: 'SCMP_ARCH_X86_64', arm64: 'SCMP_ARCH_AARCH64' }[process.arch as string];
+    skipUnless(this, native ? null : `no archMap entry written for ${process.arch}`);
+    const sub = native === 'SCMP_ARCH_X86_64' ? 'SCMP_ARCH_X86' : 'SCMP_ARCH_ARM';
+    const token = native === 'SCMP_ARCH_X86_64' ? 0x40000003 : 0x40000028;
+    const archMap = [
+      { architecture: native!, subArchitectures: [sub] },
+      { architecture: 'SCMP_ARCH_S390X', subArchitectures: [sub, 'SCMP_ARCH_S390'] },
+    ];
+    expect(resolveSeccompProfile({ defaultAction: 'SCMP_ACT_ALLOW', archMap }, 0n).arches).to.deep.equal([token]);
+    expect(resolveSeccompProfile({ defaultAction: 'SCMP_ACT_ALLOW', archMap: [...archMap].reverse() }, 0n).arches).to.deep.equal([token]);
+    expect(resolveSeccompProfile({ defaultAction: 'SCMP_ACT_ALLOW', archMap: archMap.slice(1) }, 0n).arches).to.deep.equal([]);
   });
 
   it('should apply a rule only where its includes and excludes hold: capabilities, architecture, kernel', async function () {
